@@ -1,0 +1,10 @@
+export { renderDovecotConfig } from './config.js';
+export {
+  addUser,
+  type DovecotInfo,
+  DovecotMissingError,
+  type DovecotOptions,
+  type DovecotServer,
+  startDovecot,
+  type TestUser,
+} from './server.js';
