@@ -1,0 +1,1 @@
+export { twoWayMerge } from './two-way-merge.js';

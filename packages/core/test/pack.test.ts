@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const packageDir = dirname(dirname(fileURLToPath(import.meta.url)));
+const repoRoot = join(packageDir, '..', '..');
+
+/**
+ * A third party installs @twinbox/core alone, from the tarball `pnpm pack` makes, into a project of its
+ * own that has no workspace around it, and imports it from JavaScript and from TypeScript.
+ */
+describe('the packed @twinbox/core tarball', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('installs alone and works from JavaScript and TypeScript', async () => {
+    const packDir = await mkdtemp(join(tmpdir(), 'twinbox-pack-'));
+    const consumer = await mkdtemp(join(tmpdir(), 'twinbox-consumer-'));
+    dirs.push(packDir, consumer);
+    await run('pnpm', ['pack', '--pack-destination', packDir], { cwd: packageDir });
+    const [tarball] = (await readdir(packDir)).filter((f) => f.endsWith('.tgz'));
+    expect(tarball).toMatch(/^twinbox-core-.*\.tgz$/);
+
+    const { stdout: listing } = await run('tar', ['tzf', join(packDir, tarball!)]);
+    const files = listing.trim().split('\n');
+    expect(files).toContain('package/dist/index.js');
+    expect(files).toContain('package/dist/index.d.ts');
+    expect(files).toContain('package/README.md');
+    expect(files.some((f) => f.startsWith('package/src/') || f.startsWith('package/test/'))).toBe(false);
+
+    await writeFile(
+      join(consumer, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
+    await run(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', join(packDir, tarball!)],
+      {
+        cwd: consumer,
+      },
+    );
+
+    await writeFile(
+      join(consumer, 'main.js'),
+      "import { mergeFlags } from '@twinbox/core';\nconsole.log(JSON.stringify(mergeFlags(['\\\\Seen'], [], ['\\\\Seen'])));\n",
+    );
+    const { stdout } = await run(process.execPath, ['main.js'], { cwd: consumer });
+    expect(JSON.parse(stdout)).toEqual({
+      flags: [],
+      left: { added: [], removed: [] },
+      right: { added: [], removed: ['\\Seen'] },
+    });
+
+    // The declarations are enough for a strict TypeScript consumer: a wrong call must not compile.
+    await writeFile(
+      join(consumer, 'ok.ts'),
+      "import { mergeFlags, type FlagMerge } from '@twinbox/core';\nexport const m: FlagMerge = mergeFlags(undefined, ['a'], ['b']);\n",
+    );
+    await writeFile(
+      join(consumer, 'bad.ts'),
+      "import { mergeFlags } from '@twinbox/core';\nexport const m: number = mergeFlags(undefined, ['a'], ['b']);\n",
+    );
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const tscArgs = [
+      '--strict',
+      '--noEmit',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--skipLibCheck',
+    ];
+    await run(process.execPath, [tsc, ...tscArgs, 'ok.ts'], { cwd: consumer });
+    await expect(run(process.execPath, [tsc, ...tscArgs, 'bad.ts'], { cwd: consumer })).rejects.toMatchObject(
+      {
+        stdout: expect.stringMatching(/FlagMerge.*not assignable to type 'number'/),
+      },
+    );
+  }, 60_000);
+});

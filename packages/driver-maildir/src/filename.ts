@@ -1,0 +1,70 @@
+import { type FlagList, normalizeFlags } from '@twinbox/core';
+
+/**
+ * Maildir info letters (the "2," experimental semantics of the Maildir spec, as Dovecot, mutt, mbsync
+ * and OfflineIMAP use them). Letters are kept in ASCII order in a file name, as the spec asks.
+ */
+const LETTER_TO_FLAG: Readonly<Record<string, string>> = {
+  D: '\\Draft',
+  F: '\\Flagged',
+  P: '$Forwarded',
+  R: '\\Answered',
+  S: '\\Seen',
+  T: '\\Deleted',
+};
+const FLAG_TO_LETTER = new Map(
+  Object.entries(LETTER_TO_FLAG).map(([letter, flag]) => [flag.toLowerCase(), letter]),
+);
+
+/** The parts of a Maildir file name: `unique[:2,info]`. */
+export interface MaildirName {
+  /** The unique part, which names the message for its whole life, whatever its flags or directory. */
+  unique: string;
+  /** Flags from the standard info letters (lower-case keyword letters are returned apart). */
+  flags: string[];
+  /** Lower-case letters `a`..`z`: Dovecot's keyword slots, resolved through `dovecot-keywords`. */
+  keywordLetters: string[];
+  /** False when the name has no `:2,` info (a message another program delivered to `new/`). */
+  hasInfo: boolean;
+}
+
+/**
+ * Splits a Maildir file name. The separator is `:` (or `!` as some Windows-friendly tools write it);
+ * unknown info letters are ignored rather than failing, since other programs add their own.
+ */
+export function parseMaildirName(name: string): MaildirName {
+  const match = /^(.*?)[:!]2,([^:!]*)$/.exec(name);
+  if (!match) return { unique: name, flags: [], keywordLetters: [], hasInfo: false };
+  const flags: string[] = [];
+  const keywordLetters: string[] = [];
+  for (const letter of match[2]!) {
+    const flag = LETTER_TO_FLAG[letter];
+    if (flag) flags.push(flag);
+    else if (letter >= 'a' && letter <= 'z') keywordLetters.push(letter);
+  }
+  return {
+    unique: match[1]!,
+    flags: normalizeFlags(flags),
+    keywordLetters: [...new Set(keywordLetters)].sort(),
+    hasInfo: true,
+  };
+}
+
+/**
+ * Builds `unique:2,LETTERS`. Flags with no standard letter (keywords) go through `keywordLetter`, which
+ * returns the Dovecot keyword letter for a keyword, or undefined when it has none (the keyword is then
+ * not written into the name).
+ */
+export function formatMaildirName(
+  unique: string,
+  flags: FlagList,
+  keywordLetter: (keyword: string) => string | undefined = () => undefined,
+): string {
+  const letters = new Set<string>();
+  for (const flag of flags) {
+    const letter =
+      FLAG_TO_LETTER.get(flag.toLowerCase()) ?? (flag.startsWith('\\') ? undefined : keywordLetter(flag));
+    if (letter) letters.add(letter);
+  }
+  return `${unique}:2,${[...letters].sort().join('')}`;
+}

@@ -1,0 +1,1 @@
+export { formatMaildirName, type MaildirName, parseMaildirName } from './filename.js';

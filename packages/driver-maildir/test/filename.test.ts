@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { formatMaildirName, parseMaildirName } from '../src/index.js';
+
+describe('Maildir file names', () => {
+  it('reads the standard info letters as IMAP flags', () => {
+    expect(parseMaildirName('1700000000.M1P2.host,S=1234:2,FRS')).toEqual({
+      unique: '1700000000.M1P2.host,S=1234',
+      flags: ['\\Answered', '\\Flagged', '\\Seen'],
+      keywordLetters: [],
+      hasInfo: true,
+    });
+    expect(parseMaildirName('x:2,DPT').flags).toEqual(['\\Deleted', '\\Draft', '$Forwarded']);
+  });
+
+  it('keeps the unique part of a name without info (a fresh delivery in new/)', () => {
+    expect(parseMaildirName('1700000000.M1P2.host')).toEqual({
+      unique: '1700000000.M1P2.host',
+      flags: [],
+      keywordLetters: [],
+      hasInfo: false,
+    });
+  });
+
+  it("returns Dovecot's keyword letters apart and ignores unknown letters", () => {
+    const parsed = parseMaildirName('u:2,SacZ');
+    expect(parsed.flags).toEqual(['\\Seen']);
+    expect(parsed.keywordLetters).toEqual(['a', 'c']);
+  });
+
+  it('accepts the `!` separator some tools write instead of `:`', () => {
+    expect(parseMaildirName('u!2,S').flags).toEqual(['\\Seen']);
+  });
+
+  it('writes letters in ASCII order, keywords through their letter, and round-trips', () => {
+    const name = formatMaildirName(
+      'u',
+      ['\\Seen', '\\Answered', '$label1', '\\Flagged', 'nolettered'],
+      (k) => (k === '$label1' ? 'a' : undefined),
+    );
+    expect(name).toBe('u:2,FRSa');
+    expect(parseMaildirName(name)).toMatchObject({
+      unique: 'u',
+      flags: ['\\Answered', '\\Flagged', '\\Seen'],
+      keywordLetters: ['a'],
+    });
+  });
+});
