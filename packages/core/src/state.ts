@@ -1,9 +1,13 @@
+import type { FolderMarker } from './driver.js';
 import type { FlagList } from './flags.js';
+import type { FolderPath } from './folders.js';
 import type { Side } from './model.js';
 
 /**
  * Two messages the state knows to be the same message: the left side's id, the right side's id, and
- * the flags both sides held when they were last synced (the base of the next flag merge).
+ * the flags both sides held when they were last synced (the base of the next flag merge). A pair is
+ * recorded only once both messages were confirmed written, so a deletion is propagated only for a
+ * message both sides really had.
  */
 export interface MessagePair {
   left: string;
@@ -11,21 +15,41 @@ export interface MessagePair {
   flags: FlagList;
 }
 
+/** A folder on the left synced with a folder on the right, under a key the engine chose. */
+export interface FolderPairRecord {
+  key: string;
+  left: FolderPath;
+  right: FolderPath;
+}
+
 /**
- * Contract of a state backend: what the last sync left behind, per folder pair.
+ * Contract of a state backend: what the last sync left behind.
  *
- * - A folder pair is named by a key the engine chooses; a backend treats it as an opaque string.
- * - Within a folder pair, a left id appears in at most one pair and so does a right id: recording a
- *   pair replaces every stored pair that shares its left or its right id.
+ * - Folder pairs are named by a key the engine chooses; a backend treats it as an opaque string.
+ * - Within a folder pair, a left id appears in at most one message pair and so does a right id:
+ *   recording a pair replaces every stored pair that shares its left or its right id.
  * - Each write call is atomic: after a crash at any instant, either all of its records are stored or
  *   none is. A call resolves only once its records are durable.
- * - Reads see every write that has resolved. Order of the returned pairs is unspecified.
- * - After `close()` resolves, every write has been made durable and further calls reject.
+ * - Reads see every write that has resolved. The order of returned lists is unspecified.
+ * - Unknown keys and ids are not errors: reads return nothing, forgets do nothing.
+ * - After `close()` resolves every write is durable and further calls reject.
  */
 export interface StateBackend {
-  loadPairs(folderPair: string): Promise<MessagePair[]>;
-  recordPairs(folderPair: string, pairs: readonly MessagePair[]): Promise<void>;
-  /** Forgets the pairs whose id on `side` is one of `ids`; unknown ids are ignored. */
-  forgetPairs(folderPair: string, side: Side, ids: readonly string[]): Promise<void>;
+  listFolderPairs(): Promise<FolderPairRecord[]>;
+  /** Adds or replaces the folder pair with this key. */
+  recordFolderPair(record: FolderPairRecord): Promise<void>;
+  /** Forgets a folder pair with all of its message pairs and markers. */
+  forgetFolderPair(key: string): Promise<void>;
+
+  loadPairs(key: string): Promise<MessagePair[]>;
+  recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void>;
+  /** Forgets the message pairs whose id on `side` is one of `ids`. */
+  forgetPairs(key: string, side: Side, ids: readonly string[]): Promise<void>;
+
+  /** The marker of one side of a folder pair at its last complete sync, or null. */
+  loadMarker(key: string, side: Side): Promise<FolderMarker | null>;
+  /** Records (or with null, clears) the marker of one side of a folder pair. */
+  recordMarker(key: string, side: Side, marker: FolderMarker | null): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -1,11 +1,19 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { MessagePair, Side, StateBackend } from '@twinbox/core';
+import type {
+  FolderMarker,
+  FolderPairRecord,
+  FolderPath,
+  MessagePair,
+  Side,
+  StateBackend,
+} from '@twinbox/core';
 import Database from 'better-sqlite3';
 
 /**
  * Schema migrations, applied in order on open. The database's `user_version` is the number of
  * migrations it has seen, so an older file is upgraded in place and a newer one is recognised.
+ * A migration that has shipped is never edited: a database that already ran it would not run it again.
  */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE folder_pair (
@@ -21,10 +29,25 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (folder_pair, left_id),
      UNIQUE (folder_pair, right_id)
    ) WITHOUT ROWID;`,
+  // Folder paths are JSON arrays of levels: a level may hold any character, `/` included, so no
+  // separator would do. A row whose paths are NULL holds message pairs or markers recorded under a key
+  // the engine never recorded as a folder pair (every row of a version 1 database starts so); it is
+  // not listed.
+  `ALTER TABLE folder_pair ADD COLUMN left_path TEXT;
+   ALTER TABLE folder_pair ADD COLUMN right_path TEXT;
+   CREATE TABLE marker (
+     folder_pair INTEGER NOT NULL REFERENCES folder_pair(id),
+     side TEXT NOT NULL CHECK (side IN ('left', 'right')),
+     epoch TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (folder_pair, side)
+   ) WITHOUT ROWID;`,
 ];
 
+/** The schema version this build writes; a database with a higher `user_version` is refused. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** Any failure of the state database, naming the file so the user knows which one to look at. */
 export class StateFileError extends Error {
   override name = 'StateFileError';
   constructor(
@@ -41,31 +64,60 @@ export interface SqliteStateOptions {
   path: string;
 }
 
+interface FolderRow {
+  key: string;
+  left_path: string;
+  right_path: string;
+}
+
+interface PairRow {
+  left_id: string;
+  right_id: string;
+  flags: string;
+}
+
 /**
  * The default state backend: one SQLite database per account pair, in WAL mode. Each write call is one
  * transaction, committed with `synchronous = FULL`, so a call that resolved survives a crash and a call
- * interrupted by one leaves nothing behind.
+ * interrupted by one leaves nothing behind. better-sqlite3 is synchronous, so every call has finished
+ * its work before its promise settles and calls never interleave.
+ *
+ * Message pairs and markers may be recorded under a key that has no folder pair record; such a key is
+ * not listed by {@link SqliteState.listFolderPairs}, and {@link SqliteState.forgetFolderPair} still
+ * drops what it holds.
  */
 export class SqliteState implements StateBackend {
   readonly path: string;
   readonly #db: Database.Database;
-  readonly #folderIds = new Map<string, number>();
   readonly #stmts;
+  readonly #record;
+  readonly #forget;
+  readonly #forgetFolder;
 
   constructor(options: SqliteStateOptions) {
     this.path = options.path;
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    // Create the file ourselves so it is owner-only from its first byte; SQLite gives its -wal and
-    // -shm files the same mode as the database.
-    closeSync(openSync(this.path, 'a', 0o600));
-    chmodSync(this.path, 0o600);
     try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      // Create the file ourselves so it is owner-only from its first byte; SQLite gives its -wal and
+      // -shm files the same mode as the database.
+      closeSync(openSync(this.path, 'a', 0o600));
+      chmodSync(this.path, 0o600);
       this.#db = new Database(this.path);
+    } catch (err) {
+      throw new StateFileError(
+        this.path,
+        `Cannot open the Twinbox state database ${this.path}: ${(err as Error).message}. ` +
+          'Check that its directory exists or can be created, and that it belongs to you.',
+        { cause: err },
+      );
+    }
+    try {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
       this.#db.pragma('foreign_keys = ON');
       this.#migrate();
     } catch (err) {
+      this.#db.close();
       throw new StateFileError(
         this.path,
         `Cannot open the Twinbox state database ${this.path}: ${(err as Error).message}. ` +
@@ -73,23 +125,60 @@ export class SqliteState implements StateBackend {
         { cause: err },
       );
     }
+    const db = this.#db;
     this.#stmts = {
-      folder: this.#db.prepare<[string], { id: number }>('SELECT id FROM folder_pair WHERE key = ?'),
-      addFolder: this.#db.prepare<[string]>('INSERT INTO folder_pair (key) VALUES (?)'),
-      load: this.#db.prepare<[number], { left_id: string; right_id: string; flags: string }>(
+      folderId: db.prepare<[string], { id: number }>('SELECT id FROM folder_pair WHERE key = ?'),
+      // A key recorded only through its message pairs or markers gets a row without paths.
+      addFolder: db.prepare<[string]>(
+        'INSERT INTO folder_pair (key) VALUES (?) ON CONFLICT (key) DO NOTHING',
+      ),
+      listFolders: db.prepare<[], FolderRow>(
+        'SELECT key, left_path, right_path FROM folder_pair WHERE left_path IS NOT NULL',
+      ),
+      recordFolder: db.prepare<[string, string, string]>(
+        `INSERT INTO folder_pair (key, left_path, right_path) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET left_path = excluded.left_path, right_path = excluded.right_path`,
+      ),
+      forgetFolderPairs: db.prepare<[number]>('DELETE FROM message_pair WHERE folder_pair = ?'),
+      forgetFolderMarkers: db.prepare<[number]>('DELETE FROM marker WHERE folder_pair = ?'),
+      forgetFolder: db.prepare<[number]>('DELETE FROM folder_pair WHERE id = ?'),
+      loadPairs: db.prepare<[number], PairRow>(
         'SELECT left_id, right_id, flags FROM message_pair WHERE folder_pair = ?',
       ),
-      // REPLACE removes every row that clashes on the primary key (left id) or the unique right id.
-      record: this.#db.prepare<[number, string, string, string]>(
+      // REPLACE removes every row that clashes on the primary key (left id) or the unique right id:
+      // exactly the contract's rule, and within one batch a later row wins.
+      recordPair: db.prepare<[number, string, string, string]>(
         'INSERT OR REPLACE INTO message_pair (folder_pair, left_id, right_id, flags) VALUES (?, ?, ?, ?)',
       ),
-      forgetLeft: this.#db.prepare<[number, string]>(
+      forgetLeft: db.prepare<[number, string]>(
         'DELETE FROM message_pair WHERE folder_pair = ? AND left_id = ?',
       ),
-      forgetRight: this.#db.prepare<[number, string]>(
+      forgetRight: db.prepare<[number, string]>(
         'DELETE FROM message_pair WHERE folder_pair = ? AND right_id = ?',
       ),
+      loadMarker: db.prepare<[number, Side], { epoch: string; value: string }>(
+        'SELECT epoch, value FROM marker WHERE folder_pair = ? AND side = ?',
+      ),
+      recordMarker: db.prepare<[number, Side, string, string]>(
+        `INSERT INTO marker (folder_pair, side, epoch, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT (folder_pair, side) DO UPDATE SET epoch = excluded.epoch, value = excluded.value`,
+      ),
+      clearMarker: db.prepare<[number, Side]>('DELETE FROM marker WHERE folder_pair = ? AND side = ?'),
     };
+    const stmts = this.#stmts;
+    this.#record = db.transaction((key: string, pairs: readonly MessagePair[]) => {
+      const id = this.#folderId(key, true)!;
+      for (const pair of pairs) stmts.recordPair.run(id, pair.left, pair.right, joinFlags(pair.flags));
+    });
+    this.#forget = db.transaction((id: number, side: Side, ids: readonly string[]) => {
+      const stmt = side === 'left' ? stmts.forgetLeft : stmts.forgetRight;
+      for (const messageId of ids) stmt.run(id, messageId);
+    });
+    this.#forgetFolder = db.transaction((id: number) => {
+      stmts.forgetFolderPairs.run(id);
+      stmts.forgetFolderMarkers.run(id);
+      stmts.forgetFolder.run(id);
+    });
   }
 
   #migrate() {
@@ -107,40 +196,127 @@ export class SqliteState implements StateBackend {
     }
   }
 
+  /**
+   * The row id of a key. Not cached: a transaction that rolls back would leave a cached id that names
+   * no row, and the indexed lookup costs next to nothing beside the work of a call.
+   */
   #folderId(key: string, create: boolean): number | undefined {
-    let id = this.#folderIds.get(key) ?? this.#stmts.folder.get(key)?.id;
-    if (id === undefined && create) id = Number(this.#stmts.addFolder.run(key).lastInsertRowid);
-    if (id !== undefined) this.#folderIds.set(key, id);
-    return id;
+    if (create) this.#stmts.addFolder.run(key);
+    return this.#stmts.folderId.get(key)?.id;
   }
 
-  async loadPairs(folderPair: string): Promise<MessagePair[]> {
-    const id = this.#folderId(folderPair, false);
-    if (id === undefined) return [];
-    return this.#stmts.load.all(id).map((row) => ({
-      left: row.left_id,
-      right: row.right_id,
-      flags: row.flags === '' ? [] : row.flags.split(' '),
-    }));
+  /**
+   * Runs one call against the database, turning a closed database and SQLite's errors into
+   * {@link StateFileError}s that name the file.
+   */
+  #run<T>(action: string, work: () => T): T {
+    if (!this.#db.open) {
+      throw new StateFileError(
+        this.path,
+        `Cannot ${action}: the Twinbox state database ${this.path} is closed. Open a new SqliteState to keep syncing.`,
+      );
+    }
+    try {
+      return work();
+    } catch (err) {
+      throw new StateFileError(
+        this.path,
+        `Cannot ${action} in the Twinbox state database ${this.path}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
 
-  async recordPairs(folderPair: string, pairs: readonly MessagePair[]): Promise<void> {
-    this.#db.transaction(() => {
-      const id = this.#folderId(folderPair, true)!;
-      for (const pair of pairs) this.#stmts.record.run(id, pair.left, pair.right, pair.flags.join(' '));
-    })();
+  async listFolderPairs(): Promise<FolderPairRecord[]> {
+    return this.#run('list the folder pairs', () =>
+      this.#stmts.listFolders.all().map((row) => ({
+        key: row.key,
+        left: parsePath(row.left_path),
+        right: parsePath(row.right_path),
+      })),
+    );
   }
 
-  async forgetPairs(folderPair: string, side: Side, ids: readonly string[]): Promise<void> {
-    const id = this.#folderId(folderPair, false);
-    if (id === undefined) return;
-    const stmt = side === 'left' ? this.#stmts.forgetLeft : this.#stmts.forgetRight;
-    this.#db.transaction(() => {
-      for (const messageId of ids) stmt.run(id, messageId);
-    })();
+  async recordFolderPair(record: FolderPairRecord): Promise<void> {
+    this.#run(`record the folder pair ${record.key}`, () => {
+      this.#stmts.recordFolder.run(record.key, JSON.stringify(record.left), JSON.stringify(record.right));
+    });
   }
 
+  async forgetFolderPair(key: string): Promise<void> {
+    this.#run(`forget the folder pair ${key}`, () => {
+      const id = this.#folderId(key, false);
+      if (id !== undefined) this.#forgetFolder(id);
+    });
+  }
+
+  async loadPairs(key: string): Promise<MessagePair[]> {
+    return this.#run(`load the message pairs of ${key}`, () => {
+      const id = this.#folderId(key, false);
+      if (id === undefined) return [];
+      return this.#stmts.loadPairs.all(id).map((row) => ({
+        left: row.left_id,
+        right: row.right_id,
+        flags: row.flags === '' ? [] : row.flags.split(' '),
+      }));
+    });
+  }
+
+  async recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void> {
+    this.#run(`record message pairs of ${key}`, () => {
+      if (pairs.length > 0) this.#record(key, pairs);
+    });
+  }
+
+  async forgetPairs(key: string, side: Side, ids: readonly string[]): Promise<void> {
+    this.#run(`forget message pairs of ${key}`, () => {
+      const id = this.#folderId(key, false);
+      if (id !== undefined && ids.length > 0) this.#forget(id, side, ids);
+    });
+  }
+
+  async loadMarker(key: string, side: Side): Promise<FolderMarker | null> {
+    return this.#run(`load the ${side} marker of ${key}`, () => {
+      const id = this.#folderId(key, false);
+      if (id === undefined) return null;
+      const row = this.#stmts.loadMarker.get(id, side);
+      return row ? { epoch: row.epoch, value: row.value } : null;
+    });
+  }
+
+  async recordMarker(key: string, side: Side, marker: FolderMarker | null): Promise<void> {
+    this.#run(`record the ${side} marker of ${key}`, () => {
+      if (marker === null) {
+        const id = this.#folderId(key, false);
+        if (id !== undefined) this.#stmts.clearMarker.run(id, side);
+        return;
+      }
+      // Two statements (the folder row, then the marker), so one transaction.
+      this.#db.transaction(() => {
+        this.#stmts.recordMarker.run(this.#folderId(key, true)!, side, marker.epoch, marker.value);
+      })();
+    });
+  }
+
+  /** Closing twice is harmless; every other call after the first close rejects. */
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    try {
+      this.#db.close();
+    } catch (err) {
+      throw new StateFileError(
+        this.path,
+        `Cannot close the Twinbox state database ${this.path}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
+}
+
+function joinFlags(flags: readonly string[]): string {
+  return flags.join(' ');
+}
+
+function parsePath(json: string): FolderPath {
+  return JSON.parse(json) as string[];
 }

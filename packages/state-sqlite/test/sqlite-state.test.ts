@@ -1,9 +1,38 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MessagePair } from '@twinbox/core';
+import { describeStateConformance } from '@twinbox/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, SqliteState, StateFileError } from '../src/index.js';
+
+describeStateConformance('SqliteState', async () => {
+  const fixtureDir = await mkdtemp(join(tmpdir(), 'twinbox-sqlite-conformance-'));
+  const path = join(fixtureDir, 'state.sqlite');
+  return {
+    state: new SqliteState({ path }),
+    reopen: async () => new SqliteState({ path }),
+    cleanup: () => rm(fixtureDir, { recursive: true, force: true }),
+  };
+});
+
+/** The schema as the first release wrote it, frozen here: the migration must accept exactly this. */
+const SCHEMA_V1 = `
+  CREATE TABLE folder_pair (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE
+  );
+  CREATE TABLE message_pair (
+    folder_pair INTEGER NOT NULL REFERENCES folder_pair(id),
+    left_id TEXT NOT NULL,
+    right_id TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    PRIMARY KEY (folder_pair, left_id),
+    UNIQUE (folder_pair, right_id)
+  ) WITHOUT ROWID;`;
+
+const byLeft = (pairs: MessagePair[]) => [...pairs].sort((a, b) => (a.left < b.left ? -1 : 1));
 
 let dir: string;
 beforeEach(async () => {
@@ -28,31 +57,107 @@ describe('SqliteState', () => {
     await state.close();
   });
 
-  it('keeps what was recorded across close and reopen', async () => {
-    const path = join(dir, 'pair.sqlite');
-    const first = new SqliteState({ path });
-    await first.recordPairs('Archiv/Übersicht', [
-      { left: '10', right: '1700000000.M1.host', flags: ['\\Seen', '$label1'] },
+  it('upgrades a version 1 database in place, keeping its pairs', async () => {
+    const path = join(dir, 'v1.sqlite');
+    const v1 = new Database(path);
+    v1.exec(SCHEMA_V1);
+    v1.prepare('INSERT INTO folder_pair (id, key) VALUES (?, ?)').run(1, 'INBOX');
+    v1.prepare('INSERT INTO folder_pair (id, key) VALUES (?, ?)').run(2, 'Archiv/Übersicht');
+    const insert = v1.prepare(
+      'INSERT INTO message_pair (folder_pair, left_id, right_id, flags) VALUES (?, ?, ?, ?)',
+    );
+    insert.run(1, '10', '1700000000.M1.host,S=10:2,S', '\\Seen $label1');
+    insert.run(1, '11', '1700000001.M2.host', '');
+    insert.run(2, '10', 'other', '\\Flagged');
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    const state = new SqliteState({ path });
+    expect(byLeft(await state.loadPairs('INBOX'))).toEqual([
+      { left: '10', right: '1700000000.M1.host,S=10:2,S', flags: ['\\Seen', '$label1'] },
       { left: '11', right: '1700000001.M2.host', flags: [] },
     ]);
-    await first.forgetPairs('Archiv/Übersicht', 'right', ['1700000001.M2.host']);
-    await first.close();
-    const second = new SqliteState({ path });
-    expect(await second.loadPairs('Archiv/Übersicht')).toEqual([
-      { left: '10', right: '1700000000.M1.host', flags: ['\\Seen', '$label1'] },
+    expect(await state.loadPairs('Archiv/Übersicht')).toEqual([
+      { left: '10', right: 'other', flags: ['\\Flagged'] },
     ]);
-    await second.close();
+    // A version 1 database never knew the folders' paths, so it has no folder pair to list yet.
+    expect(await state.listFolderPairs()).toEqual([]);
+    expect(await state.loadMarker('INBOX', 'left')).toBeNull();
+
+    await state.recordFolderPair({ key: 'INBOX', left: ['INBOX'], right: ['INBOX'] });
+    await state.recordMarker('INBOX', 'right', { epoch: '', value: 'new=1;cur=2' });
+    await state.recordPairs('INBOX', [{ left: '12', right: '1700000002.M3.host', flags: [] }]);
+    expect(await state.loadPairs('INBOX')).toHaveLength(3);
+    await state.forgetFolderPair('Archiv/Übersicht');
+    await state.close();
+
+    const probe = new Database(path, { readonly: true });
+    expect(probe.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(probe.pragma('journal_mode', { simple: true })).toBe('wal');
+    probe.close();
+    const reopened = new SqliteState({ path });
+    expect(await reopened.listFolderPairs()).toEqual([{ key: 'INBOX', left: ['INBOX'], right: ['INBOX'] }]);
+    expect(await reopened.loadMarker('INBOX', 'right')).toEqual({ epoch: '', value: 'new=1;cur=2' });
+    expect(await reopened.loadPairs('INBOX')).toHaveLength(3);
+    expect(await reopened.loadPairs('Archiv/Übersicht')).toEqual([]);
+    await reopened.close();
   });
 
-  it('replaces any pair sharing an id, so each id is in one pair', async () => {
+  it('rolls a failed batch back whole', async () => {
     const state = new SqliteState({ path: join(dir, 'p.sqlite') });
-    await state.recordPairs('f', [
-      { left: '1', right: 'a', flags: [] },
-      { left: '2', right: 'b', flags: [] },
-    ]);
-    await state.recordPairs('f', [{ left: '1', right: 'b', flags: ['\\Flagged'] }]);
-    expect(await state.loadPairs('f')).toEqual([{ left: '1', right: 'b', flags: ['\\Flagged'] }]);
+    await state.recordPairs('f', [{ left: '1', right: 'a', flags: [] }]);
+    // A caller bypassing the types: SQLite refuses the NULL id after the first pair was written.
+    const broken = { left: null, right: 'b', flags: [] } as unknown as MessagePair;
+    await expect(
+      state.recordPairs('f', [
+        { left: '1', right: 'z', flags: ['\\Seen'] },
+        { left: '2', right: 'y', flags: [] },
+        broken,
+      ]),
+    ).rejects.toThrow(StateFileError);
+    await expect(state.recordPairs('new key', [broken])).rejects.toThrow(/p\.sqlite/);
+    expect(await state.loadPairs('f')).toEqual([{ left: '1', right: 'a', flags: [] }]);
     await state.close();
+  });
+
+  it('forgets a folder pair whole: no message pair or marker row of it is left', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    await state.recordFolderPair({ key: 'INBOX', left: ['INBOX'], right: ['INBOX'] });
+    await state.recordPairs('INBOX', [{ left: '1', right: 'a', flags: [] }]);
+    await state.recordMarker('INBOX', 'left', { epoch: '1', value: '2' });
+    await state.forgetFolderPair('INBOX');
+    await state.close();
+    const probe = new Database(path, { readonly: true });
+    for (const table of ['folder_pair', 'message_pair', 'marker']) {
+      expect(probe.prepare(`SELECT count(*) AS n FROM ${table}`).get(), table).toEqual({ n: 0 });
+    }
+    probe.close();
+  });
+
+  it('records and loads 100,000 pairs in one call', async () => {
+    const state = new SqliteState({ path: join(dir, 'big.sqlite') });
+    const pairs = Array.from({ length: 100_000 }, (_, i) => ({
+      left: `${i + 1}`,
+      right: `${1_700_000_000 + i}.M${i}P99.host,S=${i}:2,S`,
+      flags: i % 3 ? ['\\Seen'] : [],
+    }));
+    await state.recordPairs('INBOX', pairs);
+    const loaded = await state.loadPairs('INBOX');
+    expect(loaded).toHaveLength(100_000);
+    expect(new Set(loaded.map((p) => p.right)).size).toBe(100_000);
+    await state.close();
+  });
+
+  it('says which file is closed when called after close, and closes twice without complaint', async () => {
+    const path = join(dir, 'closed.sqlite');
+    const state = new SqliteState({ path });
+    await state.close();
+    await expect(state.close()).resolves.toBeUndefined();
+    await expect(state.loadPairs('INBOX')).rejects.toThrow(StateFileError);
+    await expect(state.recordFolderPair({ key: 'k', left: ['a'], right: ['b'] })).rejects.toThrow(
+      /closed\.sqlite is closed.*new SqliteState/,
+    );
   });
 
   it('refuses a database from a newer Twinbox with an error naming the file', async () => {
@@ -68,5 +173,13 @@ describe('SqliteState', () => {
     const path = join(dir, 'garbage.sqlite');
     await writeFile(path, 'this is not an SQLite database, just some bytes that are long enough to matter');
     expect(() => new SqliteState({ path })).toThrow(/garbage\.sqlite.*move it away/);
+  });
+
+  it('names the file when its directory cannot be created', async () => {
+    const blocker = join(dir, 'file');
+    await writeFile(blocker, '');
+    const path = join(blocker, 'state.sqlite');
+    expect(() => new SqliteState({ path })).toThrow(StateFileError);
+    expect(() => new SqliteState({ path })).toThrow(new RegExp(`${path}`));
   });
 });
