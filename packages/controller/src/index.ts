@@ -1,1 +1,2 @@
-export { twoWayMerge } from './two-way-merge.js';
+export { Controller, type ControllerOptions } from './controller.js';
+export { type TwoWayResult, twoWayMerge } from './two-way-merge.js';

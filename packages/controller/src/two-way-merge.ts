@@ -1,41 +1,75 @@
 import {
-  type ChangeSet,
-  diffFlags,
-  isEmptyDelta,
+  type FlagList,
+  FolderError,
+  flagsEqual,
+  isValidKeyword,
   type ListedMessage,
+  type Listing,
+  type MessagePair,
   normalizeFlags,
-  type RecordedMessage,
+  type PairRef,
+  type Side,
 } from '@twinbox/core';
 
+export interface TwoWayResult {
+  added: ListedMessage[];
+  removed: PairRef[];
+  flagged: { pair: PairRef; flags: FlagList }[];
+}
+
+const ref = (p: MessagePair): PairRef => ({ left: p.left, right: p.right, base: p.flags });
+
 /**
- * The controller's 2-way merge: what the store holds now against what the state recorded at the last
- * sync, for one side of one folder. Only changes come out: a message whose flags equal the recorded ones
- * costs nothing downstream. Linear in the size of both inputs (one hash map over the recorded side).
+ * A store that cannot hold keywords never shows them, which must not read as "the user removed them":
+ * such a side reports the keywords of the base as if it still had them.
+ */
+function visibleFlags(listed: FlagList, base: FlagList, keepsKeywords: boolean): string[] {
+  if (keepsKeywords) return normalizeFlags(listed);
+  return normalizeFlags([
+    ...listed.filter((f) => f.startsWith('\\')),
+    ...base.filter((f) => isValidKeyword(f)),
+  ]);
+}
+
+/**
+ * The controller's 2-way merge: one side's listing (full or delta) against the pairs the state
+ * recorded, for that side's ids. Only changes come out. Linear in the listing and the pairs.
  */
 export function twoWayMerge(
-  listing: Iterable<ListedMessage>,
-  recorded: Iterable<RecordedMessage>,
-): ChangeSet {
-  const known = new Map<string, RecordedMessage>();
-  for (const r of recorded) known.set(r.id, r);
-  const changes: ChangeSet = { added: [], removed: [], flagged: [] };
-  const listed = new Set<string>();
-  for (const msg of listing) {
-    if (listed.has(msg.id)) {
-      throw new Error(
-        `The driver listed message id ${JSON.stringify(msg.id)} twice in one folder; ids must be unique.`,
+  listing: Exclude<Listing, { kind: 'unchanged' }>,
+  pairs: readonly MessagePair[],
+  side: Side,
+  options: { keywords: boolean; folder: string },
+): TwoWayResult {
+  const known = new Map<string, MessagePair>();
+  for (const p of pairs) known.set(p[side], p);
+  const result: TwoWayResult = { added: [], removed: [], flagged: [] };
+  const messages = listing.kind === 'full' ? listing.messages : listing.changed;
+  const seen = new Set<string>();
+  for (const msg of messages) {
+    if (seen.has(msg.id)) {
+      throw new FolderError(
+        `The ${side} store listed message ${JSON.stringify(msg.id)} twice in folder ${options.folder}; ` +
+          'its ids must be unique. The folder is skipped; check the store for corruption.',
+        { code: 'LISTING_DUPLICATE_ID' },
       );
     }
-    listed.add(msg.id);
-    const before = known.get(msg.id);
-    if (!before) {
-      changes.added.push(msg);
+    seen.add(msg.id);
+    const pair = known.get(msg.id);
+    if (!pair) {
+      result.added.push({ ...msg, flags: normalizeFlags(msg.flags) });
       continue;
     }
-    const flags = normalizeFlags(msg.flags);
-    const delta = diffFlags(normalizeFlags(before.flags), flags);
-    if (!isEmptyDelta(delta)) changes.flagged.push({ id: msg.id, delta, flags });
+    const flags = visibleFlags(msg.flags, pair.flags, options.keywords);
+    if (!flagsEqual(flags, pair.flags)) result.flagged.push({ pair: ref(pair), flags });
   }
-  for (const id of known.keys()) if (!listed.has(id)) changes.removed.push(id);
-  return changes;
+  if (listing.kind === 'full') {
+    for (const [id, pair] of known) if (!seen.has(id)) result.removed.push(ref(pair));
+  } else {
+    for (const id of listing.vanished) {
+      const pair = known.get(id);
+      if (pair && !seen.has(id)) result.removed.push(ref(pair));
+    }
+  }
+  return result;
 }

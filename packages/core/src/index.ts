@@ -2,6 +2,21 @@
  * @twinbox/core: the pure model of Twinbox. No I/O and no runtime dependency, so it runs anywhere and
  * its tests take milliseconds.
  */
+export type { ActionOutcome, CopyItem, SideController } from './controller.js';
+export { describePlan } from './describe-plan.js';
+export type {
+  Driver,
+  DriverCapabilities,
+  FlagOutcome,
+  FlagUpdate,
+  FolderMarker,
+  Listing,
+  ListRequest,
+  MessageContent,
+  WriteOutcome,
+} from './driver.js';
+export { type FolderReport, type SyncEvent, type SyncOptions, type SyncReport, sync } from './engine.js';
+export { type ErrorScope, errorScope, FolderError, MessageError, StoreError, SyncError } from './errors.js';
 export {
   applyFlagDelta,
   compareFlags,
@@ -17,12 +32,45 @@ export {
   SYSTEM_FLAGS,
   type SystemFlag,
 } from './flags.js';
+export { type FolderDecision, planFolders } from './folder-merge.js';
 export {
-  type ChangeSet,
-  isEmptyChangeSet,
+  displayFolder,
+  type FolderInfo,
+  type FolderPath,
+  folderKey,
+  INBOX,
+  isInbox,
+  parseFolderKey,
+} from './folders.js';
+export { type FolderMergeInput, keptOnConflict, mergeFolder } from './merge.js';
+export {
+  hasChanges,
   type ListedMessage,
   otherSide,
+  type PairRef,
   type RecordedMessage,
   type Side,
+  type SideChanges,
 } from './model.js';
-export type { MessagePair, StateBackend } from './state.js';
+export {
+  type Candidate,
+  type ContentPairing,
+  contentPairingNeeds,
+  type HashMap,
+  pairByContent,
+} from './pairing.js';
+export {
+  type Conflict,
+  type CopyAction,
+  type DeleteAction,
+  emptySidePlan,
+  type FlagAction,
+  type FolderListPlan,
+  type FolderPlan,
+  isEmptyFolderListPlan,
+  isEmptyFolderPlan,
+  type SidePlan,
+  sidePlanSize,
+} from './plan.js';
+export { DEFAULT_POLICY, flowsFrom, resolvePolicy, type SyncPolicy } from './policy.js';
+export type { FolderPairRecord, MessagePair, StateBackend } from './state.js';

@@ -1,4 +1,5 @@
-import type { FlagDelta, FlagList } from './flags.js';
+import type { FolderMarker } from './driver.js';
+import type { FlagList } from './flags.js';
 
 /** The two sides of a pair. The engine is symmetric: nothing below favours one side by name. */
 export type Side = 'left' | 'right';
@@ -9,40 +10,59 @@ export function otherSide(side: Side): Side {
 
 /**
  * One message as a driver lists it, without its body. `id` is the driver's own stable id within the
- * folder (an IMAP UID under the folder's UIDVALIDITY, a Maildir file's unique name); it survives flag
- * changes and never names another message in the same folder.
+ * folder and epoch (an IMAP UID, a Maildir file's unique name); it survives flag changes and moves
+ * between `new/` and `cur/`, and never names another message of the folder.
  */
 export interface ListedMessage {
   id: string;
   flags: FlagList;
-  /** Size in bytes, where the store knows it cheaply (IMAP RFC822.SIZE, Maildir `,S=`). */
+  /** Size in bytes with CRLF line endings, where the listing has it. */
   size?: number;
-  /** The Message-ID header, where the listing asked for it; part of the content fingerprint. */
-  messageId?: string;
+  /** The Message-ID header (trimmed, with its angle brackets), `null` when the message has none. */
+  messageId?: string | null;
 }
 
-/**
- * What the state recorded about one message of one side at the last sync: its id and the flags both
- * sides agreed on then.
- */
+/** What the state recorded about one message of one side at the last sync. */
 export interface RecordedMessage {
   id: string;
   flags: FlagList;
 }
 
-/**
- * One side's changes since the last sync, from the 2-way merge of its listing against its state.
- * Only changes: an unchanged message does not appear.
- */
-export interface ChangeSet {
-  /** Messages the store holds and the state does not know. */
-  added: ListedMessage[];
-  /** Ids the state knew that the store no longer holds. */
-  removed: string[];
-  /** Known messages whose flags differ from the recorded ones. */
-  flagged: { id: string; delta: FlagDelta; flags: FlagList }[];
+/** A known message pair, as a change refers to it: both ids and the base flags of the last sync. */
+export interface PairRef {
+  left: string;
+  right: string;
+  base: FlagList;
 }
 
-export function isEmptyChangeSet(changes: ChangeSet): boolean {
-  return changes.added.length === 0 && changes.removed.length === 0 && changes.flagged.length === 0;
+/**
+ * One side's changes in one folder since the last sync: the controller's 2-way merge of the driver's
+ * listing against the state. Only changes: an unchanged message does not appear. Plain data.
+ */
+export interface SideChanges {
+  side: Side;
+  /** Messages the store holds that no pair knows (new, or not yet paired), with their fingerprints. */
+  added: ListedMessage[];
+  /** Known pairs whose message on this side is gone. */
+  removed: PairRef[];
+  /** Known pairs whose message on this side has flags other than the base. */
+  flagged: { pair: PairRef; flags: FlagList }[];
+  /**
+   * Set when this side's ids changed epoch (UIDVALIDITY): every recorded pair is void on this side.
+   * All its messages are then in `added`, and `orphaned` lists the pairs whose other half must be
+   * paired again by content; nothing is reported as removed.
+   */
+  reset: boolean;
+  orphaned: PairRef[];
+  /** The marker to record once the folder's sync has completed. */
+  marker: FolderMarker;
+}
+
+export function hasChanges(changes: SideChanges): boolean {
+  return (
+    changes.added.length > 0 ||
+    changes.removed.length > 0 ||
+    changes.flagged.length > 0 ||
+    changes.orphaned.length > 0
+  );
 }

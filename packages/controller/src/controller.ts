@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto';
+import {
+  type ActionOutcome,
+  type CopyItem,
+  type DeleteAction,
+  type Driver,
+  type DriverCapabilities,
+  displayFolder,
+  type FlagAction,
+  FolderError,
+  type FolderInfo,
+  type FolderMarker,
+  type FolderPairRecord,
+  type FolderPath,
+  type ListedMessage,
+  type MessageContent,
+  type MessagePair,
+  type Side,
+  type SideChanges,
+  type SideController,
+  type StateBackend,
+} from '@twinbox/core';
+import { twoWayMerge } from './two-way-merge.js';
+
+export interface ControllerOptions {
+  side: Side;
+  driver: Driver;
+  /** The state shared by both sides of the pair. */
+  state: StateBackend;
+}
+
+/** A marker recorded only to pin the epoch before the folder's first complete sync. */
+const EPOCH_ONLY = '';
+
+function sameMarker(a: FolderMarker | null | undefined, b: FolderMarker): boolean {
+  return !!a && a.epoch === b.epoch && a.value === b.value;
+}
+
+/**
+ * One side of a pair: a driver and the shared state, implementing the engine's `SideController`.
+ *
+ * Writes go to the driver first; the state records only what the driver confirmed. When recording
+ * fails after a successful write, the message is left written and unpaired, and the outcome is a
+ * failure (so the folder's marker is not committed): the next sync lists it as new on this side while
+ * its source is still unpaired on the other, and pairs the two by content. We chose this repair over
+ * undoing the write, because an undo can itself fail and deleting mail is the one thing a sync tool
+ * must never get wrong; pairing by content is the same mechanism a first sync relies on.
+ */
+export class Controller implements SideController {
+  readonly side: Side;
+  readonly #driver: Driver;
+  readonly #state: StateBackend;
+  /** The marker each folder had in the state when it was listed, to skip rewriting it unchanged. */
+  readonly #recorded = new Map<string, FolderMarker | null>();
+
+  constructor(options: ControllerOptions) {
+    this.side = options.side;
+    this.#driver = options.driver;
+    this.#state = options.state;
+  }
+
+  async capabilities(): Promise<DriverCapabilities> {
+    return this.#driver.capabilities;
+  }
+
+  listFolders(): Promise<FolderInfo[]> {
+    return this.#driver.listFolders();
+  }
+
+  createFolder(path: FolderPath): Promise<void> {
+    return this.#driver.createFolder(path);
+  }
+
+  deleteFolder(path: FolderPath): Promise<void> {
+    return this.#driver.deleteFolder(path);
+  }
+
+  folderPairs(): Promise<FolderPairRecord[]> {
+    return this.#state.listFolderPairs();
+  }
+
+  recordFolderPair(record: FolderPairRecord): Promise<void> {
+    return this.#state.recordFolderPair(record);
+  }
+
+  forgetFolderPair(key: string): Promise<void> {
+    return this.#state.forgetFolderPair(key);
+  }
+
+  async changes(key: string, path: FolderPath, options: { dryRun?: boolean } = {}): Promise<SideChanges> {
+    // The pairs load while the marker is read and the store listed.
+    const pairsLoading = this.#state.loadPairs(key);
+    pairsLoading.catch(() => {});
+    const marker = await this.#state.loadMarker(key, this.side);
+    this.#recorded.set(key, marker);
+    const since = marker && marker.value !== EPOCH_ONLY ? marker : undefined;
+    const listing = await this.#driver.listMessages(path, { since });
+    const pairs = await pairsLoading;
+    const changes: SideChanges = {
+      side: this.side,
+      added: [],
+      removed: [],
+      flagged: [],
+      reset: false,
+      orphaned: [],
+      marker: listing.marker,
+    };
+    if (marker === null && !options.dryRun) {
+      const pinned = { epoch: listing.marker.epoch, value: EPOCH_ONLY };
+      await this.#state.recordMarker(key, this.side, pinned);
+      this.#recorded.set(key, pinned);
+    }
+    if (marker && marker.epoch !== listing.marker.epoch) {
+      if (listing.kind !== 'full') {
+        throw new FolderError(
+          `The ${this.side} store answered a ${listing.kind} listing of ${displayFolder(path)} across an epoch change; ` +
+            'the driver must list the folder in full when its ids changed.',
+          { code: 'LISTING_EPOCH_MISMATCH' },
+        );
+      }
+      changes.reset = true;
+      changes.added = listing.messages.map((m) => ({ ...m }));
+      changes.orphaned = pairs.map((p) => ({ left: p.left, right: p.right, base: p.flags }));
+    } else if (listing.kind !== 'unchanged') {
+      const merged = twoWayMerge(listing, pairs, this.side, {
+        keywords: this.#driver.capabilities.keywords,
+        folder: displayFolder(path),
+      });
+      changes.added = merged.added;
+      changes.removed = merged.removed;
+      changes.flagged = merged.flagged;
+    }
+    changes.added = await this.#withFingerprints(path, changes.added);
+    return changes;
+  }
+
+  /** New messages need size and Message-ID to be paired by content; listings may leave them out. */
+  async #withFingerprints(path: FolderPath, added: ListedMessage[]): Promise<ListedMessage[]> {
+    const missing = added.filter((m) => m.messageId === undefined || m.size === undefined).map((m) => m.id);
+    if (missing.length === 0) return added;
+    const described = new Map((await this.#driver.describeMessages(path, missing)).map((m) => [m.id, m]));
+    // A message that vanished between listing and describing is no longer new here.
+    return added.flatMap((m) => {
+      if (m.messageId !== undefined && m.size !== undefined) return [m];
+      const d = described.get(m.id);
+      return d ? [{ ...m, size: d.size, messageId: d.messageId ?? null }] : [];
+    });
+  }
+
+  describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+    return this.#driver.describeMessages(path, ids);
+  }
+
+  async hashes(path: FolderPath, ids: readonly string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const id of ids) {
+      const content = await this.#readOne(path, id);
+      if (content) out[id] = createHash('sha256').update(content.body).digest('hex');
+    }
+    return out;
+  }
+
+  async read(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+    const out: (MessageContent | null)[] = [];
+    for (const id of ids) out.push(await this.#readOne(path, id));
+    return out;
+  }
+
+  async #readOne(path: FolderPath, id: string): Promise<MessageContent | null> {
+    try {
+      return await this.#driver.readMessage(path, id);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'MESSAGE_GONE') return null;
+      throw err;
+    }
+  }
+
+  async applyState(key: string, forget: readonly string[], record: readonly MessagePair[]): Promise<void> {
+    if (forget.length > 0) {
+      // A forgotten pair can leave a message of this side unpaired while its folder's marker says
+      // "nothing changed", and an incremental listing would then never show it again (a crash before
+      // the re-pairing is recorded would make the next sync copy it twice). So the marker is first
+      // reduced to its epoch, which forces a full listing until this folder's sync completes.
+      const marker = this.#recorded.has(key)
+        ? this.#recorded.get(key)
+        : await this.#state.loadMarker(key, this.side);
+      if (marker && marker.value !== EPOCH_ONLY) {
+        const pinned = { epoch: marker.epoch, value: EPOCH_ONLY };
+        await this.#state.recordMarker(key, this.side, pinned);
+        this.#recorded.set(key, pinned);
+      }
+      await this.#state.forgetPairs(key, this.side, forget);
+    }
+    if (record.length > 0) await this.#state.recordPairs(key, record);
+  }
+
+  async applyFlags(key: string, path: FolderPath, actions: readonly FlagAction[]): Promise<ActionOutcome[]> {
+    if (actions.length === 0) return [];
+    const results = await this.#driver.setFlags(
+      path,
+      actions.map((a) => ({ id: a.id, add: a.add, remove: a.remove })),
+    );
+    const byId = new Map(results.map((r) => [r.id, r]));
+    const outcomes: ActionOutcome[] = [];
+    const record: MessagePair[] = [];
+    for (const a of actions) {
+      const r = byId.get(a.id);
+      if (r?.ok) {
+        outcomes.push({ ok: true, id: a.id });
+        if (a.flags) record.push({ left: a.pair.left, right: a.pair.right, flags: a.flags });
+      } else {
+        const gone = r ? r.gone : false;
+        outcomes.push({
+          ok: false,
+          id: a.id,
+          code: gone ? 'MESSAGE_GONE' : 'FLAGS_FAILED',
+          message: `Could not change the flags of message ${a.id} in ${displayFolder(path)} (${this.side}): ${r?.ok === false ? r.message : 'no answer from the store'}`,
+        });
+      }
+    }
+    return this.#record(path, outcomes, () => this.#state.recordPairs(key, record), record.length > 0);
+  }
+
+  async applyDeletes(
+    key: string,
+    path: FolderPath,
+    actions: readonly DeleteAction[],
+  ): Promise<ActionOutcome[]> {
+    if (actions.length === 0) return [];
+    const ids = actions.map((a) => a.id);
+    await this.#driver.deleteMessages(path, ids);
+    const outcomes = ids.map((id): ActionOutcome => ({ ok: true, id }));
+    return this.#record(path, outcomes, () => this.#state.forgetPairs(key, this.side, ids), true);
+  }
+
+  async applyCopies(key: string, path: FolderPath, items: readonly CopyItem[]): Promise<ActionOutcome[]> {
+    if (items.length === 0) return [];
+    const results = await this.#driver.appendMessages(
+      path,
+      items.map((i) => i.content),
+    );
+    const outcomes: ActionOutcome[] = [];
+    const record: MessagePair[] = [];
+    items.forEach((item, i) => {
+      const r = results[i];
+      const from = item.action.from;
+      if (r?.ok) {
+        outcomes.push({ ok: true, id: from, newId: r.id });
+        record.push(
+          this.side === 'left'
+            ? { left: r.id, right: from, flags: item.action.flags }
+            : { left: from, right: r.id, flags: item.action.flags },
+        );
+      } else {
+        outcomes.push({
+          ok: false,
+          id: from,
+          code: r?.ok === false ? r.code : 'APPEND_FAILED',
+          message: `Could not store a copy of message ${from} in ${displayFolder(path)} (${this.side}): ${r?.ok === false ? r.message : 'no answer from the store'}`,
+        });
+      }
+    });
+    return this.#record(path, outcomes, () => this.#state.recordPairs(key, record), record.length > 0);
+  }
+
+  /**
+   * Records what the driver confirmed. A failed state write turns the confirmed outcomes into
+   * failures (so the folder's marker is not committed) and leaves the repair to the next sync, as the
+   * class describes; the sync goes on, since every later write is just as safe.
+   */
+  async #record(
+    path: FolderPath,
+    outcomes: ActionOutcome[],
+    write: () => Promise<void>,
+    needed: boolean,
+  ): Promise<ActionOutcome[]> {
+    if (!needed) return outcomes;
+    try {
+      await write();
+      return outcomes;
+    } catch (err) {
+      return outcomes.map((o) =>
+        o.ok
+          ? {
+              ok: false,
+              id: o.id,
+              code: 'STATE_WRITE_FAILED',
+              message: `Message ${o.id} in ${displayFolder(path)} (${this.side}) was written, but the state could not record it (${(err as Error).message}); the next sync pairs it again by content.`,
+            }
+          : o,
+      );
+    }
+  }
+
+  async commit(key: string, marker: FolderMarker): Promise<void> {
+    if (sameMarker(this.#recorded.get(key), marker)) return;
+    await this.#state.recordMarker(key, this.side, marker);
+    this.#recorded.set(key, marker);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * A world for the engine's property tests: two in-memory stores (the "disks"), one in-memory state,
+ * and a way to crash at any operation. Every message's body carries a unique token, so the tests can
+ * say which message is which on either side without trusting any id.
+ */
+import {
+  type FolderPath,
+  folderKey,
+  type MessagePair,
+  type Side,
+  type StateBackend,
+  type SyncOptions,
+  type SyncReport,
+  sync,
+} from '@twinbox/core';
+import { MemoryDriver, MemoryStore } from '@twinbox/core/testing';
+import { MemoryState } from '@twinbox/state-memory';
+import { Controller } from '../src/index.js';
+
+export class SimulatedCrash extends Error {
+  override name = 'SimulatedCrash';
+}
+
+/**
+ * Counts operation points (before and after every driver and state call) and, at the chosen one,
+ * "kills the process": that point and every later one throw, so nothing more reaches a store or the
+ * state, as after a real kill -9.
+ */
+export class CrashSwitch {
+  count = 0;
+  dead = false;
+  constructor(readonly at: number) {}
+  point(): void {
+    if (this.dead) throw new SimulatedCrash('the process is dead');
+    if (++this.count === this.at) {
+      this.dead = true;
+      throw new SimulatedCrash(`crash at operation point ${this.at}`);
+    }
+  }
+}
+
+/** Wraps a state backend so each call passes two crash points: before it, and after it committed. */
+export function crashingState(state: StateBackend, sw: CrashSwitch): StateBackend {
+  return new Proxy(state, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        sw.point();
+        const result = await value.apply(target, args);
+        sw.point();
+        return result;
+      };
+    },
+  });
+}
+
+/** Wraps a state backend so the listed write methods fail `times` times. */
+export function failingState(state: StateBackend, methods: string[], times = 1): StateBackend {
+  let left = times;
+  return new Proxy(state, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (methods.includes(String(prop)) && left > 0) {
+          left--;
+          throw new Error(`simulated state failure in ${String(prop)} (disk full)`);
+        }
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+export function body(token: string, withMessageId = true): Uint8Array {
+  const header = withMessageId ? `Message-ID: <${token}@twinbox.test>\r\n` : '';
+  return new TextEncoder().encode(`${header}Subject: ${token}\r\n\r\nbody of ${token}\r\n`);
+}
+
+export function tokenOf(bytes: Uint8Array): string {
+  const m = /^Subject: (\S+)/m.exec(new TextDecoder().decode(bytes));
+  if (!m) throw new Error('message without a token');
+  return m[1]!;
+}
+
+/** A side's content: folder key -> token -> flags (sorted), plus a count to catch duplicates. */
+export type Snapshot = Map<string, Map<string, { flags: string[]; count: number }>>;
+
+export function snapshot(store: MemoryStore): Snapshot {
+  const out: Snapshot = new Map();
+  for (const folder of store.folders()) {
+    const key = folderKey(folder.path);
+    const tokens = new Map<string, { flags: string[]; count: number }>();
+    for (const m of store.messages(folder.path)) {
+      const t = tokenOf(m.body);
+      const seen = tokens.get(t);
+      tokens.set(t, { flags: [...m.flags].sort(), count: (seen?.count ?? 0) + 1 });
+    }
+    out.set(key, tokens);
+  }
+  return out;
+}
+
+export function allTokens(s: Snapshot): Set<string> {
+  const out = new Set<string>();
+  for (const folder of s.values()) for (const t of folder.keys()) out.add(t);
+  return out;
+}
+
+export class World {
+  readonly stores: Record<Side, MemoryStore> = { left: new MemoryStore(), right: new MemoryStore() };
+  readonly state = new MemoryState();
+  /** Tokens the user deleted (a message, or a folder with its messages) since the last complete sync. */
+  deleted = new Set<string>();
+  private next = 0;
+
+  token(): string {
+    return `t${++this.next}`;
+  }
+
+  controllers(
+    options: { state?: StateBackend; crash?: CrashSwitch; keywords?: Partial<Record<Side, boolean>> } = {},
+  ) {
+    const hooks = options.crash
+      ? { before: () => options.crash!.point(), after: () => options.crash!.point() }
+      : undefined;
+    const state = options.crash
+      ? crashingState(options.state ?? this.state, options.crash)
+      : (options.state ?? this.state);
+    const make = (side: Side) =>
+      new Controller({
+        side,
+        state,
+        driver: new MemoryDriver(this.stores[side], {
+          keywords: options.keywords?.[side] ?? true,
+          ...(hooks ? { faults: hooks } : {}),
+        }),
+      });
+    return { left: make('left'), right: make('right') };
+  }
+
+  async sync(
+    options: SyncOptions & {
+      state?: StateBackend;
+      crash?: CrashSwitch;
+      keywords?: Partial<Record<Side, boolean>>;
+    } = {},
+  ): Promise<SyncReport> {
+    const { left, right } = this.controllers(options);
+    return sync(left, right, options);
+  }
+
+  add(
+    side: Side,
+    path: FolderPath,
+    flags: string[] = [],
+    token = this.token(),
+    withMessageId = true,
+  ): string {
+    this.stores[side].addMessage(path, body(token, withMessageId), flags);
+    return token;
+  }
+
+  removeToken(side: Side, path: FolderPath, token: string) {
+    for (const m of this.stores[side].messages(path)) {
+      if (tokenOf(m.body) === token) {
+        this.stores[side].removeMessage(path, m.id);
+        this.deleted.add(token);
+      }
+    }
+  }
+
+  async pairs(key: string): Promise<MessagePair[]> {
+    return this.state.loadPairs(key);
+  }
+}

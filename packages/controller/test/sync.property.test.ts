@@ -1,0 +1,206 @@
+import type { FolderPath, Side } from '@twinbox/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allTokens, CrashSwitch, type Snapshot, snapshot, tokenOf, World } from './harness.js';
+
+/** More runs find rarer histories: `TWINBOX_PROPERTY_RUNS=20000 pnpm test` before a release. */
+const RUNS = Number(process.env.TWINBOX_PROPERTY_RUNS ?? 300);
+
+const FOLDERS: FolderPath[] = [['INBOX'], ['A'], ['A', 'B'], ['Übersicht']];
+const FLAGS = ['\\Seen', '\\Flagged', '\\Answered', '$label1'];
+
+type Op =
+  | { t: 'add'; side: Side; folder: number; flags: string[]; messageId: boolean }
+  | { t: 'addBoth'; folder: number; flags: [string[], string[]] }
+  | { t: 'flags'; side: Side; folder: number; pick: number; flags: string[] }
+  | { t: 'remove'; side: Side; folder: number; pick: number }
+  | { t: 'mkdir'; side: Side; folder: number }
+  | { t: 'rmdir'; side: Side; folder: number }
+  | { t: 'rename'; side: Side; from: number; to: number }
+  | { t: 'reset'; side: Side; folder: number };
+
+const side = fc.constantFrom<Side>('left', 'right');
+const folder = fc.nat({ max: FOLDERS.length - 1 });
+const flags = fc.subarray(FLAGS);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({ t: fc.constant('add' as const), side, folder, flags, messageId: fc.boolean() }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('addBoth' as const), folder, flags: fc.tuple(flags, flags) }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ t: fc.constant('flags' as const), side, folder, pick: fc.nat(), flags }),
+  },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('remove' as const), side, folder, pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('mkdir' as const), side, folder }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('rmdir' as const), side, folder }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('rename' as const), side, from: folder, to: folder }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('reset' as const), side, folder }) },
+);
+/** A history: rounds of user changes on both sides, each followed by a sync. */
+const history = fc.array(fc.array(op, { maxLength: 8 }), { minLength: 1, maxLength: 5 });
+
+function exists(world: World, s: Side, path: FolderPath) {
+  return world.stores[s].folders().some((f) => f.path.join('/') === path.join('/'));
+}
+
+/** Applies one user change, as a mail client or another program would, to the stores directly. */
+function apply(world: World, o: Op) {
+  switch (o.t) {
+    case 'add': {
+      const path = FOLDERS[o.folder]!;
+      world.stores[o.side].createFolder(path);
+      world.add(o.side, path, o.flags, world.token(), o.messageId);
+      break;
+    }
+    case 'addBoth': {
+      // The same message delivered to both stores before they were ever synced together.
+      const path = FOLDERS[o.folder]!;
+      const token = world.token();
+      for (const [i, s] of (['left', 'right'] as const).entries()) {
+        world.stores[s].createFolder(path);
+        world.add(s, path, o.flags[i]!, token);
+      }
+      break;
+    }
+    case 'flags':
+    case 'remove': {
+      const path = FOLDERS[o.folder]!;
+      if (!exists(world, o.side, path)) break;
+      const messages = world.stores[o.side].messages(path);
+      if (messages.length === 0) break;
+      const m = messages[o.pick % messages.length]!;
+      if (o.t === 'flags') world.stores[o.side].setMessageFlags(path, m.id, o.flags);
+      else world.removeToken(o.side, path, tokenOf(m.body));
+      break;
+    }
+    case 'mkdir':
+      world.stores[o.side].createFolder(FOLDERS[o.folder]!);
+      break;
+    case 'rmdir': {
+      const path = FOLDERS[o.folder]!;
+      if (o.folder === 0 || !exists(world, o.side, path)) break;
+      // A parent takes its children with it, as on a filesystem.
+      for (const f of world.stores[o.side].folders()) {
+        if (f.path.join('/') === path.join('/') || f.path.join('/').startsWith(`${path.join('/')}/`)) {
+          for (const m of world.stores[o.side].messages(f.path)) world.deleted.add(tokenOf(m.body));
+          world.stores[o.side].deleteFolder(f.path);
+        }
+      }
+      break;
+    }
+    case 'rename': {
+      // A server-side rename seen by a client without folder ids: a new folder holding the same mail
+      // (under new ids), and the old one gone.
+      const from = FOLDERS[o.from]!;
+      const to = FOLDERS[o.to]!;
+      // Like IMAP RENAME, it refuses a target that exists.
+      if (o.from === 0 || !exists(world, o.side, from) || exists(world, o.side, to)) break;
+      if (to.join('/').startsWith(`${from.join('/')}/`)) break;
+      const store = world.stores[o.side];
+      store.createFolder(to);
+      for (const m of store.messages(from)) store.addMessage(to, m.body, m.flags);
+      for (const f of store.folders()) {
+        if (f.path.join('/') === from.join('/') || f.path.join('/').startsWith(`${from.join('/')}/`)) {
+          if (f.path.join('/') !== from.join('/')) {
+            for (const m of store.messages(f.path)) world.deleted.add(tokenOf(m.body));
+          }
+          store.deleteFolder(f.path);
+        }
+      }
+      break;
+    }
+    case 'reset': {
+      const path = FOLDERS[o.folder]!;
+      if (exists(world, o.side, path)) world.stores[o.side].resetEpoch(path);
+      break;
+    }
+  }
+}
+
+function plain(s: Snapshot) {
+  return Object.fromEntries(
+    [...s.entries()]
+      .map(
+        ([k, v]) => [k, Object.fromEntries([...v.entries()].sort(([a], [b]) => a.localeCompare(b)))] as const,
+      )
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+}
+
+/** The invariants after a complete sync. `before`: every token that existed on either side before it. */
+async function checkSynced(world: World, before: Set<string>) {
+  const left = snapshot(world.stores.left);
+  const right = snapshot(world.stores.right);
+  // Both sides hold the same folders, the same messages and the same flags.
+  expect(plain(left)).toEqual(plain(right));
+  // Nothing duplicated.
+  for (const folder of left.values()) for (const [t, v] of folder) expect(v.count, `token ${t}`).toBe(1);
+  // Nothing lost that the user did not delete.
+  const after = allTokens(left);
+  for (const t of before) if (!after.has(t)) expect(world.deleted.has(t), `token ${t} lost`).toBe(true);
+  // A second sync plans nothing, and then writes nothing to either store.
+  const dry = await world.sync({ dryRun: true });
+  expect(dry.plans).toEqual([]);
+  expect(dry.totals).toMatchObject({ foldersCreated: 0, foldersDeleted: 0 });
+  const stamp = (s: Side) =>
+    world.stores[s].folders().map((f) => [f.path.join('/'), world.stores[s].modseq(f.path)]);
+  const stamps = { left: stamp('left'), right: stamp('right') };
+  const again = await world.sync();
+  expect(again.totals).toMatchObject({ copied: 0, flagged: 0, deleted: 0, errors: 0 });
+  expect({ left: stamp('left'), right: stamp('right') }).toEqual(stamps);
+  world.deleted = new Set();
+}
+
+function tokensNow(world: World) {
+  return new Set([...allTokens(snapshot(world.stores.left)), ...allTokens(snapshot(world.stores.right))]);
+}
+
+describe('sync over random histories of two stores (default policy)', () => {
+  it('converges with nothing lost or duplicated, and a second sync plans nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(history, async (rounds) => {
+        const world = new World();
+        for (const round of rounds) {
+          for (const o of round) apply(world, o);
+          const before = tokensNow(world);
+          const report = await world.sync();
+          expect(report.totals.errors).toBe(0);
+          await checkSynced(world, before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('sync with a crash injected between any two driver or state operations', () => {
+  it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
+    await fc.assert(
+      fc.asyncProperty(history, fc.nat({ max: 400 }), fc.nat(), async (rounds, crashAt, crashRound) => {
+        const world = new World();
+        const crashIn = crashRound % rounds.length;
+        for (const [i, round] of rounds.entries()) {
+          for (const o of round) apply(world, o);
+          const before = tokensNow(world);
+          if (i === crashIn) {
+            // The process dies at operation point `crashAt`; its memory is gone, the stores and what
+            // the state committed remain. Then a normal run.
+            const crash = new CrashSwitch(crashAt + 1);
+            await world.sync({ crash }).catch((err: Error) => {
+              if (err.name !== 'SimulatedCrash') throw err;
+            });
+          }
+          const report = await world.sync();
+          expect(report.totals.errors).toBe(0);
+          await checkSynced(world, before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});

@@ -1,0 +1,131 @@
+import { folderKey } from '@twinbox/core';
+import { describe, expect, it } from 'vitest';
+import { failingState, snapshot, tokenOf, World } from './harness.js';
+
+const INBOX = ['INBOX'];
+
+function tokens(world: World, side: 'left' | 'right', path: string[] = INBOX) {
+  return world.stores[side]
+    .messages(path)
+    .map((m) => tokenOf(m.body))
+    .sort();
+}
+
+describe('the engine with two controllers over in-memory stores', () => {
+  it('copies both ways on a first sync and records every pair', async () => {
+    const world = new World();
+    const a = world.add('left', INBOX, ['\\Seen']);
+    const b = world.add('right', INBOX, ['\\Flagged']);
+    const report = await world.sync();
+    expect(report.totals).toMatchObject({ copied: 2, errors: 0 });
+    expect(tokens(world, 'left')).toEqual([a, b].sort());
+    expect(tokens(world, 'right')).toEqual([a, b].sort());
+    expect(await world.pairs(folderKey(INBOX))).toHaveLength(2);
+  });
+
+  it('pairs the mail two stores already share on a first sync instead of copying it twice', async () => {
+    const world = new World();
+    for (let i = 0; i < 20; i++) {
+      const t = world.token();
+      world.add('left', INBOX, ['\\Seen'], t, i % 2 === 0);
+      world.add('right', INBOX, i % 3 === 0 ? ['\\Flagged'] : [], t, i % 2 === 0);
+    }
+    const report = await world.sync();
+    expect(report.totals.copied).toBe(0);
+    expect(report.totals.paired + report.totals.flagged).toBeGreaterThan(0);
+    expect(world.stores.left.messages(INBOX)).toHaveLength(20);
+    expect(world.stores.right.messages(INBOX)).toHaveLength(20);
+    // Without a common base, flags are the union.
+    expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
+  it('a dry run returns the plan as plain data and changes nothing', async () => {
+    const world = new World();
+    world.add('left', INBOX, ['\\Seen']);
+    world.stores.right.createFolder(['Archiv', 'Übersicht']);
+    const before = { left: snapshot(world.stores.left), right: snapshot(world.stores.right) };
+    const report = await world.sync({ dryRun: true });
+    expect(structuredClone(report.plans)).toEqual(report.plans);
+    expect(report.plans.map((p) => p.key)).toEqual(['INBOX']);
+    expect(report.plans[0]!.toRight.copies).toHaveLength(1);
+    expect(report.folders.find((f) => f.key === 'Archiv/Übersicht')?.action).toBe('created');
+    expect({ left: snapshot(world.stores.left), right: snapshot(world.stores.right) }).toEqual(before);
+    expect(await world.state.listFolderPairs()).toEqual([]);
+  });
+
+  it('driver write succeeds, state write fails: the next sync neither loses nor duplicates', async () => {
+    const world = new World();
+    const t = world.add('left', INBOX, ['\\Seen']);
+    const broken = failingState(world.state, ['recordPairs'], 1);
+    const first = await world.sync({ state: broken });
+    // The copy is on the right, but the state could not record the pair: reported, not hidden.
+    expect(first.totals.errors).toBe(1);
+    expect(first.folders.find((f) => f.key === 'INBOX')?.errors[0]?.code).toBe('STATE_WRITE_FAILED');
+    expect(tokens(world, 'right')).toEqual([t]);
+    expect(await world.pairs('INBOX')).toEqual([]);
+    // The next sync finds the copy unpaired on the right and its source unpaired on the left, and
+    // pairs them by content.
+    const second = await world.sync();
+    expect(second.totals).toMatchObject({ copied: 0, errors: 0, paired: 1 });
+    expect(tokens(world, 'left')).toEqual([t]);
+    expect(tokens(world, 'right')).toEqual([t]);
+    expect(await world.pairs('INBOX')).toHaveLength(1);
+    // And a user's deletion now propagates, since both sides are known to have had it.
+    world.removeToken('left', INBOX, t);
+    await world.sync();
+    expect(tokens(world, 'right')).toEqual([]);
+  });
+
+  it('the same with a message without Message-ID: paired by body hash', async () => {
+    const world = new World();
+    const t = world.add('left', INBOX, [], world.token(), false);
+    await world.sync({ state: failingState(world.state, ['recordPairs'], 1) });
+    const second = await world.sync();
+    expect(second.totals).toMatchObject({ copied: 0, errors: 0, paired: 1 });
+    expect(tokens(world, 'right')).toEqual([t]);
+  });
+
+  it('a side without keywords neither loses them on the other side nor reports their absence', async () => {
+    const world = new World();
+    world.add('left', INBOX, ['\\Seen', '$label1']);
+    await world.sync({ keywords: { right: false } });
+    expect(world.stores.right.messages(INBOX)[0]!.flags).toEqual(['\\Seen']);
+    const again = await world.sync({ keywords: { right: false } });
+    expect(again.totals).toMatchObject({ copied: 0, flagged: 0, deleted: 0 });
+    expect(world.stores.left.messages(INBOX)[0]!.flags).toEqual(['\\Seen', '$label1']);
+  });
+
+  it('after a UIDVALIDITY change on one side, re-pairs by content: no download, no duplicate, no deletion', async () => {
+    const world = new World();
+    for (let i = 0; i < 5; i++) world.add('left', INBOX, ['\\Seen']);
+    await world.sync();
+    world.stores.right.resetEpoch(INBOX);
+    const report = await world.sync();
+    expect(report.totals).toMatchObject({ copied: 0, deleted: 0, errors: 0 });
+    expect(report.totals.paired).toBe(5);
+    expect(tokens(world, 'left')).toEqual(tokens(world, 'right'));
+  });
+
+  it('keeps the folder and its new mail when the user deleted a folder on one side that changed on the other', async () => {
+    const world = new World();
+    world.stores.left.createFolder(['Projects']);
+    const old = world.add('left', ['Projects'], []);
+    await world.sync();
+    world.stores.right.deleteFolder(['Projects']);
+    const fresh = world.add('left', ['Projects'], []);
+    const report = await world.sync();
+    expect(report.folders.find((f) => f.key === 'Projects')?.action).toBe('recreated');
+    expect(tokens(world, 'right', ['Projects'])).toEqual([old, fresh].sort());
+  });
+
+  it('deletes a folder on the other side when the user deleted it and nothing in it changed', async () => {
+    const world = new World();
+    world.stores.left.createFolder(['Old']);
+    world.add('left', ['Old'], []);
+    await world.sync();
+    world.stores.left.deleteFolder(['Old']);
+    const report = await world.sync();
+    expect(report.folders.find((f) => f.key === 'Old')?.action).toBe('deleted');
+    expect(world.stores.right.folders().map((f) => f.path.join('/'))).not.toContain('Old');
+  });
+});

@@ -1,0 +1,69 @@
+import type { DriverCapabilities, FolderMarker, MessageContent } from './driver.js';
+import type { FolderInfo, FolderPath } from './folders.js';
+import type { ListedMessage, Side, SideChanges } from './model.js';
+import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
+import type { FolderPairRecord, MessagePair } from './state.js';
+
+/** What became of one action; failures are per message and never stop the rest of a batch. */
+export interface ActionOutcome {
+  ok: boolean;
+  /** The id the action was about (the source id, for a copy). */
+  id: string;
+  /** For a copy that succeeded: the new message's id on this side. */
+  newId?: string;
+  /** For a failure: a code (`MESSAGE_GONE`, …) and a message naming the folder and message. */
+  code?: string;
+  message?: string;
+}
+
+/** One message to copy: the plan's action and the content read from the other side. */
+export interface CopyItem {
+  action: CopyAction;
+  content: MessageContent;
+}
+
+/**
+ * One side of a pair, as the engine sees it: a driver and the shared state, behind plain-data calls,
+ * so it can run in a worker. The engine never talks to a driver or to the state itself.
+ *
+ * Contract:
+ * - `changes` reads the state and lists the store concurrently, and returns only what changed since the
+ *   last complete sync of the folder (see {@link SideChanges}), with size and Message-ID for new messages.
+ * - Every `apply*` call writes through the driver first and records in the state only what the driver
+ *   confirmed. If recording fails after a write succeeded, the write is left in place and the message
+ *   stays unpaired; the next sync pairs it again by content, so it is neither lost nor duplicated.
+ * - `commit` records the folder's marker; the engine calls it only once every action of the folder
+ *   succeeded, so a folder that was not fully synced is listed again next time.
+ * - Folder-pair records live in the shared state; either side's controller may be asked for them.
+ */
+export interface SideController {
+  readonly side: Side;
+  capabilities(): Promise<DriverCapabilities>;
+
+  listFolders(): Promise<FolderInfo[]>;
+  createFolder(path: FolderPath): Promise<void>;
+  deleteFolder(path: FolderPath): Promise<void>;
+
+  folderPairs(): Promise<FolderPairRecord[]>;
+  recordFolderPair(record: FolderPairRecord): Promise<void>;
+  forgetFolderPair(key: string): Promise<void>;
+
+  /**
+   * Unless `dryRun`, the first listing of a folder records its epoch at once, before any pair is
+   * recorded, so pairs are never trusted across an epoch change that happens before the first commit.
+   */
+  changes(key: string, path: FolderPath, options?: { dryRun?: boolean }): Promise<SideChanges>;
+  /** Size, Message-ID and flags of the given messages; vanished ones are left out. */
+  describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
+  /** Hashes of the bodies (CRLF) of the given messages, by id; vanished ones are left out. */
+  hashes(path: FolderPath, ids: readonly string[]): Promise<Record<string, string>>;
+  /** Reads whole messages, for copying; a vanished one is reported by a null. */
+  read(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]>;
+
+  /** State only: forget pairs by this side's ids, record pairs found by content or same change. */
+  applyState(key: string, forget: readonly string[], record: readonly MessagePair[]): Promise<void>;
+  applyFlags(key: string, path: FolderPath, actions: readonly FlagAction[]): Promise<ActionOutcome[]>;
+  applyDeletes(key: string, path: FolderPath, actions: readonly DeleteAction[]): Promise<ActionOutcome[]>;
+  applyCopies(key: string, path: FolderPath, items: readonly CopyItem[]): Promise<ActionOutcome[]>;
+  commit(key: string, marker: FolderMarker): Promise<void>;
+}

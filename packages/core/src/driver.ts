@@ -1,0 +1,118 @@
+import type { FlagList } from './flags.js';
+import type { FolderInfo, FolderPath } from './folders.js';
+import type { ListedMessage } from './model.js';
+
+/**
+ * A folder's change marker: cheap to read, and equal to the one recorded at the last sync only if
+ * nothing in the folder changed since (IMAP: UIDVALIDITY and HIGHESTMODSEQ; Maildir: the mtimes of
+ * `new/` and `cur/`).
+ */
+export interface FolderMarker {
+  /**
+   * Message ids are valid only within one epoch (IMAP: UIDVALIDITY). When it changes, every id the
+   * state holds for this side of the folder is void, and messages must be paired again by content.
+   */
+  epoch: string;
+  /** Opaque to everyone but the driver that made it. */
+  value: string;
+}
+
+/** What the engine asks of a listing, said up front so a driver fetches only that. */
+export interface ListRequest {
+  /**
+   * The marker recorded at the last complete sync of this folder, if any. A driver that can answers
+   * `unchanged` when nothing changed, or a `delta` against it; any driver may always answer `full`.
+   */
+  since?: FolderMarker | undefined;
+}
+
+/**
+ * A folder's messages, without bodies: ids, flags and sizes. Message-IDs are not required here;
+ * {@link Driver.describeMessages} fetches them for the few messages that need a fingerprint.
+ */
+export type Listing =
+  | { kind: 'unchanged'; marker: FolderMarker }
+  | { kind: 'full'; marker: FolderMarker; messages: ListedMessage[] }
+  | {
+      kind: 'delta';
+      marker: FolderMarker;
+      /** Messages added or whose flags changed since `since`. */
+      changed: ListedMessage[];
+      /** Ids expunged since `since`. */
+      vanished: string[];
+    };
+
+/** A whole message, as read from a store or given to one. */
+export interface MessageContent {
+  /** The raw RFC 5322 message with CRLF line endings. */
+  body: Uint8Array;
+  flags: FlagList;
+  /** Arrival time (IMAP INTERNALDATE, a Maildir file's mtime), ms since the epoch. */
+  internalDate?: number;
+}
+
+/** The outcome for one message of a batch: its new id, or why this message (only) failed. */
+export type WriteOutcome = { ok: true; id: string } | { ok: false; code: string; message: string };
+
+/** A flag change, as a delta, so a concurrent change to another flag by another program survives. */
+export interface FlagUpdate {
+  id: string;
+  add: readonly string[];
+  remove: readonly string[];
+}
+
+export type FlagOutcome =
+  | { id: string; ok: true }
+  | { id: string; ok: false; gone: boolean; message: string };
+
+/** What a driver's store can hold, declared rather than guessed. */
+export interface DriverCapabilities {
+  /** The store keeps keywords (not only system flags). Without this, keywords never sync to it. */
+  keywords: boolean;
+}
+
+/**
+ * A store: an IMAP account, a Maildir tree, or the in-memory reference store of the tests. The engine
+ * never names a protocol; everything it needs from a store is here.
+ *
+ * Contract, for every method:
+ * - Plain data in and out: nothing returned keeps a link to the driver, so it can cross a worker port.
+ * - A write resolves only once the store has made it durable; what it reports written is there after a
+ *   crash. A write that rejects may still have happened (the connection dropped after the server
+ *   acted): callers must be ready to find it on the next listing.
+ * - Errors are {@link MessageError}, {@link FolderError} or {@link StoreError} by scope; per-message
+ *   failures inside a batch are reported in its outcomes instead of rejecting the whole batch.
+ * - The engine never runs two calls on the same folder at once; calls on different folders may overlap.
+ * - The store may be changed by other programs at any time. A message that vanished is reported as such
+ *   (`gone`, `MESSAGE_GONE`), never as a success.
+ */
+export interface Driver {
+  readonly capabilities: DriverCapabilities;
+
+  /** Every folder of the store, the inbox included. */
+  listFolders(): Promise<FolderInfo[]>;
+  /** Creates a folder and any missing parent; succeeds if it exists already. */
+  createFolder(path: FolderPath): Promise<void>;
+  /** Deletes a folder and what it holds; succeeds if it does not exist. Never asked of the inbox. */
+  deleteFolder(path: FolderPath): Promise<void>;
+
+  /** Lists a folder; see {@link ListRequest} for what may be left out. */
+  listMessages(path: FolderPath, request: ListRequest): Promise<Listing>;
+  /**
+   * Size and Message-ID of the given messages, for pairing them by content. Ids that no longer exist are
+   * left out of the answer. Size is of the message with CRLF line endings, whatever the store keeps.
+   */
+  describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
+  /** Reads one whole message; rejects with a `MESSAGE_GONE` {@link MessageError} if it vanished. */
+  readMessage(path: FolderPath, id: string): Promise<MessageContent>;
+
+  /** Stores new messages, in order; one outcome per message, in the same order. */
+  appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]>;
+  /** Applies flag deltas; one outcome per update. */
+  setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]>;
+  /** Removes messages for good (IMAP: `\Deleted` and UID EXPUNGE). Ids already gone are ignored. */
+  deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void>;
+
+  /** Ends the session; pending writes are completed first. */
+  close(): Promise<void>;
+}

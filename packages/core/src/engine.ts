@@ -1,0 +1,390 @@
+import type { ActionOutcome, CopyItem, SideController } from './controller.js';
+import { errorScope } from './errors.js';
+import { type FolderDecision, planFolders } from './folder-merge.js';
+import type { FolderPath } from './folders.js';
+import { keptOnConflict, mergeFolder } from './merge.js';
+import { otherSide, type PairRef, type Side, type SideChanges } from './model.js';
+import { type Candidate, contentPairingNeeds } from './pairing.js';
+import { type FolderPlan, isEmptyFolderPlan } from './plan.js';
+import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
+
+export interface SyncOptions {
+  policy?: SyncPolicy;
+  /** Plan only: nothing is written to either store or to the state; the plans are returned. */
+  dryRun?: boolean;
+  /** Only folders whose key passes (`folderKey(path)`). */
+  folders?: (key: string) => boolean;
+  /** Messages read and written per copy batch: bounds the bodies held in memory at once. */
+  copyBatch?: number;
+  /** Folders synced at once. */
+  concurrency?: number;
+  onEvent?: (event: SyncEvent) => void;
+}
+
+export type SyncEvent =
+  | { type: 'folder-start'; key: string }
+  | { type: 'folder-planned'; key: string; plan: FolderPlan }
+  | { type: 'copied'; key: string; to: Side; count: number; bytes: number }
+  | { type: 'folder-done'; key: string; report: FolderReport };
+
+export interface FolderReport {
+  key: string;
+  /** What happened to the folder itself. */
+  action: 'synced' | 'created' | 'deleted' | 'recreated' | 'forgotten' | 'skipped' | 'failed';
+  copied: { toLeft: number; toRight: number };
+  flagged: { left: number; right: number };
+  deleted: { left: number; right: number };
+  /** Messages found on both sides and paired by content rather than copied. */
+  paired: number;
+  conflicts: number;
+  errors: { scope: 'message' | 'folder'; code: string; message: string }[];
+}
+
+export interface SyncReport {
+  folders: FolderReport[];
+  /** With `dryRun`, and for folders that changed: the plans. */
+  plans: FolderPlan[];
+  totals: {
+    copied: number;
+    flagged: number;
+    deleted: number;
+    paired: number;
+    conflicts: number;
+    errors: number;
+    foldersCreated: number;
+    foldersDeleted: number;
+  };
+}
+
+/** Folder-list passes per sync; each one after the first only follows up implicit changes. */
+const MAX_FOLDER_PASSES = 3;
+
+const EMPTY_MARKER = { epoch: '', value: '' };
+
+function emptyChanges(side: Side): SideChanges {
+  return { side, added: [], removed: [], flagged: [], reset: false, orphaned: [], marker: EMPTY_MARKER };
+}
+
+function newReport(key: string, action: FolderReport['action']): FolderReport {
+  return {
+    key,
+    action,
+    copied: { toLeft: 0, toRight: 0 },
+    flagged: { left: 0, right: 0 },
+    deleted: { left: 0, right: 0 },
+    paired: 0,
+    conflicts: 0,
+    errors: [],
+  };
+}
+
+/**
+ * The engine: syncs every folder pair of two sides. Per folder it asks both sides for their changes
+ * concurrently, merges them into a plan (pure, see `mergeFolder`), and has each side apply its half.
+ *
+ * Errors: a message error is counted and the folder goes on; a folder error skips that folder (its
+ * marker is not recorded, so it is listed in full next time); a store error, or any error the engine
+ * cannot classify, stops the sync and rejects.
+ */
+export async function sync(
+  left: SideController,
+  right: SideController,
+  options: SyncOptions = {},
+): Promise<SyncReport> {
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const sides = { left, right };
+  const report: SyncReport = {
+    folders: [],
+    plans: [],
+    totals: {
+      copied: 0,
+      flagged: 0,
+      deleted: 0,
+      paired: 0,
+      conflicts: 0,
+      errors: 0,
+      foldersCreated: 0,
+      foldersDeleted: 0,
+    },
+  };
+  const run = new FolderRun(sides, policy, options, report);
+  // Creating `A/B` may create its parent `A` on a store, and deleting a folder may take others with
+  // it, so a pass that changed a folder list is followed by another on fresh listings, until the lists
+  // hold still. A later pass only handles what is new or still differs; folders synced stay synced.
+  const handled = new Set<string>();
+  for (let pass = 0; pass < MAX_FOLDER_PASSES; pass++) {
+    const [leftFolders, rightFolders, known] = await Promise.all([
+      left.listFolders(),
+      right.listFolders(),
+      left.folderPairs(),
+    ]);
+    const decisions = planFolders({ left: leftFolders, right: rightFolders, known, policy }).filter(
+      (d) =>
+        (!options.folders || options.folders(d.key)) &&
+        !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
+    );
+    if (decisions.length === 0) break;
+    const before = report.folders.length;
+    // Decisions come sorted by key, so a parent is reached before its children; and drivers create
+    // missing parents anyway, so concurrent folders cannot trip over each other.
+    await runLimited(decisions, options.concurrency ?? 1, (d) => run.decide(d));
+    for (const d of decisions) handled.add(d.key);
+    const changedLists = report.folders
+      .slice(before)
+      .some((f) => ['created', 'recreated', 'deleted'].includes(f.action));
+    // A dry run changes nothing, so a second pass would only repeat the first.
+    if (!changedLists || options.dryRun) break;
+  }
+  for (const f of report.folders) {
+    report.totals.copied += f.copied.toLeft + f.copied.toRight;
+    report.totals.flagged += f.flagged.left + f.flagged.right;
+    report.totals.deleted += f.deleted.left + f.deleted.right;
+    report.totals.paired += f.paired;
+    report.totals.conflicts += f.conflicts;
+    report.totals.errors += f.errors.length;
+    if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
+    if (f.action === 'deleted') report.totals.foldersDeleted++;
+  }
+  return report;
+}
+
+async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+class FolderRun {
+  constructor(
+    private readonly sides: Record<Side, SideController>,
+    private readonly policy: SyncPolicy,
+    private readonly options: SyncOptions,
+    private readonly report: SyncReport,
+  ) {}
+
+  get dry() {
+    return this.options.dryRun === true;
+  }
+
+  async decide(d: FolderDecision): Promise<void> {
+    const { left, right } = this.sides;
+    let folder: FolderReport;
+    try {
+      switch (d.kind) {
+        case 'skip':
+          folder = newReport(d.key, 'skipped');
+          break;
+        case 'forget':
+          folder = newReport(d.key, 'forgotten');
+          if (!this.dry) await left.forgetFolderPair(d.key);
+          break;
+        case 'create':
+          folder = newReport(d.key, 'created');
+          if (!this.dry) {
+            await this.sides[d.on].createFolder(d.on === 'left' ? d.left : d.right);
+            await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+          }
+          if (d.selectable) await this.syncFolder(folder, d.left, d.right, d.on);
+          break;
+        case 'sync':
+          folder = newReport(d.key, 'synced');
+          if (d.isNew && !this.dry) await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+          if (d.selectable) await this.syncFolder(folder, d.left, d.right);
+          break;
+        case 'deleted':
+          folder = await this.deletedOnOneSide(d);
+          break;
+      }
+    } catch (err) {
+      if (errorScope(err) !== 'folder') throw err;
+      folder = newReport(d.key, 'failed');
+      folder.errors.push({ scope: 'folder', code: codeOf(err), message: (err as Error).message });
+    }
+    this.report.folders.push(folder);
+    this.options.onEvent?.({ type: 'folder-done', key: d.key, report: folder });
+  }
+
+  /**
+   * The user deleted the folder on one side. Delete it on the other too only if nothing in it changed
+   * since the last sync (every message there was also in the deleted folder, unchanged); otherwise
+   * bring it back and sync it afresh, forgetting the old pairs, which would read as deletions.
+   */
+  private async deletedOnOneSide(d: Extract<FolderDecision, { kind: 'deleted' }>): Promise<FolderReport> {
+    const present = otherSide(d.missingOn);
+    const presentPath = present === 'left' ? d.left : d.right;
+    const mayDelete = this.policy.propagate.folderDeletion && flowsFrom(this.policy, d.missingOn);
+    let unchanged = true;
+    if (mayDelete && d.selectable) {
+      try {
+        const changes = await this.sides[present].changes(d.key, presentPath, { dryRun: this.dry });
+        unchanged = changes.added.length === 0 && changes.flagged.length === 0 && !changes.reset;
+      } catch (err) {
+        // Gone on this side too since the folder list was read (deleted along with its parent, or by
+        // another program): deleted on both sides, so only the state forgets it.
+        if ((err as { code?: unknown }).code !== 'FOLDER_GONE') throw err;
+        if (!this.dry) await this.sides.left.forgetFolderPair(d.key);
+        return newReport(d.key, 'forgotten');
+      }
+    }
+    if (mayDelete && unchanged) {
+      if (!this.dry) {
+        await this.sides[present].deleteFolder(presentPath);
+        await this.sides.left.forgetFolderPair(d.key);
+      }
+      return newReport(d.key, 'deleted');
+    }
+    const folder = newReport(d.key, 'recreated');
+    if (!this.dry) {
+      await this.sides.left.forgetFolderPair(d.key);
+      await this.sides[d.missingOn].createFolder(d.missingOn === 'left' ? d.left : d.right);
+      await this.sides.left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+    }
+    if (d.selectable) await this.syncFolder(folder, d.left, d.right, d.missingOn);
+    return folder;
+  }
+
+  /** `absentOn`: in a dry run, the side where the folder does not exist yet (so it is not listed). */
+  private async syncFolder(folder: FolderReport, lp: FolderPath, rp: FolderPath, absentOn?: Side) {
+    const { left, right } = this.sides;
+    const key = folder.key;
+    this.options.onEvent?.({ type: 'folder-start', key });
+    const skipListing = (side: Side) => this.dry && absentOn === side;
+    const [lc, rc] = await Promise.all([
+      skipListing('left') ? emptyChanges('left') : left.changes(key, lp, { dryRun: this.dry }),
+      skipListing('right') ? emptyChanges('right') : right.changes(key, rp, { dryRun: this.dry }),
+    ]);
+    const paths = { left: lp, right: rp };
+
+    // The surviving halves of pairs orphaned by an epoch change, described by their side.
+    const orphans: { left: Candidate[]; right: Candidate[] } = { left: [], right: [] };
+    for (const [reset, survivor] of [
+      [lc, 'right'],
+      [rc, 'left'],
+    ] as const) {
+      const other = survivor === 'left' ? lc : rc;
+      if (!reset.reset || other.reset || reset.orphaned.length === 0) continue;
+      const base = new Map<string, PairRef>(reset.orphaned.map((p) => [p[survivor], p]));
+      const described = await this.sides[survivor].describe(paths[survivor], [...base.keys()]);
+      orphans[survivor] = described.map((m) => ({ ...m, base: base.get(m.id)!.base }));
+    }
+    // Messages kept on a delete-vs-change conflict, described so they pair by content with an earlier
+    // copy-back that was written but never recorded, instead of being copied back twice.
+    const restores: { left: Candidate[]; right: Candidate[] } = { left: [], right: [] };
+    const kept = keptOnConflict(lc, rc, this.policy);
+    for (const s of ['left', 'right'] as const) {
+      if (kept[s].length === 0) continue;
+      const base = new Map<string, PairRef>(kept[s].map((p) => [p[s], p]));
+      const described = await this.sides[s].describe(paths[s], [...base.keys()]);
+      restores[s] = described.map((m) => ({ ...m, base: base.get(m.id)!.base }));
+    }
+    const leftCands = [...lc.added, ...orphans.left, ...restores.left];
+    const rightCands = [...rc.added, ...orphans.right, ...restores.right];
+    const needs = contentPairingNeeds(leftCands, rightCands);
+    const [lh, rh] = await Promise.all([
+      needs.left.length > 0 ? left.hashes(lp, needs.left) : {},
+      needs.right.length > 0 ? right.hashes(rp, needs.right) : {},
+    ]);
+    const plan = mergeFolder({
+      key,
+      left: lp,
+      right: rp,
+      leftChanges: lc,
+      rightChanges: rc,
+      orphans,
+      restores,
+      hashes: { left: lh, right: rh },
+      policy: this.policy,
+    });
+    folder.conflicts = plan.conflicts.length;
+    folder.paired = plan.record.length;
+    if (!isEmptyFolderPlan(plan)) {
+      this.report.plans.push(plan);
+      this.options.onEvent?.({ type: 'folder-planned', key, plan });
+    }
+    if (this.dry) {
+      folder.copied = { toLeft: plan.toLeft.copies.length, toRight: plan.toRight.copies.length };
+      folder.flagged = { left: plan.toLeft.flags.length, right: plan.toRight.flags.length };
+      folder.deleted = { left: plan.toLeft.deletes.length, right: plan.toRight.deletes.length };
+      return;
+    }
+    const failures = await this.apply(folder, plan);
+    if (failures === 0) await Promise.all([left.commit(key, lc.marker), right.commit(key, rc.marker)]);
+  }
+
+  /** Applies a plan; returns how many actions failed (other than for messages that vanished). */
+  private async apply(folder: FolderReport, plan: FolderPlan): Promise<number> {
+    const { left, right } = this.sides;
+    const key = plan.key;
+    let failures = 0;
+    const count = (outcomes: ActionOutcome[]) => {
+      let ok = 0;
+      for (const o of outcomes) {
+        if (o.ok) ok++;
+        else if (o.code !== 'MESSAGE_GONE') {
+          failures++;
+          folder.errors.push({ scope: 'message', code: o.code ?? 'MESSAGE_BAD', message: o.message ?? o.id });
+        }
+      }
+      return ok;
+    };
+
+    for (const f of plan.forget) if (f.ids.length > 0) await this.sides[f.side].applyState(key, f.ids, []);
+    if (plan.record.length > 0) await left.applyState(key, [], plan.record);
+
+    // Flags: the left first; the right only for pairs whose left write (if any) succeeded.
+    const leftFlags = await left.applyFlags(key, plan.left, plan.toLeft.flags);
+    folder.flagged.left = count(leftFlags);
+    const failedLeft = new Set(leftFlags.filter((o) => !o.ok).map((o) => o.id));
+    const rightActions = plan.toRight.flags.filter((a) => !failedLeft.has(a.pair.left));
+    const rightFlags = await right.applyFlags(key, plan.right, rightActions);
+    folder.flagged.right = count(rightFlags);
+
+    const [leftDeletes, rightDeletes] = await Promise.all([
+      left.applyDeletes(key, plan.left, plan.toLeft.deletes),
+      right.applyDeletes(key, plan.right, plan.toRight.deletes),
+    ]);
+    folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
+
+    const [toLeft, toRight] = await Promise.all([
+      this.copy(plan, 'left', count),
+      this.copy(plan, 'right', count),
+    ]);
+    folder.copied = { toLeft, toRight };
+    return failures;
+  }
+
+  private async copy(plan: FolderPlan, to: Side, count: (o: ActionOutcome[]) => number): Promise<number> {
+    const from = otherSide(to);
+    const actions = to === 'left' ? plan.toLeft.copies : plan.toRight.copies;
+    const paths = { left: plan.left, right: plan.right };
+    const batch = Math.max(1, this.options.copyBatch ?? 50);
+    let copied = 0;
+    for (let i = 0; i < actions.length; i += batch) {
+      const slice = actions.slice(i, i + batch);
+      const contents = await this.sides[from].read(
+        paths[from],
+        slice.map((a) => a.from),
+      );
+      const items: CopyItem[] = [];
+      slice.forEach((action, j) => {
+        const content = contents[j];
+        // Vanished from its side since the listing (another program): nothing to copy, nothing lost.
+        if (content) items.push({ action, content: { ...content, flags: action.flags } });
+      });
+      if (items.length === 0) continue;
+      const outcomes = await this.sides[to].applyCopies(plan.key, paths[to], items);
+      const ok = count(outcomes);
+      copied += ok;
+      const bytes = items.reduce((n, it) => n + it.content.body.byteLength, 0);
+      this.options.onEvent?.({ type: 'copied', key: plan.key, to, count: ok, bytes });
+    }
+    return copied;
+  }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'FOLDER_BAD';
+}

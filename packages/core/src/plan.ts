@@ -1,0 +1,93 @@
+import type { FlagList } from './flags.js';
+import type { FolderPath } from './folders.js';
+import type { Side } from './model.js';
+import type { MessagePair } from './state.js';
+
+/** Copy the other side's message `from` into this side; once written, it pairs with `from`. */
+export interface CopyAction {
+  from: string;
+  /** The flags the new message gets, which are also the new pair's base. */
+  flags: FlagList;
+}
+
+/**
+ * Change one message's flags by a delta. When a pair needs writes on both sides, the left one is
+ * applied first and the right one only if the left succeeded; only the last carries `flags`.
+ */
+export interface FlagAction {
+  id: string;
+  pair: { left: string; right: string };
+  add: string[];
+  remove: string[];
+  /** Once this write succeeded, record the pair with these flags as its base (creating it if new). */
+  flags?: FlagList;
+}
+
+/** Delete a message whose other half the user deleted; once done, the pair is forgotten. */
+export interface DeleteAction {
+  id: string;
+  pair: { left: string; right: string };
+}
+
+/** What one side must do in one folder. */
+export interface SidePlan {
+  copies: CopyAction[];
+  flags: FlagAction[];
+  deletes: DeleteAction[];
+}
+
+/** A conflict the merge resolved, reported so the user can see what was decided. */
+export interface Conflict {
+  kind: 'delete-vs-change' | 'flags';
+  left?: string;
+  right?: string;
+  resolution: string;
+}
+
+/**
+ * The plan for one folder pair: plain data. A dry run prints it; tests assert on it; the engine hands
+ * each side its half.
+ */
+export interface FolderPlan {
+  key: string;
+  left: FolderPath;
+  right: FolderPath;
+  toLeft: SidePlan;
+  toRight: SidePlan;
+  /** State only, done first: pairs to forget (deleted on both sides, or void after an epoch change). */
+  forget: { side: Side; ids: string[] }[];
+  /** State only: pairs found by content, or whose flags changed the same way on both sides. */
+  record: MessagePair[];
+  conflicts: Conflict[];
+}
+
+/** What to do with the folder lists before any folder is synced. */
+export interface FolderListPlan {
+  create: { side: Side; path: FolderPath }[];
+  /** Folders whose other half the user deleted and which did not change since: delete them too. */
+  delete: { side: Side; path: FolderPath; key: string }[];
+  /** Folder pairs the user deleted on both sides: only the state forgets them. */
+  forget: string[];
+}
+
+export function emptySidePlan(): SidePlan {
+  return { copies: [], flags: [], deletes: [] };
+}
+
+export function sidePlanSize(plan: SidePlan): number {
+  return plan.copies.length + plan.flags.length + plan.deletes.length;
+}
+
+/** True when applying the plan would change nothing, neither a store nor the state. */
+export function isEmptyFolderPlan(plan: FolderPlan): boolean {
+  return (
+    sidePlanSize(plan.toLeft) === 0 &&
+    sidePlanSize(plan.toRight) === 0 &&
+    plan.forget.every((f) => f.ids.length === 0) &&
+    plan.record.length === 0
+  );
+}
+
+export function isEmptyFolderListPlan(plan: FolderListPlan): boolean {
+  return plan.create.length === 0 && plan.delete.length === 0 && plan.forget.length === 0;
+}

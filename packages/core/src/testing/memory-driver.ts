@@ -1,0 +1,582 @@
+import type {
+  Driver,
+  DriverCapabilities,
+  FlagOutcome,
+  FlagUpdate,
+  FolderMarker,
+  Listing,
+  ListRequest,
+  MessageContent,
+  WriteOutcome,
+} from '../driver.js';
+import { FolderError, MessageError, StoreError } from '../errors.js';
+import { applyFlagDelta, normalizeFlags } from '../flags.js';
+import { displayFolder, type FolderInfo, type FolderPath, folderKey, INBOX, isInbox } from '../folders.js';
+import type { ListedMessage } from '../model.js';
+
+/** One message as the in-memory "disk" holds it. Plain data. */
+export interface MemoryMessage {
+  /** A decimal integer, unique within the folder and its epoch, like an IMAP UID. */
+  id: string;
+  /** The raw message, exactly as it was given (normally CRLF). */
+  body: Uint8Array;
+  /** Always normalised ({@link normalizeFlags}), keywords included whatever the drivers can see. */
+  flags: string[];
+  /** Arrival time in ms since the epoch; absent when whoever added the message gave none. */
+  internalDate?: number;
+  /** The folder's modification counter when this message was added or last had its flags stored. */
+  modseq: number;
+}
+
+/** One folder of the in-memory "disk". Plain data. */
+export interface MemoryFolder {
+  /** {@link folderKey} of `path`; the INBOX is always keyed `INBOX`. */
+  key: string;
+  path: string[];
+  /** Ids are valid only within one epoch; a new one comes with {@link MemoryStore.resetEpoch} or a re-creation. */
+  epoch: string;
+  /** Raised by every write to the folder; never lowered, not even by a new epoch. */
+  modseq: number;
+  /** The integer the next new message's id is made from. */
+  nextId: number;
+  /** In id order. */
+  messages: MemoryMessage[];
+  /** Ids removed in this epoch, with the modseq of their removal, so a delta listing can report them. */
+  vanished: { id: string; modseq: number }[];
+}
+
+/** Everything a {@link MemoryStore} holds: plain, structured-cloneable data and nothing else. */
+export interface MemoryStoreData {
+  /** In no particular order. */
+  folders: MemoryFolder[];
+  /** Store-wide, so a folder deleted and made again never reuses an epoch its ids were valid in. */
+  nextEpoch: number;
+}
+
+/**
+ * The in-memory "disk" behind {@link MemoryDriver}: folders holding messages, with the bookkeeping a
+ * real store keeps (an epoch per folder, a modification counter, the ids removed since any counter
+ * value). The INBOX always exists.
+ *
+ * Tests use its methods directly to play the user or another program changing the store between or
+ * during syncs; those changes are seen by every driver on this store, as on a real server. They throw a
+ * {@link FolderError} (`FOLDER_GONE`) for a folder and a {@link MessageError} (`MESSAGE_GONE`) for an id
+ * that does not exist, since a test that names one has a bug. Everything returned is a copy.
+ *
+ * The whole state is {@link MemoryStore.data}, plain data: `new MemoryStore(structuredClone(store.data))`
+ * (or {@link MemoryStore.snapshot}) is an independent store in the same state, e.g. the disk as it was
+ * when a simulated crash happened.
+ */
+export class MemoryStore {
+  /**
+   * The store's state. Read it freely; a test that changes it directly bypasses the modseq bookkeeping
+   * the drivers' markers rely on, so prefer the methods.
+   */
+  readonly data: MemoryStoreData;
+
+  /** An empty store holding only the INBOX, or a copy of `data` (which the new store does not share). */
+  constructor(data?: MemoryStoreData) {
+    this.data = data ? structuredClone(data) : { folders: [], nextEpoch: 1 };
+    if (!findFolder(this.data, INBOX)) makeFolder(this.data, INBOX);
+  }
+
+  /** A deep copy of {@link MemoryStore.data}, for `new MemoryStore(snapshot)` or a comparison. */
+  snapshot(): MemoryStoreData {
+    return structuredClone(this.data);
+  }
+
+  /** Every folder, the INBOX included, sorted by {@link folderKey}; each is selectable. */
+  folders(): FolderInfo[] {
+    return [...this.data.folders]
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((f) => ({ path: [...f.path], selectable: true }));
+  }
+
+  /** Whether the folder exists (the INBOX in any spelling always does). */
+  hasFolder(path: FolderPath): boolean {
+    return findFolder(this.data, path) !== undefined;
+  }
+
+  /** Creates the folder and any missing parent, as the driver does; does nothing to existing ones. */
+  createFolder(path: FolderPath): void {
+    if (path.length === 0) throw new FolderError('A folder path needs at least one level.');
+    for (let depth = 1; depth <= path.length; depth++) {
+      const level = path.slice(0, depth);
+      if (!findFolder(this.data, level)) makeFolder(this.data, level);
+    }
+  }
+
+  /**
+   * Deletes the folder and its messages; its subfolders stay, as in a Maildir++ or on most IMAP
+   * servers. Does nothing if it does not exist. The INBOX cannot be deleted.
+   */
+  deleteFolder(path: FolderPath): void {
+    if (isInbox(path)) throw new FolderError('The INBOX cannot be deleted.', { code: 'FOLDER_INBOX' });
+    const key = keyOf(path);
+    const index = this.data.folders.findIndex((f) => f.key === key);
+    if (index >= 0) this.data.folders.splice(index, 1);
+  }
+
+  /**
+   * Simulates a UIDVALIDITY change: the folder gets a new epoch and every message a new id. Ids restart
+   * at 1 and are handed out rotated (the oldest message gets 2, the newest 1), so that an old id still
+   * in use names a different message: an engine that ignored the epoch would pair the wrong messages
+   * rather than get lucky.
+   */
+  resetEpoch(path: FolderPath): void {
+    const folder = getFolder(this.data, path);
+    folder.epoch = String(this.data.nextEpoch++);
+    const modseq = ++folder.modseq;
+    const n = folder.messages.length;
+    folder.messages.forEach((m, i) => {
+      m.id = String(((i + 1) % n) + 1);
+      m.modseq = modseq;
+    });
+    folder.messages.sort((a, b) => Number(a.id) - Number(b.id));
+    folder.nextId = n + 1;
+    folder.vanished = [];
+  }
+
+  /** The folder's current epoch. */
+  epoch(path: FolderPath): string {
+    return getFolder(this.data, path).epoch;
+  }
+
+  /** The folder's modification counter: a test can compare it before and after to see if anything wrote. */
+  modseq(path: FolderPath): number {
+    return getFolder(this.data, path).modseq;
+  }
+
+  /** Copies of the folder's messages, in id order. */
+  messages(path: FolderPath): MemoryMessage[] {
+    return getFolder(this.data, path).messages.map(copyMessage);
+  }
+
+  /** Delivers a message, as another program would; returns its id. Flags are normalised. */
+  addMessage(
+    path: FolderPath,
+    body: Uint8Array,
+    flags: Iterable<string> = [],
+    internalDate?: number,
+  ): string {
+    return appendTo(getFolder(this.data, path), body, normalizeFlags(flags), internalDate);
+  }
+
+  /** Replaces a message's flags (normalised), as a mail client would. */
+  setMessageFlags(path: FolderPath, id: string, flags: Iterable<string>): void {
+    const folder = getFolder(this.data, path);
+    const message = folder.messages.find((m) => m.id === id);
+    if (!message) throw gone(folder, id);
+    message.flags = normalizeFlags(flags);
+    message.modseq = ++folder.modseq;
+  }
+
+  /** Expunges a message, as a mail client would. */
+  removeMessage(path: FolderPath, id: string): void {
+    const folder = getFolder(this.data, path);
+    if (!folder.messages.some((m) => m.id === id)) throw gone(folder, id);
+    removeFrom(folder, new Set([id]));
+  }
+}
+
+/** The operations a {@link FaultHooks} sees: the {@link Driver} method names. */
+export type DriverOperation = Exclude<keyof Driver, 'capabilities'>;
+
+/** Where a driver operation is when a fault hook is called. Plain data, a fresh object for each call. */
+export interface FaultPoint {
+  op: DriverOperation;
+  /** The folder the operation is on; absent for `listFolders` and `close`. */
+  path?: FolderPath;
+  /** `before`: nothing has been done yet. `after`: the store has been changed, the caller not told. */
+  stage: 'before' | 'after';
+}
+
+/**
+ * Fault injection around every operation of a {@link MemoryDriver}. A hook that throws (or rejects)
+ * makes the operation reject with that very error:
+ * - `before` throwing: the store is left untouched, as when the connection dropped before the command.
+ * - `after` throwing: the store has been changed but the caller never hears so, as when the process
+ *   crashed or the connection dropped right after the server acted.
+ * - `message` is called once per message of `appendMessages` and `setFlags`, before that message is
+ *   written; throwing fails only that message (its outcome carries the error's `code`, or
+ *   `MESSAGE_BAD`, and message), to exercise per-message failures in a batch.
+ * A hook may also change the store, to play another program acting in the middle of a sync.
+ */
+export interface FaultHooks {
+  before?(point: FaultPoint): void | Promise<void>;
+  after?(point: FaultPoint): void | Promise<void>;
+  message?(point: FaultPoint & { index: number; id?: string }): void | Promise<void>;
+}
+
+/** A {@link FaultHooks}, or just the function for its `before` point. */
+export type FaultHook = ((point: FaultPoint) => void | Promise<void>) | FaultHooks;
+
+/** The error {@link crashAfter} throws: a process killed at that point. */
+export class SimulatedCrash extends Error {
+  override name = 'SimulatedCrash';
+}
+
+/** The hooks {@link crashAfter} builds, with what they have seen so far. */
+export interface CrashHooks extends FaultHooks {
+  /** How many points (`before` and `after`) have been reached, the crashing one included. */
+  readonly points: number;
+  /** True once the crash has happened. */
+  readonly crashed: boolean;
+}
+
+/**
+ * Hooks that let `n` operation points pass (counting each operation's `before` and `after` points, of
+ * every driver they are given to), then throw a {@link SimulatedCrash} at the next one: `crashAfter(0)`
+ * crashes before the first operation, `crashAfter(1)` right after it acted. Every later point throws
+ * too, as nothing more happens in a killed process. A property test draws `n` to crash "between any two
+ * operations".
+ */
+export function crashAfter(n: number): CrashHooks {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`crashAfter needs a count >= 0, got ${n}.`);
+  let points = 0;
+  let crashed = false;
+  const point = (p: FaultPoint) => {
+    if (crashed) throw new SimulatedCrash(`The process is dead (it crashed at point ${n}).`);
+    points++;
+    if (points > n) {
+      crashed = true;
+      const where = p.path ? ` on ${displayFolder(p.path)}` : '';
+      throw new SimulatedCrash(`Simulated crash ${p.stage} ${p.op}${where} (point ${n}).`);
+    }
+  };
+  return {
+    before: point,
+    after: point,
+    get points() {
+      return points;
+    },
+    get crashed() {
+      return crashed;
+    },
+  };
+}
+
+/** Options of a {@link MemoryDriver}. */
+export interface MemoryDriverOptions {
+  /** The store keeps keywords (default true). Without it they are dropped on write and never listed. */
+  keywords?: boolean;
+  /**
+   * Answer `unchanged` or `delta` when a listing's `since` is of the current epoch (default true).
+   * False answers `full` always, like a store without CONDSTORE.
+   */
+  incremental?: boolean;
+  /** Fault injection; see {@link FaultHooks}. */
+  faults?: FaultHook;
+}
+
+/**
+ * The reference {@link Driver}, over a {@link MemoryStore}: it follows every rule of the contract and
+ * nothing more, so the engine's tests (crash injection and property tests included) exercise the
+ * contract rather than one real store's quirks. Several drivers may share one store, like several
+ * connections to one server.
+ *
+ * Ids are decimal integers increasing within a folder's epoch (like IMAP UIDs). The marker is
+ * `{ epoch, value: String(modseq) }`. A missing folder rejects every per-folder method with a
+ * `FOLDER_GONE` {@link FolderError}; after {@link MemoryDriver.close} every method rejects with a
+ * `DRIVER_CLOSED` {@link StoreError}.
+ */
+export class MemoryDriver implements Driver {
+  readonly capabilities: DriverCapabilities;
+  readonly store: MemoryStore;
+  readonly #incremental: boolean;
+  readonly #hooks: FaultHooks;
+  #closed = false;
+
+  constructor(store: MemoryStore, options: MemoryDriverOptions = {}) {
+    this.store = store;
+    this.capabilities = { keywords: options.keywords ?? true };
+    this.#incremental = options.incremental ?? true;
+    const faults = options.faults;
+    this.#hooks = typeof faults === 'function' ? { before: faults } : (faults ?? {});
+  }
+
+  listFolders(): Promise<FolderInfo[]> {
+    return this.#run('listFolders', undefined, () => this.store.folders());
+  }
+
+  createFolder(path: FolderPath): Promise<void> {
+    return this.#run('createFolder', path, () => this.store.createFolder(path));
+  }
+
+  deleteFolder(path: FolderPath): Promise<void> {
+    return this.#run('deleteFolder', path, () => this.store.deleteFolder(path));
+  }
+
+  listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
+    return this.#run('listMessages', path, (): Listing => {
+      const folder = getFolder(this.store.data, path);
+      const marker: FolderMarker = { epoch: folder.epoch, value: String(folder.modseq) };
+      const since = this.#incremental ? sinceModseq(folder, request.since) : undefined;
+      if (since === undefined) {
+        return { kind: 'full', marker, messages: folder.messages.map((m) => this.#listed(m)) };
+      }
+      if (since === folder.modseq) return { kind: 'unchanged', marker };
+      return {
+        kind: 'delta',
+        marker,
+        changed: folder.messages.filter((m) => m.modseq > since).map((m) => this.#listed(m)),
+        vanished: folder.vanished.filter((v) => v.modseq > since).map((v) => v.id),
+      };
+    });
+  }
+
+  describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+    return this.#run('describeMessages', path, () => {
+      const byId = indexById(getFolder(this.store.data, path));
+      const out: ListedMessage[] = [];
+      for (const id of new Set(ids)) {
+        const m = byId.get(id);
+        if (m) out.push({ ...this.#listed(m), messageId: parseMessageId(m.body) });
+      }
+      return out;
+    });
+  }
+
+  readMessage(path: FolderPath, id: string): Promise<MessageContent> {
+    return this.#run('readMessage', path, () => {
+      const folder = getFolder(this.store.data, path);
+      const m = folder.messages.find((message) => message.id === id);
+      if (!m) throw gone(folder, id);
+      const content: MessageContent = { body: new Uint8Array(m.body), flags: this.#visible(m.flags) };
+      if (m.internalDate !== undefined) content.internalDate = m.internalDate;
+      return content;
+    });
+  }
+
+  appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    return this.#run('appendMessages', path, async () => {
+      const folder = getFolder(this.store.data, path);
+      const outcomes: WriteOutcome[] = [];
+      for (const [index, message] of messages.entries()) {
+        const failure = await this.#messageFault('appendMessages', path, index);
+        if (failure) {
+          outcomes.push({ ok: false, ...failure });
+          continue;
+        }
+        const id = appendTo(folder, message.body, this.#visible(message.flags), message.internalDate);
+        outcomes.push({ ok: true, id });
+      }
+      return outcomes;
+    });
+  }
+
+  setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
+    return this.#run('setFlags', path, async () => {
+      const folder = getFolder(this.store.data, path);
+      const byId = indexById(folder);
+      const outcomes: FlagOutcome[] = [];
+      for (const [index, update] of updates.entries()) {
+        const { id } = update;
+        const m = byId.get(id);
+        if (!m) {
+          outcomes.push({ id, ok: false, gone: true, message: gone(folder, id).message });
+          continue;
+        }
+        const failure = await this.#messageFault('setFlags', path, index, id);
+        if (failure) {
+          outcomes.push({ id, ok: false, gone: false, message: failure.message });
+          continue;
+        }
+        // Without keywords the store never showed any, so a delta cannot add or remove one either.
+        m.flags = applyFlagDelta(m.flags, {
+          added: this.#visible(update.add),
+          removed: this.#visible(update.remove),
+        });
+        m.modseq = ++folder.modseq;
+        outcomes.push({ id, ok: true });
+      }
+      return outcomes;
+    });
+  }
+
+  deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
+    return this.#run('deleteMessages', path, () => {
+      removeFrom(getFolder(this.store.data, path), new Set(ids));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#run('close', undefined, () => {
+      this.#closed = true;
+    });
+  }
+
+  /**
+   * Every operation: the `before` hook, the body, the `after` hook. The body's changes to the store
+   * stand even if `after` throws; that is the point of it.
+   */
+  async #run<T>(op: DriverOperation, path: FolderPath | undefined, body: () => T | Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new StoreError(`The memory driver was closed; ${op} is no longer possible.`, {
+        code: 'DRIVER_CLOSED',
+      });
+    }
+    await this.#hooks.before?.(point(op, path, 'before'));
+    const result = await body();
+    await this.#hooks.after?.(point(op, path, 'after'));
+    return result;
+  }
+
+  /** Runs the `message` hook for one message of a batch; what it threw becomes that message's failure. */
+  async #messageFault(
+    op: DriverOperation,
+    path: FolderPath,
+    index: number,
+    id?: string,
+  ): Promise<{ code: string; message: string } | undefined> {
+    if (!this.#hooks.message) return undefined;
+    try {
+      await this.#hooks.message({ ...point(op, path, 'before'), index, ...(id === undefined ? {} : { id }) });
+      return undefined;
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      return {
+        code: typeof code === 'string' ? code : 'MESSAGE_BAD',
+        message: err instanceof Error ? err.message : String(err),
+      };
+    }
+  }
+
+  #listed(m: MemoryMessage): ListedMessage {
+    return { id: m.id, flags: this.#visible(m.flags), size: crlfSize(m.body) };
+  }
+
+  /** Flags as this driver's store can hold them: normalised, keywords only with the capability. */
+  #visible(flags: Iterable<string>): string[] {
+    const normal = normalizeFlags(flags);
+    return this.capabilities.keywords ? normal : normal.filter((f) => f.startsWith('\\'));
+  }
+}
+
+function findFolder(data: MemoryStoreData, path: FolderPath): MemoryFolder | undefined {
+  const key = keyOf(path);
+  return data.folders.find((f) => f.key === key);
+}
+
+function getFolder(data: MemoryStoreData, path: FolderPath): MemoryFolder {
+  const folder = findFolder(data, path);
+  if (!folder) {
+    throw new FolderError(`Folder ${displayFolder(path)} does not exist (any more).`, {
+      code: 'FOLDER_GONE',
+    });
+  }
+  return folder;
+}
+
+function makeFolder(data: MemoryStoreData, path: FolderPath): void {
+  data.folders.push({
+    key: keyOf(path),
+    path: isInbox(path) ? [...INBOX] : [...path],
+    epoch: String(data.nextEpoch++),
+    modseq: 0,
+    nextId: 1,
+    messages: [],
+    vanished: [],
+  });
+}
+
+/** Adds one message under its own modseq; returns its id. */
+function appendTo(folder: MemoryFolder, body: Uint8Array, flags: string[], internalDate?: number): string {
+  const id = String(folder.nextId++);
+  const message: MemoryMessage = { id, body: new Uint8Array(body), flags, modseq: ++folder.modseq };
+  if (internalDate !== undefined) message.internalDate = internalDate;
+  folder.messages.push(message);
+  return id;
+}
+
+/** Removes those of `ids` that exist, recording them as vanished. */
+function removeFrom(folder: MemoryFolder, ids: ReadonlySet<string>): void {
+  const kept = folder.messages.filter((m) => !ids.has(m.id));
+  if (kept.length === folder.messages.length) return;
+  const modseq = ++folder.modseq;
+  for (const m of folder.messages) if (ids.has(m.id)) folder.vanished.push({ id: m.id, modseq });
+  folder.messages = kept;
+}
+
+function keyOf(path: FolderPath): string {
+  // The inbox's name is case-insensitive everywhere, so every spelling is the one folder.
+  return isInbox(path) ? folderKey(INBOX) : folderKey(path);
+}
+
+function point(op: DriverOperation, path: FolderPath | undefined, stage: FaultPoint['stage']): FaultPoint {
+  return path ? { op, path: [...path], stage } : { op, stage };
+}
+
+function gone(folder: MemoryFolder, id: string): MessageError {
+  return new MessageError(`Message ${id} is not in ${displayFolder(folder.path)} (any more).`, {
+    code: 'MESSAGE_GONE',
+  });
+}
+
+function copyMessage(m: MemoryMessage): MemoryMessage {
+  const copy: MemoryMessage = {
+    id: m.id,
+    body: new Uint8Array(m.body),
+    flags: [...m.flags],
+    modseq: m.modseq,
+  };
+  if (m.internalDate !== undefined) copy.internalDate = m.internalDate;
+  return copy;
+}
+
+function indexById(folder: MemoryFolder): Map<string, MemoryMessage> {
+  return new Map(folder.messages.map((m) => [m.id, m]));
+}
+
+/**
+ * The modseq a `since` marker stands for, if a delta against it can be told: same epoch, and a value
+ * this folder has reached (a marker from the future, e.g. recorded against a store since restored from
+ * an older snapshot, gets a full listing).
+ */
+function sinceModseq(folder: MemoryFolder, since: FolderMarker | undefined): number | undefined {
+  if (!since || since.epoch !== folder.epoch || !/^\d+$/.test(since.value)) return undefined;
+  const value = Number(since.value);
+  return value <= folder.modseq ? value : undefined;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Size with CRLF line endings: a bare LF a test stored counts as the CRLF a real store would send. */
+function crlfSize(body: Uint8Array): number {
+  let size = body.length;
+  for (let i = 0; i < body.length; i++) if (body[i] === LF && body[i - 1] !== CR) size++;
+  return size;
+}
+
+/**
+ * The Message-ID header of a raw message: the first one of its header section, unfolded and trimmed,
+ * with its angle brackets; `null` when there is none or it is empty.
+ */
+function parseMessageId(body: Uint8Array): string | null {
+  const header = new TextDecoder().decode(body.subarray(0, headerEnd(body)));
+  const fields: string[] = [];
+  for (const line of header.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length > 0) fields[fields.length - 1] += line;
+    else fields.push(line);
+  }
+  for (const field of fields) {
+    const colon = field.indexOf(':');
+    if (colon > 0 && field.slice(0, colon).trimEnd().toLowerCase() === 'message-id') {
+      const value = field.slice(colon + 1).trim();
+      return value === '' ? null : value;
+    }
+  }
+  return null;
+}
+
+/** Where the header section ends: at the first empty line, or the end of a body that has none. */
+function headerEnd(body: Uint8Array): number {
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] !== LF) continue;
+    if (body[i + 1] === LF) return i;
+    if (body[i + 1] === CR && body[i + 2] === LF) return i;
+  }
+  return body.length;
+}
