@@ -87,13 +87,17 @@ export class Controller implements SideController {
     return this.#state.forgetFolderPair(key);
   }
 
-  async changes(key: string, path: FolderPath, options: { dryRun?: boolean } = {}): Promise<SideChanges> {
+  async changes(
+    key: string,
+    path: FolderPath,
+    options: { dryRun?: boolean; full?: boolean } = {},
+  ): Promise<SideChanges> {
     // The pairs load while the marker is read and the store listed.
     const pairsLoading = this.#state.loadPairs(key);
     pairsLoading.catch(() => {});
     const marker = await this.#state.loadMarker(key, this.side);
     this.#recorded.set(key, marker);
-    const since = marker && marker.value !== EPOCH_ONLY ? marker : undefined;
+    const since = marker && marker.value !== EPOCH_ONLY && !options.full ? marker : undefined;
     const listing = await this.#driver.listMessages(path, { since });
     const pairs = await pairsLoading;
     const changes: SideChanges = {
@@ -126,6 +130,7 @@ export class Controller implements SideController {
         keywords: this.#driver.capabilities.keywords,
         folder: displayFolder(path),
       });
+      if (listing.kind === 'full') changes.listed = listing.messages.length;
       changes.added = merged.added;
       changes.removed = merged.removed;
       changes.flagged = merged.flagged;

@@ -113,6 +113,8 @@ export class World {
   readonly state = new MemoryState();
   /** Tokens the user deleted (a message, or a folder with its messages) since the last complete sync. */
   deleted = new Set<string>();
+  /** Tokens that existed anywhere after the last complete sync. */
+  synced = new Set<string>();
   private next = 0;
 
   token(): string {
@@ -120,11 +122,19 @@ export class World {
   }
 
   controllers(
-    options: { state?: StateBackend; crash?: CrashSwitch; keywords?: Partial<Record<Side, boolean>> } = {},
+    options: {
+      state?: StateBackend;
+      crash?: CrashSwitch;
+      keywords?: Partial<Record<Side, boolean>>;
+      /** Called before every driver operation: another program may change a store right there. */
+      interfere?: () => void;
+    } = {},
   ) {
     const hooks = options.crash
       ? { before: () => options.crash!.point(), after: () => options.crash!.point() }
-      : undefined;
+      : options.interfere
+        ? { before: options.interfere }
+        : undefined;
     const state = options.crash
       ? crashingState(options.state ?? this.state, options.crash)
       : (options.state ?? this.state);
@@ -145,6 +155,7 @@ export class World {
       state?: StateBackend;
       crash?: CrashSwitch;
       keywords?: Partial<Record<Side, boolean>>;
+      interfere?: () => void;
     } = {},
   ): Promise<SyncReport> {
     const { left, right } = this.controllers(options);

@@ -1,4 +1,4 @@
-import type { FolderPath, Side } from '@twinbox/core';
+import { type FolderPath, resolvePolicy, type Side, type SyncPolicy } from '@twinbox/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allTokens, CrashSwitch, type Snapshot, snapshot, tokenOf, World } from './harness.js';
@@ -198,6 +198,102 @@ describe('sync with a crash injected between any two driver or state operations'
           const report = await world.sync();
           expect(report.totals.errors).toBe(0);
           await checkSynced(world, before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('sync while another program changes a store in the middle of it', () => {
+  it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
+    await fc.assert(
+      fc.asyncProperty(history, fc.nat({ max: 200 }), op, fc.nat(), async (rounds, at, meddle, inRound) => {
+        const world = new World();
+        const round = inRound % rounds.length;
+        for (const [i, changes] of rounds.entries()) {
+          for (const o of changes) apply(world, o);
+          if (i === round) {
+            // At driver operation `at`, the other program acts: the sync must cope with what it finds.
+            let count = 0;
+            await world.sync({
+              interfere: () => {
+                if (count++ === at) apply(world, meddle);
+              },
+            });
+          }
+          const before = tokensNow(world);
+          const report = await world.sync();
+          expect(report.totals.errors).toBe(0);
+          await checkSynced(world, before);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+const policy: fc.Arbitrary<SyncPolicy> = fc
+  .record({
+    direction: fc.constantFrom('both', 'left-to-right', 'right-to-left'),
+    propagate: fc.record({
+      new: fc.boolean(),
+      flags: fc.boolean(),
+      deletions: fc.boolean(),
+      folderCreation: fc.boolean(),
+      folderDeletion: fc.boolean(),
+    }),
+    conflicts: fc.record({
+      deleteVsChange: fc.constantFrom('keep', 'delete'),
+      flags: fc.constantFrom('merge', 'left', 'right'),
+    }),
+  })
+  .map((p) => resolvePolicy(p as Partial<SyncPolicy>));
+
+describe('sync under any policy', () => {
+  it('never loses or duplicates a message, a second sync plans nothing, and a one-way pair leaves its source alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(history, policy, async (rounds, pol) => {
+        const world = new World();
+        for (const round of rounds) {
+          for (const o of round) apply(world, o);
+          const before = tokensNow(world);
+          const source: Side | undefined =
+            pol.direction === 'left-to-right'
+              ? 'left'
+              : pol.direction === 'right-to-left'
+                ? 'right'
+                : undefined;
+          const sourceBefore = source && plain(snapshot(world.stores[source]));
+          const report = await world.sync({ policy: pol });
+          expect(report.totals.errors).toBe(0);
+          const left = snapshot(world.stores.left);
+          const right = snapshot(world.stores.right);
+          for (const s of [left, right]) {
+            for (const folder of s.values())
+              for (const [t, v] of folder) expect(v.count, `token ${t}`).toBe(1);
+          }
+          const after = new Set([...allTokens(left), ...allTokens(right)]);
+          for (const t of before)
+            if (!after.has(t)) expect(world.deleted.has(t), `token ${t} lost`).toBe(true);
+          if (source) {
+            // Nothing flows into the source: it is exactly as the user left it.
+            expect(plain(snapshot(world.stores[source]))).toEqual(sourceBefore);
+            if (pol.propagate.new && pol.propagate.folderCreation) {
+              // And what is new there reached the other side (what the user deleted over there, after
+              // an earlier sync, is not pushed again).
+              const target = source === 'left' ? right : left;
+              for (const [key, tokens] of snapshot(world.stores[source])) {
+                for (const t of tokens.keys()) {
+                  if (!world.synced.has(t)) expect(target.get(key)?.has(t), `${t} in ${key}`).toBe(true);
+                }
+              }
+            }
+          }
+          const dry = await world.sync({ policy: pol, dryRun: true });
+          expect(dry.plans).toEqual([]);
+          world.deleted = new Set();
+          world.synced = tokensNow(world);
         }
       }),
       { numRuns: RUNS },

@@ -51,8 +51,13 @@ export interface SideController {
   /**
    * Unless `dryRun`, the first listing of a folder records its epoch at once, before any pair is
    * recorded, so pairs are never trusted across an epoch change that happens before the first commit.
+   * `full` lists the whole folder whatever its marker says.
    */
-  changes(key: string, path: FolderPath, options?: { dryRun?: boolean }): Promise<SideChanges>;
+  changes(
+    key: string,
+    path: FolderPath,
+    options?: { dryRun?: boolean; full?: boolean },
+  ): Promise<SideChanges>;
   /** Size, Message-ID and flags of the given messages; vanished ones are left out. */
   describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
   /** Hashes of the bodies (CRLF) of the given messages, by id; vanished ones are left out. */

@@ -82,6 +82,9 @@ export interface DriverCapabilities {
  *   acted): callers must be ready to find it on the next listing.
  * - Errors are {@link MessageError}, {@link FolderError} or {@link StoreError} by scope; per-message
  *   failures inside a batch are reported in its outcomes instead of rejecting the whole batch.
+ * - Ids are valid within the epoch the driver's last listing of the folder reported. If the folder's
+ *   epoch has changed since (UIDVALIDITY changed in mid-sync), every call that takes or returns ids of
+ *   that folder rejects with a `EPOCH_CHANGED` {@link FolderError} rather than act on the wrong message.
  * - The engine never runs two calls on the same folder at once; calls on different folders may overlap.
  * - The store may be changed by other programs at any time. A message that vanished is reported as such
  *   (`gone`, `MESSAGE_GONE`), never as a success.

@@ -218,8 +218,15 @@ class FolderRun {
     let unchanged = true;
     if (mayDelete && d.selectable) {
       try {
-        const changes = await this.sides[present].changes(d.key, presentPath, { dryRun: this.dry });
+        // A full listing, not one since the marker: "unchanged since the last sync" does not mean that
+        // every message in it is paired (a policy or a failed copy can leave one unpaired).
+        const changes = await this.sides[present].changes(d.key, presentPath, {
+          dryRun: this.dry,
+          full: true,
+        });
         unchanged = changes.added.length === 0 && changes.flagged.length === 0 && !changes.reset;
+        // Deleting a folder deletes its messages: without message deletions, only an empty one goes.
+        if (!this.policy.propagate.deletions && changes.listed !== 0) unchanged = false;
       } catch (err) {
         // Gone on this side too since the folder list was read (deleted along with its parent, or by
         // another program): deleted on both sides, so only the state forgets it.
@@ -234,6 +241,12 @@ class FolderRun {
         await this.sides.left.forgetFolderPair(d.key);
       }
       return newReport(d.key, 'deleted');
+    }
+    if (!flowsFrom(this.policy, present)) {
+      // Nothing may flow into the side that lost the folder (a one-way pair): leave both as they are,
+      // and forget the pair, so the folder is simply not synced any more.
+      if (!this.dry) await this.sides.left.forgetFolderPair(d.key);
+      return newReport(d.key, 'forgotten');
     }
     const folder = newReport(d.key, 'recreated');
     if (!this.dry) {

@@ -54,6 +54,8 @@ export interface SideChanges {
    */
   reset: boolean;
   orphaned: PairRef[];
+  /** How many messages a full listing held (absent after a delta or unchanged listing). */
+  listed?: number;
   /** The marker to record once the folder's sync has completed. */
   marker: FolderMarker;
 }

@@ -13,7 +13,11 @@ export interface SyncPolicy {
     deletions: boolean;
     /** Create on one side a folder that is new on the other. */
     folderCreation: boolean;
-    /** Delete on one side a folder the user deleted on the other, if nothing in it changed since. */
+    /**
+     * Delete on one side a folder the user deleted on the other, if nothing in it changed since. As
+     * that deletes the messages in it, a folder that still holds any is deleted only if `deletions`
+     * propagate too; otherwise it is brought back where it was deleted.
+     */
     folderDeletion: boolean;
   };
   conflicts: {

@@ -285,6 +285,8 @@ export class MemoryDriver implements Driver {
   readonly store: MemoryStore;
   readonly #incremental: boolean;
   readonly #hooks: FaultHooks;
+  /** The epoch of each folder at its last listing by this driver (see the Driver contract). */
+  readonly #epochs = new Map<string, string>();
   #closed = false;
 
   constructor(store: MemoryStore, options: MemoryDriverOptions = {}) {
@@ -310,6 +312,7 @@ export class MemoryDriver implements Driver {
   listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     return this.#run('listMessages', path, (): Listing => {
       const folder = getFolder(this.store.data, path);
+      this.#epochs.set(keyOf(path), folder.epoch);
       const marker: FolderMarker = { epoch: folder.epoch, value: String(folder.modseq) };
       const since = this.#incremental ? sinceModseq(folder, request.since) : undefined;
       if (since === undefined) {
@@ -327,7 +330,7 @@ export class MemoryDriver implements Driver {
 
   describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
     return this.#run('describeMessages', path, () => {
-      const byId = indexById(getFolder(this.store.data, path));
+      const byId = indexById(this.#sameEpoch(path));
       const out: ListedMessage[] = [];
       for (const id of new Set(ids)) {
         const m = byId.get(id);
@@ -339,7 +342,7 @@ export class MemoryDriver implements Driver {
 
   readMessage(path: FolderPath, id: string): Promise<MessageContent> {
     return this.#run('readMessage', path, () => {
-      const folder = getFolder(this.store.data, path);
+      const folder = this.#sameEpoch(path);
       const m = folder.messages.find((message) => message.id === id);
       if (!m) throw gone(folder, id);
       const content: MessageContent = { body: new Uint8Array(m.body), flags: this.#visible(m.flags) };
@@ -350,7 +353,7 @@ export class MemoryDriver implements Driver {
 
   appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
     return this.#run('appendMessages', path, async () => {
-      const folder = getFolder(this.store.data, path);
+      const folder = this.#sameEpoch(path);
       const outcomes: WriteOutcome[] = [];
       for (const [index, message] of messages.entries()) {
         const failure = await this.#messageFault('appendMessages', path, index);
@@ -367,7 +370,7 @@ export class MemoryDriver implements Driver {
 
   setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
     return this.#run('setFlags', path, async () => {
-      const folder = getFolder(this.store.data, path);
+      const folder = this.#sameEpoch(path);
       const byId = indexById(folder);
       const outcomes: FlagOutcome[] = [];
       for (const [index, update] of updates.entries()) {
@@ -396,8 +399,25 @@ export class MemoryDriver implements Driver {
 
   deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
     return this.#run('deleteMessages', path, () => {
-      removeFrom(getFolder(this.store.data, path), new Set(ids));
+      removeFrom(this.#sameEpoch(path), new Set(ids));
     });
+  }
+
+  /**
+   * The folder, provided its epoch is still the one this driver last listed: an id from an older epoch
+   * may name another message now, so using it would read, flag or delete the wrong one.
+   */
+  #sameEpoch(path: FolderPath): MemoryFolder {
+    const folder = getFolder(this.store.data, path);
+    const listed = this.#epochs.get(keyOf(path));
+    if (listed !== undefined && listed !== folder.epoch) {
+      throw new FolderError(
+        `The ids of ${displayFolder(path)} changed (epoch ${listed} became ${folder.epoch}) since it was listed; ` +
+          'the folder is skipped and paired again by content on the next sync.',
+        { code: 'EPOCH_CHANGED' },
+      );
+    }
+    return folder;
   }
 
   async close(): Promise<void> {
