@@ -169,7 +169,7 @@ class FolderRun {
   }
 
   async decide(d: FolderDecision): Promise<void> {
-    const { left, right } = this.sides;
+    const { left } = this.sides;
     let folder: FolderReport;
     try {
       switch (d.kind) {
