@@ -9,13 +9,13 @@
 //
 //   node bench/plan.mjs [--messages 100000] [--changed 0.01] [--runs 5]
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Controller } from '../packages/controller/dist/index.js';
 import { sync } from '../packages/core/dist/index.js';
 import { SqliteState } from '../packages/state-sqlite/dist/index.js';
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '100000' },
     changed: { type: 'string', default: '0.01' },
     runs: { type: 'string', default: '5' },
+    child: { type: 'string' },
+    delta: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.messages);
@@ -85,7 +87,7 @@ class ListingDriver {
   }
 }
 
-async function world() {
+async function world(existingState) {
   const message = (id, i, flags) => ({
     id,
     flags,
@@ -94,23 +96,30 @@ async function world() {
   });
   const lists = { left: [], right: [] };
   const pairs = [];
+  const SEEN = ['\\Seen'];
+  const NONE = [];
   for (let i = 0; i < N; i++) {
-    const flags = i % 3 === 0 ? ['\\Seen'] : [];
+    const flags = i % 3 === 0 ? SEEN : NONE;
     // Left ids like IMAP UIDs, right ids like Maildir unique names.
     const l = String(i + 1);
     const r = `17000${String(i).padStart(6, '0')}.M${i}P4242.bench.host`;
     lists.left.push(message(l, i, flags));
     lists.right.push(message(r, i, flags));
-    pairs.push({ left: l, right: r, flags });
+    if (!existingState) pairs.push({ left: l, right: r, flags });
   }
   const stores = { left: new ListingDriver(lists.left, '1'), right: new ListingDriver(lists.right, 'md') };
   // The default backend, on disk as in real use: pairs are read from it during planning, and counted.
-  const dir = mkdtempSync(join(tmpdir(), 'twinbox-bench-plan-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const state = new SqliteState({ path: join(dir, 'state.sqlite') });
-  await state.recordFolderPair({ key: 'INBOX', left: INBOX, right: INBOX });
-  await state.recordPairs('INBOX', pairs);
-  for (const side of ['left', 'right']) await state.recordMarker('INBOX', side, stores[side].marker());
+  let state;
+  if (existingState) {
+    state = new SqliteState({ path: existingState });
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'twinbox-bench-plan-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    state = new SqliteState({ path: join(dir, 'state.sqlite') });
+    await state.recordFolderPair({ key: 'INBOX', left: INBOX, right: INBOX });
+    await state.recordPairs('INBOX', pairs);
+    for (const side of ['left', 'right']) await state.recordMarker('INBOX', side, stores[side].marker());
+  }
   // 1% changed on each side: half flag changes, a quarter new messages, a quarter deletions.
   const k = Math.round(N * CHANGED);
   for (const [s, side] of [
@@ -142,29 +151,42 @@ async function plan({ stores, state }, incremental) {
   };
 }
 
+if (values.child) {
+  // Child: the state is on disk already; build only the listings (what drivers hold while listing),
+  // plan once, and report this process's peak RSS: Node, the listings, the state reads, the plan.
+  const w = await world(values.child);
+  const result = await plan(w, values.delta);
+  process.stdout.write(JSON.stringify({ ms: result.ms, peak: process.resourceUsage().maxRSS * 1024 }));
+  process.exit(0);
+}
+
 const setup0 = performance.now();
 const w = await world();
 console.log(
   `setup: ${N} messages on each side, ${Math.round(N * CHANGED)} changed per side (${((performance.now() - setup0) / 1000).toFixed(1)} s)`,
 );
-// Collect the setup's garbage, so the baseline is what stays: Node and the stand-in stores.
-setFlagsFromString('--expose-gc');
-runInNewContext('gc')();
-const rssAfterSetup = process.memoryUsage().rss;
-const peakSetup = process.resourceUsage().maxRSS * 1024;
-// The first plan runs alone, so the peak RSS it reaches is that of one plan (later runs add garbage
-// the collector has not reclaimed yet, which says nothing about a single sync).
-const first = await plan(w, false);
-const peakFirst = process.resourceUsage().maxRSS * 1024;
-console.log(
-  `memory: peak RSS ${mb(peakFirst)} for the whole process through one full-listing plan ` +
-    `(${mb(rssAfterSetup)} before it: Node and the bench's stand-in stores; the plan added ${mb(peakFirst - rssAfterSetup)}` +
-    `${peakSetup >= peakFirst ? '; the setup peaked higher, so this is an upper bound' : ''})`,
-);
+for (const delta of [false, true]) {
+  const args = [
+    fileURLToPath(import.meta.url),
+    '--child',
+    w.state.path,
+    '--messages',
+    String(N),
+    '--changed',
+    String(CHANGED),
+  ];
+  const child = spawnSync(process.execPath, delta ? [...args, '--delta'] : args, { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`the measuring process failed: ${child.stderr}`);
+  const measured = JSON.parse(child.stdout);
+  console.log(
+    `memory, ${delta ? 'delta' : 'full'} listings: peak RSS ${mb(measured.peak)} for a fresh process that builds both ` +
+      'listings and plans once (Node alone: about 47 MB)',
+  );
+}
 for (const incremental of [false, true]) {
-  const times = incremental ? [] : [first.ms];
-  let last = first;
-  for (let r = times.length; r < RUNS; r++) {
+  const times = [];
+  let last;
+  for (let r = 0; r < RUNS; r++) {
     last = await plan(w, incremental);
     times.push(last.ms);
   }
