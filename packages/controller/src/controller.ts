@@ -13,6 +13,7 @@ import {
   type FolderPairRecord,
   type FolderPath,
   type ListedMessage,
+  type Listing,
   type MessageContent,
   type MessagePair,
   type Side,
@@ -92,14 +93,16 @@ export class Controller implements SideController {
     path: FolderPath,
     options: { dryRun?: boolean; full?: boolean } = {},
   ): Promise<SideChanges> {
-    // The pairs load while the marker is read and the store listed.
-    const pairsLoading = this.#state.loadPairs(key);
-    pairsLoading.catch(() => {});
     const marker = await this.#state.loadMarker(key, this.side);
     this.#recorded.set(key, marker);
     const since = marker && marker.value !== EPOCH_ONLY && !options.full ? marker : undefined;
+    // Without a marker the listing is certainly full and needs every pair: read them from the state
+    // while the store lists. With one, the listing decides: nothing to read if the folder is unchanged,
+    // only the changed ids' pairs after a delta, so an incremental sync costs what changed.
+    const allPairs = since === undefined ? this.#state.loadPairs(key) : undefined;
+    allPairs?.catch(() => {});
     const listing = await this.#driver.listMessages(path, { since });
-    const pairs = await pairsLoading;
+    const pairs = await this.#pairsFor(key, listing, marker, allPairs);
     const changes: SideChanges = {
       side: this.side,
       added: [],
@@ -137,6 +140,22 @@ export class Controller implements SideController {
     }
     changes.added = await this.#withFingerprints(path, changes.added);
     return changes;
+  }
+
+  async #pairsFor(
+    key: string,
+    listing: Listing,
+    marker: FolderMarker | null,
+    loading: Promise<MessagePair[]> | undefined,
+  ): Promise<MessagePair[]> {
+    if (loading) return loading;
+    const reset = marker !== null && marker.epoch !== listing.marker.epoch;
+    if (listing.kind === 'unchanged' && !reset) return [];
+    if (listing.kind === 'delta' && !reset && this.#state.findPairs) {
+      const ids = [...listing.changed.map((m) => m.id), ...listing.vanished];
+      return ids.length === 0 ? [] : this.#state.findPairs(key, this.side, ids);
+    }
+    return this.#state.loadPairs(key);
   }
 
   /** New messages need size and Message-ID to be paired by content; listings may leave them out. */

@@ -42,6 +42,12 @@ export interface StateBackend {
   forgetFolderPair(key: string): Promise<void>;
 
   loadPairs(key: string): Promise<MessagePair[]>;
+  /**
+   * The pairs whose id on `side` is one of `ids` (unknown ids are left out). Optional: a backend that
+   * can look pairs up by id lets an incremental sync read only the pairs of what changed; without it the
+   * controller loads the folder's pairs.
+   */
+  findPairs?(key: string, side: Side, ids: readonly string[]): Promise<MessagePair[]>;
   recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void>;
   /** Forgets the message pairs whose id on `side` is one of `ids`. */
   forgetPairs(key: string, side: Side, ids: readonly string[]): Promise<void>;

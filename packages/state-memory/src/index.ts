@@ -48,6 +48,19 @@ export class MemoryState implements StateBackend {
     return [...(this.#pairs.get(key)?.byLeft.values() ?? [])].map(copyPair);
   }
 
+  async findPairs(key: string, side: Side, ids: readonly string[]): Promise<MessagePair[]> {
+    this.#assertOpen();
+    const index = this.#pairs.get(key);
+    if (!index) return [];
+    const bySide = side === 'left' ? index.byLeft : index.byRight;
+    const found: MessagePair[] = [];
+    for (const id of new Set(ids)) {
+      const pair = bySide.get(id);
+      if (pair) found.push(copyPair(pair));
+    }
+    return found;
+  }
+
   async recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void> {
     this.#assertOpen();
     const stored = pairs.map(copyPair);

@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryState } from '../src/index.js';
 
 // Nothing outlives a MemoryState, so there is no reopen: the suite skips its durability tests.
-describeStateConformance('MemoryState', async () => ({ state: new MemoryState() }), { persistent: false });
+describeStateConformance('MemoryState', async () => ({ state: new MemoryState() }), {
+  persistent: false,
+  findPairs: true,
+});
 
 describe('MemoryState', () => {
   it('rejects calls after close with a message saying what to do', async () => {

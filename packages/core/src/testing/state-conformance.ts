@@ -39,6 +39,8 @@ export function describeStateConformance(
      * survives a reopen are then not part of its suite at all, rather than reported as skipped.
      */
     persistent?: boolean;
+    /** True for a backend that implements the optional {@link StateBackend.findPairs}: it is then tested. */
+    findPairs?: boolean;
   } = {},
 ): void {
   const persistent = options.persistent ?? true;
@@ -124,6 +126,28 @@ export function describeStateConformance(
           expect(await state.loadMarker('unlisted', 'right')).toBeNull();
         }));
     });
+
+    if (options.findPairs) {
+      describe('findPairs', () => {
+        it('returns exactly the pairs with those ids on that side, as copies, ignoring unknown ids', () =>
+          run(async ({ state }) => {
+            const findPairs = state.findPairs?.bind(state);
+            expect(findPairs, 'the backend was declared to implement findPairs').toBeTypeOf('function');
+            await state.recordPairs('INBOX', [pair('1', 'a', ['\\Seen']), pair('2', 'b'), pair('3', 'c')]);
+            await state.recordPairs('Other', [pair('1', 'z')]);
+            const byLeft = await findPairs!('INBOX', 'left', ['1', '3', '99', '1']);
+            expect(byLeft.sort((x, y) => x.left.localeCompare(y.left))).toEqual([
+              pair('1', 'a', ['\\Seen']),
+              pair('3', 'c'),
+            ]);
+            expect(await findPairs!('INBOX', 'right', ['b', '1'])).toEqual([pair('2', 'b')]);
+            expect(await findPairs!('Nowhere', 'left', ['1'])).toEqual([]);
+            expect(await findPairs!('INBOX', 'left', [])).toEqual([]);
+            (byLeft[0]!.flags as string[]).push('\\Flagged');
+            expect(await findPairs!('INBOX', 'left', ['1'])).toEqual([pair('1', 'a', ['\\Seen'])]);
+          }));
+      });
+    }
 
     describe('message pairs', () => {
       it('reads a key it does not know as empty', () =>
