@@ -323,10 +323,19 @@ class FolderRun {
       return;
     }
     const failures = await this.apply(folder, plan);
-    if (failures === 0) await Promise.all([left.commit(key, lc.marker), right.commit(key, rc.marker)]);
+    if (failures === 0) {
+      await Promise.all([
+        plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
+        plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
+      ]);
+    }
   }
 
-  /** Applies a plan; returns how many actions failed (other than for messages that vanished). */
+  /**
+   * Applies a plan; returns how many actions did not succeed. A message that vanished meanwhile (another
+   * program) is not an error, but it still counts: its other half may now be unpaired, and the folder's
+   * marker must not be committed over it, or an incremental listing would never show it again.
+   */
   private async apply(folder: FolderReport, plan: FolderPlan): Promise<number> {
     const { left, right } = this.sides;
     const key = plan.key;
@@ -334,9 +343,12 @@ class FolderRun {
     const count = (outcomes: ActionOutcome[]) => {
       let ok = 0;
       for (const o of outcomes) {
-        if (o.ok) ok++;
-        else if (o.code !== 'MESSAGE_GONE') {
-          failures++;
+        if (o.ok) {
+          ok++;
+          continue;
+        }
+        failures++;
+        if (o.code !== 'MESSAGE_GONE') {
           folder.errors.push({ scope: 'message', code: o.code ?? 'MESSAGE_BAD', message: o.message ?? o.id });
         }
       }
@@ -383,8 +395,10 @@ class FolderRun {
       const items: CopyItem[] = [];
       slice.forEach((action, j) => {
         const content = contents[j];
-        // Vanished from its side since the listing (another program): nothing to copy, nothing lost.
+        // Vanished from its side since the listing (another program): nothing to copy, nothing lost;
+        // but the folder is not committed, so the next listing looks again.
         if (content) items.push({ action, content: { ...content, flags: action.flags } });
+        else count([{ ok: false, id: action.from, code: 'MESSAGE_GONE' }]);
       });
       if (items.length === 0) continue;
       const outcomes = await this.sides[to].applyCopies(plan.key, paths[to], items);

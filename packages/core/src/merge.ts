@@ -57,8 +57,10 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
     forget: [],
     record: [],
     conflicts: [],
+    hold: [],
   };
   const flags = new FlagResolver(policy);
+  const hold = new Set<Side>();
 
   // 1. Orphans. Forget by the surviving side's ids, which are still valid.
   const orphaned = new Set<string>();
@@ -104,7 +106,12 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
       const kept: Side = lRemoved ? 'right' : 'left';
       const changedFlags = flagged[kept].get(id);
       if (changedFlags && policy.conflicts.deleteVsChange === 'keep') {
-        if (flowsFrom(policy, kept)) {
+        if (!flowsFrom(policy, kept)) {
+          // Kept, but it may not be copied back: both the deletion and the change stay unresolved, and
+          // must both stay visible so the next sync decides the same way.
+          hold.add(gone);
+          hold.add(kept);
+        } else {
           const described = input.restores?.[kept].some((c) => c.id === p[kept]);
           if (!described) target(plan, gone).copies.push({ from: p[kept], flags: changedFlags });
           plan.conflicts.push({
@@ -116,6 +123,8 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
         }
       } else if (flowsFrom(policy, gone) && policy.propagate.deletions) {
         target(plan, kept).deletes.push({ id: p[kept], pair: { left: p.left, right: p.right } });
+      } else {
+        hold.add(gone);
       }
       continue;
     }
@@ -161,6 +170,7 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
       });
     }
   }
+  plan.hold = [...hold].sort();
   return plan;
 }
 

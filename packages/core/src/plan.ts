@@ -59,6 +59,12 @@ export interface FolderPlan {
   /** State only: pairs found by content, or whose flags changed the same way on both sides. */
   record: MessagePair[];
   conflicts: Conflict[];
+  /**
+   * Sides whose folder marker must not be committed after this plan: a change there was left unacted
+   * on purpose (a deletion the policy does not carry over), and an incremental listing since a newer
+   * marker would no longer show it, so later plans would act on a message that is not there.
+   */
+  hold: Side[];
 }
 
 /** What to do with the folder lists before any folder is synced. */

@@ -5,4 +5,5 @@ export {
   isLoopbackHost,
   openImap,
 } from './connection.js';
+export { ImapDriver, messageIdFromHeaders } from './driver.js';
 export { type ImapFolder, listFolders } from './folders.js';
