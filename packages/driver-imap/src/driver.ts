@@ -234,7 +234,7 @@ export class ImapDriver implements Driver {
         { uid: true, source: true, flags: true, internalDate: true },
         { uid: true },
       );
-      if (!msg || !msg.source) throw gone();
+      if (msg === false || !msg.source) throw gone();
       const content: MessageContent = {
         body: new Uint8Array(msg.source),
         flags: normalizeFlags(msg.flags ?? []),
@@ -259,7 +259,7 @@ export class ImapDriver implements Driver {
         const flags = normalizeFlags(message.flags).filter((f) => f !== '\\Recent');
         const date = message.internalDate === undefined ? undefined : new Date(message.internalDate);
         const result = await this.#client.append(name, Buffer.from(message.body), flags, date);
-        if (!result || !result.uid) {
+        if (result === false || !result.uid) {
           outcomes.push({
             ok: false,
             code: 'NO_UIDPLUS',

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Driver, FolderMarker, Listing, MessageContent } from '../driver.js';
+import type { Driver, Listing, MessageContent } from '../driver.js';
 import { errorScope } from '../errors.js';
 import { type FlagList, normalizeFlags } from '../flags.js';
 import { type FolderPath, isInbox } from '../folders.js';
@@ -126,11 +126,6 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         return listing;
       };
       const current = async () => resolveListing(undefined, await listFull());
-      const listSince = async (since: FolderMarker) => {
-        const listing = await driver().listMessages(box, { since });
-        expect(structuredClone(listing)).toEqual(listing);
-        return listing;
-      };
 
       beforeEach(async () => {
         box = [...root, 'Nachrichten'];
