@@ -150,6 +150,12 @@ export class SqliteState implements StateBackend {
       recordPair: db.prepare<[number, string, string, string]>(
         'INSERT OR REPLACE INTO message_pair (folder_pair, left_id, right_id, flags) VALUES (?, ?, ?, ?)',
       ),
+      findLeft: db.prepare<[number, string], PairRow>(
+        'SELECT left_id, right_id, flags FROM message_pair WHERE folder_pair = ? AND left_id = ?',
+      ),
+      findRight: db.prepare<[number, string], PairRow>(
+        'SELECT left_id, right_id, flags FROM message_pair WHERE folder_pair = ? AND right_id = ?',
+      ),
       forgetLeft: db.prepare<[number, string]>(
         'DELETE FROM message_pair WHERE folder_pair = ? AND left_id = ?',
       ),
@@ -259,6 +265,26 @@ export class SqliteState implements StateBackend {
         right: row.right_id,
         flags: row.flags === '' ? [] : row.flags.split(' '),
       }));
+    });
+  }
+
+  /** Point lookups on the primary key or the unique right id: an incremental sync reads only what changed. */
+  async findPairs(key: string, side: Side, ids: readonly string[]): Promise<MessagePair[]> {
+    return this.#run(`find message pairs of ${key}`, () => {
+      const id = this.#folderId(key, false);
+      if (id === undefined || ids.length === 0) return [];
+      const stmt = side === 'left' ? this.#stmts.findLeft : this.#stmts.findRight;
+      const found: MessagePair[] = [];
+      for (const messageId of new Set(ids)) {
+        const row = stmt.get(id, messageId);
+        if (row)
+          found.push({
+            left: row.left_id,
+            right: row.right_id,
+            flags: row.flags === '' ? [] : row.flags.split(' '),
+          });
+      }
+      return found;
     });
   }
 

@@ -7,15 +7,19 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, SqliteState, StateFileError } from '../src/index.js';
 
-describeStateConformance('SqliteState', async () => {
-  const fixtureDir = await mkdtemp(join(tmpdir(), 'twinbox-sqlite-conformance-'));
-  const path = join(fixtureDir, 'state.sqlite');
-  return {
-    state: new SqliteState({ path }),
-    reopen: async () => new SqliteState({ path }),
-    cleanup: () => rm(fixtureDir, { recursive: true, force: true }),
-  };
-});
+describeStateConformance(
+  'SqliteState',
+  async () => {
+    const fixtureDir = await mkdtemp(join(tmpdir(), 'twinbox-sqlite-conformance-'));
+    const path = join(fixtureDir, 'state.sqlite');
+    return {
+      state: new SqliteState({ path }),
+      reopen: async () => new SqliteState({ path }),
+      cleanup: () => rm(fixtureDir, { recursive: true, force: true }),
+    };
+  },
+  { findPairs: true },
+);
 
 /** The schema as the first release wrote it, frozen here: the migration must accept exactly this. */
 const SCHEMA_V1 = `
