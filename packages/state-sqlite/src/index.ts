@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import type {
   FolderMarker,
   FolderPairRecord,
@@ -9,6 +10,9 @@ import type {
   StateBackend,
 } from '@twinbox/core';
 import Database from 'better-sqlite3';
+import { acquireLock, StateLockedError } from './lock.js';
+
+export { StateLockedError } from './lock.js';
 
 /**
  * Schema migrations, applied in order on open. The database's `user_version` is the number of
@@ -77,6 +81,76 @@ interface PairRow {
 }
 
 /**
+ * Where a pair's state lives unless configured: `$XDG_STATE_HOME/twinbox/<pair>.sqlite`, or
+ * `~/.local/state/twinbox/<pair>.sqlite` (the XDG default). The pair name is a file name, never a path.
+ */
+export function defaultStatePath(pairName: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!/^[^/\\\0]+$/.test(pairName) || pairName === '.' || pairName === '..') {
+    throw new Error(
+      `The pair name ${JSON.stringify(pairName)} cannot name a state file: use letters, digits, dots, dashes (no "/" or "..").`,
+    );
+  }
+  const base =
+    env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)
+      ? env.XDG_STATE_HOME
+      : join(homedir(), '.local', 'state');
+  return join(base, 'twinbox', `${pairName}.sqlite`);
+}
+
+/**
+ * Opens the database file, creating it owner-only, in WAL mode with full fsync, and migrates its
+ * schema; every failure is a {@link StateFileError} that names the file and says what to do.
+ */
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database;
+  try {
+    // Create the file ourselves so it is owner-only from its first byte; SQLite gives its -wal and
+    // -shm files the same mode as the database.
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+    db = new Database(path);
+  } catch (err) {
+    throw new StateFileError(
+      path,
+      `Cannot open the Twinbox state database ${path}: ${(err as Error).message}. ` +
+        'Check that its directory exists or can be created, and that it belongs to you.',
+      { cause: err },
+    );
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw new StateFileError(
+      path,
+      `Cannot open the Twinbox state database ${path}: ${(err as Error).message}. ` +
+        'If the file is damaged, move it away; the next sync rebuilds the state by pairing messages by content.',
+      { cause: err },
+    );
+  }
+  return db;
+}
+
+/** Applies the migrations a database has not seen; refuses one from a newer Twinbox. */
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `it has schema version ${version}, newer than this Twinbox understands (${SCHEMA_VERSION}); upgrade Twinbox`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+/**
  * The default state backend: one SQLite database per account pair, in WAL mode. Each write call is one
  * transaction, committed with `synchronous = FULL`, so a call that resolved survives a crash and a call
  * interrupted by one leaves nothing behind. better-sqlite3 is synchronous, so every call has finished
@@ -93,37 +167,41 @@ export class SqliteState implements StateBackend {
   readonly #record;
   readonly #forget;
   readonly #forgetFolder;
+  readonly #lock: { release(): void };
 
+  /**
+   * Opens (creating if needed) the database and takes its lock; throws {@link StateLockedError} at
+   * once if another process holds it. {@link SqliteState.open} can wait instead.
+   */
   constructor(options: SqliteStateOptions) {
     this.path = options.path;
     try {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      // Create the file ourselves so it is owner-only from its first byte; SQLite gives its -wal and
-      // -shm files the same mode as the database.
-      closeSync(openSync(this.path, 'a', 0o600));
-      chmodSync(this.path, 0o600);
-      this.#db = new Database(this.path);
     } catch (err) {
       throw new StateFileError(
         this.path,
-        `Cannot open the Twinbox state database ${this.path}: ${(err as Error).message}. ` +
-          'Check that its directory exists or can be created, and that it belongs to you.',
+        `Cannot create the directory of the Twinbox state database ${this.path}: ${(err as Error).message}. ` +
+          'Check that the path is yours to write.',
         { cause: err },
       );
     }
     try {
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
-      this.#db.pragma('foreign_keys = ON');
-      this.#migrate();
+      this.#lock = acquireLock(`${this.path}.lock`);
     } catch (err) {
-      this.#db.close();
+      if (err instanceof StateLockedError) throw err;
       throw new StateFileError(
         this.path,
-        `Cannot open the Twinbox state database ${this.path}: ${(err as Error).message}. ` +
-          'If the file is damaged, move it away; the next sync rebuilds the state by pairing messages by content.',
-        { cause: err },
+        `Cannot lock the Twinbox state database ${this.path}: ${(err as Error).message}.`,
+        {
+          cause: err,
+        },
       );
+    }
+    try {
+      this.#db = openDatabase(this.path);
+    } catch (err) {
+      this.#lock.release();
+      throw err;
     }
     const db = this.#db;
     this.#stmts = {
@@ -187,18 +265,21 @@ export class SqliteState implements StateBackend {
     });
   }
 
-  #migrate() {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `it has schema version ${version}, newer than this Twinbox understands (${SCHEMA_VERSION}); upgrade Twinbox`,
-      );
-    }
-    for (let v = version; v < SCHEMA_VERSION; v++) {
-      this.#db.transaction(() => {
-        this.#db.exec(MIGRATIONS[v]!);
-        this.#db.pragma(`user_version = ${v + 1}`);
-      })();
+  /**
+   * Like the constructor, but with `wait`, waits up to `timeoutMs` for another process to release the
+   * pair's lock instead of failing at once.
+   */
+  static async open(
+    options: SqliteStateOptions & { wait?: boolean; timeoutMs?: number },
+  ): Promise<SqliteState> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (;;) {
+      try {
+        return new SqliteState(options);
+      } catch (err) {
+        if (!(err instanceof StateLockedError) || !options.wait || Date.now() >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   }
 
@@ -250,13 +331,32 @@ export class SqliteState implements StateBackend {
   }
 
   async forgetFolderPair(key: string): Promise<void> {
+    this.#preloaded.delete(key);
     this.#run(`forget the folder pair ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id !== undefined) this.#forgetFolder(id);
     });
   }
 
+  /** Pairs read into memory ahead of a sync, per key; dropped for a key as soon as it is written. */
+  readonly #preloaded = new Map<string, MessagePair[]>();
+
+  /**
+   * Reads the pairs of these folder pairs into memory now (at discover time, say), so that the sync's
+   * `loadPairs` for them is served from memory. Any write to a key drops its preloaded copy, so a
+   * later read is never stale.
+   */
+  async preload(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.#preloaded.set(key, await this.#readPairs(key));
+  }
+
   async loadPairs(key: string): Promise<MessagePair[]> {
+    const preloaded = this.#preloaded.get(key);
+    if (preloaded) return preloaded.map((p) => ({ left: p.left, right: p.right, flags: [...p.flags] }));
+    return this.#readPairs(key);
+  }
+
+  async #readPairs(key: string): Promise<MessagePair[]> {
     return this.#run(`load the message pairs of ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id === undefined) return [];
@@ -289,12 +389,14 @@ export class SqliteState implements StateBackend {
   }
 
   async recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void> {
+    this.#preloaded.delete(key);
     this.#run(`record message pairs of ${key}`, () => {
       if (pairs.length > 0) this.#record(key, pairs);
     });
   }
 
   async forgetPairs(key: string, side: Side, ids: readonly string[]): Promise<void> {
+    this.#preloaded.delete(key);
     this.#run(`forget message pairs of ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id !== undefined && ids.length > 0) this.#forget(id, side, ids);
@@ -329,6 +431,7 @@ export class SqliteState implements StateBackend {
     if (!this.#db.open) return;
     try {
       this.#db.close();
+      this.#lock.release();
     } catch (err) {
       throw new StateFileError(
         this.path,

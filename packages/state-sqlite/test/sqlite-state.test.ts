@@ -187,3 +187,24 @@ describe('SqliteState', () => {
     expect(() => new SqliteState({ path })).toThrow(new RegExp(`${path}`));
   });
 });
+
+describe('SqliteState.preload', () => {
+  it('serves loadPairs from memory until the key is written, then reads the database again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'twinbox-preload-'));
+    const state = new SqliteState({ path: join(dir, 's.sqlite') });
+    try {
+      await state.recordPairs('INBOX', [{ left: '1', right: 'a', flags: ['\\Seen'] }]);
+      await state.preload(['INBOX', 'Empty']);
+      const loaded = await state.loadPairs('INBOX');
+      expect(loaded).toEqual([{ left: '1', right: 'a', flags: ['\\Seen'] }]);
+      (loaded[0]!.flags as string[]).push('x');
+      expect(await state.loadPairs('INBOX')).toEqual([{ left: '1', right: 'a', flags: ['\\Seen'] }]);
+      await state.recordPairs('INBOX', [{ left: '2', right: 'b', flags: [] }]);
+      expect(await state.loadPairs('INBOX')).toHaveLength(2);
+      expect(await state.loadPairs('Empty')).toEqual([]);
+    } finally {
+      await state.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,52 @@
+// Records 100,000 message pairs in the SQLite state (one call, one transaction), then opens the
+// database afresh and loads them back. Prints the median of several runs for each, and the peak RSS.
+//
+//   node bench/state-sqlite.mjs [--pairs 100000] [--runs 5]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { SqliteState } from '../packages/state-sqlite/dist/index.js';
+
+const { values } = parseArgs({
+  options: { pairs: { type: 'string', default: '100000' }, runs: { type: 'string', default: '5' } },
+});
+const N = Number(values.pairs);
+const RUNS = Number(values.runs);
+const SEEN = ['\\Seen'];
+const NONE = [];
+// Realistic ids: IMAP UIDs on the left, Maildir unique names on the right.
+const pairs = Array.from({ length: N }, (_, i) => ({
+  left: String(i + 1),
+  right: `1700${String(i).padStart(6, '0')}.M${i}P4242Q${i % 97}.bench.host,S=${1000 + (i % 9000)},W=${1020 + (i % 9000)}`,
+  flags: i % 3 === 0 ? SEEN : NONE,
+}));
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const record = [];
+const load = [];
+for (let r = 0; r < RUNS; r++) {
+  const dir = mkdtempSync(join(tmpdir(), 'twinbox-bench-sqlite-'));
+  const path = join(dir, 'state.sqlite');
+  try {
+    const writer = new SqliteState({ path });
+    let t = performance.now();
+    await writer.recordPairs('INBOX', pairs);
+    record.push(performance.now() - t);
+    await writer.close();
+    const reader = new SqliteState({ path });
+    t = performance.now();
+    const loaded = await reader.loadPairs('INBOX');
+    load.push(performance.now() - t);
+    if (loaded.length !== N) throw new Error(`loaded ${loaded.length} pairs, expected ${N}`);
+    await reader.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const fmt = (xs) =>
+  `${median(xs).toFixed(0)} ms median (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+console.log(`record ${N} pairs (one call, synchronous = FULL): ${fmt(record)}`);
+console.log(`load   ${N} pairs (fresh open):                   ${fmt(load)}`);
+console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; ${RUNS} runs`);
