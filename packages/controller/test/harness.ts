@@ -13,13 +13,9 @@ import {
   type SyncReport,
   sync,
 } from '@twinbox/core';
-import { MemoryDriver, MemoryStore } from '@twinbox/core/testing';
+import { MemoryDriver, MemoryStore, SimulatedCrash } from '@twinbox/core/testing';
 import { MemoryState } from '@twinbox/state-memory';
 import { Controller } from '../src/index.js';
-
-export class SimulatedCrash extends Error {
-  override name = 'SimulatedCrash';
-}
 
 /**
  * Counts operation points (before and after every driver and state call) and, at the chosen one,

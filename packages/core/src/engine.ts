@@ -277,21 +277,16 @@ class FolderRun {
       [rc, 'left'],
     ] as const) {
       const other = survivor === 'left' ? lc : rc;
-      if (!reset.reset || other.reset || reset.orphaned.length === 0) continue;
-      const base = new Map<string, PairRef>(reset.orphaned.map((p) => [p[survivor], p]));
-      const described = await this.sides[survivor].describe(paths[survivor], [...base.keys()]);
-      orphans[survivor] = described.map((m) => ({ ...m, base: base.get(m.id)!.base }));
+      if (!reset.reset || other.reset) continue;
+      orphans[survivor] = await this.describeHalves(survivor, paths[survivor], reset.orphaned);
     }
     // Messages kept on a delete-vs-change conflict, described so they pair by content with an earlier
     // copy-back that was written but never recorded, instead of being copied back twice.
-    const restores: { left: Candidate[]; right: Candidate[] } = { left: [], right: [] };
     const kept = keptOnConflict(lc, rc, this.policy);
-    for (const s of ['left', 'right'] as const) {
-      if (kept[s].length === 0) continue;
-      const base = new Map<string, PairRef>(kept[s].map((p) => [p[s], p]));
-      const described = await this.sides[s].describe(paths[s], [...base.keys()]);
-      restores[s] = described.map((m) => ({ ...m, base: base.get(m.id)!.base }));
-    }
+    const restores = {
+      left: await this.describeHalves('left', paths.left, kept.left),
+      right: await this.describeHalves('right', paths.right, kept.right),
+    };
     const leftCands = [...lc.added, ...orphans.left, ...restores.left];
     const rightCands = [...rc.added, ...orphans.right, ...restores.right];
     const needs = contentPairingNeeds(leftCands, rightCands);
@@ -329,6 +324,21 @@ class FolderRun {
         plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
       ]);
     }
+  }
+
+  /**
+   * One side's halves of known pairs as pairing candidates: described by that side now (vanished ones
+   * are left out), with the pair's last synced flags as their base.
+   */
+  private async describeHalves(
+    side: Side,
+    path: FolderPath,
+    pairs: readonly PairRef[],
+  ): Promise<Candidate[]> {
+    if (pairs.length === 0) return [];
+    const base = new Map<string, PairRef>(pairs.map((p) => [p[side], p]));
+    const described = await this.sides[side].describe(path, [...base.keys()]);
+    return described.map((m) => ({ ...m, base: base.get(m.id)!.base }));
   }
 
   /**

@@ -93,6 +93,10 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
       pairs.set(id, f.pair);
     }
   }
+  const restoreIds = {
+    left: new Set((input.restores?.left ?? []).map((c) => c.id)),
+    right: new Set((input.restores?.right ?? []).map((c) => c.id)),
+  };
   const forgetLeft: string[] = [];
   for (const [id, p] of pairs) {
     const lRemoved = removed.left.has(id);
@@ -112,7 +116,7 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
           hold.add(gone);
           hold.add(kept);
         } else {
-          const described = input.restores?.[kept].some((c) => c.id === p[kept]);
+          const described = restoreIds[kept].has(p[kept]);
           if (!described) target(plan, gone).copies.push({ from: p[kept], flags: changedFlags });
           plan.conflicts.push({
             kind: 'delete-vs-change',
