@@ -62,6 +62,8 @@ export async function openImap(options: ImapAccountOptions): Promise<ImapFlow> {
     auth: { user: options.user, pass: options.password },
     logger: false,
     disableAutoIdle: true,
+    // QRESYNC lets a listing ask for the messages changed and the UIDs expunged since a HIGHESTMODSEQ.
+    qresync: true,
   });
   // Errors surface through the rejected promises of the calls; an unhandled 'error' event would crash.
   client.on('error', () => {});

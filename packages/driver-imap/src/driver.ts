@@ -34,6 +34,16 @@ export function messageIdFromHeaders(headers: Uint8Array | string | undefined): 
   return value ? value : null;
 }
 
+/**
+ * The HIGHESTMODSEQ of `since` when a listing can be answered against it: same epoch (UIDVALIDITY),
+ * and both markers from a server with CONDSTORE. Undefined means only a full listing will do.
+ */
+function sinceModseq(since: FolderMarker | undefined, now: FolderMarker): bigint | undefined {
+  if (!since || since.epoch !== now.epoch || now.value === NO_MODSEQ) return undefined;
+  if (!/^\d{1,20}$/.test(since.value)) return undefined;
+  return BigInt(since.value);
+}
+
 function uidSet(ids: readonly string[]): string {
   return ids.join(',');
 }
@@ -146,23 +156,64 @@ export class ImapDriver implements Driver {
       value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
     };
     this.#epochs.set(name, marker.epoch);
-    const since = request.since;
-    if (since && since.epoch === marker.epoch && marker.value !== NO_MODSEQ && since.value === marker.value) {
-      return { kind: 'unchanged', marker };
-    }
+    const since = sinceModseq(request.since, marker);
+    if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };
     // The marker was read before the listing, so a change made while we list shows up next time.
-    const messages: ListedMessage[] = [];
-    await this.#withFolder(path, name, async () => {
-      if ((this.#client.mailbox || { exists: 0 }).exists === 0) return;
+    return this.#withFolder(path, name, async () => {
+      const mailbox = this.#client.mailbox || undefined;
+      // A delta needs both halves: CHANGEDSINCE for the changed messages and QRESYNC's VANISHED for
+      // the expunged ones. With CONDSTORE alone the expunged UIDs cannot be known without the old set,
+      // which the driver does not keep, so the answer is a full listing.
+      if (
+        since !== undefined &&
+        since < BigInt(marker.value) &&
+        this.#client.enabled.has('QRESYNC') &&
+        mailbox &&
+        !mailbox.noModseq
+      ) {
+        return { kind: 'delta', marker, ...(await this.#changedSince(since)) };
+      }
+      const messages: ListedMessage[] = [];
+      if ((mailbox || { exists: 0 }).exists === 0) return { kind: 'full', marker, messages };
       for await (const msg of this.#client.fetch('1:*', { uid: true, flags: true, size: true })) {
         messages.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
       }
+      return { kind: 'full', marker, messages };
     });
-    return { kind: 'full', marker, messages };
+  }
+
+  /**
+   * `UID FETCH 1:* (FLAGS RFC822.SIZE) (CHANGEDSINCE m VANISHED)` on the selected folder: the server
+   * answers with the messages whose MODSEQ is above `m` (added or flags changed) and one
+   * `VANISHED (EARLIER)` line for the UIDs expunged since, which imapflow hands out as `expunge` events.
+   */
+  async #changedSince(since: bigint): Promise<{ changed: ListedMessage[]; vanished: string[] }> {
+    const client = this.#client;
+    const selected = client.mailbox ? client.mailbox.path : undefined;
+    const changed: ListedMessage[] = [];
+    const vanished = new Set<string>();
+    const onExpunge = (event: { path: string; uid?: number; vanished: boolean }) => {
+      if (event.vanished && event.uid !== undefined && event.path === selected)
+        vanished.add(String(event.uid));
+    };
+    client.on('expunge', onExpunge);
+    try {
+      const query = { uid: true, flags: true, size: true };
+      for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
+        changed.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
+      }
+    } finally {
+      client.off('expunge', onExpunge);
+    }
+    for (const m of changed) vanished.delete(m.id);
+    return { changed, vanished: [...vanished] };
   }
 
   async #status(path: FolderPath, name: string) {
     try {
+      // Dovecot answers STATUS of the selected folder from the session's view, which only catches up
+      // with other sessions' changes at the next command on it: a NOOP first, or the marker is stale.
+      if (this.#client.mailbox && this.#client.mailbox.path === name) await this.#client.noop();
       const status = await this.#client.status(name, {
         uidValidity: true,
         highestModseq: true,
