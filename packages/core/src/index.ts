@@ -42,6 +42,7 @@ export {
   isInbox,
   parseFolderKey,
 } from './folders.js';
+export { messageIdFromHeaders } from './headers.js';
 export { type FolderMergeInput, keptOnConflict, mergeFolder } from './merge.js';
 export {
   hasChanges,

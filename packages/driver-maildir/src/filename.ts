@@ -68,3 +68,16 @@ export function formatMaildirName(
   }
   return `${unique}:2,${[...letters].sort().join('')}`;
 }
+
+/**
+ * Sizes Dovecot (and this driver) put in the unique part: `,S=` the file's size on disk, `,W=` the
+ * size with CRLF line endings (RFC822.SIZE). Other programs keep them when they rename a message.
+ */
+export function sizesFromName(unique: string): { disk?: number; crlf?: number } {
+  const disk = /,S=(\d+)/.exec(unique)?.[1];
+  const crlf = /,W=(\d+)/.exec(unique)?.[1];
+  return {
+    ...(disk !== undefined ? { disk: Number(disk) } : {}),
+    ...(crlf !== undefined ? { crlf: Number(crlf) } : {}),
+  };
+}

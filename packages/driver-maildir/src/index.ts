@@ -1,1 +1,4 @@
-export { formatMaildirName, type MaildirName, parseMaildirName } from './filename.js';
+export { MaildirDriver, type MaildirOptions } from './driver.js';
+export { formatMaildirName, type MaildirName, parseMaildirName, sizesFromName } from './filename.js';
+export { KEYWORDS_FILE } from './keywords.js';
+export type { MaildirLayoutName } from './layout.js';

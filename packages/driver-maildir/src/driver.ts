@@ -1,0 +1,662 @@
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  type Driver,
+  type DriverCapabilities,
+  displayFolder,
+  type FlagOutcome,
+  type FlagUpdate,
+  FolderError,
+  type FolderInfo,
+  type FolderMarker,
+  type FolderPath,
+  folderKey,
+  isInbox,
+  type ListedMessage,
+  type Listing,
+  type ListRequest,
+  type MessageContent,
+  MessageError,
+  messageIdFromHeaders,
+  normalizeFlags,
+  StoreError,
+  type WriteOutcome,
+} from '@twinbox/core';
+import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
+import { countBareLf, fromDisk, toDisk } from './eol.js';
+import { parseMaildirName, sizesFromName } from './filename.js';
+import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
+import { FolderLayout, type MaildirLayoutName } from './layout.js';
+import { mapLimit } from './limit.js';
+import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
+import { newUniqueName } from './unique.js';
+
+/** How to open a Maildir tree. */
+export interface MaildirOptions {
+  /** The tree's root directory. */
+  root: string;
+  /** Default `maildir++`. See {@link MaildirLayoutName}. */
+  layout?: MaildirLayoutName | undefined;
+  /** `maildir++` only: the character joining levels in a directory name. Default `.`. */
+  separator?: string | undefined;
+  /** Directory of the inbox, when it is not where the layout puts it (mbsync's `Inbox`). */
+  inbox?: string | undefined;
+  /**
+   * Default true: a message is reported written only once it would survive a power loss. False skips
+   * the fsyncs (mbsync's `FSync no`): faster, and a crash of the machine may lose recent writes.
+   */
+  fsync?: boolean | undefined;
+  /** Default true: make the root and the inbox when they do not exist. */
+  create?: boolean | undefined;
+}
+
+/** Maildir has no UIDVALIDITY: a message's unique name is never reused, so ids never change epoch. */
+const EPOCH = 'maildir';
+/** Standard info letters, by IMAP flag (lower case). `P` (passed) is `$Forwarded`, as mutt and mbsync read it. */
+const SYSTEM_LETTER: Readonly<Record<string, string>> = {
+  '\\draft': 'D',
+  '\\flagged': 'F',
+  $forwarded: 'P',
+  '\\answered': 'R',
+  '\\seen': 'S',
+  '\\deleted': 'T',
+};
+/** Directories made 0700 and files 0600: mail is for its owner only. */
+const DIR_MODE = 0o700;
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+function toBytes(data: Buffer): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * A Maildir tree as a Twinbox store, shared safely with Dovecot, mutt/neomutt, notmuch, mbsync and
+ * OfflineIMAP.
+ *
+ * - A message's id is the unique part of its file name: it survives flag renames and moves between
+ *   `new/` and `cur/` by other programs. Messages in `new/` without info are unseen.
+ * - Flags live in the `:2,` info (D F P R S T), keywords as Dovecot's letters (`dovecot-keywords`).
+ *   Info letters this driver does not know are kept when it renames a file.
+ * - The marker is the inode and mtime of `new/` and `cur/`: an unchanged folder costs two `stat`s,
+ *   a changed one a read of its directory entries, never of file contents.
+ * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
+ * - Messages are kept with LF line endings on disk and handed out with CRLF.
+ */
+export class MaildirDriver implements Driver {
+  readonly capabilities: DriverCapabilities = { keywords: true };
+  readonly #layout: FolderLayout;
+  readonly #fsync: boolean;
+  /** Each folder's messages as of its last scan: where to find a file without listing again. */
+  readonly #entries = new Map<string, Entries>();
+  readonly #keywords = new Map<string, KeywordMap>();
+
+  private constructor(layout: FolderLayout, fsync: boolean) {
+    this.#layout = layout;
+    this.#fsync = fsync;
+  }
+
+  static async open(options: MaildirOptions): Promise<MaildirDriver> {
+    const layout = new FolderLayout({
+      root: options.root,
+      layout: options.layout ?? 'maildir++',
+      separator: options.separator ?? '.',
+      inbox: options.inbox,
+    });
+    const driver = new MaildirDriver(layout, options.fsync ?? true);
+    let rootStat: import('node:fs').Stats | undefined;
+    try {
+      rootStat = await stat(layout.root);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT')
+        throw new StoreError(`Cannot open the Maildir at ${layout.root}: ${(err as Error).message}.`, {
+          code: 'STORE_UNREADABLE',
+          cause: err,
+        });
+    }
+    if (rootStat && !rootStat.isDirectory())
+      throw new StoreError(`The Maildir root ${layout.root} is not a directory.`, {
+        code: 'STORE_NOT_DIRECTORY',
+      });
+    if (!rootStat && options.create === false)
+      throw new StoreError(
+        `The Maildir root ${layout.root} does not exist. Create it, or let Twinbox create it.`,
+        { code: 'STORE_MISSING' },
+      );
+    try {
+      await mkdir(layout.root, { recursive: true, mode: DIR_MODE });
+      await driver.#ensureMaildir(layout.inboxDir);
+    } catch (err) {
+      throw new StoreError(`Cannot set up the Maildir at ${layout.root}: ${(err as Error).message}.`, {
+        code: 'STORE_UNWRITABLE',
+        cause: err,
+      });
+    }
+    return driver;
+  }
+
+  /** The root directory, resolved. */
+  get root(): string {
+    return this.#layout.root;
+  }
+
+  // ---- folders ----------------------------------------------------------------------------------
+
+  async listFolders(): Promise<FolderInfo[]> {
+    const found = new Map<string, FolderInfo>();
+    const add = (path: FolderPath, selectable: boolean) => {
+      const key = folderKey(path);
+      const known = found.get(key);
+      if (!known || (selectable && !known.selectable)) found.set(key, { path: [...path], selectable });
+    };
+    add(['INBOX'], true);
+    if (this.#layout.options.layout === 'maildir++') {
+      for (const dirent of await this.#readRoot()) {
+        if (!dirent.isDirectory()) continue;
+        const path = this.#layout.pathOfDotDir(dirent.name);
+        if (!path || isInbox(path)) continue;
+        if (!(await isMaildir(join(this.#layout.root, dirent.name)))) continue;
+        add(path, true);
+        // Maildir++ lets `.a.b` exist without `.a`: the parent is there as a name only.
+        for (let depth = 1; depth < path.length; depth++) add(path.slice(0, depth), false);
+      }
+      return [...found.values()];
+    }
+    const walk = async (dir: string, prefix: FolderPath, depth: number): Promise<boolean> => {
+      if (depth > 64) return false;
+      let any = false;
+      let dirents: import('node:fs').Dirent[];
+      try {
+        dirents = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return false;
+      }
+      for (const dirent of dirents) {
+        if (!dirent.isDirectory() || !this.#layout.isFsLevel(dirent.name)) continue;
+        const path = [...prefix, dirent.name];
+        const sub = join(dir, dirent.name);
+        if (isInbox(path) && sub !== this.#layout.inboxDir) continue;
+        const selectable = await isMaildir(sub);
+        const hasChildren = await walk(sub, path, depth + 1);
+        if (selectable || hasChildren) {
+          add(path, selectable);
+          any = true;
+        }
+      }
+      return any;
+    };
+    await walk(this.#layout.root, [], 0);
+    return [...found.values()];
+  }
+
+  async createFolder(path: FolderPath): Promise<void> {
+    if (isInbox(path)) return this.#ensureMaildir(this.#layout.inboxDir);
+    const dir = this.#layout.dirOf(path);
+    await this.#refuseCollision(path);
+    try {
+      // Parents first, each a Maildir of its own (what Dovecot and mbsync make too).
+      for (let depth = 1; depth < path.length; depth++) {
+        const parent = path.slice(0, depth);
+        if (!isInbox(parent)) await this.#ensureMaildir(this.#layout.dirOf(parent));
+      }
+      await this.#ensureMaildir(dir);
+    } catch (err) {
+      throw new FolderError(
+        `Cannot create the folder ${JSON.stringify(displayFolder(path))} at ${dir}: ${(err as Error).message}.`,
+        { code: 'FOLDER_CREATE_FAILED', cause: err },
+      );
+    }
+  }
+
+  async deleteFolder(path: FolderPath): Promise<void> {
+    if (isInbox(path)) throw new FolderError('The inbox cannot be deleted.', { code: 'FOLDER_IS_INBOX' });
+    const dir = this.#layout.dirOf(path);
+    this.#entries.delete(dir);
+    this.#keywords.delete(dir);
+    if (!(await exists(dir))) return;
+    // Moved aside first, then removed: a crash in between leaves the folder gone, never half there.
+    const trash = join(
+      this.#layout.root,
+      this.#layout.options.layout === 'fs' ? '.twinbox-trash' : 'twinbox-trash',
+    );
+    await mkdir(trash, { recursive: true, mode: DIR_MODE });
+    const aside = join(trash, newUniqueName());
+    try {
+      if (this.#layout.options.layout === 'fs' && (await hasSubfolders(dir))) {
+        // Its subfolders live inside it and stay: only its own mail goes.
+        await mkdir(aside, { mode: DIR_MODE });
+        for (const name of await readdir(dir)) {
+          if (name === 'cur' || name === 'new' || name === 'tmp' || name.startsWith('dovecot'))
+            await rename(join(dir, name), join(aside, name));
+        }
+      } else {
+        await rename(dir, aside);
+      }
+      if (this.#fsync) await fsyncDir(dirname(dir));
+      await rm(aside, { recursive: true, force: true });
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      throw new FolderError(
+        `Cannot delete the folder ${JSON.stringify(displayFolder(path))} at ${dir}: ${(err as Error).message}.`,
+        { code: 'FOLDER_DELETE_FAILED', cause: err },
+      );
+    }
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
+    const dir = this.#layout.dirOf(path);
+    const since = request.since;
+    try {
+      if (since && since.epoch === EPOCH && !since.value.endsWith(UNRELIABLE)) {
+        const stamp = await folderStamp(dir);
+        if (!stamp) throw this.#missing(path, dir);
+        if (stamp.value === since.value) return { kind: 'unchanged', marker: since };
+      }
+      const scan = await scanFolder(dir);
+      if (!scan) throw this.#missing(path, dir);
+      this.#entries.set(dir, scan.entries);
+      const keywords = await this.#keywordMap(dir, true);
+      const messages: ListedMessage[] = [];
+      for (const [id, entry] of scan.entries) {
+        const parsed = parseMaildirName(entry.name);
+        const { crlf } = sizesFromName(parsed.unique);
+        messages.push({
+          id,
+          flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
+          ...(crlf !== undefined ? { size: crlf } : {}),
+        });
+      }
+      await cleanTmp(dir);
+      const marker: FolderMarker = { epoch: EPOCH, value: scan.stamp };
+      return { kind: 'full', marker, messages };
+    } catch (err) {
+      throw this.#folderError(path, dir, 'list', err);
+    }
+  }
+
+  async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+    const dir = this.#layout.dirOf(path);
+    const keywords = await this.#keywordMap(dir, false);
+    const described = await mapLimit(ids, 16, async (id): Promise<ListedMessage | undefined> => {
+      try {
+        return await this.#withEntry(dir, id, async (entry) => {
+          const parsed = parseMaildirName(entry.name);
+          const { crlf } = sizesFromName(parsed.unique);
+          const { head, size } = await readHead(join(dir, entry.sub, entry.name), crlf === undefined);
+          return {
+            id,
+            flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
+            size: crlf ?? size,
+            messageId: messageIdFromHeaders(head),
+          };
+        });
+      } catch (err) {
+        if (err instanceof MessageError && err.code === 'MESSAGE_GONE') return undefined;
+        throw err;
+      }
+    });
+    return described.filter((m): m is ListedMessage => m !== undefined);
+  }
+
+  async readMessage(path: FolderPath, id: string): Promise<MessageContent> {
+    const dir = this.#layout.dirOf(path);
+    const keywords = await this.#keywordMap(dir, false);
+    return this.#withEntry(dir, id, async (entry) => {
+      const handle = await open(join(dir, entry.sub, entry.name), 'r');
+      try {
+        const info = await handle.stat();
+        const data = await handle.readFile();
+        const parsed = parseMaildirName(entry.name);
+        return {
+          body: fromDisk(toBytes(data)),
+          flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
+          internalDate: Math.floor(info.mtimeMs),
+        };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    if (messages.length === 0) return [];
+    const dir = this.#layout.dirOf(path);
+    if (!(await isMaildir(dir))) throw this.#missing(path, dir);
+    const flagsByMessage = messages.map((m) => normalizeFlags(m.flags));
+    const { keywords, full } = await this.#ensureKeywords(dir, flagsByMessage.flat());
+    const outcomes: (WriteOutcome | undefined)[] = new Array(messages.length).fill(undefined);
+    const deliveries: Delivery[] = [];
+    const index: number[] = [];
+    for (const [i, message] of messages.entries()) {
+      const flags = flagsByMessage[i]!;
+      const refused = flags.find((f) => full.has(f.toLowerCase()));
+      if (refused) {
+        outcomes[i] = { ok: false, code: 'KEYWORD_LIMIT', message: this.#keywordLimit(path, refused) };
+        continue;
+      }
+      const data = toDisk(message.body);
+      const unique = `${newUniqueName()},S=${data.length},W=${data.length + countBareLf(data)}`;
+      const letters = lettersFor(flags, keywords);
+      // A message with no flag is delivered as new mail, which mail readers announce as such.
+      const sub = letters.length === 0 ? 'new' : 'cur';
+      const name = letters.length === 0 ? unique : `${unique}:2,${letters}`;
+      deliveries.push({
+        data,
+        mtime: message.internalDate,
+        tempName: unique,
+        finalDir: join(dir, sub),
+        finalName: name,
+      });
+      index.push(i);
+    }
+    const delivered = await deliverBatch(join(dir, 'tmp'), deliveries, this.#fsync);
+    const entries = this.#entries.get(dir);
+    for (const [k, outcome] of delivered.entries()) {
+      const d = deliveries[k]!;
+      if (outcome.ok) {
+        entries?.set(d.tempName, { sub: d.finalDir.endsWith('new') ? 'new' : 'cur', name: d.finalName });
+        outcomes[index[k]!] = { ok: true, id: d.tempName };
+      } else {
+        const code =
+          errno(outcome.error) === 'ENOSPC' || errno(outcome.error) === 'EDQUOT'
+            ? 'STORE_FULL'
+            : 'WRITE_FAILED';
+        outcomes[index[k]!] = {
+          ok: false,
+          code,
+          message: `Cannot write a message to the folder ${JSON.stringify(displayFolder(path))}: ${outcome.error.message}.`,
+        };
+      }
+    }
+    return outcomes as WriteOutcome[];
+  }
+
+  async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
+    if (updates.length === 0) return [];
+    const dir = this.#layout.dirOf(path);
+    if (!(await isMaildir(dir))) throw this.#missing(path, dir);
+    const { keywords, full } = await this.#ensureKeywords(
+      dir,
+      updates.flatMap((u) => u.add),
+    );
+    const touched = new Set<string>();
+    const outcomes: FlagOutcome[] = [];
+    for (const update of updates) {
+      const refused = normalizeFlags(update.add).find((f) => full.has(f.toLowerCase()));
+      if (refused) {
+        outcomes.push({ id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) });
+        continue;
+      }
+      try {
+        await this.#withEntry(dir, update.id, async (entry) => {
+          const name = renamedFor(entry.name, update, keywords);
+          if (name === entry.name) return;
+          await rename(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
+          touched.add(join(dir, 'cur'));
+          if (entry.sub === 'new') touched.add(join(dir, 'new'));
+          this.#entries.get(dir)?.set(update.id, { sub: 'cur', name });
+        });
+        outcomes.push({ id: update.id, ok: true });
+      } catch (err) {
+        const gone = err instanceof MessageError && err.code === 'MESSAGE_GONE';
+        outcomes.push({ id: update.id, ok: false, gone, message: (err as Error).message });
+      }
+    }
+    await this.#syncDirs(touched);
+    return outcomes;
+  }
+
+  async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const dir = this.#layout.dirOf(path);
+    if (!(await isMaildir(dir))) throw this.#missing(path, dir);
+    const touched = new Set<string>();
+    for (const id of ids) {
+      try {
+        await this.#withEntry(dir, id, async (entry) => {
+          await unlink(join(dir, entry.sub, entry.name));
+          touched.add(join(dir, entry.sub));
+          this.#entries.get(dir)?.delete(id);
+        });
+      } catch (err) {
+        if (err instanceof MessageError && err.code === 'MESSAGE_GONE') continue;
+        throw this.#folderError(path, dir, 'delete messages in', err);
+      }
+    }
+    await this.#syncDirs(touched);
+  }
+
+  async close(): Promise<void> {
+    this.#entries.clear();
+    this.#keywords.clear();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * Runs `op` on a message's current file. If the file moved since we last looked (another program
+   * renamed it: ENOENT), the folder is scanned again and `op` retried once on the new name; a message
+   * found nowhere is `MESSAGE_GONE`.
+   */
+  async #withEntry<T>(dir: string, id: string, op: (entry: Entry) => Promise<T>): Promise<T> {
+    let entries = this.#entries.get(dir);
+    let fresh = false;
+    if (!entries) {
+      entries = await this.#rescan(dir);
+      fresh = true;
+    }
+    for (;;) {
+      const entry = entries.get(id);
+      if (entry) {
+        try {
+          return await op(entry);
+        } catch (err) {
+          if (errno(err) !== 'ENOENT' || fresh) {
+            if (errno(err) === 'ENOENT') break;
+            throw new MessageError(`Cannot use the message ${id} in ${dir}: ${(err as Error).message}.`, {
+              code: 'MESSAGE_IO',
+              cause: err,
+            });
+          }
+        }
+      } else if (fresh) {
+        break;
+      }
+      entries = await this.#rescan(dir);
+      fresh = true;
+    }
+    throw new MessageError(`The message ${id} is no longer in ${dir}: another program removed it.`, {
+      code: 'MESSAGE_GONE',
+    });
+  }
+
+  async #rescan(dir: string): Promise<Entries> {
+    const scan = await scanFolder(dir);
+    if (!scan) throw new FolderError(`The folder at ${dir} no longer exists.`, { code: 'FOLDER_MISSING' });
+    this.#entries.set(dir, scan.entries);
+    return scan.entries;
+  }
+
+  async #keywordMap(dir: string, reread: boolean): Promise<KeywordMap> {
+    let map = reread ? undefined : this.#keywords.get(dir);
+    if (!map) {
+      map = await readKeywords(dir);
+      this.#keywords.set(dir, map);
+    }
+    return map;
+  }
+
+  /** Letters for every keyword in `flags`, adding new ones to the folder's file; `full` has those with no free letter. */
+  async #ensureKeywords(
+    dir: string,
+    flags: readonly string[],
+  ): Promise<{ keywords: KeywordMap; full: Set<string> }> {
+    const wanted = normalizeFlags(flags).filter(
+      (f) => !f.startsWith('\\') && !SYSTEM_LETTER[f.toLowerCase()],
+    );
+    let keywords = await this.#keywordMap(dir, false);
+    if (wanted.every((k) => keywords.letterOf(k))) return { keywords, full: new Set() };
+    // Another program may have added keywords since we read the file: start from what is on disk.
+    const { map, full } = (await this.#keywordMap(dir, true)).with(wanted);
+    if (map.size !== (this.#keywords.get(dir)?.size ?? 0)) await writeKeywords(dir, map, this.#fsync);
+    this.#keywords.set(dir, map);
+    keywords = map;
+    return { keywords, full: new Set(full.map((k) => k.toLowerCase())) };
+  }
+
+  async #syncDirs(dirs: Set<string>): Promise<void> {
+    if (!this.#fsync) return;
+    for (const dir of dirs) await fsyncDir(dir);
+  }
+
+  async #ensureMaildir(dir: string): Promise<void> {
+    const created = !(await exists(dir));
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, sub), { recursive: true, mode: DIR_MODE });
+    if (this.#layout.options.layout === 'maildir++' && dir !== this.#layout.inboxDir) {
+      // The Maildir++ mark of a subfolder, which Dovecot and Courier write and some tools check.
+      await writeFile(join(dir, 'maildirfolder'), '', { mode: 0o600, flag: 'a' });
+    }
+    if (created && this.#fsync) {
+      await fsyncDir(dir);
+      await fsyncDir(dirname(dir));
+    }
+  }
+
+  async #readRoot(): Promise<import('node:fs').Dirent[]> {
+    try {
+      return await readdir(this.#layout.root, { withFileTypes: true });
+    } catch (err) {
+      throw new StoreError(`Cannot read the Maildir root ${this.#layout.root}: ${(err as Error).message}.`, {
+        code: 'STORE_UNREADABLE',
+        cause: err,
+      });
+    }
+  }
+
+  /** Two folder names that differ only in Unicode normalisation would be one folder to a person. */
+  async #refuseCollision(path: FolderPath): Promise<void> {
+    const wanted = folderKey(path.map((l) => l.normalize('NFC')));
+    for (const folder of await this.listFolders()) {
+      if (folderKey(folder.path) === folderKey(path)) continue;
+      if (folderKey(folder.path.map((l) => l.normalize('NFC'))) === wanted)
+        throw new FolderError(
+          `The folder ${JSON.stringify(displayFolder(path))} cannot be created: the Maildir already has ${JSON.stringify(displayFolder(folder.path))}, the same name in another Unicode normalisation. Rename one of them.`,
+          { code: 'FOLDER_NAME_COLLISION' },
+        );
+    }
+  }
+
+  #missing(path: FolderPath, dir: string): FolderError {
+    return new FolderError(
+      `The folder ${JSON.stringify(displayFolder(path))} does not exist in the Maildir (no ${join(dir, 'cur')}).`,
+      { code: 'FOLDER_MISSING' },
+    );
+  }
+
+  #folderError(path: FolderPath, dir: string, what: string, err: unknown): Error {
+    if (err instanceof FolderError || err instanceof StoreError) return err;
+    return new FolderError(
+      `Cannot ${what} the folder ${JSON.stringify(displayFolder(path))} at ${dir}: ${(err as Error).message}.`,
+      { code: 'FOLDER_IO', cause: err },
+    );
+  }
+
+  #keywordLimit(path: FolderPath, keyword: string): string {
+    return `The keyword ${JSON.stringify(keyword)} cannot be stored in the folder ${JSON.stringify(displayFolder(path))}: its 26 keyword letters (dovecot-keywords) are all in use. Remove unused keywords from that folder's messages, or exclude the keyword.`;
+  }
+}
+
+function flagsOf(flags: readonly string[], letters: readonly string[], keywords: KeywordMap): string[] {
+  if (letters.length === 0) return [...flags];
+  const all = [...flags];
+  for (const letter of letters) {
+    const keyword = keywords.keywordOf(letter);
+    if (keyword) all.push(keyword);
+  }
+  return normalizeFlags(all);
+}
+
+function letterFor(flag: string, keywords: KeywordMap): string | undefined {
+  return SYSTEM_LETTER[flag.toLowerCase()] ?? (flag.startsWith('\\') ? undefined : keywords.letterOf(flag));
+}
+
+/** The info letters of a flag set, sorted as the spec asks. */
+function lettersFor(flags: readonly string[], keywords: KeywordMap): string {
+  const letters = new Set<string>();
+  for (const flag of flags) {
+    const letter = letterFor(flag, keywords);
+    if (letter) letters.add(letter);
+  }
+  return [...letters].sort().join('');
+}
+
+/**
+ * The file name after a flag delta, changed letter by letter: letters this driver does not know
+ * (another program's) are kept, and so is the `:` or `!` the name uses.
+ */
+function renamedFor(name: string, update: FlagUpdate, keywords: KeywordMap): string {
+  const match = /^(.*?)([:!])2,([^:!]*)$/.exec(name);
+  const unique = match ? match[1]! : name;
+  const separator = match ? match[2]! : ':';
+  const letters = new Set(match ? match[3]! : '');
+  for (const flag of update.remove) {
+    const letter = letterFor(flag, keywords);
+    if (letter) letters.delete(letter);
+  }
+  for (const flag of update.add) {
+    const letter = letterFor(flag, keywords);
+    if (letter) letters.add(letter);
+  }
+  const info = [...letters].sort().join('');
+  if (!match && info === '') return name;
+  return `${unique}${separator}2,${info}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function isMaildir(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, 'cur'))).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function hasSubfolders(dir: string): Promise<boolean> {
+  for (const dirent of await readdir(dir, { withFileTypes: true })) {
+    if (dirent.isDirectory() && !['cur', 'new', 'tmp'].includes(dirent.name)) return true;
+  }
+  return false;
+}
+
+/**
+ * The header block of a message file (up to the first empty line) and, when `wantSize`, its size with
+ * CRLF line endings, which needs the whole file. Without `wantSize` only the head is read.
+ */
+async function readHead(file: string, wantSize: boolean): Promise<{ head: Uint8Array; size: number }> {
+  const handle = await open(file, 'r');
+  try {
+    if (wantSize) {
+      const data = toBytes(await handle.readFile());
+      return { head: data, size: data.length + countBareLf(data) };
+    }
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, 0);
+    return { head: toBytes(chunk.subarray(0, bytesRead)), size: 0 };
+  } finally {
+    await handle.close();
+  }
+}

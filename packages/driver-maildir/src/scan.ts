@@ -1,0 +1,141 @@
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseMaildirName } from './filename.js';
+
+export type Subdir = 'new' | 'cur';
+
+/** Where a message's file is now: which directory and its full current name. */
+export interface Entry {
+  sub: Subdir;
+  name: string;
+}
+
+/** A folder's messages by id (the unique part of the file name). */
+export type Entries = Map<string, Entry>;
+
+/**
+ * How long after a directory changed its mtime cannot prove that nothing changed since: a second change
+ * within the file system's timestamp granularity (coarse on many: ext4 ticks, 1 s HFS+, 2 s FAT, an
+ * NFS server's clock) leaves the mtime as it was. Within this window, a folder is always listed again.
+ */
+export const MTIME_WINDOW_MS = 2000;
+
+/** Appended to a marker value that must never match: taken while the folder was changing. */
+export const UNRELIABLE = '!';
+
+interface DirStamp {
+  value: string;
+  mtimeMs: number;
+}
+
+async function dirStamp(dir: string): Promise<DirStamp | undefined> {
+  try {
+    const s = await stat(dir, { bigint: true });
+    return { value: `${s.ino}.${s.mtimeNs}`, mtimeMs: Number(s.mtimeMs) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A folder's change stamp: inode and nanosecond mtime of `new/` and `cur/` (a rename, delivery or
+ * removal by any program changes one of them; the inode catches a folder deleted and made again).
+ * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS}).
+ * Undefined when `cur/` does not exist: the directory is not a Maildir.
+ */
+export async function folderStamp(
+  dir: string,
+  now = Date.now(),
+): Promise<{ value: string; recent: boolean } | undefined> {
+  const [n, c] = await Promise.all([dirStamp(join(dir, 'new')), dirStamp(join(dir, 'cur'))]);
+  if (!c) return undefined;
+  const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0);
+  return { value: `${n?.value ?? '-'}/${c.value}`, recent: now - newest < MTIME_WINDOW_MS };
+}
+
+async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
+  let names: import('node:fs').Dirent[];
+  try {
+    names = await readdir(join(dir, sub), { withFileTypes: true });
+  } catch (err) {
+    // A Maildir another program made without `new/` is still a Maildir.
+    if (sub === 'new' && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const dirent of names) {
+    const name = dirent.name;
+    // Dot files are not messages (editors' and tools' leftovers); a name that is not valid UTF-8
+    // cannot be opened again through a string, so it cannot be synced either.
+    if (name.startsWith('.') || dirent.isDirectory() || name.includes('\uFFFD')) continue;
+    into.set(parseMaildirName(name).unique, { sub, name });
+  }
+}
+
+/** One pass: `new/` first, then `cur/`, so a message moved from one to the other in between is seen. */
+async function pass(dir: string): Promise<Entries> {
+  const entries: Entries = new Map();
+  await readSub(dir, 'new', entries);
+  await readSub(dir, 'cur', entries);
+  return entries;
+}
+
+export interface Scan {
+  entries: Entries;
+  /** The folder's marker value as of this scan (ends in {@link UNRELIABLE} if it proves nothing). */
+  stamp: string;
+}
+
+/**
+ * Reads a folder's directory entries (never file contents). Directory reads are not atomic: a file
+ * another program renames while we read can be missed, and a missed message would look deleted. So
+ * the stamp is taken before and after; if it moved, the pass is repeated. When it cannot be trusted
+ * to have moved (too fresh, or still moving after several tries), two passes are merged, so a message
+ * renamed during one is found in the other under its new name.
+ */
+export async function scanFolder(dir: string): Promise<Scan | undefined> {
+  let previous: Entries | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await folderStamp(dir);
+    if (!before) return undefined;
+    const entries = await pass(dir);
+    const after = await folderStamp(dir);
+    if (!after) return undefined;
+    if (before.value === after.value && !after.recent) return { entries, stamp: after.value };
+    if (before.value === after.value && previous)
+      return { entries: union(previous, entries), stamp: after.value + UNRELIABLE };
+    previous = previous ? union(previous, entries) : entries;
+  }
+  const last = await pass(dir);
+  return { entries: union(previous ?? new Map(), last), stamp: `unstable${UNRELIABLE}` };
+}
+
+/** Both passes' messages; where both have one, the later pass's name (its newer flags) wins. */
+function union(older: Entries, newer: Entries): Entries {
+  const merged = new Map(older);
+  for (const [id, entry] of newer) merged.set(id, entry);
+  return merged;
+}
+
+/** The Maildir spec: a file left in `tmp/` for 36 hours is debris from a crashed writer. */
+const TMP_MAX_AGE_MS = 36 * 3600 * 1000;
+
+/** Removes debris from `tmp/`. Best effort: a file another program is writing is young, so it stays. */
+export async function cleanTmp(dir: string, now = Date.now()): Promise<void> {
+  const tmp = join(dir, 'tmp');
+  let names: string[];
+  try {
+    names = await readdir(tmp);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const file = join(tmp, name);
+    try {
+      const s = await stat(file);
+      if (s.isFile() && now - s.mtimeMs > TMP_MAX_AGE_MS) await unlink(file);
+    } catch {
+      // Gone already, or not ours to remove: either way not mail.
+    }
+  }
+}
