@@ -31,7 +31,8 @@ interface DirStamp {
 async function dirStamp(dir: string): Promise<DirStamp | undefined> {
   try {
     const s = await stat(dir, { bigint: true });
-    return { value: `${s.ino}.${s.mtimeNs}`, mtimeMs: Number(s.mtimeMs) };
+    // Inode and birth time tell a directory made again apart from the old one (inodes are reused).
+    return { value: `${s.ino}.${s.birthtimeNs}.${s.mtimeNs}`, mtimeMs: Number(s.mtimeMs) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -39,8 +40,9 @@ async function dirStamp(dir: string): Promise<DirStamp | undefined> {
 }
 
 /**
- * A folder's change stamp: inode and nanosecond mtime of `new/` and `cur/` (a rename, delivery or
- * removal by any program changes one of them; the inode catches a folder deleted and made again).
+ * A folder's change stamp: identity (inode, birth time) and nanosecond mtime of `new/` and `cur/` (a
+ * rename, delivery or removal by any program changes one of them; identity catches a folder deleted
+ * and made again).
  * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS}).
  * Undefined when `cur/` does not exist: the directory is not a Maildir.
  */

@@ -1,0 +1,307 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { errorScope, type FolderPath, type Listing } from '@twinbox/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MaildirDriver } from '../src/index.js';
+
+const enc = new TextEncoder();
+const mail = (tag: string, extra = '') =>
+  enc.encode(`Message-ID: <${tag}@test>\r\nSubject: ${tag}\r\n${extra}\r\nbody of ${tag}\r\n`);
+
+let root = '';
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'twinbox-maildir-'));
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function appendOne(driver: MaildirDriver, path: FolderPath, tag: string, flags: string[] = []) {
+  const [outcome] = await driver.appendMessages(path, [{ body: mail(tag), flags }]);
+  if (!outcome?.ok) throw new Error(`append failed: ${JSON.stringify(outcome)}`);
+  return outcome.id;
+}
+
+function full(listing: Listing) {
+  if (listing.kind !== 'full') throw new Error(`expected a full listing, got ${listing.kind}`);
+  return new Map(listing.messages.map((m) => [m.id, m]));
+}
+
+/** Every file and directory under `dir`, as paths relative to it. */
+async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String).sort();
+}
+
+/** Sets a folder's `new/` and `cur/` mtimes to one fixed time long ago, as if the last change were then. */
+async function age(dir: string) {
+  const past = 1_700_000_000;
+  await utimes(join(dir, 'new'), past, past);
+  await utimes(join(dir, 'cur'), past, past);
+}
+
+describe('MaildirDriver layouts', () => {
+  it('writes Maildir++: the inbox at the root, subfolders as dot directories with maildirfolder', async () => {
+    const driver = await MaildirDriver.open({ root });
+    await driver.createFolder(['Archiv', '2024', 'Übersicht']);
+    await appendOne(driver, ['INBOX'], 'in');
+    const entries = await tree(root);
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        'cur',
+        'new',
+        'tmp',
+        '.Archiv/cur',
+        '.Archiv.2024/cur',
+        '.Archiv.2024.Übersicht/cur',
+        '.Archiv.2024.Übersicht/maildirfolder',
+      ]),
+    );
+    expect((await readdir(join(root, 'new'))).length).toBe(1);
+  });
+
+  it('lists a Maildir++ folder whose parent directory does not exist, with the parent unselectable', async () => {
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, '.a.b', sub), { recursive: true });
+    await mkdir(join(root, '.notmuch', 'xapian'), { recursive: true });
+    const driver = await MaildirDriver.open({ root });
+    const folders = await driver.listFolders();
+    expect(folders).toEqual(
+      expect.arrayContaining([
+        { path: ['INBOX'], selectable: true },
+        { path: ['a', 'b'], selectable: true },
+        { path: ['a'], selectable: false },
+      ]),
+    );
+    expect(
+      folders.some((f) => f.path[0] === 'notmuch'),
+      'a dot directory that is no Maildir',
+    ).toBe(false);
+  });
+
+  it('writes the fs layout: one directory per level, the inbox at INBOX, dot directories ignored', async () => {
+    const driver = await MaildirDriver.open({ root, layout: 'fs' });
+    await driver.createFolder(['Work', 'Projects']);
+    await mkdir(join(root, '.hidden', 'cur'), { recursive: true });
+    expect(await tree(root)).toEqual(
+      expect.arrayContaining(['INBOX/cur', 'Work/cur', 'Work/Projects/cur', 'Work/Projects/new']),
+    );
+    const paths = (await driver.listFolders()).map((f) => f.path.join('/')).sort();
+    expect(paths).toEqual(['INBOX', 'Work', 'Work/Projects']);
+    await driver.deleteFolder(['Work']);
+    const after = await driver.listFolders();
+    expect(after.map((f) => [f.path.join('/'), f.selectable])).toEqual(
+      expect.arrayContaining([
+        ['Work/Projects', true],
+        ['Work', false],
+      ]),
+    );
+  });
+
+  it('uses a configured separator for Maildir++ names', async () => {
+    const driver = await MaildirDriver.open({ root, separator: '_' });
+    await driver.createFolder(['a.b', 'c']);
+    expect(await readdir(root)).toContain('.a.b_c');
+    expect((await driver.listFolders()).map((f) => f.path)).toContainEqual(['a.b', 'c']);
+  });
+});
+
+describe('MaildirDriver safety', () => {
+  const hostile: [string, FolderPath][] = [
+    ['dot-dot', ['..', 'escape']],
+    ['a dot-dot level after a real one', ['ok', '..', '..', 'x']],
+    ['a slash inside a level', ['a/../../etc']],
+    ['an absolute path as a level', ['/etc/passwd']],
+    ['NUL', ['a\u0000b']],
+    ['a newline', ['a\nb']],
+    ['the Maildir++ separator', ['a.b']],
+    ['an empty level', ['a', '']],
+    ['an overlong name', ['x'.repeat(300)]],
+    ['a lone surrogate', ['a\uD800']],
+  ];
+
+  for (const [what, path] of hostile) {
+    it(`refuses a folder name with ${what}, naming it, and writes nothing outside the root`, async () => {
+      const parent = await mkdtemp(join(tmpdir(), 'twinbox-jail-'));
+      const jail = join(parent, 'mail');
+      try {
+        const driver = await MaildirDriver.open({ root: jail });
+        const before = await tree(parent);
+        for (const op of [
+          () => driver.createFolder(path),
+          () => driver.listMessages(path, {}),
+          () => driver.appendMessages(path, [{ body: mail('x'), flags: [] }]),
+          () => driver.deleteFolder(path),
+        ]) {
+          const error = await op().then(
+            () => undefined,
+            (e: unknown) => e as Error & { code?: string },
+          );
+          expect(error?.code).toBe('FOLDER_NAME_UNSAFE');
+          expect(errorScope(error)).toBe('folder');
+          expect(error?.message).toContain(JSON.stringify(path.join('/')));
+        }
+        expect(await tree(parent)).toEqual(before);
+      } finally {
+        await rm(parent, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('refuses levels the fs layout would confuse with Maildir directories or hide', async () => {
+    const driver = await MaildirDriver.open({ root, layout: 'fs' });
+    for (const path of [['cur'], ['a', 'tmp'], ['.hidden']])
+      await expect(driver.createFolder(path)).rejects.toMatchObject({ code: 'FOLDER_NAME_UNSAFE' });
+  });
+
+  it('refuses a folder that collides with an existing one after Unicode normalisation', async () => {
+    const driver = await MaildirDriver.open({ root });
+    await driver.createFolder(['Caf\u00e9']);
+    await expect(driver.createFolder(['Cafe\u0301'])).rejects.toMatchObject({
+      code: 'FOLDER_NAME_COLLISION',
+    });
+    await driver.createFolder(['Caf\u00e9']);
+  });
+
+  it('creates directories 0700 and message and keyword files 0600', async () => {
+    const driver = await MaildirDriver.open({ root: join(root, 'm') });
+    await driver.createFolder(['F']);
+    const id = await appendOne(driver, ['F'], 'perm', ['\\Seen', '$label1']);
+    const dir = join(root, 'm', '.F');
+    for (const d of [join(root, 'm'), dir, join(dir, 'cur'), join(dir, 'new'), join(dir, 'tmp')])
+      expect((await stat(d)).mode & 0o777, d).toBe(0o700);
+    const [file] = (await readdir(join(dir, 'cur'))).filter((n) => n.startsWith(id));
+    expect((await stat(join(dir, 'cur', file!))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'dovecot-keywords'))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('MaildirDriver messages', () => {
+  it('stores LF on disk with Dovecot size fields, hands out CRLF, and keeps the arrival time as mtime', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const body = mail('eol');
+    const [outcome] = await driver.appendMessages(
+      ['INBOX'],
+      [{ body, flags: ['\\Seen'], internalDate: Date.UTC(2020, 0, 2, 3, 4, 5) }],
+    );
+    if (!outcome?.ok) throw new Error('append failed');
+    const [name] = await readdir(join(root, 'cur'));
+    const disk = await readFile(join(root, 'cur', name!));
+    expect(disk.includes(13)).toBe(false);
+    expect(name).toMatch(new RegExp(`,S=${disk.length},W=${body.length}:2,S$`));
+    expect((await stat(join(root, 'cur', name!))).mtime.getTime()).toBe(Date.UTC(2020, 0, 2, 3, 4, 5));
+    const read = await driver.readMessage(['INBOX'], outcome.id);
+    expect(Buffer.from(read.body).equals(Buffer.from(body))).toBe(true);
+    expect(full(await driver.listMessages(['INBOX'], {})).get(outcome.id)?.size).toBe(body.length);
+  });
+
+  it('reads mail other programs delivered: no info in new/ is unseen, foreign letters survive our renames', async () => {
+    await mkdir(join(root, 'cur'), { recursive: true });
+    await mkdir(join(root, 'new'), { recursive: true });
+    await writeFile(join(root, 'new', '1700000000.fresh.host'), 'Subject: a\n\nbody\n');
+    await writeFile(join(root, 'cur', '1700000001.old.host:2,SXa'), 'Message-ID: <old@x>\nSubject: b\n\nb\n');
+    const driver = await MaildirDriver.open({ root });
+    const listed = full(await driver.listMessages(['INBOX'], {}));
+    expect(listed.get('1700000000.fresh.host')?.flags).toEqual([]);
+    expect(listed.get('1700000001.old.host')?.flags, 'an unmapped keyword letter is not a flag').toEqual([
+      '\\Seen',
+    ]);
+    const [described] = await driver.describeMessages(['INBOX'], ['1700000001.old.host']);
+    expect(described).toMatchObject({
+      messageId: '<old@x>',
+      size: 'Message-ID: <old@x>\nSubject: b\n\nb\n'.length + 4,
+    });
+    await driver.setFlags(['INBOX'], [{ id: '1700000001.old.host', add: ['\\Flagged'], remove: ['\\Seen'] }]);
+    expect(await readdir(join(root, 'cur'))).toContain('1700000001.old.host:2,FXa');
+  });
+
+  it('keeps a message id when another program moves it to cur/ and renames it, and never loses that program’s change', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const id = await appendOne(driver, ['INBOX'], 'moved');
+    await driver.listMessages(['INBOX'], {});
+    // mutt reads it: new/ to cur/ with \Seen.
+    await rename(join(root, 'new', id), join(root, 'cur', `${id}:2,S`));
+    const [outcome] = await driver.setFlags(['INBOX'], [{ id, add: ['\\Flagged'], remove: [] }]);
+    expect(outcome).toEqual({ id, ok: true });
+    expect(await readdir(join(root, 'cur'))).toEqual([`${id}:2,FS`]);
+    const read = await driver.readMessage(['INBOX'], id);
+    expect(read.flags).toEqual(['\\Flagged', '\\Seen']);
+  });
+
+  it('keywords go to dovecot-keywords letters, are read back, and a 27th is refused by name without losing the rest', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const id = await appendOne(driver, ['INBOX'], 'kw', ['\\Seen', 'Work', '$Label1']);
+    const keywords = await readFile(join(root, 'dovecot-keywords'), 'utf8');
+    expect(keywords.split('\n').filter(Boolean).sort()).toEqual(['0 $Label1', '1 Work']);
+    expect(await readdir(join(root, 'cur'))).toEqual([expect.stringMatching(/:2,Sab$/)]);
+    expect(full(await driver.listMessages(['INBOX'], {})).get(id)?.flags).toEqual([
+      '\\Seen',
+      '$Label1',
+      'Work',
+    ]);
+    const many = Array.from({ length: 24 }, (_, i) => `k${i}`);
+    await appendOne(driver, ['INBOX'], 'many', many);
+    const outcomes = await driver.appendMessages(
+      ['INBOX'],
+      [
+        { body: mail('over'), flags: ['one-too-many'] },
+        { body: mail('fine'), flags: ['\\Seen'] },
+      ],
+    );
+    expect(outcomes[0]).toMatchObject({ ok: false, code: 'KEYWORD_LIMIT' });
+    expect(outcomes[0]?.ok === false && outcomes[0].message).toContain('one-too-many');
+    expect(outcomes[1]?.ok).toBe(true);
+    const [flagOutcome] = await driver.setFlags(['INBOX'], [{ id, add: ['one-too-many'], remove: [] }]);
+    expect(flagOutcome).toMatchObject({ ok: false, gone: false });
+  });
+
+  it('ignores what is not a message and reports a file that vanished as gone', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    await writeFile(join(root, 'cur', '.editor-swap'), 'x');
+    await mkdir(join(root, 'cur', 'a-directory'));
+    await writeFile(join(root, 'tmp', 'half-written'), 'Subject: half');
+    const listed = full(await driver.listMessages(['INBOX'], {}));
+    expect([...listed.keys()].sort()).toEqual([a, b].sort());
+    const [fileB] = (await readdir(join(root, 'cur'))).filter((n) => n.startsWith(b));
+    await rm(join(root, 'cur', fileB!));
+    await expect(driver.readMessage(['INBOX'], b)).rejects.toMatchObject({ code: 'MESSAGE_GONE' });
+    expect((await driver.describeMessages(['INBOX'], [a, b])).map((m) => m.id)).toEqual([a]);
+    expect(await driver.setFlags(['INBOX'], [{ id: b, add: ['\\Flagged'], remove: [] }])).toEqual([
+      { id: b, ok: false, gone: true, message: expect.stringContaining(b) },
+    ]);
+    await driver.deleteMessages(['INBOX'], [a, b]);
+    expect(full(await driver.listMessages(['INBOX'], {})).size).toBe(0);
+  });
+
+  it('answers unchanged from two stats when new/ and cur/ did not change, and lists again after any rename', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const id = await appendOne(driver, ['INBOX'], 'x');
+    await age(root);
+    const first = await driver.listMessages(['INBOX'], {});
+    const again = await driver.listMessages(['INBOX'], { since: first.marker });
+    expect(again).toEqual({ kind: 'unchanged', marker: first.marker });
+    await rename(join(root, 'new', id), join(root, 'cur', `${id}:2,S`));
+    const after = await driver.listMessages(['INBOX'], { since: first.marker });
+    expect(full(after).get(id)?.flags).toEqual(['\\Seen']);
+  });
+
+  it('never trusts a marker taken while the folder was changing: the next listing is full', async () => {
+    const driver = await MaildirDriver.open({ root });
+    await appendOne(driver, ['INBOX'], 'fresh');
+    const first = await driver.listMessages(['INBOX'], {});
+    expect(first.marker.value.endsWith('!')).toBe(true);
+    expect((await driver.listMessages(['INBOX'], { since: first.marker })).kind).toBe('full');
+  });
+
+  it('a folder deleted and made again is listed in full even with equal mtimes', async () => {
+    const driver = await MaildirDriver.open({ root });
+    await driver.createFolder(['F']);
+    await age(join(root, '.F'));
+    const first = await driver.listMessages(['F'], {});
+    await driver.deleteFolder(['F']);
+    await driver.createFolder(['F']);
+    await age(join(root, '.F'));
+    expect((await driver.listMessages(['F'], { since: first.marker })).kind).toBe('full');
+  });
+});
