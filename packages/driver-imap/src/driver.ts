@@ -20,6 +20,9 @@ import {
 } from '@twinbox/core';
 import type { ImapFlow } from 'imapflow';
 import { type ImapAccountOptions, openImap } from './connection.js';
+import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
+import { type ReconnectOptions, Session } from './session.js';
+import { isUid, uidSet } from './uids.js';
 
 /** Marker value of a server without CONDSTORE: it never proves a folder unchanged, so every listing is full. */
 const NO_MODSEQ = 'nomodseq';
@@ -44,54 +47,86 @@ function sinceModseq(since: FolderMarker | undefined, now: FolderMarker): bigint
   return BigInt(since.value);
 }
 
-function uidSet(ids: readonly string[]): string {
-  return ids.join(',');
+/** Options of {@link ImapDriver.connect}: the account, and how a dropped connection is reopened. */
+export interface ImapDriverOptions extends ImapAccountOptions {
+  reconnect?: ReconnectOptions;
 }
 
-function isUid(id: string): boolean {
-  return /^[1-9]\d{0,9}$/.test(id);
+/** What an append batch needs to find a message whose APPEND was not confirmed with its UID. */
+interface AppendBatch {
+  /** UIDNEXT before the batch: every message it stores gets a UID at least this. */
+  uidNext: number;
+  epoch: string;
+  /** UIDPLUS advertised: an APPENDUID answer is the server's word for the new UID. */
+  uidplus: boolean;
+  /** UIDs this batch already reported, so no two of its messages get the same one. */
+  claimed: Set<number>;
 }
 
 /**
- * The IMAP driver: one authenticated imapflow session. Ids are UIDs (decimal strings) under the
- * folder's UIDVALIDITY, which is the marker's epoch; the marker's value is HIGHESTMODSEQ, so with
- * CONDSTORE an unchanged folder costs one STATUS command.
+ * The IMAP driver: one authenticated imapflow session, reopened with backoff when it drops. Ids are
+ * UIDs (decimal strings) under the folder's UIDVALIDITY, which is the marker's epoch; the marker's
+ * value is HIGHESTMODSEQ, so with CONDSTORE an unchanged folder costs one STATUS, and with QRESYNC a
+ * changed one costs one `UID FETCH … (CHANGEDSINCE … VANISHED)`. Without CONDSTORE every listing is full.
+ *
+ * One driver is one IMAP connection, and IMAP runs one command at a time on it: calls on different
+ * folders are queued, not run in parallel. To work on several folders at once, open several drivers
+ * (the engine does, one per folder it runs in parallel); servers limit connections per user (Dovecot:
+ * 10 per IP by default), so keep that number small.
  *
  * Folder paths map to the server's names by joining levels with its hierarchy delimiter; a level that
- * contains the delimiter cannot be represented and is refused. Keywords are assumed storable
- * (PERMANENTFLAGS `\*`, as on Dovecot and most servers); a server that refuses one fails that message.
+ * contains the delimiter cannot be represented and is refused. Names travel as modified UTF-7 and are
+ * UTF-8 in every path the driver takes or gives. Keywords are assumed storable (PERMANENTFLAGS `\*`, as
+ * on Dovecot and most servers); a server that refuses one fails that message.
+ *
+ * Without UIDPLUS, a new message's UID is found after its APPEND among the UIDs from the folder's
+ * UIDNEXT before the batch, by Message-ID and size; and deletion is `\Deleted` and a plain EXPUNGE,
+ * which also removes messages another client had marked `\Deleted` in that folder.
  */
 export class ImapDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
-  readonly #client: ImapFlow;
+  readonly #session: Session;
   readonly #delimiter: string;
   /** UIDVALIDITY of each folder at its last listing: ids are only used within it. */
   readonly #epochs = new Map<string, string>();
 
-  private constructor(client: ImapFlow, delimiter: string) {
-    this.#client = client;
+  private constructor(session: Session, delimiter: string) {
+    this.#session = session;
     this.#delimiter = delimiter;
   }
 
-  /** Connects and logs in (see {@link ImapAccountOptions} for the TLS rules). */
-  static async connect(options: ImapAccountOptions): Promise<ImapDriver> {
-    let client: ImapFlow;
-    try {
-      client = await openImap(options);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'INSECURE_TRANSPORT') throw err;
-      const reason = (err as { authenticationFailed?: boolean }).authenticationFailed
-        ? 'the server refused the login'
-        : (err as Error).message;
-      throw new StoreError(`Cannot open the IMAP account ${options.user} at ${options.host}: ${reason}.`, {
-        code: (err as { authenticationFailed?: boolean }).authenticationFailed
-          ? 'AUTH_FAILED'
-          : 'CONNECT_FAILED',
-        cause: err,
-      });
-    }
+  /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
+  static async connect(options: ImapDriverOptions): Promise<ImapDriver> {
+    const open = () => openSession(options);
+    const client = await open();
+    const session = new Session(client, open, options.reconnect);
     const delimiter = client.namespace?.delimiter ?? (await client.list())[0]?.delimiter ?? '/';
-    return new ImapDriver(client, delimiter);
+    return new ImapDriver(session, delimiter);
+  }
+
+  /** The current imapflow client; after a drop, {@link #run} replaces it. */
+  get #client(): ImapFlow {
+    return this.#session.client;
+  }
+
+  /**
+   * Runs `op` on a live session. If the connection drops during it, the session is reopened (with
+   * backoff) and `op` runs once more: only for operations that are safe to repeat (reads, flag deltas,
+   * deletions, folder creation); APPEND has its own recovery in {@link appendMessages}.
+   */
+  async #run<T>(path: FolderPath, op: () => Promise<T>): Promise<T> {
+    await this.#session.ready();
+    try {
+      return await op();
+    } catch (err) {
+      if (!isConnectionLoss(err, this.#session.usable)) throw err;
+      await this.#session.reopen();
+      try {
+        return await op();
+      } catch (again) {
+        throw isConnectionLoss(again, this.#session.usable) ? connectionError(path, again) : again;
+      }
+    }
   }
 
   #name(path: FolderPath): string {
@@ -113,7 +148,8 @@ export class ImapDriver implements Driver {
   }
 
   async listFolders(): Promise<FolderInfo[]> {
-    const boxes = await this.#client.list();
+    // imapflow decodes modified UTF-7 names, so `box.path` is UTF-8.
+    const boxes = await this.#run([], () => this.#client.list());
     return boxes.map((box) => ({
       path: this.#path(box.path, box.delimiter),
       ...(box.specialUse && box.specialUse !== '\\Inbox' ? { specialUse: box.specialUse } : {}),
@@ -123,62 +159,69 @@ export class ImapDriver implements Driver {
 
   async createFolder(path: FolderPath): Promise<void> {
     if (isInbox(path)) return;
-    const existing = new Set((await this.#client.list()).map((b) => b.path));
-    // Parents first, as the contract asks, for servers that do not create them implicitly.
-    for (let depth = 1; depth <= path.length; depth++) {
-      const name = this.#name(path.slice(0, depth));
-      if (existing.has(name)) continue;
-      try {
-        await this.#client.mailboxCreate(name);
-      } catch (err) {
-        if (!/ALREADYEXISTS|already exists/i.test(serverText(err))) throw folderError('create', path, err);
+    const names = path.map((_, i) => this.#name(path.slice(0, i + 1)));
+    await this.#run(path, async () => {
+      const existing = new Set((await this.#client.list()).map((b) => b.path));
+      // Parents first, as the contract asks, for servers that do not create them implicitly.
+      for (const name of names) {
+        if (existing.has(name)) continue;
+        try {
+          await this.#client.mailboxCreate(name);
+        } catch (err) {
+          if (!/ALREADYEXISTS|already exists/i.test(serverText(err))) throw folderError('create', path, err);
+        }
       }
-    }
+    });
   }
 
   async deleteFolder(path: FolderPath): Promise<void> {
     const name = this.#name(path);
-    try {
-      await this.#client.mailboxDelete(name);
-    } catch (err) {
-      if (!/NONEXISTENT|doesn't exist|does not exist|not found/i.test(serverText(err))) {
-        throw folderError('delete', path, err);
+    await this.#run(path, async () => {
+      try {
+        await this.#client.mailboxDelete(name);
+      } catch (err) {
+        if (!/NONEXISTENT|doesn't exist|does not exist|not found/i.test(serverText(err))) {
+          throw folderError('delete', path, err);
+        }
       }
-    }
+    });
     this.#epochs.delete(name);
   }
 
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const name = this.#name(path);
-    const status = await this.#status(path, name);
-    const marker: FolderMarker = {
-      epoch: String(status.uidValidity),
-      value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
-    };
-    this.#epochs.set(name, marker.epoch);
-    const since = sinceModseq(request.since, marker);
-    if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };
-    // The marker was read before the listing, so a change made while we list shows up next time.
-    return this.#withFolder(path, name, async () => {
-      const mailbox = this.#client.mailbox || undefined;
-      // A delta needs both halves: CHANGEDSINCE for the changed messages and QRESYNC's VANISHED for
-      // the expunged ones. With CONDSTORE alone the expunged UIDs cannot be known without the old set,
-      // which the driver does not keep, so the answer is a full listing.
-      if (
-        since !== undefined &&
-        since < BigInt(marker.value) &&
-        this.#client.enabled.has('QRESYNC') &&
-        mailbox &&
-        !mailbox.noModseq
-      ) {
-        return { kind: 'delta', marker, ...(await this.#changedSince(since)) };
-      }
-      const messages: ListedMessage[] = [];
-      if ((mailbox || { exists: 0 }).exists === 0) return { kind: 'full', marker, messages };
-      for await (const msg of this.#client.fetch('1:*', { uid: true, flags: true, size: true })) {
-        messages.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
-      }
-      return { kind: 'full', marker, messages };
+    return this.#run(path, async () => {
+      const status = await this.#status(path, name);
+      const marker: FolderMarker = {
+        epoch: String(status.uidValidity),
+        value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
+      };
+      this.#epochs.set(name, marker.epoch);
+      const since = sinceModseq(request.since, marker);
+      if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };
+      // The marker was read before the listing, so a change made while we list shows up next time.
+      return this.#withFolder(path, name, async (): Promise<Listing> => {
+        const mailbox = this.#client.mailbox || undefined;
+        // A delta needs both halves: CHANGEDSINCE for the changed messages and QRESYNC's VANISHED for
+        // the expunged ones. With CONDSTORE alone the expunged UIDs cannot be known without the old
+        // set, which the driver does not keep, so the answer is a full listing.
+        if (
+          since !== undefined &&
+          since < BigInt(marker.value) &&
+          this.#client.enabled.has('QRESYNC') &&
+          mailbox &&
+          !mailbox.noModseq
+        ) {
+          return { kind: 'delta', marker, ...(await this.#changedSince(since)) };
+        }
+        const messages: ListedMessage[] = [];
+        if ((mailbox || { exists: 0 }).exists === 0) return { kind: 'full', marker, messages };
+        // One FETCH for the whole folder, streamed: no round trip per message.
+        for await (const msg of this.#client.fetch('1:*', { uid: true, flags: true, size: true })) {
+          messages.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
+        }
+        return { kind: 'full', marker, messages };
+      });
     });
   }
 
@@ -210,20 +253,22 @@ export class ImapDriver implements Driver {
   }
 
   async #status(path: FolderPath, name: string) {
+    let status: Awaited<ReturnType<ImapFlow['status']>> | undefined;
     try {
       // Dovecot answers STATUS of the selected folder from the session's view, which only catches up
       // with other sessions' changes at the next command on it: a NOOP first, or the marker is stale.
       if (this.#client.mailbox && this.#client.mailbox.path === name) await this.#client.noop();
-      const status = await this.#client.status(name, {
+      status = await this.#client.status(name, {
         uidValidity: true,
         highestModseq: true,
+        uidNext: true,
         messages: true,
       });
-      if (status && status.uidValidity !== undefined)
-        return status as typeof status & { uidValidity: bigint };
     } catch (err) {
       throw folderError('list', path, err, 'FOLDER_GONE');
     }
+    if (status && status.uidValidity !== undefined) return status as typeof status & { uidValidity: bigint };
+    if (!this.#session.usable) throw connectionError(path, new Error('the connection closed during STATUS'));
     // imapflow answers a refused STATUS (a folder that does not exist) with no status at all.
     throw new FolderError(`The IMAP folder ${displayFolder(path)} does not exist (STATUS was refused).`, {
       code: 'FOLDER_GONE',
@@ -242,13 +287,7 @@ export class ImapDriver implements Driver {
       const mailbox = this.#client.mailbox;
       const epoch = mailbox ? String(mailbox.uidValidity) : undefined;
       const listed = this.#epochs.get(name);
-      if (listed !== undefined && epoch !== listed) {
-        throw new FolderError(
-          `The UIDVALIDITY of ${displayFolder(path)} changed (${listed} became ${epoch}) since it was listed; ` +
-            'the folder is skipped and paired again by content on the next sync.',
-          { code: 'EPOCH_CHANGED' },
-        );
-      }
+      if (listed !== undefined && epoch !== listed) throw epochChanged(path, listed, epoch);
       return await body();
     } finally {
       lock.release();
@@ -259,19 +298,22 @@ export class ImapDriver implements Driver {
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return [];
     const name = this.#name(path);
-    const out: ListedMessage[] = [];
-    await this.#withFolder(path, name, async () => {
-      const query = { uid: true, flags: true, size: true, headers: ['message-id'] };
-      for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
-        out.push({
-          id: String(msg.uid),
-          flags: normalizeFlags(msg.flags ?? []),
-          size: msg.size ?? 0,
-          messageId: messageIdFromHeaders(msg.headers),
-        });
-      }
-    });
-    return out;
+    return this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        const out: ListedMessage[] = [];
+        // One FETCH for all of them, with only the Message-ID header: no bodies, no round trip each.
+        const query = { uid: true, flags: true, size: true, headers: ['message-id'] };
+        for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
+          out.push({
+            id: String(msg.uid),
+            flags: normalizeFlags(msg.flags ?? []),
+            size: msg.size ?? 0,
+            messageId: messageIdFromHeaders(msg.headers),
+          });
+        }
+        return out;
+      }),
+    );
   }
 
   async readMessage(path: FolderPath, id: string): Promise<MessageContent> {
@@ -279,169 +321,310 @@ export class ImapDriver implements Driver {
     const gone = () =>
       new MessageError(`Message ${id} is no longer in ${displayFolder(path)}.`, { code: 'MESSAGE_GONE' });
     if (!isUid(id)) throw gone();
-    return this.#withFolder(path, name, async () => {
-      const msg = await this.#client.fetchOne(
-        id,
-        { uid: true, source: true, flags: true, internalDate: true },
-        { uid: true },
-      );
-      if (msg === false || !msg.source) throw gone();
-      const content: MessageContent = {
-        body: new Uint8Array(msg.source),
-        flags: normalizeFlags(msg.flags ?? []),
-      };
-      const date =
-        msg.internalDate instanceof Date
-          ? msg.internalDate
-          : msg.internalDate
-            ? new Date(msg.internalDate)
-            : undefined;
-      if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
-      return content;
-    });
+    return this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        let msg: Awaited<ReturnType<ImapFlow['fetchOne']>>;
+        try {
+          msg = await this.#client.fetchOne(
+            id,
+            { uid: true, source: true, flags: true, internalDate: true },
+            { uid: true },
+          );
+        } catch (err) {
+          if (!serverAnswered(err)) throw err;
+          throw new MessageError(
+            `The server refused to read message ${id} of ${displayFolder(path)}: ${serverText(err)}`,
+            { code: 'READ_REFUSED', cause: err },
+          );
+        }
+        if (msg === false || !msg.source) throw gone();
+        const content: MessageContent = {
+          body: ownBytes(msg.source),
+          flags: normalizeFlags(msg.flags ?? []),
+        };
+        const date =
+          msg.internalDate instanceof Date
+            ? msg.internalDate
+            : msg.internalDate
+              ? new Date(msg.internalDate)
+              : undefined;
+        if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
+        return content;
+      }),
+    );
   }
 
+  /**
+   * Appends one message at a time. A message is reported `ok` only with a UID the server confirmed:
+   * from APPENDUID (UIDPLUS), or found after the APPEND by Message-ID and size among the UIDs from
+   * UIDNEXT before the batch. If the connection drops during an APPEND, the session is reopened, the
+   * message is looked for the same way, and never sent a second time: if it is not found, its outcome
+   * is `APPEND_UNCONFIRMED`, and the engine finds it by content next time if it was stored after all.
+   */
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    if (messages.length === 0) return [];
     const name = this.#name(path);
+    const status = await this.#run(path, () => this.#status(path, name));
+    const epoch = String(status.uidValidity);
     const listed = this.#epochs.get(name);
+    // Ids are returned: a batch for a folder whose epoch moved since its listing must not start.
+    if (listed !== undefined && listed !== epoch) throw epochChanged(path, listed, epoch);
+    const batch: AppendBatch = {
+      uidNext: status.uidNext ?? 1,
+      epoch,
+      uidplus: this.#client.capabilities.has('UIDPLUS'),
+      claimed: new Set(),
+    };
     const outcomes: WriteOutcome[] = [];
-    for (const message of messages) {
-      try {
-        const flags = normalizeFlags(message.flags).filter((f) => f !== '\\Recent');
-        const date = message.internalDate === undefined ? undefined : new Date(message.internalDate);
-        const result = await this.#client.append(name, Buffer.from(message.body), flags, date);
-        if (result === false || !result.uid) {
-          outcomes.push({
-            ok: false,
-            code: 'NO_UIDPLUS',
-            message: `The server stored the message in ${displayFolder(path)} without saying its UID (no UIDPLUS); it is paired by content next time.`,
-          });
-        } else if (
-          listed !== undefined &&
-          result.uidValidity !== undefined &&
-          String(result.uidValidity) !== listed
-        ) {
-          outcomes.push({
-            ok: false,
-            code: 'EPOCH_CHANGED',
-            message: `The UIDVALIDITY of ${displayFolder(path)} changed during the sync; the message was stored and is paired by content next time.`,
-          });
-        } else {
-          outcomes.push({ ok: true, id: String(result.uid) });
-        }
-      } catch (err) {
-        if (!serverAnswered(err)) throw connectionError(path, err);
-        outcomes.push({
-          ok: false,
-          code: 'APPEND_REFUSED',
-          message: `The server refused a message for ${displayFolder(path)}: ${serverText(err)}`,
-        });
-      }
+    for (const [index, message] of messages.entries()) {
+      outcomes.push(await this.#appendOne(path, name, message, describeInBatch(message, index), batch));
     }
     return outcomes;
+  }
+
+  async #appendOne(
+    path: FolderPath,
+    name: string,
+    message: MessageContent,
+    label: string,
+    batch: AppendBatch,
+  ): Promise<WriteOutcome> {
+    const folder = displayFolder(path);
+    const flags = normalizeFlags(message.flags).filter((f) => f !== '\\Recent');
+    const date = message.internalDate === undefined ? undefined : new Date(message.internalDate);
+    const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
+    let result: Awaited<ReturnType<ImapFlow['append']>>;
+    try {
+      await this.#session.ready();
+      result = await this.#client.append(name, bytes, flags, date);
+    } catch (err) {
+      if (serverAnswered(err) || (err as { serverResponseCode?: string }).serverResponseCode) {
+        return refused(folder, label, err);
+      }
+      if (!isConnectionLoss(err, this.#session.usable)) throw err;
+      // The server may or may not have stored it: look, on a new session, rather than send it again.
+      await this.#session.reopen();
+      const uid = await this.#findAppended(path, name, message.body, batch);
+      if (uid !== undefined) return { ok: true, id: String(uid) };
+      return {
+        ok: false,
+        code: 'APPEND_UNCONFIRMED',
+        message: `The connection dropped while appending ${label} to ${folder}, and the message is not there. It was not sent again; the next sync appends it.`,
+      };
+    }
+    if (result === false) {
+      return {
+        ok: false,
+        code: 'APPEND_UNCONFIRMED',
+        message: `The session was not ready to append ${label} to ${folder}; it was not sent, and the next sync appends it.`,
+      };
+    }
+    if (batch.uidplus && result.uid && result.uidValidity !== undefined) {
+      if (String(result.uidValidity) !== batch.epoch) {
+        return {
+          ok: false,
+          code: 'EPOCH_CHANGED',
+          message: `The UIDVALIDITY of ${folder} changed during the sync; ${label} was stored and is paired by content next time.`,
+        };
+      }
+      batch.claimed.add(result.uid);
+      return { ok: true, id: String(result.uid) };
+    }
+    // No APPENDUID (or a server that does not advertise UIDPLUS, whose answer we do not rely on).
+    const uid = await this.#findAppended(path, name, message.body, batch);
+    if (uid !== undefined) return { ok: true, id: String(uid) };
+    return {
+      ok: false,
+      code: 'UID_UNKNOWN',
+      message: `${capitalize(label)} was stored in ${folder}, but the server did not say its UID and it could not be told apart from other new messages; it is paired by content next time.`,
+    };
+  }
+
+  /**
+   * The UID of a message this batch appended, found by content: among UIDs from the batch's UIDNEXT,
+   * not yet claimed by the batch, the one whose RFC822.SIZE and Message-ID match. Undefined unless
+   * exactly one matches, so a guess never becomes an id.
+   */
+  async #findAppended(
+    path: FolderPath,
+    name: string,
+    body: Uint8Array,
+    batch: AppendBatch,
+  ): Promise<number | undefined> {
+    const messageId = messageIdFromHeaders(headerBlock(body));
+    const matches = await this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        const mailbox = this.#client.mailbox;
+        if (!mailbox || String(mailbox.uidValidity) !== batch.epoch) return [];
+        const found: number[] = [];
+        const query = { uid: true, size: true, headers: ['message-id'] };
+        // `n:*` also names the highest UID when it is below n, hence the check of each UID.
+        for await (const msg of this.#client.fetch(`${batch.uidNext}:*`, query, { uid: true })) {
+          if (msg.uid < batch.uidNext || batch.claimed.has(msg.uid)) continue;
+          if (msg.size !== body.byteLength) continue;
+          if (messageIdFromHeaders(msg.headers) !== messageId) continue;
+          found.push(msg.uid);
+        }
+        return found;
+      }),
+    );
+    if (matches.length !== 1) return undefined;
+    batch.claimed.add(matches[0]!);
+    return matches[0];
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
     if (updates.length === 0) return [];
     const name = this.#name(path);
-    return this.#withFolder(path, name, async () => {
-      const candidates = [...new Set(updates.map((u) => u.id))].filter(isUid);
-      const present = new Set(
-        candidates.length === 0
-          ? []
-          : ((await this.#client.search({ uid: uidSet(candidates) }, { uid: true })) || []).map(String),
-      );
-      // One STORE per distinct delta, over all the UIDs that share it: few round trips for many messages.
-      const groups = new Map<string, { add: string[]; remove: string[]; ids: string[] }>();
-      const outcomes = new Map<string, FlagOutcome>();
-      for (const u of updates) {
-        if (!present.has(u.id)) {
-          outcomes.set(u.id, {
-            id: u.id,
-            ok: false,
-            gone: true,
-            message: `Message ${u.id} is no longer in ${displayFolder(path)}.`,
-          });
-          continue;
-        }
-        const add = normalizeFlags(u.add);
-        const remove = normalizeFlags(u.remove);
-        const key = `${add.join(' ')}|${remove.join(' ')}`;
-        const group = groups.get(key) ?? { add, remove, ids: [] };
-        group.ids.push(u.id);
-        groups.set(key, group);
-      }
-      for (const group of groups.values()) {
-        try {
-          if (group.add.length)
-            await this.#client.messageFlagsAdd(uidSet(group.ids), group.add, { uid: true, silent: true });
-          if (group.remove.length) {
-            await this.#client.messageFlagsRemove(uidSet(group.ids), group.remove, {
-              uid: true,
-              silent: true,
+    // Flag deltas are idempotent, so the whole call may run again after a reconnect.
+    return this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        const candidates = [...new Set(updates.map((u) => u.id))].filter(isUid);
+        const present = new Set(
+          candidates.length === 0
+            ? []
+            : ((await this.#client.search({ uid: uidSet(candidates) }, { uid: true })) || []).map(String),
+        );
+        // One STORE per distinct delta, over all the UIDs that share it: few round trips for many messages.
+        const groups = new Map<string, { add: string[]; remove: string[]; ids: string[] }>();
+        const outcomes = new Map<string, FlagOutcome>();
+        for (const u of updates) {
+          if (!present.has(u.id)) {
+            outcomes.set(u.id, {
+              id: u.id,
+              ok: false,
+              gone: true,
+              message: `Message ${u.id} is no longer in ${displayFolder(path)}.`,
             });
+            continue;
           }
-          for (const id of group.ids) outcomes.set(id, { id, ok: true });
-        } catch (err) {
-          if (!serverAnswered(err)) throw connectionError(path, err);
-          for (const id of group.ids)
-            outcomes.set(id, { id, ok: false, gone: false, message: serverText(err) });
+          const add = normalizeFlags(u.add);
+          const remove = normalizeFlags(u.remove);
+          const key = `${add.join(' ')}|${remove.join(' ')}`;
+          const group = groups.get(key) ?? { add, remove, ids: [] };
+          group.ids.push(u.id);
+          groups.set(key, group);
         }
-      }
-      return updates.map((u) => outcomes.get(u.id)!);
-    });
+        for (const group of groups.values()) {
+          try {
+            if (group.add.length)
+              await this.#client.messageFlagsAdd(uidSet(group.ids), group.add, { uid: true, silent: true });
+            if (group.remove.length) {
+              await this.#client.messageFlagsRemove(uidSet(group.ids), group.remove, {
+                uid: true,
+                silent: true,
+              });
+            }
+            for (const id of group.ids) outcomes.set(id, { id, ok: true });
+          } catch (err) {
+            if (!serverAnswered(err)) throw err;
+            for (const id of group.ids) {
+              outcomes.set(id, {
+                id,
+                ok: false,
+                gone: false,
+                message: `The server refused to change the flags of message ${id} in ${displayFolder(path)}: ${serverText(err)}`,
+              });
+            }
+          }
+        }
+        return updates.map((u) => outcomes.get(u.id)!);
+      }),
+    );
   }
 
   async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return;
     const name = this.#name(path);
-    await this.#withFolder(path, name, async () => {
-      // imapflow marks \Deleted and, with UIDPLUS, expunges only these UIDs (UID EXPUNGE).
-      await this.#client.messageDelete(uidSet(wanted), { uid: true });
-    });
+    await this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        // imapflow marks \Deleted and, with UIDPLUS, expunges only these UIDs (UID EXPUNGE).
+        const done = await this.#client.messageDelete(uidSet(wanted), { uid: true });
+        if (done === false) {
+          if (!this.#session.usable) throw connectionError(path, new Error('the connection closed'));
+          throw new FolderError(
+            `The server refused to delete messages ${uidSet(wanted)} in ${displayFolder(path)} (STORE \\Deleted or EXPUNGE failed).`,
+            { code: 'DELETE_REFUSED' },
+          );
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {
-    try {
-      await this.#client.logout();
-    } catch {
-      this.#client.close();
-    }
+    await this.#session.close();
   }
 }
 
-/** The server's own words for a refused command (imapflow keeps them on the error). */
-function serverText(err: unknown): string {
-  const e = err as { responseText?: string; serverResponseCode?: string; message?: string };
-  return [e.serverResponseCode, e.responseText ?? e.message].filter(Boolean).join(' ');
+/** Opens one session, with its failures as store errors that say what to do. */
+async function openSession(options: ImapAccountOptions): Promise<ImapFlow> {
+  try {
+    return await openImap(options);
+  } catch (err) {
+    if (err instanceof StoreError || (err as { code?: string }).code === 'INSECURE_TRANSPORT') throw err;
+    const authFailed = (err as { authenticationFailed?: boolean }).authenticationFailed === true;
+    const reason = authFailed ? 'the server refused the login' : (err as Error).message;
+    throw new StoreError(`Cannot open the IMAP account ${options.user} at ${options.host}: ${reason}.`, {
+      code: authFailed ? 'AUTH_FAILED' : 'CONNECT_FAILED',
+      cause: err,
+    });
+  }
 }
 
-/** True when the server answered NO/BAD (the command failed, the connection is fine). */
-function serverAnswered(err: unknown): boolean {
-  const e = err as { responseStatus?: string; responseText?: string; response?: unknown; code?: string };
-  if (e.responseStatus === 'BYE') return false;
-  return (
-    e.responseStatus === 'NO' ||
-    e.responseStatus === 'BAD' ||
-    e.responseText !== undefined ||
-    // imapflow's own answer to a refused STATUS/SELECT of a missing mailbox.
-    e.code === 'NotFound'
+function epochChanged(path: FolderPath, listed: string, now: string | undefined): FolderError {
+  return new FolderError(
+    `The UIDVALIDITY of ${displayFolder(path)} changed (${listed} became ${now}) since it was listed; ` +
+      'the folder is skipped and paired again by content on the next sync.',
+    { code: 'EPOCH_CHANGED' },
   );
 }
 
-function folderError(what: string, path: FolderPath, err: unknown, code = 'FOLDER_BAD'): FolderError {
-  if (err instanceof FolderError) return err;
-  if (!serverAnswered(err)) return connectionError(path, err) as unknown as FolderError;
-  return new FolderError(`Cannot ${what} the IMAP folder ${displayFolder(path)}: ${serverText(err)}`, {
+/** An append the server refused, as the outcome of that message only. */
+function refused(folder: string, label: string, err: unknown): WriteOutcome {
+  const responseCode = ((err as { serverResponseCode?: string }).serverResponseCode ?? '').toUpperCase();
+  const code =
+    responseCode === 'OVERQUOTA' || /quota/i.test(serverText(err))
+      ? 'OVER_QUOTA'
+      : responseCode === 'TRYCREATE'
+        ? 'FOLDER_GONE'
+        : responseCode === 'APPENDLIMIT' || responseCode === 'TOOBIG'
+          ? 'MESSAGE_TOO_BIG'
+          : 'APPEND_REFUSED';
+  return {
+    ok: false,
     code,
-    cause: err,
-  });
+    message: `The server refused ${label} for ${folder}: ${serverText(err)}`,
+  };
 }
 
-function connectionError(path: FolderPath, err: unknown): StoreError {
-  return new StoreError(
-    `The IMAP connection failed while working on ${displayFolder(path)}: ${(err as Error).message}. Check the network and the server; the next sync resumes where this one stopped.`,
-    { code: 'CONNECTION_LOST', cause: err },
-  );
+/** "message 3 of the batch (Message-ID <x@y>)": enough to find it, nothing of its content. */
+function describeInBatch(message: MessageContent, index: number): string {
+  const id = messageIdFromHeaders(headerBlock(message.body));
+  return `message ${index + 1} of the batch (${id ? `Message-ID ${id}` : 'no Message-ID'}, ${message.body.byteLength} bytes)`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The header block of a raw message (up to the first empty line), or all of it if there is none. */
+function headerBlock(body: Uint8Array): Uint8Array {
+  for (let i = 0; i + 3 < body.length; i++) {
+    if (body[i] === 13 && body[i + 1] === 10 && body[i + 2] === 13 && body[i + 3] === 10) {
+      return body.subarray(0, i + 2);
+    }
+  }
+  return body;
+}
+
+/**
+ * The bytes as a Uint8Array of their own: a large message already has its own memory and is not
+ * copied; a small one may sit in Node's shared Buffer pool, which a worker transfer would copy whole.
+ */
+function ownBytes(source: Buffer): Uint8Array {
+  if (source.byteOffset === 0 && source.byteLength === source.buffer.byteLength) {
+    return new Uint8Array(source.buffer, 0, source.byteLength);
+  }
+  return new Uint8Array(source);
 }

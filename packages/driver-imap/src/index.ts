@@ -5,5 +5,7 @@ export {
   isLoopbackHost,
   openImap,
 } from './connection.js';
-export { ImapDriver, messageIdFromHeaders } from './driver.js';
+export { ImapDriver, type ImapDriverOptions, messageIdFromHeaders } from './driver.js';
 export { type ImapFolder, listFolders } from './folders.js';
+export type { ReconnectOptions } from './session.js';
+export { isUid, uidSet } from './uids.js';
