@@ -78,7 +78,11 @@ describe('modified UTF-7 folder names', () => {
   it('lists in UTF-8 a folder another client created under its modified UTF-7 name', async () => {
     const { driver, other } = await setup();
     // The raw name on the wire, as a client without UTF-8 support would send it.
-    const response = await other.exec('CREATE', [{ type: 'ATOM', value: 'Gr&APwA3w-e/&ZeVnLA-' }]);
+    // imapflow's low-level exec() is not in its types; it sends the name exactly as given.
+    const raw = other as unknown as {
+      exec(command: string, attributes: unknown[]): Promise<{ next(): void }>;
+    };
+    const response = await raw.exec('CREATE', [{ type: 'ATOM', value: 'Gr&APwA3w-e/&ZeVnLA-' }]);
     response.next();
     const paths = (await driver.listFolders()).map((f) => f.path);
     expect(paths).toContainEqual(['Grüße', '日本']);
