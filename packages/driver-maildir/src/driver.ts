@@ -24,7 +24,7 @@ import {
 } from '@twinbox/core';
 import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
 import { countBareLf, fromDisk, toDisk } from './eol.js';
-import { parseMaildirName, sizesFromName } from './filename.js';
+import { infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
@@ -260,15 +260,20 @@ export class MaildirDriver implements Driver {
       if (!scan) throw this.#missing(path, dir);
       this.#entries.set(dir, scan.entries);
       const keywords = await this.#keywordMap(dir, true);
+      // Many files share one info string (`:2,S`): parse each distinct one once.
+      const flagsByInfo = new Map<string, string[]>();
       const messages: ListedMessage[] = [];
       for (const [id, entry] of scan.entries) {
-        const parsed = parseMaildirName(entry.name);
-        const { crlf } = sizesFromName(parsed.unique);
-        messages.push({
-          id,
-          flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
-          ...(crlf !== undefined ? { size: crlf } : {}),
-        });
+        const at = infoStart(entry.name);
+        const info = at < 0 ? '' : entry.name.slice(at + 3);
+        let flags = flagsByInfo.get(info);
+        if (!flags) {
+          const parsed = parseMaildirName(`x:2,${info}`);
+          flags = flagsOf(parsed.flags, parsed.keywordLetters, keywords);
+          flagsByInfo.set(info, flags);
+        }
+        const crlf = sizeField(id, ',W=');
+        messages.push(crlf === undefined ? { id, flags } : { id, flags, size: crlf });
       }
       await cleanTmp(dir);
       const marker: FolderMarker = { epoch: EPOCH, value: scan.stamp };

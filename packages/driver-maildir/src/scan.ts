@@ -1,6 +1,6 @@
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseMaildirName } from './filename.js';
+import { uniqueOf } from './filename.js';
 
 export type Subdir = 'new' | 'cur';
 
@@ -70,7 +70,7 @@ async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
     // Dot files are not messages (editors' and tools' leftovers); a name that is not valid UTF-8
     // cannot be opened again through a string, so it cannot be synced either.
     if (name.startsWith('.') || dirent.isDirectory() || name.includes('\uFFFD')) continue;
-    into.set(parseMaildirName(name).unique, { sub, name });
+    into.set(uniqueOf(name), { sub, name });
   }
 }
 

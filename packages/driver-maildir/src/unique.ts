@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 let counter = 0;
+/** Per process, not per message: the counter already tells this process's names apart. */
+const processRandom = randomBytes(4).toString('hex');
+const defaultHost = maildirHostname();
 
 /**
  * The Maildir spec's host part: `/` and `:` cannot appear in a file name's unique part, so they are
@@ -16,9 +19,9 @@ export function maildirHostname(host = hostname()): string {
  * pid and a per-process counter make it unique on this host; the random part covers a pid reused
  * within the same microsecond (a container restart), and the host covers a Maildir shared over NFS.
  */
-export function newUniqueName(now = Date.now(), host = maildirHostname()): string {
+export function newUniqueName(now = Date.now(), host = defaultHost): string {
   const seconds = Math.floor(now / 1000);
   const micros = (now % 1000) * 1000 + Math.floor(Math.random() * 1000);
   counter = (counter + 1) % 1_000_000_000;
-  return `${seconds}.M${micros}P${process.pid}Q${counter}R${randomBytes(4).toString('hex')}.${host}`;
+  return `${seconds}.M${micros}P${process.pid}Q${counter}R${processRandom}.${host}`;
 }

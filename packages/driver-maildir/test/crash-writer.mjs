@@ -4,6 +4,7 @@ import { MaildirDriver } from '../dist/index.js';
 const [root, batches] = process.argv.slice(2);
 const driver = await MaildirDriver.open({ root });
 const enc = new TextEncoder();
+process.stdout.write('ready\n');
 let n = 0;
 for (let b = 0; b < Number(batches); b++) {
   const batch = [];

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MaildirDriver } from '../src/index.js';
 
-/** Runs the writer, SIGKILLs it after `delay` ms, and returns how many messages it reported written. */
+/**
+ * Runs the writer, SIGKILLs it `delay` ms after it opened the Maildir, and returns how many messages it
+ * reported written.
+ */
 function runAndKill(root: string, delay: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(import.meta.dirname, 'crash-writer.mjs'), root, '400'], {
@@ -17,9 +20,12 @@ function runAndKill(root: string, delay: number): Promise<number> {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
-      for (const line of lines) reported += Number(line);
+      for (const line of lines) {
+        if (line === 'ready') timer = setTimeout(() => child.kill('SIGKILL'), delay);
+        else reported += Number(line);
+      }
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+    let timer: NodeJS.Timeout | undefined;
     child.on('error', reject);
     child.on('exit', () => {
       clearTimeout(timer);
@@ -29,7 +35,7 @@ function runAndKill(root: string, delay: number): Promise<number> {
 }
 
 describe('MaildirDriver under SIGKILL', () => {
-  for (const delay of [150, 400, 900]) {
+  for (const delay of [20, 300, 800]) {
     it(`leaves every message whole or absent, and every reported one present, when killed after ${delay} ms`, async () => {
       const root = await mkdtemp(join(tmpdir(), 'twinbox-crash-'));
       try {
@@ -38,13 +44,17 @@ describe('MaildirDriver under SIGKILL', () => {
           ...(await readdir(join(root, 'new'))).map((n) => join(root, 'new', n)),
           ...(await readdir(join(root, 'cur'))).map((n) => join(root, 'cur', n)),
         ];
-        expect(names.length).toBeGreaterThanOrEqual(reported);
+        const found = new Set<number>();
         for (const file of names) {
           const text = await readFile(file, 'utf8');
           const n = /^Message-ID: <(\d+)@crash>/.exec(text)?.[1];
           expect(n, `${file} starts with its header`).toBeDefined();
           expect(text.endsWith(`end ${n}\n`), `${file} is whole`).toBe(true);
+          found.add(Number(n));
         }
+        // Batches are written in order and every message was reported written: 0 .. reported-1 are there.
+        const missing = Array.from({ length: reported }, (_, n) => n).filter((n) => !found.has(n));
+        expect(missing, 'messages reported written but missing').toEqual([]);
         // Leftovers in tmp/ are never listed as mail.
         const driver = await MaildirDriver.open({ root });
         const listing = await driver.listMessages(['INBOX'], {});

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { infoStart, sizeField, uniqueOf } from '../src/filename.js';
 import { formatMaildirName, parseMaildirName } from '../src/index.js';
 
 describe('Maildir file names', () => {
@@ -43,5 +44,30 @@ describe('Maildir file names', () => {
       flags: ['\\Answered', '\\Flagged', '\\Seen'],
       keywordLetters: ['a'],
     });
+  });
+});
+
+describe('fast name helpers agree with parseMaildirName', () => {
+  const names = [
+    'a',
+    'a:2,S',
+    'a!2,RS',
+    'a:2,S:2,F',
+    'a:1,x',
+    'a:2,S!',
+    'x,S=12,W=14:2,',
+    'host:2,b:2,S',
+    ':2,',
+  ];
+  for (const name of names) {
+    it(`${JSON.stringify(name)}`, () => {
+      expect(uniqueOf(name)).toBe(parseMaildirName(name).unique);
+      expect(infoStart(name) >= 0).toBe(parseMaildirName(name).hasInfo);
+    });
+  }
+  it('reads size fields', () => {
+    expect(sizeField('x,S=12,W=140', ',W=')).toBe(140);
+    expect(sizeField('x,S=12', ',W=')).toBeUndefined();
+    expect(sizeField('x,W=', ',W=')).toBeUndefined();
   });
 });
