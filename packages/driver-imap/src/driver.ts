@@ -563,6 +563,12 @@ async function openSession(options: ImapAccountOptions): Promise<ImapFlow> {
     return await openImap(options);
   } catch (err) {
     if (err instanceof StoreError || (err as { code?: string }).code === 'INSECURE_TRANSPORT') throw err;
+    if ((err as { code?: string }).code === 'CERT_PIN_MISMATCH') {
+      throw new StoreError(`Cannot open the IMAP account ${options.user}: ${(err as Error).message}`, {
+        code: 'CERT_PIN_MISMATCH',
+        cause: err,
+      });
+    }
     const authFailed = (err as { authenticationFailed?: boolean }).authenticationFailed === true;
     const reason = authFailed ? 'the server refused the login' : (err as Error).message;
     throw new StoreError(`Cannot open the IMAP account ${options.user} at ${options.host}: ${reason}.`, {

@@ -1,9 +1,12 @@
+export { type CredentialSources, credentialSource, type OAuth2Options, resolveAuth } from './auth.js';
 export {
+  CertificatePinError,
   checkTransportSecurity,
   type ImapAccountOptions,
   InsecureTransportError,
   isLoopbackHost,
   openImap,
+  parseFingerprint,
 } from './connection.js';
 export { ImapDriver, type ImapDriverOptions, messageIdFromHeaders } from './driver.js';
 export { type ImapFolder, listFolders } from './folders.js';
