@@ -129,6 +129,41 @@ describe('a dropped connection', () => {
   });
 });
 
+describe('round trips', () => {
+  it('lists, describes and flags a folder of 300 messages with one command each, not one per message', async () => {
+    const { driver } = await throughProxy();
+    await driver.createFolder(['Many']);
+    const outcomes = await driver.appendMessages(
+      ['Many'],
+      Array.from({ length: 300 }, (_, i) => ({ body: mail(`m${i}`).body, flags: [] })),
+    );
+    const ids = outcomes.map((o) => (o.ok ? o.id : 'failed'));
+    await driver.listMessages(['INBOX'], {});
+
+    proxy.record(true);
+    const listing = fullOf(await driver.listMessages(['Many'], {}));
+    expect(listing.messages).toHaveLength(300);
+    // STATUS for the marker, SELECT (imapflow LISTs the folder first), and one FETCH for all messages.
+    expect(proxy.commands().filter((c) => c !== 'LIST')).toEqual(['STATUS', 'SELECT', 'FETCH']);
+
+    proxy.record(true);
+    const described = await driver.describeMessages(['Many'], ids);
+    expect(described).toHaveLength(300);
+    expect(described.every((m) => m.messageId?.startsWith('<m'))).toBe(true);
+    expect(proxy.commands()).toEqual(['UID FETCH']);
+    // Consecutive UIDs travel as one range, not 300 numbers.
+    expect(proxy.recorded.length).toBeLessThan(200);
+
+    proxy.record(true);
+    await driver.setFlags(
+      ['Many'],
+      ids.map((id) => ({ id, add: ['\\Seen'], remove: [] })),
+    );
+    expect(proxy.commands()).toEqual(['UID SEARCH', 'UID STORE']);
+    proxy.record(false);
+  });
+});
+
 describe('server refusals', () => {
   let quotaServer: DovecotServer;
   beforeAll(async () => {

@@ -11,6 +11,9 @@ export class CuttingProxy {
   #refuse = false;
   #clientRule: { pattern: string; after: number; seen: number; armed: boolean } | undefined;
   #serverRule: string | undefined;
+  /** What clients sent, as latin1 text, while {@link record} is on. */
+  recorded = '';
+  #recording = false;
   /** Connections accepted so far (refused ones not counted). */
   connections = 0;
   port = 0;
@@ -47,6 +50,7 @@ export class CuttingProxy {
     client.on('close', cut);
     upstream.on('close', cut);
     client.on('data', (chunk: Buffer) => {
+      if (this.#recording) this.recorded += chunk.toString('latin1');
       const rule = this.#clientRule;
       if (rule) {
         if (!rule.armed) {
@@ -85,6 +89,17 @@ export class CuttingProxy {
   /** Cuts the connection instead of delivering the first server chunk containing `pattern`. */
   cutOnServerText(pattern: string): void {
     this.#serverRule = pattern;
+  }
+
+  /** Starts (clearing what was recorded) or stops recording what clients send. */
+  record(on: boolean): void {
+    if (on) this.recorded = '';
+    this.#recording = on;
+  }
+
+  /** The commands clients sent while recording (`FETCH`, `UID FETCH`, `STATUS`, …), one per tagged line. */
+  commands(): string[] {
+    return [...this.recorded.matchAll(/^[A-Za-z0-9.]+ ((?:UID )?[A-Z]+)/gm)].map((m) => m[1]!);
   }
 
   cutAll(): void {
