@@ -1,0 +1,115 @@
+import {
+  type Driver,
+  displayFolder,
+  type FlagUpdate,
+  type FolderInfo,
+  type FolderPath,
+  type ListRequest,
+  type MessageContent,
+} from '@twinbox/core';
+
+/**
+ * Folder patterns as mbsync writes them: `*` matches anything, `%` anything but the level separator
+ * `/`, a leading `!` excludes, and the last pattern that matches a name decides (none: excluded).
+ */
+export function folderMatcher(patterns: readonly string[]): (path: FolderPath) => boolean {
+  const compiled = patterns.map((pattern) => {
+    const negative = pattern.startsWith('!');
+    const body = negative ? pattern.slice(1) : pattern;
+    const source = [...body]
+      .map((c) => (c === '*' ? '.*' : c === '%' ? '[^/]*' : c.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')))
+      .join('');
+    return { negative, regex: new RegExp(`^${source}$`, 'u') };
+  });
+  return (path) => {
+    const name = displayFolder(path);
+    let included = false;
+    for (const { negative, regex } of compiled) if (regex.test(name)) included = !negative;
+    return included;
+  };
+}
+
+const split = (name: string): FolderPath => name.split('/');
+
+function startsWith(path: FolderPath, prefix: FolderPath): boolean {
+  return prefix.length <= path.length && prefix.every((level, i) => path[i] === level);
+}
+
+/**
+ * Folder names that differ between the sides: `rename` maps a left name to the right one (and their
+ * subfolders with them). Applied by wrapping the right side's driver, so the engine sees one name.
+ */
+export class FolderRenames {
+  readonly #pairs: { left: FolderPath; right: FolderPath }[];
+
+  constructor(rename: Readonly<Record<string, string>>) {
+    // Longest first, so `A/B = X` wins over `A = Y` for `A/B/C`.
+    this.#pairs = Object.entries(rename)
+      .map(([left, right]) => ({ left: split(left), right: split(right) }))
+      .sort((a, b) => b.left.length - a.left.length);
+  }
+
+  get empty(): boolean {
+    return this.#pairs.length === 0;
+  }
+
+  /** The right side's own name of a folder the engine names `path`. */
+  toRight(path: FolderPath): FolderPath {
+    const hit = this.#pairs.find((p) => startsWith(path, p.left));
+    return hit ? [...hit.right, ...path.slice(hit.left.length)] : path;
+  }
+
+  /** The engine's (left) name of a right folder. */
+  toLeft(path: FolderPath): FolderPath {
+    const hit = [...this.#pairs]
+      .sort((a, b) => b.right.length - a.right.length)
+      .find((p) => startsWith(path, p.right));
+    return hit ? [...hit.left, ...path.slice(hit.right.length)] : path;
+  }
+}
+
+/** A driver seen through folder renames: every path in and out is translated. */
+export class RenamedDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #renames: FolderRenames;
+
+  constructor(inner: Driver, renames: FolderRenames) {
+    this.#inner = inner;
+    this.#renames = renames;
+  }
+
+  get capabilities() {
+    return this.#inner.capabilities;
+  }
+
+  async listFolders(): Promise<FolderInfo[]> {
+    return (await this.#inner.listFolders()).map((f) => ({ ...f, path: this.#renames.toLeft(f.path) }));
+  }
+  createFolder(path: FolderPath) {
+    return this.#inner.createFolder(this.#renames.toRight(path));
+  }
+  deleteFolder(path: FolderPath) {
+    return this.#inner.deleteFolder(this.#renames.toRight(path));
+  }
+  listMessages(path: FolderPath, request: ListRequest) {
+    return this.#inner.listMessages(this.#renames.toRight(path), request);
+  }
+  describeMessages(path: FolderPath, ids: readonly string[]) {
+    return this.#inner.describeMessages(this.#renames.toRight(path), ids);
+  }
+  readMessage(path: FolderPath, id: string) {
+    return this.#inner.readMessage(this.#renames.toRight(path), id);
+  }
+  appendMessages(path: FolderPath, messages: readonly MessageContent[]) {
+    return this.#inner.appendMessages(this.#renames.toRight(path), messages);
+  }
+  setFlags(path: FolderPath, updates: readonly FlagUpdate[]) {
+    return this.#inner.setFlags(this.#renames.toRight(path), updates);
+  }
+  deleteMessages(path: FolderPath, ids: readonly string[]) {
+    return this.#inner.deleteMessages(this.#renames.toRight(path), ids);
+  }
+  close() {
+    return this.#inner.close();
+  }
+}

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+
+/**
+ * The config file's schema: the one source for validation, the TypeScript types, and the JSON Schema
+ * published for editors. Keys are kebab-case, as in most TOML files; {@link toPolicy} and the assembly
+ * read the parsed values. Every key documents itself (`describe`), which the JSON Schema carries.
+ */
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name of letters, digits, ".", "_" and "-"');
+
+const oauth2 = z
+  .strictObject({
+    'token-url': z.url().describe("The provider's OAuth2 token endpoint."),
+    'client-id': z.string().min(1),
+    'client-secret': z.string().optional(),
+    'refresh-token': z.string().min(1).describe('A refresh token; access tokens are fetched from it.'),
+  })
+  .describe('XOAUTH2 login with an access token refreshed from a refresh token.');
+
+export const imapAccountSchema = z
+  .strictObject({
+    type: z.literal('imap'),
+    host: z.string().min(1).describe('Server host name.'),
+    port: z.int().min(1).max(65535).optional().describe('Default 993 for tls = "implicit", else 143.'),
+    tls: z
+      .enum(['implicit', 'starttls', 'none'])
+      .default('implicit')
+      .describe('"implicit" (IMAPS), "starttls" (required, never downgraded) or "none".'),
+    user: z.string().min(1),
+    password: z.string().optional().describe('The password itself. Prefer password-command.'),
+    'password-command': z
+      .string()
+      .optional()
+      .describe('A shell command printing the password on its first line (mbsync PassCmd).'),
+    'password-env': z.string().optional().describe('An environment variable holding the password.'),
+    oauth2: oauth2.optional(),
+    'ca-file': z.string().optional().describe('PEM file of a CA to trust besides the system ones.'),
+    fingerprint: z
+      .string()
+      .optional()
+      .describe('Pin the server certificate: "sha256:AB:CD:…" of the DER certificate.'),
+    'allow-plaintext-password': z
+      .boolean()
+      .default(false)
+      .describe(
+        'Allow tls = "none" with a host that is not loopback. The password crosses the network in clear.',
+      ),
+  })
+  .superRefine((account, ctx) => {
+    const sources = (['password', 'password-command', 'password-env', 'oauth2'] as const).filter(
+      (k) => account[k] !== undefined,
+    );
+    if (sources.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: sources.length ? [sources[1]!] : [],
+        message:
+          sources.length === 0
+            ? 'an IMAP account needs one of password, password-command, password-env or oauth2'
+            : `only one of password, password-command, password-env, oauth2 may be set (found ${sources.join(', ')})`,
+      });
+  });
+
+export const maildirAccountSchema = z.strictObject({
+  type: z.literal('maildir'),
+  path: z.string().min(1).describe('Root directory of the Maildir tree; "~" is the home directory.'),
+  layout: z
+    .enum(['maildir++', 'fs'])
+    .default('maildir++')
+    .describe(
+      '"maildir++": inbox at the root, folders as .A.B; "fs": one directory per level, inbox at INBOX.',
+    ),
+  separator: z
+    .string()
+    .length(1)
+    .default('.')
+    .describe('Maildir++ only: what joins levels in a directory name.'),
+  inbox: z.string().optional().describe('Directory of the inbox, when elsewhere than the layout puts it.'),
+  fsync: z
+    .boolean()
+    .default(true)
+    .describe('false skips fsync (mbsync FSync no): faster, but a power loss may lose recent mail.'),
+});
+
+export const accountSchema = z.discriminatedUnion('type', [imapAccountSchema, maildirAccountSchema], {
+  error: 'type must be "imap" or "maildir"',
+});
+
+const operation = z.enum(['new', 'flags', 'deletions', 'folder-creation', 'folder-deletion']);
+
+export const pairSchema = z.strictObject({
+  left: name.describe('The account on the left.'),
+  right: name.describe('The account on the right.'),
+  folders: z
+    .array(z.string().min(1))
+    .default(['*'])
+    .describe(
+      'Folder patterns, by left-side name with "/" between levels: "*" matches anything, "%" anything but "/", and "!" before a pattern excludes. The last matching pattern decides.',
+    ),
+  rename: z
+    .record(z.string().min(1), z.string().min(1))
+    .default({})
+    .describe('Left folder name = right folder name, for folders named differently on each side.'),
+  direction: z
+    .enum(['both', 'left-to-right', 'right-to-left'])
+    .default('both')
+    .describe('Which way changes flow.'),
+  sync: z
+    .array(operation)
+    .default(['new', 'flags', 'deletions', 'folder-creation', 'folder-deletion'])
+    .describe('What propagates (mbsync Sync/Create/Remove/Expunge).'),
+  conflicts: z
+    .strictObject({
+      flags: z
+        .enum(['merge', 'left', 'right'])
+        .default('merge')
+        .describe('Both sides changed flags: merge flag by flag, or take one side.'),
+      'delete-vs-change': z
+        .enum(['keep', 'delete'])
+        .default('keep')
+        .describe('Deleted on one side, changed on the other: keep it, or let the deletion win.'),
+    })
+    .default({ flags: 'merge', 'delete-vs-change': 'keep' }),
+});
+
+export const configSchema = z
+  .strictObject({
+    state: z
+      .strictObject({
+        dir: z
+          .string()
+          .optional()
+          .describe('Where each pair keeps its state database. Default $XDG_STATE_HOME/twinbox.'),
+      })
+      .default({}),
+    workers: z
+      .enum(['threads', 'inline'])
+      .default('threads')
+      .describe(
+        '"threads": each side and the state in a worker thread; "inline": all in one thread, for debugging.',
+      ),
+    concurrency: z.int().min(1).max(16).default(1).describe('Folders synced at once per pair.'),
+    accounts: z.record(name, accountSchema).describe('The mail stores, by name.'),
+    pairs: z.record(name, pairSchema).default({}).describe('What to keep in sync: two accounts each.'),
+  })
+  .superRefine((config, ctx) => {
+    for (const [pairName, pair] of Object.entries(config.pairs)) {
+      for (const side of ['left', 'right'] as const) {
+        if (!(pair[side] in config.accounts))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pairs', pairName, side],
+            message: `no account named ${JSON.stringify(pair[side])} (accounts: ${Object.keys(config.accounts).join(', ') || 'none'})`,
+          });
+      }
+      if (pair.left === pair.right)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['pairs', pairName, 'right'],
+          message: 'left and right must be two different accounts',
+        });
+    }
+  });
+
+export type TwinboxConfig = z.output<typeof configSchema>;
+export type AccountConfig = z.output<typeof accountSchema>;
+export type ImapAccountConfig = z.output<typeof imapAccountSchema>;
+export type MaildirAccountConfig = z.output<typeof maildirAccountSchema>;
+export type PairConfig = z.output<typeof pairSchema>;
+
+/** The config's JSON Schema (draft 2020-12), for editors (taplo, VS Code "Even Better TOML"). */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+    $id: 'https://twinbox.dev/config.schema.json',
+    title: 'Twinbox configuration',
+  };
+}

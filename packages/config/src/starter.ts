@@ -1,0 +1,46 @@
+/**
+ * The commented starter config `twinbox init` writes: one IMAP account, one Maildir, one pair. Every
+ * key it shows is valid as written once the placeholders are filled in (a test parses it).
+ */
+export function starterConfig(): string {
+  return `# Twinbox configuration. Reference: the JSON Schema in @twinbox/config (config.schema.json).
+# Paths may start with "~". Run \`twinbox check\` after editing to see the differences, and
+# \`twinbox sync --dry-run\` to see what a sync would do without doing it.
+
+# How the work is spread: "threads" (each side and the state in a worker thread) or "inline".
+workers = "threads"
+# Folders synced at once per pair.
+concurrency = 1
+
+[state]
+# dir = "~/.local/state/twinbox"   # one SQLite file per pair; default $XDG_STATE_HOME/twinbox
+
+[accounts.work]
+type = "imap"
+host = "imap.example.com"
+# port = 993
+tls = "implicit"                    # "implicit" (IMAPS), "starttls", or "none"
+user = "me@example.com"
+password-command = "pass show mail/work"   # or: password = "…", password-env = "WORK_PASSWORD"
+# ca-file = "~/certs/my-ca.pem"      # trust a private CA
+# fingerprint = "sha256:AB:CD:…"     # pin the server certificate
+
+[accounts.local]
+type = "maildir"
+path = "~/Mail/work"
+layout = "maildir++"                # or "fs": one directory per level, the inbox at INBOX
+# fsync = false                     # faster, but a power loss may lose recent mail
+
+[pairs.work]
+left = "work"
+right = "local"
+folders = ["*", "!Trash"]           # "*" anything, "%" within one level, "!" excludes; last match wins
+# rename = { "Sent Items" = "Sent" } # left name = right name
+direction = "both"                  # or "left-to-right", "right-to-left"
+sync = ["new", "flags", "deletions", "folder-creation", "folder-deletion"]
+
+[pairs.work.conflicts]
+flags = "merge"                     # or "left", "right"
+delete-vs-change = "keep"           # or "delete"
+`;
+}

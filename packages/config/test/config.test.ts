@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  configJsonSchema,
+  FolderRenames,
+  folderMatcher,
+  parseConfig,
+  policyOf,
+  starterConfig,
+} from '../src/index.js';
+
+const good = `
+[accounts.remote]
+type = "imap"
+host = "imap.example.com"
+user = "me"
+password-env = "PW"
+
+[accounts.local]
+type = "maildir"
+path = "~/Mail"
+
+[pairs.main]
+left = "remote"
+right = "local"
+`;
+
+function problems(text: string) {
+  try {
+    parseConfig(text, '/etc/twinbox.toml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('parseConfig', () => {
+  it('accepts a minimal config and fills in the defaults', () => {
+    const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
+    expect(config.workers).toBe('threads');
+    expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit' });
+    expect(config.accounts.local).toMatchObject({ type: 'maildir', layout: 'maildir++', fsync: true });
+    expect(config.pairs.main).toMatchObject({ folders: ['*'], direction: 'both' });
+    expect(policyOf(config.pairs.main!).propagate.deletions).toBe(true);
+  });
+
+  it('the starter config of `twinbox init` is valid as written', () => {
+    const config = parseConfig(starterConfig(), '/x/config.toml');
+    expect(Object.keys(config.pairs)).toEqual(['work']);
+  });
+
+  const bad: [string, string, { line?: number; key: string; message: RegExp }][] = [
+    ['broken TOML', 'accounts = [\n', { line: 2, key: '', message: /not valid TOML/ }],
+    [
+      'a duplicate key',
+      `${good}\n[accounts.local]\ntype = "maildir"\npath = "x"\n`,
+      { key: '', message: /not valid TOML/ },
+    ],
+    [
+      'a misspelt key',
+      good.replace('host =', 'hots ='),
+      { line: 4, key: 'accounts.remote.hots', message: /unknown key "hots"/ },
+    ],
+    [
+      'a missing host',
+      good.replace('host = "imap.example.com"\n', ''),
+      { line: 2, key: 'accounts.remote.host', message: /missing/ },
+    ],
+    [
+      'a port that is text',
+      good.replace('user = "me"', 'port = "993x"\nuser = "me"'),
+      { line: 5, key: 'accounts.remote.port', message: /number/ },
+    ],
+    [
+      'a port out of range',
+      good.replace('user = "me"', 'port = 70000\nuser = "me"'),
+      { line: 5, key: 'accounts.remote.port', message: /65535/ },
+    ],
+    [
+      'an unknown TLS mode',
+      good.replace('user = "me"', 'tls = "maybe"\nuser = "me"'),
+      { line: 5, key: 'accounts.remote.tls', message: /implicit/ },
+    ],
+    [
+      'no password source',
+      good.replace('password-env = "PW"\n', ''),
+      { key: 'accounts.remote', message: /needs one of password/ },
+    ],
+    [
+      'two password sources',
+      good.replace('password-env = "PW"', 'password-env = "PW"\npassword = "x"'),
+      { key: 'accounts.remote.password-env', message: /only one of/ },
+    ],
+    [
+      'an unknown account type',
+      good.replace('type = "maildir"', 'type = "mbox"'),
+      { line: 9, key: 'accounts.local.type', message: /imap" or "maildir/ },
+    ],
+    [
+      'a pair naming a missing account',
+      good.replace('right = "local"', 'right = "locla"'),
+      { line: 14, key: 'pairs.main.right', message: /no account named "locla"/ },
+    ],
+    [
+      'a pair of one account with itself',
+      good.replace('right = "local"', 'right = "remote"'),
+      { line: 14, key: 'pairs.main.right', message: /two different accounts/ },
+    ],
+    [
+      'an unknown direction',
+      `${good}direction = "sideways"\n`,
+      { line: 15, key: 'pairs.main.direction', message: /both/ },
+    ],
+    [
+      'an unknown sync operation',
+      `${good}sync = ["new", "expunge"]\n`,
+      { line: 15, key: 'pairs.main.sync.1', message: /flags/ },
+    ],
+    [
+      'a bad account name',
+      good
+        .replace('[accounts.local]', '["accounts"."bad name"]')
+        .replace('right = "local"', 'right = "remote2"'),
+      { key: 'accounts.bad name', message: /letters, digits/ },
+    ],
+    [
+      'a non-boolean fsync',
+      good.replace('path = "~/Mail"', 'path = "~/Mail"\nfsync = "no"'),
+      { line: 11, key: 'accounts.local.fsync', message: /boolean/ },
+    ],
+  ];
+
+  for (const [what, text, expected] of bad) {
+    it(`rejects ${what}, naming file, line and key`, () => {
+      const found = problems(text);
+      const problem = found.find((p) => p.key === expected.key) ?? found[0]!;
+      expect(problem.file).toBe('/etc/twinbox.toml');
+      expect(problem.key).toBe(expected.key);
+      expect(problem.message).toMatch(expected.message);
+      if (expected.line !== undefined) expect(problem.line).toBe(expected.line);
+    });
+  }
+
+  it('says every problem at once, each on its own line', () => {
+    const text = good.replace('host =', 'hots =').replace('user = "me"', 'user = "me"\nport = 0');
+    const error = (() => {
+      try {
+        parseConfig(text, '/c.toml');
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(error?.message.split('\n').sort()).toEqual([
+      expect.stringMatching(/^\/c\.toml:2: accounts\.remote\.host: missing/),
+      expect.stringMatching(/^\/c\.toml:4: accounts\.remote\.hots: unknown key "hots"/),
+      expect.stringMatching(/^\/c\.toml:6: accounts\.remote\.port: .*1/),
+    ]);
+  });
+
+  it('makes Maildir paths absolute: "~" is home, relative paths are against the config file', () => {
+    const config = parseConfig(good.replace('"~/Mail"', '"mail/here"'), '/home/u/cfg/config.toml');
+    expect(config.accounts.local).toMatchObject({ path: '/home/u/cfg/mail/here' });
+  });
+});
+
+describe('folder patterns and renames', () => {
+  it('follows mbsync: * anything, % one level, ! excludes, the last match wins', () => {
+    const m = folderMatcher(['*', '!Trash', '!Archive/%', 'Archive/2024']);
+    expect(m(['INBOX'])).toBe(true);
+    expect(m(['Trash'])).toBe(false);
+    expect(m(['Archive'])).toBe(true);
+    expect(m(['Archive', '2023'])).toBe(false);
+    expect(m(['Archive', '2024'])).toBe(true);
+    expect(m(['Archive', '2023', 'Q1'])).toBe(true);
+    expect(folderMatcher(['INBOX'])(['Sent'])).toBe(false);
+    expect(folderMatcher(['a.b'])(['aXb']), 'regex characters are literal').toBe(false);
+  });
+
+  it('renames a folder and its subfolders both ways, the longest match first', () => {
+    const r = new FolderRenames({ 'Sent Items': 'Sent', 'Sent Items/Old': 'Archive/Sent' });
+    expect(r.toRight(['Sent Items'])).toEqual(['Sent']);
+    expect(r.toRight(['Sent Items', 'Old', 'x'])).toEqual(['Archive', 'Sent', 'x']);
+    expect(r.toLeft(['Archive', 'Sent', 'x'])).toEqual(['Sent Items', 'Old', 'x']);
+    expect(r.toLeft(['Sent', '2024'])).toEqual(['Sent Items', '2024']);
+    expect(r.toLeft(['INBOX'])).toEqual(['INBOX']);
+  });
+});
+
+describe('JSON Schema', () => {
+  it('describes accounts and pairs for editors', () => {
+    const schema = configJsonSchema() as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['accounts', 'pairs', 'state', 'workers', 'concurrency']),
+    );
+    expect(JSON.stringify(schema)).toContain('password-command');
+  });
+});
