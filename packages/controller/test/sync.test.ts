@@ -39,6 +39,30 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
   });
 
+  it('an abort stops between copy batches, records what was copied, and the next sync finishes without duplicates', async () => {
+    const world = new World();
+    for (let i = 0; i < 30; i++) world.add('left', INBOX, ['\\Seen']);
+    world.stores.left.createFolder(['Later']);
+    world.add('left', ['Later'], []);
+    const controller = new AbortController();
+    const first = await world.sync({
+      copyBatch: 10,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'copied') controller.abort();
+      },
+    });
+    expect(first.aborted).toBe(true);
+    expect(first.totals.copied).toBe(10);
+    expect(world.stores.right.messages(INBOX)).toHaveLength(10);
+    expect(await world.pairs(folderKey(INBOX))).toHaveLength(10);
+    const second = await world.sync();
+    expect(second.aborted).toBe(false);
+    expect(second.totals.copied).toBe(21);
+    expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
+    expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
   it('a dry run returns the plan as plain data and changes nothing', async () => {
     const world = new World();
     world.add('left', INBOX, ['\\Seen']);

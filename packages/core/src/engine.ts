@@ -19,6 +19,12 @@ export interface SyncOptions {
   /** Folders synced at once. */
   concurrency?: number;
   onEvent?: (event: SyncEvent) => void;
+  /**
+   * Stops the sync early (Ctrl-C): no folder starts after it fires, and a folder in progress stops
+   * between copy batches. What was written is recorded; a folder left unfinished keeps its old marker,
+   * so the next sync lists it again and finishes it. The report then has `aborted: true`.
+   */
+  signal?: AbortSignal;
 }
 
 export type SyncEvent =
@@ -41,6 +47,8 @@ export interface FolderReport {
 }
 
 export interface SyncReport {
+  /** Set when `signal` stopped the sync before every folder was done. */
+  aborted: boolean;
   folders: FolderReport[];
   /** With `dryRun`, and for folders that changed: the plans. */
   plans: FolderPlan[];
@@ -94,6 +102,7 @@ export async function sync(
   const policy = options.policy ?? DEFAULT_POLICY;
   const sides = { left, right };
   const report: SyncReport = {
+    aborted: false,
     folders: [],
     plans: [],
     totals: {
@@ -123,7 +132,7 @@ export async function sync(
         (!options.folders || options.folders(d.key)) &&
         !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
     );
-    if (decisions.length === 0) break;
+    if (decisions.length === 0 || run.aborted) break;
     const before = report.folders.length;
     // Decisions come sorted by key, so a parent is reached before its children; and drivers create
     // missing parents anyway, so concurrent folders cannot trip over each other.
@@ -135,6 +144,7 @@ export async function sync(
     // A dry run changes nothing, so a second pass would only repeat the first.
     if (!changedLists || options.dryRun) break;
   }
+  report.aborted = run.stopped;
   for (const f of report.folders) {
     report.totals.copied += f.copied.toLeft + f.copied.toRight;
     report.totals.flagged += f.flagged.left + f.flagged.right;
@@ -168,7 +178,16 @@ class FolderRun {
     return this.options.dryRun === true;
   }
 
+  /** Set when the signal left work undone. */
+  stopped = false;
+
+  get aborted(): boolean {
+    if (this.options.signal?.aborted) this.stopped = true;
+    return this.stopped;
+  }
+
   async decide(d: FolderDecision): Promise<void> {
+    if (this.aborted) return;
     const { left } = this.sides;
     let folder: FolderReport;
     try {
@@ -311,6 +330,7 @@ class FolderRun {
       this.report.plans.push(plan);
       this.options.onEvent?.({ type: 'folder-planned', key, plan });
     }
+    if (this.aborted) return;
     if (this.dry) {
       folder.copied = { toLeft: plan.toLeft.copies.length, toRight: plan.toRight.copies.length };
       folder.flagged = { left: plan.toLeft.flags.length, right: plan.toRight.flags.length };
@@ -397,6 +417,11 @@ class FolderRun {
     const batch = Math.max(1, this.options.copyBatch ?? 50);
     let copied = 0;
     for (let i = 0; i < actions.length; i += batch) {
+      if (this.aborted) {
+        // Not an error: the rest is copied next time. Counted as not done, so no marker is committed.
+        for (const a of actions.slice(i)) count([{ ok: false, id: a.from, code: 'MESSAGE_GONE' }]);
+        break;
+      }
       const slice = actions.slice(i, i + batch);
       const contents = await this.sides[from].read(
         paths[from],
