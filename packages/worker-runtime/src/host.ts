@@ -1,42 +1,43 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { methodNames, type Reply, type Request, serializeError } from './protocol.js';
+import { ComponentClosedError, serializeError } from './errors.js';
+import type { Reply } from './protocol.js';
+import { ComponentServer } from './server.js';
 
 /**
  * The worker thread's side: imports the component module, builds the component with the caller's
- * arguments, and serves calls until told to close.
+ * arguments, and serves it on the parent port (and on every port `connect()` hands it) until told to
+ * close.
  */
 async function main() {
   const port = parentPort;
   if (!port) throw new Error('@twinbox/worker-runtime host must run in a worker thread');
-  const { moduleUrl, args } = workerData as { moduleUrl: string; args: unknown };
-  const send = (reply: Reply) => port.postMessage(reply);
-  let component: Record<string, (...a: unknown[]) => unknown>;
+  const { moduleUrl, args, name } = workerData as { moduleUrl: string; args: unknown; name: string };
+  let component: Record<string, unknown>;
   try {
     const mod = await import(moduleUrl);
     component = await mod.default(args);
   } catch (err) {
-    send({ kind: 'init-failed', error: serializeError(err) });
+    port.postMessage({ kind: 'init-failed', error: serializeError(err) } satisfies Reply);
     return;
   }
-  port.on('message', async (req: Request) => {
-    if (req.kind === 'close') {
-      try {
-        await component.close?.();
-      } finally {
-        send({ kind: 'closed' });
-        port.close();
+  const server = new ComponentServer(component, name);
+  server.serve(port, (msg) => {
+    if (msg.kind === 'connect') {
+      if (server.isClosing) {
+        const error = serializeError(new ComponentClosedError(`${name} is closed; cannot connect to it`));
+        port.postMessage({ kind: 'error', id: msg.id, error } satisfies Reply);
+        msg.port.close();
+        return;
       }
+      server.serve(msg.port);
+      port.postMessage({ kind: 'result', id: msg.id, value: undefined } satisfies Reply);
       return;
     }
-    try {
-      const fn = component[req.method];
-      if (typeof fn !== 'function') throw new TypeError(`The component has no method ${req.method}`);
-      send({ kind: 'result', id: req.id, value: await fn.apply(component, req.args) });
-    } catch (err) {
-      send({ kind: 'error', id: req.id, error: serializeError(err) });
-    }
+    server.close(msg.graceMs).then(
+      () => port.postMessage({ kind: 'closed' } satisfies Reply),
+      (err) => port.postMessage({ kind: 'closed', error: serializeError(err) } satisfies Reply),
+    );
   });
-  send({ kind: 'ready', methods: methodNames(component) });
 }
 
 void main();

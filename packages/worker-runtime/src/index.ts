@@ -1,76 +1,190 @@
-import { Worker } from 'node:worker_threads';
-import { methodNames, RemoteError, type Reply, type Request, serializeError } from './protocol.js';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import {
+  type CallOptions,
+  type Invoker,
+  makeApi,
+  PortClient,
+  type Remote,
+  type RemoteHandle,
+} from './client.js';
+import {
+  ComponentClosedError,
+  DeadlineExceededError,
+  RemoteError,
+  serializeError,
+  WorkerCrashedError,
+} from './errors.js';
+import type { Reply } from './protocol.js';
+import { ComponentServer } from './server.js';
+import { takeTransfers } from './transfer.js';
 
-export { RemoteError, type SerializedError } from './protocol.js';
-
-/** The async face of a component: every method returns a promise, whatever mode it runs in. */
-export type Remote<T> = {
-  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
-    ...args: infer A
-  ) => infer R
-    ? (...args: A) => Promise<Awaited<R>>
-    : never;
-};
+export { type CallOptions, connectRemote, type Remote, type RemoteHandle } from './client.js';
+export { currentSignal } from './context.js';
+export {
+  AbortError,
+  ComponentClosedError,
+  DeadlineExceededError,
+  RemoteError,
+  type SerializedError,
+  WorkerCrashedError,
+} from './errors.js';
+export { transfer } from './transfer.js';
 
 export type RunMode = 'thread' | 'inline';
 
-export interface ComponentHandle<T> {
-  readonly mode: RunMode;
-  readonly api: Remote<T>;
-  /** Calls the component's own `close()` if it has one, then ends its thread. Idempotent. */
-  close(): Promise<void>;
+/** How to start a component. */
+export interface StartOptions {
+  /** `thread` (the default): a worker thread of its own. `inline`: this thread, same contract. */
+  mode?: RunMode;
+  /**
+   * Given to the module's default export. Structured-cloned; ports and streams in it (or marked with
+   * `transfer()`) are moved, so a component can be started with a `connect()` port of another.
+   */
+  args?: unknown;
+  /** The component's name in errors; defaults to its module's file name without extension. */
+  name?: string;
+  /** The default deadline of every call, in ms (see {@link CallOptions.deadlineMs}); none by default. */
+  deadlineMs?: number;
+  /** How long importing the module and building the component may take, in ms; none by default. */
+  startDeadlineMs?: number;
+  /** How long `close()` lets calls in flight finish before aborting them, in ms; 5000 by default. */
+  graceMs?: number;
 }
 
-export class WorkerCrashedError extends Error {
-  override name = 'WorkerCrashedError';
-  readonly code = 'WORKER_CRASHED';
+/** A started component. */
+export interface ComponentHandle<T> extends RemoteHandle<T> {
+  readonly mode: RunMode;
+  /**
+   * A new port to this component, for another component (in any thread) to call it directly with
+   * `connectRemote(port)`: pass the port as an argument of a call, or in a component's `args`; it is
+   * moved, not copied. Calls over it share the component with this handle's calls. Inline, the same
+   * through an in-thread MessageChannel.
+   */
+  connect(): Promise<MessagePort>;
+  /**
+   * Orderly shutdown: refuses new calls at once, lets calls in flight (from this handle and from
+   * connected ports) finish for up to `graceMs`, then aborts the rest (they reject with a
+   * `ComponentClosedError`), calls the component's own `close()`, closes connected ports, and ends
+   * its thread, leaving no handle open. Idempotent. Rejects (after all that) with a `RemoteError` if
+   * the component's `close()` threw. A thread that does not finish closing within twice the grace
+   * period (plus a second) is terminated.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
+
+const DEFAULT_GRACE_MS = 5000;
 
 /**
- * Starts a component. `moduleUrl` names an ES module whose default export builds the component from
- * `args` (plain data). In `thread` mode it runs in its own worker thread; in `inline` mode in this
- * thread, with arguments and results still passed through structured clone, so a component that works
- * inline works in a thread and the caller cannot tell the modes apart.
+ * Starts a component. `moduleUrl` names an ES module whose default export builds the component
+ * (sync or async) from `options.args`. In `thread` mode it runs in its own worker thread; in `inline`
+ * mode in this thread, with arguments and results still passed through structured clone (and
+ * transfers still moving), so a component that works inline works in a thread and the caller cannot
+ * tell the modes apart. Rejects with a `RemoteError` if the module or its default export throws.
  */
 export async function startComponent<T extends object>(
   moduleUrl: string | URL,
-  options: { mode?: RunMode; args?: unknown } = {},
+  options: StartOptions = {},
 ): Promise<ComponentHandle<T>> {
   const url = String(moduleUrl);
+  const name = options.name ?? nameOf(url);
   return (options.mode ?? 'thread') === 'inline'
-    ? startInline<T>(url, options.args)
-    : startThread<T>(url, options.args);
+    ? startInline<T>(url, name, options)
+    : startThread<T>(url, name, options);
 }
 
-function makeApi<T>(
-  methods: string[],
-  call: (method: string, args: unknown[]) => Promise<unknown>,
-): Remote<T> {
-  const api: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const m of methods) api[m] = (...args) => call(m, args);
-  return api as Remote<T>;
+function nameOf(url: string): string {
+  const file = url.split(/[?#]/)[0]?.split('/').pop() ?? '';
+  return file.replace(/\.[cm]?[jt]s$/, '') || url;
 }
 
-async function startInline<T extends object>(url: string, args: unknown): Promise<ComponentHandle<T>> {
-  const mod = await import(url);
-  const component = await mod.default(structuredClone(args));
-  let closed: Promise<void> | undefined;
-  const call = async (method: string, callArgs: unknown[]) => {
-    if (closed) throw new Error(`The component from ${url} is closed`);
-    try {
-      return structuredClone(await component[method](...structuredClone(callArgs)));
-    } catch (err) {
-      throw new RemoteError(serializeError(err));
-    }
-  };
+/** Rejects with `onTimeout()` if `promise` has not settled within `ms` (if given); leaves no timer. */
+function within<V>(promise: Promise<V>, ms: number | undefined, onTimeout: () => Error): Promise<V> {
+  if (ms === undefined || ms === Number.POSITIVE_INFINITY) return promise;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+function handleOf<T>(
+  mode: RunMode,
+  invoker: Invoker,
+  methods: readonly string[],
+  rest: Pick<ComponentHandle<T>, 'connect' | 'close'>,
+): ComponentHandle<T> {
   return {
-    mode: 'inline',
-    api: makeApi<T>(methodNames(component), call),
-    close: () => {
-      closed ??= Promise.resolve(component.close?.()).then(() => undefined);
-      return closed;
+    mode,
+    name: invoker.name,
+    api: makeApi<T>(invoker, methods, {}),
+    with: (options: CallOptions) => makeApi<T>(invoker, methods, options),
+    ...rest,
+  };
+}
+
+async function startInline<T extends object>(
+  url: string,
+  name: string,
+  options: StartOptions,
+): Promise<ComponentHandle<T>> {
+  const args = structuredClone(options.args, { transfer: takeTransfers([options.args]) });
+  let component: Record<string, unknown>;
+  try {
+    component = await within(
+      import(url).then((mod) => mod.default(args)),
+      options.startDeadlineMs,
+      () => new DeadlineExceededError(name, 'start', options.startDeadlineMs ?? 0),
+    );
+  } catch (err) {
+    throw err instanceof DeadlineExceededError ? err : new RemoteError(serializeError(err));
+  }
+  const server = new ComponentServer(component, name);
+  let refusal: Error | undefined;
+  const invoker: Invoker = {
+    name,
+    ...(options.deadlineMs !== undefined ? { defaultDeadlineMs: options.deadlineMs } : {}),
+    refusal: () => refusal,
+    invoke(method, callArgs, cancel) {
+      // What a thread boundary does, done here: clone (moving what is marked), then clone back.
+      const moved = structuredClone(callArgs, { transfer: takeTransfers(callArgs) });
+      return server.invoke(method, moved, cancel).then(
+        (value) => {
+          try {
+            return structuredClone(value, { transfer: takeTransfers([value]) });
+          } catch (err) {
+            throw new RemoteError(serializeError(err));
+          }
+        },
+        (err) => {
+          throw new RemoteError(serializeError(err));
+        },
+      );
     },
   };
+  let closing: Promise<void> | undefined;
+  return handleOf<T>('inline', invoker, server.methods, {
+    connect: async () => {
+      if (refusal) throw refusal;
+      const { port1, port2 } = new MessageChannel();
+      server.serve(port1);
+      return port2;
+    },
+    close: ({ graceMs = options.graceMs ?? DEFAULT_GRACE_MS } = {}) => {
+      refusal ??= new ComponentClosedError(`${name} is closed`);
+      closing ??= server.close(graceMs).catch((err) => {
+        throw new RemoteError(serializeError(err));
+      });
+      return closing;
+    },
+  });
 }
 
 // A worker thread runs plain Node, without the test runner's TypeScript transform, so when this file
@@ -79,84 +193,102 @@ const hostUrl = import.meta.url.endsWith('.ts')
   ? new URL('../dist/host.js', import.meta.url)
   : new URL('./host.js', import.meta.url);
 
-async function startThread<T extends object>(url: string, args: unknown): Promise<ComponentHandle<T>> {
-  const worker = new Worker(hostUrl, { workerData: { moduleUrl: url, args } });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  let dead: Error | undefined;
-  let onClosed: (() => void) | undefined;
-
-  const failAll = (err: Error) => {
-    dead ??= err;
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
+async function startThread<T extends object>(
+  url: string,
+  name: string,
+  options: StartOptions,
+): Promise<ComponentHandle<T>> {
+  const worker = new Worker(hostUrl, {
+    workerData: { moduleUrl: url, args: options.args, name },
+    transferList: takeTransfers([options.args]),
+  });
+  const client = new PortClient((msg, transfer) => worker.postMessage(msg, transfer));
+  let refusal: Error | undefined;
+  let exited = false;
+  let onClosed: ((reply: Extract<Reply, { kind: 'closed' }>) => void) | undefined;
+  let onExit: (() => void) | undefined;
 
   const ready = new Promise<string[]>((resolve, reject) => {
     worker.on('message', (reply: Reply) => {
-      switch (reply.kind) {
-        case 'ready':
-          resolve(reply.methods);
-          break;
-        case 'init-failed':
-          reject(new RemoteError(reply.error));
-          void worker.terminate();
-          break;
-        case 'result':
-          pending.get(reply.id)?.resolve(reply.value);
-          pending.delete(reply.id);
-          break;
-        case 'error':
-          pending.get(reply.id)?.reject(new RemoteError(reply.error));
-          pending.delete(reply.id);
-          break;
-        case 'closed':
-          onClosed?.();
-          break;
-      }
+      if (client.receive(reply)) return;
+      if (reply.kind === 'ready') resolve(reply.methods);
+      else if (reply.kind === 'init-failed') {
+        reject(new RemoteError(reply.error));
+        void worker.terminate();
+      } else if (reply.kind === 'closed') onClosed?.(reply);
     });
     worker.on('error', (err) => {
-      const crash = new WorkerCrashedError(`The worker running ${url} failed: ${err.message}`, {
+      // An uncaught error in the thread (a throwing timer, an unhandled rejection): the thread ends.
+      const crash = new WorkerCrashedError(`The worker running ${name} failed: ${err.message}`, {
         cause: err,
       });
-      failAll(crash);
+      client.fail(crash);
       reject(crash);
     });
     worker.on('exit', (code) => {
-      const crash = new WorkerCrashedError(
-        `The worker running ${url} exited (code ${code}) with calls pending`,
-      );
-      failAll(crash);
+      exited = true;
+      const crash = new WorkerCrashedError(`The worker running ${name} exited (code ${code})`);
+      client.fail(crash);
       reject(crash);
+      onExit?.();
     });
   });
-  const methods = await ready;
-
-  const call = (method: string, callArgs: unknown[]) =>
-    new Promise<unknown>((resolve, reject) => {
-      if (dead) return reject(dead);
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      worker.postMessage({ kind: 'call', id, method, args: callArgs } satisfies Request);
+  let methods: string[];
+  try {
+    methods = await within(ready, options.startDeadlineMs, () => {
+      void worker.terminate();
+      return new DeadlineExceededError(name, 'start', options.startDeadlineMs ?? 0);
     });
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
 
+  const invoker: Invoker = {
+    name,
+    ...(options.deadlineMs !== undefined ? { defaultDeadlineMs: options.deadlineMs } : {}),
+    refusal: () => refusal ?? client.dead,
+    invoke: (method, args, cancel) => client.call(method, args, cancel),
+  };
   let closing: Promise<void> | undefined;
-  return {
-    mode: 'thread',
-    api: makeApi<T>(methods, call),
-    close: () => {
+  return handleOf<T>('thread', invoker, methods, {
+    connect: async () => {
+      const refused = invoker.refusal();
+      if (refused) throw refused;
+      const { port1, port2 } = new MessageChannel();
+      try {
+        await client.request((id) => ({ kind: 'connect', id, port: port1 }), [port1]);
+      } catch (err) {
+        port2.close();
+        throw err;
+      }
+      return port2;
+    },
+    close: ({ graceMs = options.graceMs ?? DEFAULT_GRACE_MS } = {}) => {
+      refusal ??= new ComponentClosedError(`${name} is closed`);
       closing ??= (async () => {
-        if (!dead) {
-          await new Promise<void>((resolve) => {
-            onClosed = resolve;
-            worker.once('exit', () => resolve());
-            worker.postMessage({ kind: 'close' } satisfies Request);
+        let outcome: Extract<Reply, { kind: 'closed' }> | undefined;
+        if (!exited) {
+          outcome = await new Promise((resolve) => {
+            // The host answers within the grace period plus the component's close(); a thread stuck
+            // in a loop never does, and is terminated instead.
+            const timer = setTimeout(() => resolve(undefined), 2 * graceMs + 1000);
+            onClosed = (reply) => {
+              clearTimeout(timer);
+              resolve(reply);
+            };
+            onExit = () => {
+              clearTimeout(timer);
+              resolve(undefined);
+            };
+            worker.postMessage({ kind: 'close', graceMs });
           });
         }
-        dead ??= new Error(`The component from ${url} is closed`);
+        client.fail(new ComponentClosedError(`${name} closed with this call unanswered`));
         await worker.terminate();
+        if (outcome?.error) throw new RemoteError(outcome.error);
       })();
       return closing;
     },
-  };
+  });
 }

@@ -1,47 +1,30 @@
-/** Messages between a component host and its caller: plain data, so they cross a MessagePort as is. */
+/**
+ * Messages between a component's server and its callers: plain data (plus transferred ports and
+ * buffers), so they cross a MessagePort as is. The same protocol runs between the caller and a worker
+ * (`parentPort`, which also carries the control messages `connect` and `close`) and over every port
+ * made by `connect()`.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from './errors.js';
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string | number;
-  stack?: string;
-}
+export { RemoteError, type SerializedError, serializeError } from './errors.js';
 
-export type Request = { kind: 'call'; id: number; method: string; args: unknown[] } | { kind: 'close' };
+export type Request =
+  | { kind: 'call'; id: number; method: string; args: unknown[] }
+  /** The caller gave up on call `id`; the component's signal for it is aborted with `reason`. */
+  | { kind: 'cancel'; id: number; reason: SerializedError }
+  /** Control: serve the component on `port` too (answered by a `result` for `id`). */
+  | { kind: 'connect'; id: number; port: MessagePort }
+  /** Control: finish or abort in-flight calls within `graceMs`, close the component, answer `closed`. */
+  | { kind: 'close'; graceMs: number };
 
 export type Reply =
-  | { kind: 'ready'; methods: string[] }
+  | { kind: 'ready'; name: string; methods: string[] }
   | { kind: 'init-failed'; error: SerializedError }
   | { kind: 'result'; id: number; value: unknown }
   | { kind: 'error'; id: number; error: SerializedError }
-  | { kind: 'closed' };
-
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      name: err.name,
-      message: err.message,
-      ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-      ...(err.stack ? { stack: err.stack } : {}),
-    };
-  }
-  return { name: 'Error', message: String(err) };
-}
-
-/**
- * An error thrown inside a component, rebuilt on the caller's side. `name` and `code` are the
- * original's, so callers classify errors the same way whether the component ran inline or in a thread.
- */
-export class RemoteError extends Error {
-  readonly code?: string | number;
-  constructor(serialized: SerializedError) {
-    super(serialized.message);
-    this.name = serialized.name;
-    if (serialized.code !== undefined) this.code = serialized.code;
-    if (serialized.stack) this.stack = serialized.stack;
-  }
-}
+  /** The component is closed; `error` if its own `close()` failed. No more replies follow. */
+  | { kind: 'closed'; error?: SerializedError };
 
 /** Methods a component exposes: its own enumerable functions and those of its prototype chain. */
 export function methodNames(component: object): string[] {
