@@ -1,1 +1,2 @@
-export { createProgram } from './program.js';
+export { EXIT } from './exit-codes.js';
+export { createProgram, main } from './program.js';

@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { registerCheck } from './commands/check.js';
+import { registerFolders } from './commands/folders.js';
+import { registerInit } from './commands/init.js';
+import { registerStatus } from './commands/status.js';
+import { registerSync } from './commands/sync.js';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { exitCodeOf } from './failure.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -7,14 +14,58 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 /**
  * The `twinbox` command line. commander parses arguments and renders help, so every command gets the
- * same `--help` and error handling for free.
+ * same `--help` and error handling.
  */
 export function createProgram(): Command {
-  return new Command('twinbox')
+  const program = new Command('twinbox')
     .description('Keep two mail stores in sync, both ways: IMAP and Maildir, or two IMAP accounts.')
     .version(version, '-V, --version', 'print the version of twinbox')
+    .option('-c, --config <file>', 'config file (default $XDG_CONFIG_HOME/twinbox/config.toml)')
+    .option('--json', 'machine-readable output: JSON on stdout')
+    .addOption(new Option('-v, --verbose', 'say more').conflicts('quiet'))
+    .option('-q, --quiet', 'only errors and the summary')
+    .option('--inline', 'run both sides and the state in this thread (for debugging)')
+    .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
-      '\nExamples:\n  twinbox --version\n  twinbox --help\n\nDocumentation: the README of the twinbox repository.',
+      `
+Examples:
+  twinbox init                      write a starter config
+  twinbox import mbsync ~/.mbsyncrc  start from an mbsync config
+  twinbox sync                      sync every pair
+  twinbox sync work --dry-run       show what a sync of "work" would do
+  twinbox status                    last sync and pending changes
+  twinbox check                     compare both sides message by message
+${EXIT_CODES_HELP}`,
     );
+  registerSync(program);
+  registerStatus(program);
+  registerCheck(program);
+  registerFolders(program);
+  registerInit(program);
+  // Every subcommand: usage errors exit with EXIT.USAGE rather than commander's 1.
+  for (const command of [program, ...program.commands]) command.exitOverride();
+  return program;
+}
+
+/** Runs the program and returns the exit code, reporting an uncaught error in one line. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here too, with code 0.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    const json = argv.includes('--json');
+    const message = (err as Error).message;
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ type: 'error', message, code: (err as { code?: string }).code })}\n`,
+      );
+    else process.stderr.write(`twinbox: ${message}\n`);
+    return exitCodeOf(err);
+  }
 }

@@ -1,0 +1,39 @@
+import { openDriver } from '@twinbox/config';
+import type { Command } from 'commander';
+import { contextOf } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { CliError } from '../failure.js';
+
+export function registerFolders(program: Command): void {
+  program
+    .command('folders')
+    .description("List an account's folders, as Twinbox names them (levels joined by /).")
+    .argument('<account>', 'an account of the config')
+    .addHelpText('after', '\nExamples:\n  twinbox folders work\n  twinbox folders local --json')
+    .action(async (account: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command);
+      const { config, file } = await ctx.load();
+      const settings = config.accounts[account];
+      if (!settings)
+        throw new CliError(
+          `${file}: no account named ${JSON.stringify(account)} (accounts: ${Object.keys(config.accounts).join(', ')}).`,
+          EXIT.CONFIG,
+        );
+      const driver = await openDriver(settings);
+      try {
+        const folders = (await driver.listFolders()).sort((a, b) =>
+          a.path.join('/').localeCompare(b.path.join('/')),
+        );
+        if (ctx.options.json) {
+          process.stdout.write(`${JSON.stringify(folders)}\n`);
+          return;
+        }
+        for (const f of folders) {
+          const notes = [f.specialUse, f.selectable ? undefined : 'holds folders only'].filter(Boolean);
+          process.stdout.write(`${f.path.join('/')}${notes.length ? `  (${notes.join(', ')})` : ''}\n`);
+        }
+      } finally {
+        await driver.close();
+      }
+    });
+}

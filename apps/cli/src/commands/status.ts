@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises';
+import { openPair, statePath } from '@twinbox/config';
+import { sync } from '@twinbox/core';
+import type { Command } from 'commander';
+import { contextOf, selectPairs } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { exitCodeOf } from '../failure.js';
+import { type LastSync, lastSyncFile } from './sync.js';
+
+interface PairStatus {
+  pair: string;
+  state: string;
+  lastSync?: LastSync;
+  /** Per folder with something to do: what a sync now would do (a dry run). */
+  pending?: { folder: string; toLeft: number; toRight: number; flags: number; deletes: number }[];
+  error?: string;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('Per pair: the last sync, and what a sync now would change (per folder).')
+    .argument('[pair...]', 'pairs to show (all when none is named)')
+    .option('--offline', 'do not connect: show only what the last sync recorded')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json',
+    )
+    .action(async (pairs: string[], options: { offline?: boolean }, command: Command) => {
+      const ctx = contextOf(command);
+      const loaded = await ctx.load();
+      const statuses: PairStatus[] = [];
+      let exit: number = EXIT.OK;
+      for (const name of selectPairs(loaded, pairs)) {
+        const path = statePath(loaded.config, name);
+        const status: PairStatus = { pair: name, state: path };
+        try {
+          status.lastSync = JSON.parse(await readFile(lastSyncFile(path), 'utf8')) as LastSync;
+        } catch {
+          // Never synced (or synced by an older version): nothing to show.
+        }
+        if (!options.offline) {
+          try {
+            const opened = await openPair(loaded, name);
+            try {
+              const report = await sync(opened.left, opened.right, { ...opened.syncOptions, dryRun: true });
+              status.pending = report.plans.map((p) => ({
+                folder: p.key,
+                toLeft: p.toLeft.copies.length,
+                toRight: p.toRight.copies.length,
+                flags: p.toLeft.flags.length + p.toRight.flags.length,
+                deletes: p.toLeft.deletes.length + p.toRight.deletes.length,
+              }));
+            } finally {
+              await opened.close();
+            }
+          } catch (err) {
+            status.error = (err as Error).message;
+            exit = Math.max(exit, exitCodeOf(err));
+          }
+        }
+        statuses.push(status);
+      }
+      if (ctx.options.json) {
+        process.stdout.write(`${JSON.stringify(statuses)}\n`);
+      } else {
+        for (const s of statuses) process.stdout.write(renderStatus(s));
+      }
+      process.exitCode = exit;
+    });
+}
+
+function renderStatus(s: PairStatus): string {
+  const lines = [`${s.pair}  (state ${s.state})`];
+  if (s.lastSync) {
+    const t = s.lastSync.totals;
+    lines.push(
+      `  last sync ${s.lastSync.finishedAt}${s.lastSync.aborted ? ' (interrupted)' : ''}: copied ${t.copied}, flagged ${t.flagged}, deleted ${t.deleted}, errors ${t.errors}, ${s.lastSync.folders.length} folders`,
+    );
+  } else {
+    lines.push('  never synced');
+  }
+  if (s.error) lines.push(`  cannot tell what is pending: ${s.error}`);
+  else if (s.pending?.length === 0) lines.push('  in sync: nothing pending');
+  else if (s.pending) {
+    for (const p of s.pending)
+      lines.push(
+        `  pending ${p.folder}: copy ${p.toRight} →, ${p.toLeft} ←; flags ${p.flags}; deletions ${p.deletes}`,
+      );
+  }
+  return `${lines.join('\n')}\n`;
+}

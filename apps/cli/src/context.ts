@@ -1,0 +1,50 @@
+import { defaultConfigPath, type LoadedConfig, loadConfig } from '@twinbox/config';
+import type { Command } from 'commander';
+import { EXIT } from './exit-codes.js';
+import { CliError } from './failure.js';
+import { makeReporter, type Reporter } from './output.js';
+
+/** The options every command takes (declared once on the program). */
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  inline?: boolean;
+}
+
+export interface Context {
+  options: GlobalOptions;
+  configPath: string;
+  reporter: Reporter;
+  load(): Promise<LoadedConfig>;
+}
+
+export function contextOf(command: Command): Context {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const configPath = options.config ?? defaultConfigPath();
+  return {
+    options,
+    configPath,
+    reporter: makeReporter(options),
+    load: () => loadConfig(configPath),
+  };
+}
+
+/** The pairs a command works on: those named, or every pair of the config. */
+export function selectPairs(loaded: LoadedConfig, names: readonly string[]): string[] {
+  const all = Object.keys(loaded.config.pairs);
+  if (all.length === 0)
+    throw new CliError(
+      `${loaded.file}: no [pairs.…] section: nothing to sync. See \`twinbox init\`.`,
+      EXIT.CONFIG,
+    );
+  for (const name of names) {
+    if (!all.includes(name))
+      throw new CliError(
+        `${loaded.file}: no pair named ${JSON.stringify(name)} (pairs: ${all.join(', ')}).`,
+        EXIT.CONFIG,
+      );
+  }
+  return names.length ? [...names] : all;
+}

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
+import { ImapFlow } from 'imapflow';
+
+export const bin = new URL('../dist/bin.js', import.meta.url).pathname;
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `twinbox` as a user would, with its own XDG directories. */
+export function twinbox(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface Setup {
+  dir: string;
+  config: string;
+  maildir: string;
+  env: Record<string, string>;
+  user: string;
+  password: string;
+  imap(): Promise<ImapFlow>;
+}
+
+/** A fresh IMAP user on the Dovecot fixture, an empty Maildir, and a config pairing them. */
+export async function setup(extraPair = ''): Promise<Setup> {
+  const info = dovecot();
+  const { user, password } = await newUser();
+  const dir = await mkdtemp(join(tmpdir(), 'twinbox-e2e-'));
+  const maildir = join(dir, 'Mail');
+  await writeFile(join(dir, 'ca.pem'), info.ca);
+  const config = join(dir, 'config.toml');
+  await writeFile(
+    config,
+    `workers = "inline"
+
+[state]
+dir = "${join(dir, 'state')}"
+
+[accounts.remote]
+type = "imap"
+host = "${info.host}"
+port = ${info.tlsPort}
+user = "${user}"
+password-env = "TWINBOX_TEST_PASSWORD"
+ca-file = "ca.pem"
+
+[accounts.local]
+type = "maildir"
+path = "Mail"
+
+[pairs.mail]
+left = "remote"
+right = "local"
+${extraPair}
+`,
+  );
+  const env = {
+    TWINBOX_TEST_PASSWORD: password,
+    XDG_CONFIG_HOME: join(dir, 'xdg-config'),
+    XDG_STATE_HOME: join(dir, 'xdg-state'),
+  };
+  const imap = async () => {
+    const client = new ImapFlow({
+      host: info.host,
+      port: info.tlsPort,
+      secure: true,
+      tls: { ca: [info.ca] },
+      auth: { user, pass: password },
+      logger: false,
+    });
+    client.on('error', () => {});
+    await client.connect();
+    return client;
+  };
+  return { dir, config, maildir, env, user, password, imap };
+}
+
+export const message = (id: string, extra = '') =>
+  Buffer.from(
+    `Message-ID: <${id}@e2e>\r\nSubject: ${id}\r\nFrom: a@example.org\r\n${extra}\r\nBody of ${id}.\r\n`,
+  );
