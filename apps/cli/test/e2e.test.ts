@@ -40,7 +40,8 @@ async function maildirSnapshot(root: string): Promise<string[]> {
 
 describe('twinbox sync, end to end (built binary, Dovecot, a Maildir)', () => {
   it('first sync, changes on both sides, second sync, check finds no difference, a no-op sync writes nothing', async () => {
-    const s = (current = await setup());
+    const s = await setup();
+    current = s;
     await seed(s);
     const first = await twinbox(['-c', s.config, 'sync'], s.env);
     expect(first.stderr).toBe('');
@@ -117,7 +118,8 @@ describe('twinbox sync, end to end (built binary, Dovecot, a Maildir)', () => {
   });
 
   it('a dry run says what it would do and changes nothing, neither the stores nor the state', async () => {
-    const s = (current = await setup());
+    const s = await setup();
+    current = s;
     await seed(s);
     const dry = await twinbox(['-c', s.config, 'sync', '--dry-run'], s.env);
     expect(dry.code).toBe(0);
@@ -136,7 +138,8 @@ describe('twinbox sync, end to end (built binary, Dovecot, a Maildir)', () => {
   });
 
   it('sync --folder limits the sync to matching folders; folders lists an account', async () => {
-    const s = (current = await setup());
+    const s = await setup();
+    current = s;
     await seed(s);
     const r = await twinbox(['-c', s.config, 'sync', '--folder', 'Archiv/*'], s.env);
     expect(r.code).toBe(0);
@@ -146,7 +149,8 @@ describe('twinbox sync, end to end (built binary, Dovecot, a Maildir)', () => {
   });
 
   it('exit codes: wrong password 3, unreachable server 4, pair locked by another sync 5, unknown pair 2', async () => {
-    const s = (current = await setup());
+    const s = await setup();
+    current = s;
     const wrong = await twinbox(['-c', s.config, 'sync'], { ...s.env, TWINBOX_TEST_PASSWORD: 'wrong' });
     expect(wrong.code).toBe(3);
     expect(wrong.stderr).toMatch(/refused the login/);

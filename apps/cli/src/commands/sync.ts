@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { type Context, contextOf, selectPairs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../failure.js';
-import { summaryLine } from '../output.js';
 
 export interface SyncCommandOptions {
   folder?: string[];
