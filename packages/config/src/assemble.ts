@@ -26,6 +26,7 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
       separator: account.separator,
       inbox: account.inbox,
       fsync: account.fsync,
+      folderNames: account['folder-names'],
     });
   }
   const credentials = account.oauth2

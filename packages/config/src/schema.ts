@@ -80,6 +80,12 @@ export const maildirAccountSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe('false skips fsync (mbsync FSync no): faster, but a power loss may lose recent mail.'),
+  'folder-names': z
+    .enum(['utf-8', 'modified-utf-7'])
+    .default('utf-8')
+    .describe(
+      'How folder names are spelled on disk: "utf-8", or "modified-utf-7" as Dovecot (without :UTF-8), mbsync and OfflineIMAP write them.',
+    ),
 });
 
 export const accountSchema = z.discriminatedUnion('type', [imapAccountSchema, maildirAccountSchema], {

@@ -26,7 +26,7 @@ import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
 import { countBareLf, fromDisk, toDisk } from './eol.js';
 import { infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
-import { FolderLayout, type MaildirLayoutName } from './layout.js';
+import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
 import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
 import { newUniqueName } from './unique.js';
@@ -48,6 +48,12 @@ export interface MaildirOptions {
   fsync?: boolean | undefined;
   /** Default true: make the root and the inbox when they do not exist. */
   create?: boolean | undefined;
+  /**
+   * How folder names are spelled on disk: `utf-8` (the default), or `modified-utf-7`, IMAP's own
+   * spelling, which Dovecot (without `:UTF-8`), mbsync and OfflineIMAP write: use it to take over a
+   * Maildir one of them made, so its folders are found rather than made again.
+   */
+  folderNames?: FolderNameEncoding | undefined;
 }
 
 /** Maildir has no UIDVALIDITY: a message's unique name is never reused, so ids never change epoch. */
@@ -104,6 +110,7 @@ export class MaildirDriver implements Driver {
       layout: options.layout ?? 'maildir++',
       separator: options.separator ?? '.',
       inbox: options.inbox,
+      names: options.folderNames,
     });
     const driver = new MaildirDriver(layout, options.fsync ?? true);
     let rootStat: import('node:fs').Stats | undefined;
@@ -174,8 +181,9 @@ export class MaildirDriver implements Driver {
         return false;
       }
       for (const dirent of dirents) {
-        if (!dirent.isDirectory() || !this.#layout.isFsLevel(dirent.name)) continue;
-        const path = [...prefix, dirent.name];
+        const level = dirent.isDirectory() ? this.#layout.fsLevel(dirent.name) : undefined;
+        if (level === undefined) continue;
+        const path = [...prefix, level];
         const sub = join(dir, dirent.name);
         if (isInbox(path) && sub !== this.#layout.inboxDir) continue;
         const selectable = await isMaildir(sub);

@@ -1,5 +1,6 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { displayFolder, FolderError, type FolderPath, isInbox } from '@twinbox/core';
+import { decodeMutf7, encodeMutf7 } from './mutf7.js';
 
 /**
  * How folders map to directories.
@@ -18,7 +19,14 @@ export interface LayoutOptions {
   separator: string;
   /** Directory of the inbox Maildir. Default: the root (`maildir++`) or `<root>/INBOX` (`fs`). */
   inbox?: string | undefined;
+  /**
+   * How folder names are spelled on disk: `utf-8` (default), or `modified-utf-7` as IMAP sends them,
+   * which is what Dovecot (without `:UTF-8`), mbsync and OfflineIMAP write.
+   */
+  names?: FolderNameEncoding | undefined;
 }
+
+export type FolderNameEncoding = 'utf-8' | 'modified-utf-7';
 
 /** Most file systems cap one directory entry at 255 bytes. */
 const MAX_NAME_BYTES = 255;
@@ -78,7 +86,8 @@ export class FolderLayout {
       const problem = levelProblem(level, this.options);
       if (problem) throw unsafe(problem);
     }
-    const names = this.options.layout === 'fs' ? [...path] : [`.${path.join(this.options.separator)}`];
+    const levels = path.map((level) => this.#encode(level));
+    const names = this.options.layout === 'fs' ? levels : [`.${levels.join(this.options.separator)}`];
     for (const name of names) {
       if (Buffer.byteLength(name) > MAX_NAME_BYTES)
         throw unsafe(`its directory name would be longer than ${MAX_NAME_BYTES} bytes`);
@@ -96,12 +105,26 @@ export class FolderLayout {
    */
   pathOfDotDir(name: string): FolderPath | undefined {
     if (!name.startsWith('.') || name === '.' || name === '..') return undefined;
-    const path = name.slice(1).split(this.options.separator);
-    return path.every((level) => levelProblem(level, this.options) === undefined) ? path : undefined;
+    const path = name
+      .slice(1)
+      .split(this.options.separator)
+      .map((level) => this.#decode(level));
+    return path.every((level) => level !== undefined && levelProblem(level, this.options) === undefined)
+      ? (path as string[])
+      : undefined;
   }
 
-  /** Whether a directory name can be one level of an `fs` layout folder. */
-  isFsLevel(name: string): boolean {
-    return levelProblem(name, this.options) === undefined;
+  /** The folder level an `fs` layout directory name stands for, or undefined when it cannot be one. */
+  fsLevel(name: string): string | undefined {
+    const level = this.#decode(name);
+    return level !== undefined && levelProblem(level, this.options) === undefined ? level : undefined;
+  }
+
+  #encode(level: string): string {
+    return this.options.names === 'modified-utf-7' ? encodeMutf7(level) : level;
+  }
+
+  #decode(name: string): string | undefined {
+    return this.options.names === 'modified-utf-7' ? decodeMutf7(name) : name;
   }
 }

@@ -14,7 +14,15 @@ for (const layout of ['maildir++', 'fs'] as const) {
   });
 }
 
-describeDriverConformance('MaildirDriver (maildir++, fsync off, separator "/"-free "_")', async () => {
+describeDriverConformance('MaildirDriver (fs, modified UTF-7 names)', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'twinbox-maildir-'));
+  return {
+    driver: await MaildirDriver.open({ root, layout: 'fs', folderNames: 'modified-utf-7' }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+describeDriverConformance('MaildirDriver (maildir++, fsync off, separator "_")', async () => {
   const root = await mkdtemp(join(tmpdir(), 'twinbox-maildir-'));
   return {
     driver: await MaildirDriver.open({ root, separator: '_', fsync: false }),

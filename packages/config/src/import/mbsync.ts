@@ -518,10 +518,7 @@ function maildirPlace(
       }
     }
   }
-  notes.warn(
-    key('folder names'),
-    'mbsync (1.4, as tested) stores a non-ASCII folder name in IMAP\'s modified UTF-7 ("Ärger" as the directory "&AMQ-rger"); Twinbox stores UTF-8, so it would take such a directory for a folder named "&AMQ-rger" and create "Ärger" beside it. Rename those directories to UTF-8 before the first sync, or add renames (e.g. "Ärger" = "&AMQ-rger").',
-  );
+  folderNamesNote(notes);
   const delimiter = last(d, 'infodelimiter')?.args[0] ?? fieldDelimiter;
   if (delimiter !== undefined && delimiter !== ':')
     notes.warn(
@@ -740,4 +737,12 @@ function channelPair(
     notes.warn(key(maxSize.written), `not translated: ${NOT_SUPPORTED.maxsize}`);
   const from = [`from ${label(channel)} (far ${farD?.args[0]}, near ${nearD?.args[0]})`];
   return { name: channel.name, from, value: pair, ...(derived ? { derived } : {}) };
+}
+
+/** mbsync's on-disk folder names are not Twinbox's for non-ASCII names: said once per import. */
+function folderNamesNote(notes: Notes): void {
+  notes.warn(
+    'MaildirStore: folder names',
+    'mbsync (1.4, as tested) stores a non-ASCII folder name in IMAP\'s modified UTF-7 ("Ärger" as the directory "&AMQ-rger"); Twinbox stores UTF-8, so it would take such a directory for a folder named "&AMQ-rger" and create "Ärger" beside it. Rename those directories to UTF-8 before the first sync, or add renames (e.g. "Ärger" = "&AMQ-rger").',
+  );
 }

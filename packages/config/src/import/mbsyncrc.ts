@@ -80,7 +80,9 @@ export function readMbsyncrc(text: string): Mbsyncrc {
     const [written, ...rest] = args;
     if (written === undefined) return;
     const keyword = written.toLowerCase();
-    if (SECTIONS.has(keyword)) {
+    // Inside a Group, Channel(s) lists members rather than starting a section.
+    const member = current?.kind === 'group' && (keyword === 'channel' || keyword === 'channels');
+    if (SECTIONS.has(keyword) && !member) {
       const [name, ...more] = rest;
       if (name === undefined) {
         result.problems.push(`line ${line}: ${written} needs a name`);

@@ -57,7 +57,7 @@ export function decideSync(
       else if (r || l)
         notes.warn(
           words.keys.sync,
-          `${op} propagate only from ${r ? words.left : words.right} to ${r ? words.right : words.left} here, while the pair is two-way. Twinbox propagates an operation in the pair's direction or not at all, so "${op}" is left out: add it to sync to have it both ways.`,
+          `"${op}" propagates only from ${r ? words.left : words.right} to ${r ? words.right : words.left} here, while the pair is two-way. Twinbox propagates an operation in the pair's direction or not at all, so "${op}" is left out: add it to sync to have it both ways.`,
         );
     } else if (direction === 'left-to-right' ? r : l) sync.push(op);
   }

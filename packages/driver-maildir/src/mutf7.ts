@@ -1,0 +1,62 @@
+/**
+ * IMAP's modified UTF-7 (RFC 3501 section 5.1.3), for Maildirs whose folder directories carry IMAP
+ * names as they are on the wire: Dovecot's default, mbsync, OfflineIMAP. Written here rather than taken
+ * from npm because the one package for it (`utf7`) has been unmaintained for a decade, and the codec is
+ * this short and fully specified.
+ */
+
+const isDirect = (code: number) => code >= 0x20 && code <= 0x7e;
+
+/** UTF-8 (a JS string) to modified UTF-7. */
+export function encodeMutf7(text: string): string {
+  let out = '';
+  let pending: number[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const bytes = new Uint8Array(pending.length * 2);
+    pending.forEach((unit, i) => {
+      bytes[i * 2] = unit >> 8;
+      bytes[i * 2 + 1] = unit & 0xff;
+    });
+    out += `&${Buffer.from(bytes).toString('base64').replace(/=+$/, '').replaceAll('/', ',')}-`;
+    pending = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (isDirect(unit)) {
+      flush();
+      out += unit === 0x26 ? '&-' : text[i];
+    } else {
+      pending.push(unit);
+    }
+  }
+  flush();
+  return out;
+}
+
+/** Modified UTF-7 to UTF-8; undefined for text that is not valid modified UTF-7. */
+export function decodeMutf7(text: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== '&') {
+      if (!isDirect(c.charCodeAt(0))) return undefined;
+      out += c;
+      continue;
+    }
+    const end = text.indexOf('-', i + 1);
+    if (end < 0) return undefined;
+    const run = text.slice(i + 1, end);
+    i = end;
+    if (run === '') {
+      out += '&';
+      continue;
+    }
+    if (!/^[A-Za-z0-9+,]+$/.test(run)) return undefined;
+    const bytes = Buffer.from(run.replaceAll(',', '/'), 'base64');
+    if (bytes.length % 2 !== 0) return undefined;
+    for (let k = 0; k < bytes.length; k += 2) out += String.fromCharCode((bytes[k]! << 8) | bytes[k + 1]!);
+  }
+  // A canonical encoding only: two spellings of one name would be two folders.
+  return encodeMutf7(out) === text ? out : undefined;
+}
