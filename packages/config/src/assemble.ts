@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Controller } from '@twinbox/controller';
 import {
   type Driver,
   parseFolderKey,
@@ -9,9 +8,8 @@ import {
   type SyncOptions,
   type SyncPolicy,
 } from '@twinbox/core';
-import { ImapDriver } from '@twinbox/driver-imap';
-import { MaildirDriver } from '@twinbox/driver-maildir';
-import { SqliteState } from '@twinbox/state-sqlite';
+// The drivers, the state and the controller are imported when a pair is opened, not with this module:
+// `twinbox --help` and a config check then load neither imapflow nor SQLite.
 import { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
 import type { LoadedConfig } from './load.js';
 import { defaultStateDir } from './paths.js';
@@ -20,6 +18,7 @@ import type { AccountConfig, PairConfig, TwinboxConfig } from './schema.js';
 /** Opens the store an account names. Throws the driver's StoreError when it cannot. */
 export async function openDriver(account: AccountConfig): Promise<Driver> {
   if (account.type === 'maildir') {
+    const { MaildirDriver } = await import('@twinbox/driver-maildir');
     return MaildirDriver.open({
       root: account.path,
       layout: account.layout,
@@ -43,6 +42,7 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
       : account['password-env'] !== undefined
         ? { passwordEnv: account['password-env'] }
         : { password: account.password ?? '' };
+  const { ImapDriver } = await import('@twinbox/driver-imap');
   return ImapDriver.connect({
     host: account.host,
     ...(account.port ? { port: account.port } : {}),
@@ -113,6 +113,10 @@ export async function openPair(
   };
   try {
     const path = statePath(config, pairName);
+    const [{ SqliteState }, { Controller }] = await Promise.all([
+      import('@twinbox/state-sqlite'),
+      import('@twinbox/controller'),
+    ]);
     const state = await SqliteState.open({ path, wait: options.waitForLock ?? false });
     opened.push(state);
     const sides = await Promise.allSettled([
