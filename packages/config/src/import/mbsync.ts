@@ -518,7 +518,12 @@ function maildirPlace(
       }
     }
   }
-  folderNamesNote(notes);
+  // mbsync 1.4 (tested) keeps IMAP's modified UTF-7 names on disk: "Ärger" is the directory "&AMQ-rger".
+  draft['folder-names'] = 'modified-utf-7';
+  notes.info(
+    'MaildirStore: folder names',
+    'folder-names = "modified-utf-7": mbsync (1.4, as tested) keeps non-ASCII folder names in IMAP\'s modified UTF-7 on disk ("Ärger" as "&AMQ-rger"). If your mbsync writes UTF-8 names, set folder-names = "utf-8".',
+  );
   const delimiter = last(d, 'infodelimiter')?.args[0] ?? fieldDelimiter;
   if (delimiter !== undefined && delimiter !== ':')
     notes.warn(
@@ -737,12 +742,4 @@ function channelPair(
     notes.warn(key(maxSize.written), `not translated: ${NOT_SUPPORTED.maxsize}`);
   const from = [`from ${label(channel)} (far ${farD?.args[0]}, near ${nearD?.args[0]})`];
   return { name: channel.name, from, value: pair, ...(derived ? { derived } : {}) };
-}
-
-/** mbsync's on-disk folder names are not Twinbox's for non-ASCII names: said once per import. */
-function folderNamesNote(notes: Notes): void {
-  notes.warn(
-    'MaildirStore: folder names',
-    'mbsync (1.4, as tested) stores a non-ASCII folder name in IMAP\'s modified UTF-7 ("Ärger" as the directory "&AMQ-rger"); Twinbox stores UTF-8, so it would take such a directory for a folder named "&AMQ-rger" and create "Ärger" beside it. Rename those directories to UTF-8 before the first sync, or add renames (e.g. "Ärger" = "&AMQ-rger").',
-  );
 }

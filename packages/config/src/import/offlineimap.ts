@@ -126,6 +126,7 @@ const HANDLED_IMAP = new Set([
   'trashfolder',
   'spamfolder',
   'sep',
+  'decodefoldernames',
 ]);
 
 function report(ini: Ini, section: IniSection, handled: Set<string>, notes: Notes): void {
@@ -469,11 +470,21 @@ function pairOf(
 
   const utf8 = bool(getValue(ini, account, 'utf8foldernames')) ?? false;
   const decode = bool(getValue(ini, remote.section, 'decodefoldernames')) ?? false;
-  if (local.type === 'maildir' && !utf8 && !decode)
-    notes.warn(
+  if (local.type === 'maildir') {
+    const draft = local.draft as MaildirDraft;
+    draft['folder-names'] = utf8 || decode ? 'utf-8' : 'modified-utf-7';
+    notes.info(
       `${key}: utf8foldernames`,
-      'OfflineIMAP keeps a non-ASCII folder name in IMAP\'s modified UTF-7 ("Ärger" as "&AMQ-rger"); Twinbox stores UTF-8, so it would see such a directory as a folder named "&AMQ-rger" and create "Ärger" beside it. Rename those directories to UTF-8 first, or add renames.',
+      utf8 || decode
+        ? 'folder-names = "utf-8": OfflineIMAP writes non-ASCII folder names in UTF-8 here.'
+        : 'folder-names = "modified-utf-7": OfflineIMAP keeps non-ASCII folder names in IMAP\'s modified UTF-7 on disk ("Ärger" as "&AMQ-rger").',
     );
+    if (decode)
+      notes.warn(
+        `[${remote.section.name}]: decodefoldernames`,
+        'OfflineIMAP decodes names one way only (it cannot create such folders back on the server); Twinbox reads and writes the UTF-8 names both ways.',
+      );
+  }
 
   // Directions and operations.
   const remoteWritable = !remote.readonly;

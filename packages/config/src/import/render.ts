@@ -34,6 +34,7 @@ export interface MaildirDraft {
   separator?: string | undefined;
   inbox?: string | undefined;
   fsync?: boolean | undefined;
+  'folder-names'?: 'utf-8' | 'modified-utf-7' | undefined;
 }
 
 export interface PairDraft {
