@@ -1,12 +1,5 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import {
-  type CallOptions,
-  type Invoker,
-  makeApi,
-  PortClient,
-  type Remote,
-  type RemoteHandle,
-} from './client.js';
+import { type CallOptions, type Invoker, makeApi, PortClient, type RemoteHandle } from './client.js';
 import {
   ComponentClosedError,
   DeadlineExceededError,
@@ -64,10 +57,10 @@ export interface ComponentHandle<T> extends RemoteHandle<T> {
   /**
    * Orderly shutdown: refuses new calls at once, lets calls in flight (from this handle and from
    * connected ports) finish for up to `graceMs`, then aborts the rest (they reject with a
-   * `ComponentClosedError`), calls the component's own `close()`, closes connected ports, and ends
-   * its thread, leaving no handle open. Idempotent. Rejects (after all that) with a `RemoteError` if
-   * the component's `close()` threw. A thread that does not finish closing within twice the grace
-   * period (plus a second) is terminated.
+   * `ComponentClosedError` at once) and gives them up to `graceMs` more to stop, calls the
+   * component's own `close()`, closes connected ports, and ends its thread, leaving no handle open.
+   * Idempotent. Rejects (after all that) with a `RemoteError` if the component's `close()` threw. A
+   * thread that has not finished closing after three grace periods and a second is terminated.
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -154,7 +147,13 @@ async function startInline<T extends object>(
     refusal: () => refusal,
     invoke(method, callArgs, cancel) {
       // What a thread boundary does, done here: clone (moving what is marked), then clone back.
-      const moved = structuredClone(callArgs, { transfer: takeTransfers(callArgs) });
+      let moved: unknown[];
+      try {
+        moved = structuredClone(callArgs, { transfer: takeTransfers(callArgs) });
+      } catch (err) {
+        // As posting to a thread would: the call fails, the component is not called.
+        return Promise.reject(err);
+      }
       return server.invoke(method, moved, cancel).then(
         (value) => {
           try {
@@ -270,9 +269,9 @@ async function startThread<T extends object>(
         let outcome: Extract<Reply, { kind: 'closed' }> | undefined;
         if (!exited) {
           outcome = await new Promise((resolve) => {
-            // The host answers within the grace period plus the component's close(); a thread stuck
-            // in a loop never does, and is terminated instead.
-            const timer = setTimeout(() => resolve(undefined), 2 * graceMs + 1000);
+            // The host answers within twice the grace period plus the component's close(); a thread
+            // stuck in a loop never does, and is terminated instead.
+            const timer = setTimeout(() => resolve(undefined), 3 * graceMs + 1000);
             onClosed = (reply) => {
               clearTimeout(timer);
               resolve(reply);

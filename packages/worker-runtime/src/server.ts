@@ -131,7 +131,8 @@ export class ComponentServer {
 
   /**
    * Refuses new calls, lets calls in flight finish for up to `graceMs`, then aborts the rest (their
-   * callers get a `ComponentClosedError`), calls the component's own `close()`, and closes every
+   * callers get a `ComponentClosedError` at once) and gives them up to `graceMs` more to stop, then
+   * calls the component's own `close()`, and closes every
    * connected port (their callers are told `closed`). Idempotent. Rejects if the component's
    * `close()` threw, after all of that.
    */
@@ -148,6 +149,12 @@ export class ComponentServer {
         call.controller.abort(err);
         call.fail(err);
       }
+      // Give the aborted calls the same grace to notice their signal and stop, so the component is
+      // not closed under a method still running (a store written to while it closes).
+      await settleWithin(
+        [...this.inFlight].map((c) => c.done),
+        graceMs,
+      );
       // Let the failed calls' answers go out before the ports close.
       await new Promise((resolve) => setImmediate(resolve));
       try {

@@ -15,11 +15,12 @@ const marks = slot[MARKS];
  *
  * A mark is honoured on an argument or result, or on a property (or element) of one; it is used once.
  */
-export function transfer<T>(value: T, transferables: readonly Transferable[]): T {
+export function transfer<T>(value: T, transferables: readonly (Transferable | ArrayBufferLike)[]): T {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
     throw new TypeError('transfer() marks an object (a typed array, a message, a stream), not a primitive');
   }
-  marks.set(value, [...(marks.get(value) ?? []), ...transferables]);
+  // `ArrayBufferLike` because that is what `view.buffer` is typed as; a view's buffer is an ArrayBuffer.
+  marks.set(value, [...(marks.get(value) ?? []), ...(transferables as Transferable[])]);
   return value;
 }
 

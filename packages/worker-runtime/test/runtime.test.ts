@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { RemoteError, type RunMode, startComponent, WorkerCrashedError } from '../src/index.js';
+import { RemoteError, startComponent, WorkerCrashedError } from '../src/index.js';
 import type createCounter from './fixtures/counter.js';
+import { fixture, modes } from './helpers.js';
 
 type Counter = ReturnType<typeof createCounter>;
-const counterUrl = new URL('./fixtures/counter.ts', import.meta.url);
+const counterUrl = fixture('counter');
 
-describe.each<RunMode>(['inline', 'thread'])('a component run %s', (mode) => {
+describe.each(modes)('a component run %s', (mode) => {
   it('answers typed async calls and keeps its own state', async () => {
     const handle = await startComponent<Counter>(counterUrl, { mode, args: { start: 10 } });
     expect(handle.mode).toBe(mode);
+    expect(handle.name).toBe('counter');
     expect(await handle.api.add(5)).toBe(15);
     expect(await handle.api.add(1)).toBe(16);
     expect(await Promise.all([handle.api.slowDouble(2), handle.api.slowDouble(3)])).toEqual([4, 6]);
@@ -22,6 +24,15 @@ describe.each<RunMode>(['inline', 'thread'])('a component run %s', (mode) => {
     expect(back).toEqual(value);
     expect(back).not.toBe(value);
     expect(back.list).not.toBe(value.list);
+    // Not moved: the caller's copy is intact.
+    expect(value.bytes.byteLength).toBe(3);
+    await handle.close();
+  });
+
+  it('refuses what structured clone refuses, in both modes alike', async () => {
+    const handle = await startComponent<Counter>(counterUrl, { mode, args: { start: 0 } });
+    await expect(handle.api.echo({ f: () => 1 })).rejects.toMatchObject({ name: 'DataCloneError' });
+    expect(await handle.api.add(1)).toBe(1);
     await handle.close();
   });
 
@@ -34,10 +45,56 @@ describe.each<RunMode>(['inline', 'thread'])('a component run %s', (mode) => {
     await handle.close();
   });
 
+  it("carries an error's own data (a scope) and its cause chain, down to a plain value", async () => {
+    const handle = await startComponent<Counter>(counterUrl, { mode, args: { start: 0 } });
+    const err = (await handle.api.failWithCause().catch((e: unknown) => e)) as RemoteError;
+    expect(err).toMatchObject({ name: 'FolderError', code: 'FOLDER_BAD', scope: 'folder' });
+    expect(err.cause).toBeInstanceOf(RemoteError);
+    expect(err.cause).toMatchObject({ name: 'Error', message: 'connection reset', code: 'ECONNRESET' });
+    expect((err.cause as Error).cause).toEqual({ errno: -104 });
+    await handle.close();
+  });
+
+  it('cuts a looping cause chain instead of recursing forever', async () => {
+    const handle = await startComponent<Counter>(counterUrl, { mode, args: { start: 0 } });
+    const err = (await handle.api.failWithLoop().catch((e: unknown) => e)) as Error;
+    let depth = 0;
+    for (let e: unknown = err; e instanceof Error; e = e.cause) depth++;
+    expect(depth).toBe(9); // the error and 8 causes
+    expect(err.message).toBe('a');
+    expect((err.cause as Error).message).toBe('b');
+    await handle.close();
+  });
+
+  it("carries an AggregateError's errors", async () => {
+    const handle = await startComponent<Counter>(counterUrl, { mode, args: { start: 0 } });
+    const err = (await handle.api.failAggregate().catch((e: unknown) => e)) as RemoteError;
+    expect(err.name).toBe('AggregateError');
+    expect(err.errors?.map((e) => [e.name, e.message])).toEqual([
+      ['TypeError', 'one'],
+      ['RangeError', 'two'],
+    ]);
+    await handle.close();
+  });
+
   it('reports a component that cannot start as an error, not a hang', async () => {
-    await expect(startComponent(new URL('./fixtures/broken.ts', import.meta.url), { mode })).rejects.toThrow(
-      'cannot open the store',
+    await expect(startComponent(fixture('broken'), { mode })).rejects.toThrow('cannot open the store');
+  });
+
+  it('reports a module that throws while it loads as an error, not a hang', async () => {
+    const err = await startComponent(fixture('top-level-throw'), { mode }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ message: 'top-level failure in the component module' });
+  });
+
+  it('gives up on a start that takes longer than its deadline', async () => {
+    const started = Date.now();
+    const err = await startComponent(fixture('slow-start'), { mode, startDeadlineMs: 200 }).catch(
+      (e: unknown) => e,
     );
+    expect(err).toMatchObject({ name: 'DeadlineExceededError', code: 'DEADLINE_EXCEEDED' });
+    expect((err as Error).message).toMatch(/slow-start\.start\(\)/);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 
