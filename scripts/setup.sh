@@ -42,6 +42,7 @@ twinbox_setup() {
   local missing=()
   [ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v mbsync >/dev/null 2>&1 || missing+=(isync)
   if [ ${#missing[@]} -gt 0 ]; then
     log "Installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq

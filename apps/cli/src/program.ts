@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerCheck } from './commands/check.js';
 import { registerFolders } from './commands/folders.js';
+import { registerImport } from './commands/import.js';
 import { registerInit } from './commands/init.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
@@ -43,6 +44,7 @@ ${EXIT_CODES_HELP}`,
   registerCheck(program);
   registerFolders(program);
   registerInit(program);
+  registerImport(program);
   // Every subcommand: usage errors exit with EXIT.USAGE rather than commander's 1.
   for (const command of [program, ...program.commands]) command.exitOverride();
   return program;

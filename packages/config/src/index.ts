@@ -11,6 +11,13 @@ export {
   statePath,
 } from './assemble.js';
 export { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
+export {
+  type ImportNote,
+  type ImportOptions,
+  type ImportResult,
+  importMbsync,
+  importOfflineImap,
+} from './import/index.js';
 export { ConfigError, type ConfigProblem, type LoadedConfig, loadConfig, parseConfig } from './load.js';
 export { defaultConfigPath, defaultStateDir, expandPath } from './paths.js';
 export {
