@@ -18,7 +18,8 @@ describe.each(modes)('cancellation and deadlines, %s', (mode) => {
     const abortedAt = Date.now();
     controller.abort();
     const err = await call.catch((e: unknown) => e);
-    expect(Date.now() - abortedAt).toBeLessThan(50);
+    // At once: not after the 10 s of work, nor after the component noticed (generous for a busy CI).
+    expect(Date.now() - abortedAt).toBeLessThan(250);
     expect(err).toBeInstanceOf(AbortError);
     expect(err).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
     expect((err as Error).message).toBe('counter.work() was aborted');

@@ -69,7 +69,8 @@ describe('components connected directly, thread', () => {
     const blockedUntil = Date.now();
     const { answeredAt } = await report;
     const duringBlock = answeredAt.filter((t) => t > blockedFrom + 20 && t < blockedUntil - 20).length;
-    expect(duringBlock).toBeGreaterThan(100);
+    // Through this thread, none could have been answered while it was blocked.
+    expect(duringBlock).toBeGreaterThan(20);
     await side.close();
     await state.close();
   });
