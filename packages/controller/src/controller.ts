@@ -185,6 +185,7 @@ export class Controller implements SideController {
   }
 
   async read(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+    if (this.#driver.readMessages) return this.#driver.readMessages(path, ids);
     const out: (MessageContent | null)[] = [];
     for (const id of ids) out.push(await this.#readOne(path, id));
     return out;

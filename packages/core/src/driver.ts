@@ -108,6 +108,12 @@ export interface Driver {
   describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
   /** Reads one whole message; rejects with a `MESSAGE_GONE` {@link MessageError} if it vanished. */
   readMessage(path: FolderPath, id: string): Promise<MessageContent>;
+  /**
+   * Optional: reads several whole messages at once (IMAP: one FETCH instead of a round trip each).
+   * One entry per id, in the same order; `null` for a message that vanished. Callers keep batches
+   * small (the engine's copy batch), since every body is held until the batch is returned.
+   */
+  readMessages?(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]>;
 
   /** Stores new messages, in order; one outcome per message, in the same order. */
   appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]>;

@@ -416,17 +416,27 @@ class FolderRun {
     const paths = { left: plan.left, right: plan.right };
     const batch = Math.max(1, this.options.copyBatch ?? 50);
     let copied = 0;
+    // The next batch is read while this one is written: both sides work at once, and at most two
+    // batches of bodies are held. A read that fails is only awaited (and thrown) in its turn.
+    const readBatch = (start: number) => {
+      const slice = actions.slice(start, start + batch);
+      const reading = this.sides[from].read(
+        paths[from],
+        slice.map((a) => a.from),
+      );
+      reading.catch(() => {});
+      return { slice, reading };
+    };
+    let next = actions.length > 0 ? readBatch(0) : undefined;
     for (let i = 0; i < actions.length; i += batch) {
       if (this.aborted) {
         // Not an error: the rest is copied next time. Counted as not done, so no marker is committed.
         for (const a of actions.slice(i)) count([{ ok: false, id: a.from, code: 'MESSAGE_GONE' }]);
         break;
       }
-      const slice = actions.slice(i, i + batch);
-      const contents = await this.sides[from].read(
-        paths[from],
-        slice.map((a) => a.from),
-      );
+      const { slice, reading } = next!;
+      const contents = await reading;
+      next = i + batch < actions.length ? readBatch(i + batch) : undefined;
       const items: CopyItem[] = [];
       slice.forEach((action, j) => {
         const content = contents[j];

@@ -354,6 +354,47 @@ export class ImapDriver implements Driver {
     );
   }
 
+  /** One UID FETCH for the whole batch, bodies included; a UID the server no longer has gives null. */
+  async readMessages(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+    const wanted = [...new Set(ids)].filter(isUid);
+    if (wanted.length === 0) return ids.map(() => null);
+    const name = this.#name(path);
+    const found = await this.#run(path, () =>
+      this.#withFolder(path, name, async () => {
+        const byUid = new Map<string, MessageContent>();
+        try {
+          const query = { uid: true, source: true, flags: true, internalDate: true };
+          for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
+            if (!msg.source) continue;
+            const content: MessageContent = {
+              body: ownBytes(msg.source),
+              flags: normalizeFlags(msg.flags ?? []),
+            };
+            const date =
+              msg.internalDate instanceof Date
+                ? msg.internalDate
+                : msg.internalDate
+                  ? new Date(msg.internalDate)
+                  : undefined;
+            if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
+            byUid.set(String(msg.uid), content);
+          }
+        } catch (err) {
+          if (!serverAnswered(err)) throw err;
+          throw new FolderError(
+            `The server refused to read messages of ${displayFolder(path)}: ${serverText(err)}`,
+            {
+              code: 'READ_REFUSED',
+              cause: err,
+            },
+          );
+        }
+        return byUid;
+      }),
+    );
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
   /**
    * Appends one message at a time. A message is reported `ok` only with a UID the server confirmed:
    * from APPENDUID (UIDPLUS), or found after the APPEND by Message-ID and size among the UIDs from

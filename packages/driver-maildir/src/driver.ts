@@ -335,6 +335,18 @@ export class MaildirDriver implements Driver {
     });
   }
 
+  /** Reads several files at once; the disk serves them in parallel. Null for a message that vanished. */
+  async readMessages(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+    return mapLimit(ids, 16, async (id) => {
+      try {
+        return await this.readMessage(path, id);
+      } catch (err) {
+        if (err instanceof MessageError && err.code === 'MESSAGE_GONE') return null;
+        throw err;
+      }
+    });
+  }
+
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
     if (messages.length === 0) return [];
     const dir = this.#layout.dirOf(path);

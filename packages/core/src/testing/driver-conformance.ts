@@ -256,6 +256,26 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         expect((error as { code?: unknown }).code).toBe('MESSAGE_GONE');
       });
 
+      it('reads a batch (readMessages, where the driver has it) in order, null for a deleted one', async () => {
+        const d = driver();
+        if (!d.readMessages) return;
+        const bodies = [mail('r1'), mail('r2'), mail('r3')];
+        const ids = await append(
+          { body: bodies[0]!, flags: ['\\Seen'] },
+          { body: bodies[1]!, flags: [] },
+          { body: bodies[2]!, flags: ['\\Flagged'] },
+        );
+        await d.deleteMessages(box, [ids[1]!]);
+        const read = await d.readMessages(box, [ids[2]!, ids[1]!, ids[0]!]);
+        expect(structuredClone(read)).toEqual(read);
+        expect(read).toHaveLength(3);
+        expect(new Uint8Array(read[0]!.body)).toEqual(bodies[2]);
+        expect(read[0]!.flags).toEqual(['\\Flagged']);
+        expect(read[1]).toBeNull();
+        expect(new Uint8Array(read[2]!.body)).toEqual(bodies[0]);
+        expect(await d.readMessages(box, [])).toEqual([]);
+      });
+
       it('keeps a message id across flag changes', async () => {
         const body = mail('stable');
         const [a] = await append({ body, flags: [] });
