@@ -72,7 +72,7 @@ describe.each(modes)('cancellation and deadlines, %s', (mode) => {
       message: 'counter.hang() did not answer within 150 ms',
     });
     expect(took).toBeGreaterThanOrEqual(140);
-    expect(took).toBeLessThan(1000);
+    expect(took).toBeLessThan(3000);
     expect(await handle.api.aborts()).toEqual([{ method: 'hang', reason: 'DeadlineExceededError' }]);
     await handle.close({ graceMs: 50 });
   });

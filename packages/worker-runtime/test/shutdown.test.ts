@@ -45,7 +45,7 @@ describe.each(modes)('orderly shutdown, %s', (mode) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const started = Date.now();
     await handle.close({ graceMs: 100 });
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(3000);
     for (const call of [await working, await hanging]) {
       expect(call).toMatchObject({ error: { name: 'ComponentClosedError', code: 'COMPONENT_CLOSED' } });
     }
@@ -92,11 +92,12 @@ describe.each(modes)('orderly shutdown, %s', (mode) => {
     await writeFile(file, script);
     try {
       const started = Date.now();
-      const { stdout } = await promisify(execFile)(process.execPath, [file], { timeout: 8000 });
+      // About 1 s on an idle machine (three threads start); far longer only on a loaded one.
+      const { stdout } = await promisify(execFile)(process.execPath, [file], { timeout: 25_000 });
       expect(stdout.trim()).toBe('closed');
-      expect(Date.now() - started).toBeLessThan(8000);
+      expect(Date.now() - started).toBeLessThan(25_000);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 });
