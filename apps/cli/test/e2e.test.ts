@@ -38,140 +38,143 @@ async function maildirSnapshot(root: string): Promise<string[]> {
   return out.sort();
 }
 
-describe('twinbox sync, end to end (built binary, Dovecot, a Maildir)', () => {
-  it('first sync, changes on both sides, second sync, check finds no difference, a no-op sync writes nothing', async () => {
-    const s = await setup();
-    current = s;
-    await seed(s);
-    const first = await twinbox(['-c', s.config, 'sync'], s.env);
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/mail: copied 5, flagged 0, deleted 0/);
-    const snapshot = await maildirSnapshot(s.maildir);
-    expect(snapshot).toEqual([
-      '/.Archiv.2024/cur <old@e2e> RS',
-      '/.Привет/cur <hello@e2e> S',
-      '/cur <one@e2e> S',
-      '/cur <three@e2e> Fa',
-      '/new <two@e2e> ',
-    ]);
-    const firstCheck = await twinbox(['-c', s.config, 'check'], s.env);
-    expect(firstCheck.code, firstCheck.stdout + firstCheck.stderr).toBe(0);
+describe.each(['threads', 'inline'] as const)(
+  'twinbox sync, end to end (built binary, Dovecot, a Maildir), workers = %s',
+  (mode) => {
+    it('first sync, changes on both sides, second sync, check finds no difference, a no-op sync writes nothing', async () => {
+      const s = await setup('', mode);
+      current = s;
+      await seed(s);
+      const first = await twinbox(['-c', s.config, 'sync'], s.env);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/mail: copied 5, flagged 0, deleted 0/);
+      const snapshot = await maildirSnapshot(s.maildir);
+      expect(snapshot).toEqual([
+        '/.Archiv.2024/cur <old@e2e> RS',
+        '/.Привет/cur <hello@e2e> S',
+        '/cur <one@e2e> S',
+        '/cur <three@e2e> Fa',
+        '/new <two@e2e> ',
+      ]);
+      const firstCheck = await twinbox(['-c', s.config, 'check'], s.env);
+      expect(firstCheck.code, firstCheck.stdout + firstCheck.stderr).toBe(0);
 
-    // The user reads "two" in mutt (new/ to cur/, seen) and drops a message into the Maildir;
-    // on the server, "one" is flagged and "old" deleted.
-    const [two] = await readdir(join(s.maildir, 'new'));
-    await rename(join(s.maildir, 'new', two!), join(s.maildir, 'cur', `${two}:2,S`));
-    await writeFile(
-      join(s.maildir, 'new', '1700000000.local.host'),
-      message('local').toString().replaceAll('\r\n', '\n'),
-    );
-    const client = await s.imap();
-    try {
-      let lock = await client.getMailboxLock('INBOX');
+      // The user reads "two" in mutt (new/ to cur/, seen) and drops a message into the Maildir;
+      // on the server, "one" is flagged and "old" deleted.
+      const [two] = await readdir(join(s.maildir, 'new'));
+      await rename(join(s.maildir, 'new', two!), join(s.maildir, 'cur', `${two}:2,S`));
+      await writeFile(
+        join(s.maildir, 'new', '1700000000.local.host'),
+        message('local').toString().replaceAll('\r\n', '\n'),
+      );
+      const client = await s.imap();
       try {
-        await client.messageFlagsAdd({ header: { 'message-id': '<one@e2e>' } }, ['\\Flagged']);
+        let lock = await client.getMailboxLock('INBOX');
+        try {
+          await client.messageFlagsAdd({ header: { 'message-id': '<one@e2e>' } }, ['\\Flagged']);
+        } finally {
+          lock.release();
+        }
+        lock = await client.getMailboxLock('Archiv/2024');
+        try {
+          await client.messageDelete('1:*');
+        } finally {
+          lock.release();
+        }
       } finally {
-        lock.release();
+        await client.logout();
       }
-      lock = await client.getMailboxLock('Archiv/2024');
-      try {
-        await client.messageDelete('1:*');
-      } finally {
-        lock.release();
-      }
-    } finally {
-      await client.logout();
-    }
 
-    const second = await twinbox(['-c', s.config, 'sync'], s.env);
-    expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/mail: copied 1, flagged 2, deleted 1/);
-    const check = await twinbox(['-c', s.config, 'check'], s.env);
-    expect(check.stdout).toMatch(/no difference/);
-    expect(check.code).toBe(0);
-    expect(await maildirSnapshot(s.maildir)).toEqual([
-      '/.Привет/cur <hello@e2e> S',
-      '/cur <one@e2e> FS',
-      '/cur <three@e2e> Fa',
-      '/cur <two@e2e> S',
-      '/new <local@e2e> ',
-    ]);
+      const second = await twinbox(['-c', s.config, 'sync'], s.env);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/mail: copied 1, flagged 2, deleted 1/);
+      const check = await twinbox(['-c', s.config, 'check'], s.env);
+      expect(check.stdout).toMatch(/no difference/);
+      expect(check.code).toBe(0);
+      expect(await maildirSnapshot(s.maildir)).toEqual([
+        '/.Привет/cur <hello@e2e> S',
+        '/cur <one@e2e> FS',
+        '/cur <three@e2e> Fa',
+        '/cur <two@e2e> S',
+        '/new <local@e2e> ',
+      ]);
 
-    const before = await maildirSnapshot(s.maildir);
-    const third = await twinbox(['-c', s.config, '--json', 'sync'], s.env);
-    expect(third.code).toBe(0);
-    const done = third.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> });
-    const totals = done.find((e) => e.type === 'pair-done')?.totals;
-    expect(totals).toMatchObject({
-      copied: 0,
-      flagged: 0,
-      deleted: 0,
-      foldersCreated: 0,
-      foldersDeleted: 0,
-      errors: 0,
+      const before = await maildirSnapshot(s.maildir);
+      const third = await twinbox(['-c', s.config, '--json', 'sync'], s.env);
+      expect(third.code).toBe(0);
+      const done = third.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> });
+      const totals = done.find((e) => e.type === 'pair-done')?.totals;
+      expect(totals).toMatchObject({
+        copied: 0,
+        flagged: 0,
+        deleted: 0,
+        foldersCreated: 0,
+        foldersDeleted: 0,
+        errors: 0,
+      });
+      expect(await maildirSnapshot(s.maildir)).toEqual(before);
     });
-    expect(await maildirSnapshot(s.maildir)).toEqual(before);
-  });
 
-  it('a dry run says what it would do and changes nothing, neither the stores nor the state', async () => {
-    const s = await setup();
-    current = s;
-    await seed(s);
-    const dry = await twinbox(['-c', s.config, 'sync', '--dry-run'], s.env);
-    expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/would copy 5/);
-    expect(await readdir(s.maildir).catch(() => [])).toEqual(['cur', 'new', 'tmp']);
-    expect(await maildirSnapshot(s.maildir)).toEqual([]);
-    const state = await SqliteState.open({ path: join(s.dir, 'state', 'mail.sqlite') });
-    try {
-      expect(await state.listFolderPairs()).toEqual([]);
-    } finally {
-      await state.close();
-    }
-    const status = await twinbox(['-c', s.config, 'status'], s.env);
-    expect(status.stdout).toMatch(/never synced/);
-    expect(status.stdout).toMatch(/pending INBOX: copy 3 →, 0 ←/);
-  });
+    it('a dry run says what it would do and changes nothing, neither the stores nor the state', async () => {
+      const s = await setup('', mode);
+      current = s;
+      await seed(s);
+      const dry = await twinbox(['-c', s.config, 'sync', '--dry-run'], s.env);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toMatch(/would copy 5/);
+      expect(await readdir(s.maildir).catch(() => [])).toEqual(['cur', 'new', 'tmp']);
+      expect(await maildirSnapshot(s.maildir)).toEqual([]);
+      const state = await SqliteState.open({ path: join(s.dir, 'state', 'mail.sqlite') });
+      try {
+        expect(await state.listFolderPairs()).toEqual([]);
+      } finally {
+        await state.close();
+      }
+      const status = await twinbox(['-c', s.config, 'status'], s.env);
+      expect(status.stdout).toMatch(/never synced/);
+      expect(status.stdout).toMatch(/pending INBOX: copy 3 →, 0 ←/);
+    });
 
-  it('sync --folder limits the sync to matching folders; folders lists an account', async () => {
-    const s = await setup();
-    current = s;
-    await seed(s);
-    const r = await twinbox(['-c', s.config, 'sync', '--folder', 'Archiv/*'], s.env);
-    expect(r.code).toBe(0);
-    expect(await maildirSnapshot(s.maildir)).toEqual(['/.Archiv.2024/cur <old@e2e> RS']);
-    const folders = await twinbox(['-c', s.config, 'folders', 'remote'], s.env);
-    expect(folders.stdout.split('\n')).toEqual(expect.arrayContaining(['INBOX', 'Archiv/2024', 'Привет']));
-  });
+    it('sync --folder limits the sync to matching folders; folders lists an account', async () => {
+      const s = await setup('', mode);
+      current = s;
+      await seed(s);
+      const r = await twinbox(['-c', s.config, 'sync', '--folder', 'Archiv/*'], s.env);
+      expect(r.code).toBe(0);
+      expect(await maildirSnapshot(s.maildir)).toEqual(['/.Archiv.2024/cur <old@e2e> RS']);
+      const folders = await twinbox(['-c', s.config, 'folders', 'remote'], s.env);
+      expect(folders.stdout.split('\n')).toEqual(expect.arrayContaining(['INBOX', 'Archiv/2024', 'Привет']));
+    });
 
-  it('exit codes: wrong password 3, unreachable server 4, pair locked by another sync 5, unknown pair 2', async () => {
-    const s = await setup();
-    current = s;
-    const wrong = await twinbox(['-c', s.config, 'sync'], { ...s.env, TWINBOX_TEST_PASSWORD: 'wrong' });
-    expect(wrong.code).toBe(3);
-    expect(wrong.stderr).toMatch(/refused the login/);
-    expect(wrong.stderr).not.toContain(s.password);
+    it('exit codes: wrong password 3, unreachable server 4, pair locked by another sync 5, unknown pair 2', async () => {
+      const s = await setup('', mode);
+      current = s;
+      const wrong = await twinbox(['-c', s.config, 'sync'], { ...s.env, TWINBOX_TEST_PASSWORD: 'wrong' });
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toMatch(/refused the login/);
+      expect(wrong.stderr).not.toContain(s.password);
 
-    const text = await readFile(s.config, 'utf8');
-    await writeFile(s.config, text.replace(/^port = \d+$/m, 'port = 1'));
-    const unreachable = await twinbox(['-c', s.config, 'sync'], s.env);
-    expect(unreachable.code).toBe(4);
-    await writeFile(s.config, text);
+      const text = await readFile(s.config, 'utf8');
+      await writeFile(s.config, text.replace(/^port = \d+$/m, 'port = 1'));
+      const unreachable = await twinbox(['-c', s.config, 'sync'], s.env);
+      expect(unreachable.code).toBe(4);
+      await writeFile(s.config, text);
 
-    const holder = await SqliteState.open({ path: join(s.dir, 'state', 'mail.sqlite') });
-    try {
-      const locked = await twinbox(['-c', s.config, 'sync'], s.env);
-      expect(locked.code).toBe(5);
-      expect(locked.stderr).toMatch(/lock/i);
-    } finally {
-      await holder.close();
-    }
-    const unknown = await twinbox(['-c', s.config, 'sync', 'nope'], s.env);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/no pair named "nope"/);
-  });
-});
+      const holder = await SqliteState.open({ path: join(s.dir, 'state', 'mail.sqlite') });
+      try {
+        const locked = await twinbox(['-c', s.config, 'sync'], s.env);
+        expect(locked.code).toBe(5);
+        expect(locked.stderr).toMatch(/lock/i);
+      } finally {
+        await holder.close();
+      }
+      const unknown = await twinbox(['-c', s.config, 'sync', 'nope'], s.env);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/no pair named "nope"/);
+    });
+  },
+);

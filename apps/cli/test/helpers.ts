@@ -42,7 +42,7 @@ export interface Setup {
 }
 
 /** A fresh IMAP user on the Dovecot fixture, an empty Maildir, and a config pairing them. */
-export async function setup(extraPair = ''): Promise<Setup> {
+export async function setup(extraPair = '', mode: 'threads' | 'inline' = 'threads'): Promise<Setup> {
   const info = dovecot();
   const { user, password } = await newUser();
   const dir = await mkdtemp(join(tmpdir(), 'twinbox-e2e-'));
@@ -51,7 +51,7 @@ export async function setup(extraPair = ''): Promise<Setup> {
   const config = join(dir, 'config.toml');
   await writeFile(
     config,
-    `workers = "inline"
+    `workers = "${mode}"
 
 [state]
 dir = "${join(dir, 'state')}"

@@ -5,15 +5,35 @@ import {
   parseFolderKey,
   resolvePolicy,
   type SideController,
+  type StateBackend,
   type SyncOptions,
   type SyncPolicy,
 } from '@twinbox/core';
+import type { ComponentHandle } from '@twinbox/worker-runtime';
+import { movableBuffers } from './buffers.js';
 // The drivers, the state and the controller are imported when a pair is opened, not with this module:
 // `twinbox --help` and a config check then load neither imapflow nor SQLite.
-import { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
+import { folderMatcher } from './folders.js';
 import type { LoadedConfig } from './load.js';
 import { defaultStateDir } from './paths.js';
 import type { AccountConfig, PairConfig, TwinboxConfig } from './schema.js';
+import type { SideArgs } from './side-component.js';
+
+/**
+ * The engine's view of a side component: its methods, with the bodies of copies moved into the side's
+ * thread rather than copied (the engine does not use them after the call).
+ */
+function engineFacing(
+  handle: ComponentHandle<SideController>,
+  transfer: typeof import('@twinbox/worker-runtime').transfer,
+): SideController {
+  const api = handle.api as unknown as SideController;
+  return {
+    ...api,
+    applyCopies: (key, path, items) =>
+      api.applyCopies(key, path, transfer(items, movableBuffers(items.map((i) => i.content)))),
+  };
+}
 
 /** Opens the store an account names. Throws the driver's StoreError when it cannot. */
 export async function openDriver(account: AccountConfig): Promise<Driver> {
@@ -89,6 +109,12 @@ export interface OpenedPair {
 }
 
 export interface OpenPairOptions {
+  /**
+   * `threads`: each side (driver and controller) in a worker thread of its own and the state in a
+   * third, which both sides call directly; `inline`: the same components in this thread. Default: the
+   * config's `workers`.
+   */
+  mode?: 'threads' | 'inline';
   /** Only folders whose (left) name passes this as well as the pair's patterns. */
   folderFilter?: (name: string) => boolean;
   /** Wait for another sync of the pair to finish rather than fail at once. */
@@ -96,7 +122,8 @@ export interface OpenPairOptions {
 }
 
 /**
- * Opens both stores and the state of a pair, in this thread. Whatever was opened is closed again if a
+ * Opens both stores and the state of a pair as worker-runtime components (see
+ * {@link OpenPairOptions.mode}). Whatever was opened is closed again if a
  * later step fails, so a failed open leaves no connection or lock behind.
  */
 export async function openPair(
@@ -113,31 +140,45 @@ export async function openPair(
   };
   try {
     const path = statePath(config, pairName);
-    const [{ SqliteState }, { Controller }] = await Promise.all([
-      import('@twinbox/state-sqlite'),
-      import('@twinbox/controller'),
-    ]);
-    const state = await SqliteState.open({ path, wait: options.waitForLock ?? false });
+    const runtime = await import('@twinbox/worker-runtime');
+    const mode = (options.mode ?? config.workers) === 'threads' ? 'thread' : 'inline';
+    const state = await runtime.startComponent<StateBackend>(
+      import.meta.resolve('@twinbox/state-sqlite/component'),
+      {
+        mode,
+        name: `state of ${pairName}`,
+        args: { path, wait: options.waitForLock ?? false },
+      },
+    );
     opened.push(state);
-    const sides = await Promise.allSettled([
-      openDriver(config.accounts[pair.left]!),
-      openDriver(config.accounts[pair.right]!),
-    ]);
+    const startSide = async (side: 'left' | 'right') => {
+      const port = await state.connect();
+      const args: SideArgs = {
+        side,
+        account: config.accounts[pair[side]]!,
+        rename: pair.rename,
+        statePort: port,
+      };
+      return runtime.startComponent<SideController>(new URL('./side-component.js', import.meta.url), {
+        mode,
+        name: `${side} side (${pair[side]})`,
+        args: runtime.transfer(args, [port]),
+      });
+    };
+    const sides = await Promise.allSettled([startSide('left'), startSide('right')]);
+    // Sides close before the state they write to.
     for (const s of sides) if (s.status === 'fulfilled') opened.push(s.value);
     for (const s of sides) if (s.status === 'rejected') throw s.reason;
-    const [leftDriver, rightInner] = sides.map((s) => (s as PromiseFulfilledResult<Driver>).value) as [
-      Driver,
-      Driver,
-    ];
-    const renames = new FolderRenames(pair.rename);
-    const rightDriver = renames.empty ? rightInner : new RenamedDriver(rightInner, renames);
+    const [left, right] = sides.map(
+      (s) => (s as PromiseFulfilledResult<ComponentHandle<SideController>>).value,
+    ) as [ComponentHandle<SideController>, ComponentHandle<SideController>];
     const matches = folderMatcher(pair.folders);
     const extra = options.folderFilter;
     return {
       name: pairName,
       config: pair,
-      left: new Controller({ side: 'left', driver: leftDriver, state }),
-      right: new Controller({ side: 'right', driver: rightDriver, state }),
+      left: engineFacing(left, runtime.transfer),
+      right: engineFacing(right, runtime.transfer),
       statePath: path,
       syncOptions: {
         policy: policyOf(pair),

@@ -446,10 +446,11 @@ class FolderRun {
         else count([{ ok: false, id: action.from, code: 'MESSAGE_GONE' }]);
       });
       if (items.length === 0) continue;
+      // Counted before the call: a side in a worker may take the bodies' buffers (moved, not copied).
+      const bytes = items.reduce((n, it) => n + it.content.body.byteLength, 0);
       const outcomes = await this.sides[to].applyCopies(plan.key, paths[to], items);
       const ok = count(outcomes);
       copied += ok;
-      const bytes = items.reduce((n, it) => n + it.content.body.byteLength, 0);
       this.options.onEvent?.({ type: 'copied', key: plan.key, to, count: ok, bytes });
     }
     return copied;

@@ -41,7 +41,7 @@ export function registerStatus(program: Command): void {
         }
         if (!options.offline) {
           try {
-            const opened = await openPair(loaded, name);
+            const opened = await openPair(loaded, name, ctx.options.inline ? { mode: 'inline' } : {});
             try {
               const report = await sync(opened.left, opened.right, { ...opened.syncOptions, dryRun: true });
               status.pending = report.plans.map((p) => ({

@@ -66,6 +66,7 @@ export async function runSync(
       let opened: Awaited<ReturnType<typeof openPair>>;
       try {
         opened = await openPair(loaded, name, {
+          ...(ctx.options.inline ? { mode: 'inline' as const } : {}),
           ...(folderFilter ? { folderFilter: (n) => folderFilter(n.split('/')) } : {}),
         });
       } catch (err) {

@@ -1,0 +1,73 @@
+import type { MessagePort } from 'node:worker_threads';
+import { Controller } from '@twinbox/controller';
+import type { SideController, StateBackend } from '@twinbox/core';
+import { connectRemote, transfer } from '@twinbox/worker-runtime';
+import { openDriver } from './assemble.js';
+import { movableBuffers } from './buffers.js';
+import { FolderRenames, RenamedDriver } from './folders.js';
+import type { AccountConfig } from './schema.js';
+
+/** What a side worker is built from: plain data, and the port to the state worker. */
+export interface SideArgs {
+  side: 'left' | 'right';
+  account: AccountConfig;
+  /** Left name = right name; applied on the right side only. */
+  rename: Record<string, string>;
+  /** A port to the state component: this side calls the state directly, not through the engine. */
+  statePort: MessagePort;
+}
+
+/** Every method of a side's controller, by name: what crosses the worker boundary. */
+const METHODS = [
+  'capabilities',
+  'listFolders',
+  'createFolder',
+  'deleteFolder',
+  'folderPairs',
+  'recordFolderPair',
+  'forgetFolderPair',
+  'changes',
+  'describe',
+  'hashes',
+  'read',
+  'applyState',
+  'applyFlags',
+  'applyDeletes',
+  'applyCopies',
+  'commit',
+] as const satisfies readonly (keyof SideController)[];
+
+/**
+ * A side as a worker-runtime component: the account's driver and a controller, talking to the state
+ * worker over its own port. Bodies it reads are moved to the caller, not copied.
+ */
+export default async function createSide(args: SideArgs) {
+  const state = await connectRemote<StateBackend>(args.statePort);
+  let driver: Awaited<ReturnType<typeof openDriver>>;
+  try {
+    driver = await openDriver(args.account);
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+  const renames = new FolderRenames(args.rename);
+  if (args.side === 'right' && !renames.empty) driver = new RenamedDriver(driver, renames);
+  const controller = new Controller({ side: args.side, driver, state: state.api as unknown as StateBackend });
+  const component: Record<string, unknown> = {};
+  for (const method of METHODS) {
+    component[method] = (...a: unknown[]) =>
+      (controller[method] as (...x: unknown[]) => unknown).apply(controller, a);
+  }
+  component.read = async (path: Parameters<SideController['read']>[0], ids: readonly string[]) => {
+    const contents = await controller.read(path, ids);
+    return transfer(contents, movableBuffers(contents));
+  };
+  component.close = async () => {
+    try {
+      await driver.close();
+    } finally {
+      await state.close();
+    }
+  };
+  return component as unknown as SideController & { close(): Promise<void> };
+}
