@@ -69,7 +69,9 @@ describe('readCorpus', () => {
   });
 
   // Reads the whole corpus (twice, for the first): seconds alone, much longer on a loaded CI machine.
-  it('with multiplier 2 yields twice as many messages, every copy with its own Message-ID', { timeout: 180_000 }, async () => {
+  it('with multiplier 2 yields twice as many messages, every copy with its own Message-ID', {
+    timeout: 180_000,
+  }, async () => {
     let count = 0;
     const ids = new Set<string>();
     let withoutId = 0;
@@ -107,7 +109,9 @@ describe('readCorpus', () => {
 
 describe('the assignment of folders and flags', () => {
   // Reads the whole corpus (twice, for the first): seconds alone, much longer on a loaded CI machine.
-  it('is a function of the message alone, covers every folder and has a realistic mix of flags', { timeout: 180_000 }, async () => {
+  it('is a function of the message alone, covers every folder and has a realistic mix of flags', {
+    timeout: 180_000,
+  }, async () => {
     const folders: Record<string, number> = {};
     const flags: Record<string, number> = {};
     let count = 0;
