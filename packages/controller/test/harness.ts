@@ -104,6 +104,8 @@ export function allTokens(s: Snapshot): Set<string> {
   return out;
 }
 
+let hostedCount = 0;
+
 export class World {
   readonly stores: Record<Side, MemoryStore> = { left: new MemoryStore(), right: new MemoryStore() };
   readonly state = new MemoryState();
@@ -117,7 +119,8 @@ export class World {
     return `t${++this.next}`;
   }
 
-  controllers(
+  /** The drivers and the state a sync uses, with the options' fault injections. */
+  parts(
     options: {
       state?: StateBackend;
       crash?: CrashSwitch;
@@ -134,16 +137,70 @@ export class World {
     const state = options.crash
       ? crashingState(options.state ?? this.state, options.crash)
       : (options.state ?? this.state);
-    const make = (side: Side) =>
-      new Controller({
-        side,
-        state,
-        driver: new MemoryDriver(this.stores[side], {
-          keywords: options.keywords?.[side] ?? true,
-          ...(hooks ? { faults: hooks } : {}),
-        }),
+    const driver = (side: Side) =>
+      new MemoryDriver(this.stores[side], {
+        keywords: options.keywords?.[side] ?? true,
+        ...(hooks ? { faults: hooks } : {}),
       });
+    return { state, drivers: { left: driver('left'), right: driver('right') } };
+  }
+
+  controllers(options: Parameters<World['parts']>[0] = {}) {
+    const { state, drivers } = this.parts(options);
+    const make = (side: Side) => new Controller({ side, state, driver: drivers[side] });
     return { left: make('left'), right: make('right') };
+  }
+
+  /**
+   * The same sync with each side's controller in a worker thread of its own (TWINBOX_ENGINE_MODE=thread),
+   * calling the driver and the state, which stay in this thread for the test to inspect, over ports.
+   */
+  async #syncInThreads(options: Parameters<World['sync']>[0] = {}): Promise<SyncReport> {
+    const runtime = await import('@twinbox/worker-runtime');
+    const { state, drivers } = this.parts(options);
+    const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('twinbox.test.hosted')] ??=
+      new Map()) as Map<string, object>;
+    const handles: { close(): Promise<void> }[] = [];
+    const host = async (key: string, target: object) => {
+      const id = `${key}-${++hostedCount}`;
+      registry.set(id, target);
+      const handle = await runtime.startComponent(new URL('./fixtures/hosted.mjs', import.meta.url), {
+        mode: 'inline',
+        args: { key: id },
+        name: key,
+      });
+      handles.push({
+        close: async () => {
+          await handle.close();
+          registry.delete(id);
+        },
+      });
+      return handle;
+    };
+    try {
+      const stateHandle = await host('state', state);
+      const side = async (name: Side) => {
+        const driverPort = await (await host(`${name} driver`, drivers[name])).connect();
+        const statePort = await stateHandle.connect();
+        const handle = await runtime.startComponent<Controller>(
+          new URL('./fixtures/side.mjs', import.meta.url),
+          {
+            mode: 'thread',
+            name: `${name} side`,
+            args: runtime.transfer(
+              { side: name, driverPort, statePort, capabilities: drivers[name].capabilities },
+              [driverPort, statePort],
+            ),
+          },
+        );
+        handles.unshift(handle);
+        return handle.api as unknown as Controller;
+      };
+      const [left, right] = await Promise.all([side('left'), side('right')]);
+      return await sync(left, right, options);
+    } finally {
+      for (const h of handles) await h.close();
+    }
   }
 
   async sync(
@@ -154,6 +211,7 @@ export class World {
       interfere?: () => void;
     } = {},
   ): Promise<SyncReport> {
+    if (process.env.TWINBOX_ENGINE_MODE === 'thread') return this.#syncInThreads(options);
     const { left, right } = this.controllers(options);
     return sync(left, right, options);
   }
