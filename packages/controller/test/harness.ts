@@ -158,8 +158,10 @@ export class World {
   async #syncInThreads(options: Parameters<World['sync']>[0] = {}): Promise<SyncReport> {
     const runtime = await import('@twinbox/worker-runtime');
     const { state, drivers } = this.parts(options);
-    const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('twinbox.test.hosted')] ??=
-      new Map()) as Map<string, object>;
+    const slot = Symbol.for('twinbox.test.hosted');
+    const global = globalThis as Record<symbol, unknown>;
+    if (!global[slot]) global[slot] = new Map<string, object>();
+    const registry = global[slot] as Map<string, object>;
     const handles: { close(): Promise<void> }[] = [];
     const host = async (key: string, target: object) => {
       const id = `${key}-${++hostedCount}`;
