@@ -1,3 +1,3 @@
 import { twinboxVitestConfig } from '@twinbox/vitest-config';
 
-export default twinboxVitestConfig();
+export default twinboxVitestConfig({ dovecot: true });

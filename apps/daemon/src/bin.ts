@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { createProgram } from './program.js';
+import module from 'node:module';
 
-await createProgram().parseAsync(process.argv);
+module.enableCompileCache?.();
+const { main } = await import('./program.js');
+process.exitCode = await main(process.argv);

@@ -24,7 +24,7 @@ describe('the built twinboxd binary', () => {
   it('exits non-zero on an unknown option, saying which', async () => {
     const failure = await run(process.execPath, [bin, '--no-such-option']).catch((e: unknown) => e);
     expect(failure).toMatchObject({
-      code: 1,
+      code: 64,
       stderr: expect.stringMatching(/unknown option '--no-such-option'/),
     });
   });
