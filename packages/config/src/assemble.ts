@@ -16,7 +16,7 @@ import { movableBuffers } from './buffers.js';
 import { folderMatcher } from './folders.js';
 import type { LoadedConfig } from './load.js';
 import { defaultStateDir } from './paths.js';
-import type { AccountConfig, PairConfig, TwinboxConfig } from './schema.js';
+import { type AccountConfig, type PairConfig, parseSize, type TwinboxConfig } from './schema.js';
 import type { SideArgs } from './side-component.js';
 
 /**
@@ -88,6 +88,7 @@ export function policyOf(pair: PairConfig): SyncPolicy {
       folderDeletion: has('folder-deletion'),
     },
     conflicts: { flags: pair.conflicts.flags, deleteVsChange: pair.conflicts['delete-vs-change'] },
+    maxMessageSize: pair['max-size'] === undefined ? undefined : parseSize(pair['max-size']),
   });
 }
 

@@ -27,6 +27,7 @@ export {
   type ImapAccountConfig,
   type MaildirAccountConfig,
   type PairConfig,
+  parseSize,
   type TwinboxConfig,
 } from './schema.js';
 export { starterConfig } from './starter.js';

@@ -115,6 +115,20 @@ export const pairSchema = z.strictObject({
     .array(operation)
     .default(['new', 'flags', 'deletions', 'folder-creation', 'folder-deletion'])
     .describe('What propagates (mbsync Sync/Create/Remove/Expunge).'),
+  'max-size': z
+    .union([
+      z.int().min(1),
+      z
+        .string()
+        .regex(
+          /^\s*\d+(\.\d+)?\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i,
+          'a size such as "10MB", "500k" or 1048576',
+        ),
+    ])
+    .optional()
+    .describe(
+      'Messages larger than this are not copied (mbsync MaxSize): a number of bytes, or "10MB", "500k".',
+    ),
   conflicts: z
     .strictObject({
       flags: z
@@ -181,4 +195,13 @@ export function configJsonSchema(): Record<string, unknown> {
     $id: 'https://twinbox.dev/config.schema.json',
     title: 'Twinbox configuration',
   };
+}
+
+/** Bytes from a `max-size` value: a number, or text like "10MB" (powers of 1024, as mbsync reads them). */
+export function parseSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value)!;
+  const unit = m[2]!.toLowerCase()[0];
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Math.round(Number(m[1]) * factor);
 }

@@ -5,6 +5,7 @@ import {
   FolderRenames,
   folderMatcher,
   parseConfig,
+  parseSize,
   policyOf,
   starterConfig,
 } from '../src/index.js';
@@ -161,6 +162,17 @@ describe('parseConfig', () => {
   it('makes Maildir paths absolute: "~" is home, relative paths are against the config file', () => {
     const config = parseConfig(good.replace('"~/Mail"', '"mail/here"'), '/home/u/cfg/config.toml');
     expect(config.accounts.local).toMatchObject({ path: '/home/u/cfg/mail/here' });
+  });
+});
+
+describe('max-size', () => {
+  it('reads bytes or sizes with units into the policy, and refuses nonsense', () => {
+    expect(parseSize('10MB')).toBe(10 * 1024 * 1024);
+    expect(parseSize('500k')).toBe(500 * 1024);
+    expect(parseSize(2048)).toBe(2048);
+    const config = parseConfig(`${good}max-size = "1.5m"\n`, '/c.toml');
+    expect(policyOf(config.pairs.main!).maxMessageSize).toBe(1.5 * 1024 * 1024);
+    expect(problems(`${good}max-size = "big"\n`)[0]).toMatchObject({ key: 'pairs.main.max-size', line: 15 });
   });
 });
 

@@ -1,4 +1,4 @@
-import { folderKey } from '@twinbox/core';
+import { folderKey, resolvePolicy } from '@twinbox/core';
 import { describe, expect, it } from 'vitest';
 import { failingState, snapshot, tokenOf, World } from './harness.js';
 
@@ -61,6 +61,29 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(second.totals.copied).toBe(21);
     expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
     expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
+  it('holds back messages over maxMessageSize (reported, never copied, never lost) and copies the rest', async () => {
+    const world = new World();
+    const small = world.add('left', INBOX, ['\\Seen']);
+    const big = world.token();
+    world.stores.left.addMessage(
+      INBOX,
+      new TextEncoder().encode(`Message-ID: <${big}@t>\r\nSubject: ${big}\r\n\r\n${'x'.repeat(5000)}\r\n`),
+      [],
+    );
+    const policy = resolvePolicy({ maxMessageSize: 1000 });
+    const first = await world.sync({ policy });
+    expect(first.totals).toMatchObject({ copied: 1, tooLarge: 1, errors: 0 });
+    expect(tokens(world, 'right')).toEqual([small]);
+    expect(tokens(world, 'left')).toEqual([big, small].sort());
+    const again = await world.sync({ policy });
+    expect(again.totals).toMatchObject({ copied: 0, deleted: 0, errors: 0 });
+    expect(tokens(world, 'left')).toEqual([big, small].sort());
+    // Without the limit, the next sync copies it.
+    const unlimited = await world.sync();
+    expect(tokens(world, 'right')).toEqual([big, small].sort());
+    expect(unlimited.totals.errors).toBe(0);
   });
 
   it('a dry run returns the plan as plain data and changes nothing', async () => {

@@ -43,6 +43,8 @@ export interface FolderReport {
   /** Messages found on both sides and paired by content rather than copied. */
   paired: number;
   conflicts: number;
+  /** Messages not copied because they are larger than the policy's `maxMessageSize`. */
+  tooLarge: number;
   errors: { scope: 'message' | 'folder'; code: string; message: string }[];
 }
 
@@ -58,6 +60,8 @@ export interface SyncReport {
     deleted: number;
     paired: number;
     conflicts: number;
+    /** Messages held back by `maxMessageSize`. */
+    tooLarge: number;
     errors: number;
     foldersCreated: number;
     foldersDeleted: number;
@@ -82,6 +86,7 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
     deleted: { left: 0, right: 0 },
     paired: 0,
     conflicts: 0,
+    tooLarge: 0,
     errors: [],
   };
 }
@@ -111,6 +116,7 @@ export async function sync(
       deleted: 0,
       paired: 0,
       conflicts: 0,
+      tooLarge: 0,
       errors: 0,
       foldersCreated: 0,
       foldersDeleted: 0,
@@ -151,6 +157,7 @@ export async function sync(
     report.totals.deleted += f.deleted.left + f.deleted.right;
     report.totals.paired += f.paired;
     report.totals.conflicts += f.conflicts;
+    report.totals.tooLarge += f.tooLarge;
     report.totals.errors += f.errors.length;
     if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
     if (f.action === 'deleted') report.totals.foldersDeleted++;
@@ -326,6 +333,7 @@ class FolderRun {
     });
     folder.conflicts = plan.conflicts.length;
     folder.paired = plan.record.length;
+    folder.tooLarge = this.dropTooLarge(plan, lc, rc);
     if (!isEmptyFolderPlan(plan)) {
       this.report.plans.push(plan);
       this.options.onEvent?.({ type: 'folder-planned', key, plan });
@@ -338,12 +346,35 @@ class FolderRun {
       return;
     }
     const failures = await this.apply(folder, plan);
-    if (failures === 0) {
+    // A folder with messages held back keeps its old marker: it is listed in full next time, so
+    // raising the limit brings them over at once rather than at some later full listing.
+    if (failures === 0 && folder.tooLarge === 0) {
       await Promise.all([
         plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
         plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
       ]);
     }
+  }
+
+  /**
+   * Takes copies of messages over the size limit out of the plan; returns how many. Only new messages
+   * are held back: they stay unpaired on their side, so nothing is lost and nothing reads as deleted.
+   * The cost: such a folder is listed in full on every sync until the message goes or the limit rises.
+   */
+  private dropTooLarge(plan: FolderPlan, lc: SideChanges, rc: SideChanges): number {
+    const max = this.policy.maxMessageSize;
+    if (max === undefined) return 0;
+    let dropped = 0;
+    for (const [copies, source] of [
+      [plan.toRight, lc],
+      [plan.toLeft, rc],
+    ] as const) {
+      const size = new Map(source.added.map((m) => [m.id, m.size]));
+      const kept = copies.copies.filter((c) => (size.get(c.from) ?? 0) <= max);
+      dropped += copies.copies.length - kept.length;
+      copies.copies = kept;
+    }
+    return dropped;
   }
 
   /**

@@ -32,6 +32,12 @@ export interface SyncPolicy {
      */
     flags: 'merge' | 'left' | 'right';
   };
+  /**
+   * Messages larger than this many bytes (CRLF size, as listed) are not copied, like mbsync's MaxSize:
+   * they stay where they are, unpaired, and are reported as skipped. A message whose size the listing
+   * does not give is copied.
+   */
+  maxMessageSize?: number;
 }
 
 export const DEFAULT_POLICY: SyncPolicy = {
@@ -53,9 +59,11 @@ export function resolvePolicy(
     direction?: SyncPolicy['direction'];
     propagate?: Partial<SyncPolicy['propagate']>;
     conflicts?: Partial<SyncPolicy['conflicts']>;
+    maxMessageSize?: number | undefined;
   } = {},
 ): SyncPolicy {
   return {
+    ...(partial.maxMessageSize !== undefined ? { maxMessageSize: partial.maxMessageSize } : {}),
     direction: partial.direction ?? DEFAULT_POLICY.direction,
     propagate: { ...DEFAULT_POLICY.propagate, ...partial.propagate },
     conflicts: { ...DEFAULT_POLICY.conflicts, ...partial.conflicts },

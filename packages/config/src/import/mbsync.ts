@@ -731,15 +731,27 @@ function channelPair(
   if (syncD?.args.some((a) => /renew/i.test(a)))
     notes.info(
       key('Sync'),
-      'ReNew only matters with MaxSize, which Twinbox does not have: nothing to translate.',
+      'ReNew re-checks messages mbsync skipped for MaxSize; Twinbox retries them on every sync: nothing to translate.',
     );
   const copyArrival = pick('copyarrivaldate');
   if (copyArrival)
     notes.info(key('CopyArrivalDate'), 'Twinbox always keeps the arrival date (internal date / file time).');
   reportRest(channel, d, new Set([...CHANNEL_KEYS, 'maxsize']), notes);
   const maxSize = last(d, 'maxsize');
-  if (maxSize && !/^0[kmb]*$/i.test(maxSize.args[0] ?? ''))
-    notes.warn(key(maxSize.written), `not translated: ${NOT_SUPPORTED.maxsize}`);
+  if (maxSize && !/^0[kmb]*$/i.test(maxSize.args[0] ?? '')) {
+    const size = maxSize.args[0] ?? '';
+    if (/^\d+(\.\d+)?[kmg]?b?$/i.test(size)) {
+      pair['max-size'] = size;
+      notes.info(
+        key(maxSize.written),
+        `max-size = "${size}": larger messages are not copied; unlike mbsync, Twinbox writes no placeholder for them.`,
+      );
+    } else
+      notes.warn(
+        key(maxSize.written),
+        `not translated: ${JSON.stringify(size)} is not a size Twinbox reads.`,
+      );
+  }
   const from = [`from ${label(channel)} (far ${farD?.args[0]}, near ${nearD?.args[0]})`];
   return { name: channel.name, from, value: pair, ...(derived ? { derived } : {}) };
 }

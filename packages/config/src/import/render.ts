@@ -44,6 +44,7 @@ export interface PairDraft {
   rename: Record<string, string>;
   direction: 'both' | 'left-to-right' | 'right-to-left';
   sync: Operation[];
+  'max-size'?: string;
 }
 
 /** A table to write, with where it came from and a comment per key where one helps. */
