@@ -338,18 +338,7 @@ export class ImapDriver implements Driver {
           );
         }
         if (msg === false || !msg.source) throw gone();
-        const content: MessageContent = {
-          body: ownBytes(msg.source),
-          flags: normalizeFlags(msg.flags ?? []),
-        };
-        const date =
-          msg.internalDate instanceof Date
-            ? msg.internalDate
-            : msg.internalDate
-              ? new Date(msg.internalDate)
-              : undefined;
-        if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
-        return content;
+        return contentOf(msg as FetchedBody);
       }),
     );
   }
@@ -366,18 +355,7 @@ export class ImapDriver implements Driver {
           const query = { uid: true, source: true, flags: true, internalDate: true };
           for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
             if (!msg.source) continue;
-            const content: MessageContent = {
-              body: ownBytes(msg.source),
-              flags: normalizeFlags(msg.flags ?? []),
-            };
-            const date =
-              msg.internalDate instanceof Date
-                ? msg.internalDate
-                : msg.internalDate
-                  ? new Date(msg.internalDate)
-                  : undefined;
-            if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
-            byUid.set(String(msg.uid), content);
+            byUid.set(String(msg.uid), contentOf(msg as FetchedBody));
           }
         } catch (err) {
           if (!serverAnswered(err)) throw err;
@@ -674,4 +652,24 @@ function ownBytes(source: Buffer): Uint8Array {
     return new Uint8Array(source.buffer, 0, source.byteLength);
   }
   return new Uint8Array(source);
+}
+
+/** What a FETCH of BODY[], FLAGS and INTERNALDATE gives for one message. */
+interface FetchedBody {
+  source: Buffer;
+  flags?: Set<string>;
+  internalDate?: Date | string;
+}
+
+/** A fetched message as the driver contract hands it out: own bytes, normalised flags, the date in ms. */
+function contentOf(msg: FetchedBody): MessageContent {
+  const content: MessageContent = { body: ownBytes(msg.source), flags: normalizeFlags(msg.flags ?? []) };
+  const date =
+    msg.internalDate instanceof Date
+      ? msg.internalDate
+      : msg.internalDate
+        ? new Date(msg.internalDate)
+        : undefined;
+  if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
+  return content;
 }
