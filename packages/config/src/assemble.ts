@@ -92,6 +92,14 @@ export function policyOf(pair: PairConfig): SyncPolicy {
   });
 }
 
+/**
+ * How long one call may go unanswered before the sync fails rather than hangs: a state write is a
+ * local transaction; a side's call is at most one batch against a server, which has its own socket
+ * timeouts, so its deadline only catches a worker stuck for good.
+ */
+export const STATE_DEADLINE_MS = 2 * 60_000;
+const SIDE_DEADLINE_MS = 30 * 60_000;
+
 /** Where a pair's state lives. */
 export function statePath(config: TwinboxConfig, pairName: string): string {
   return join(config.state.dir ?? defaultStateDir(), `${pairName}.sqlite`);
@@ -147,6 +155,7 @@ export async function openPair(
       import.meta.resolve('@twinbox/state-sqlite/component'),
       {
         mode,
+        deadlineMs: STATE_DEADLINE_MS,
         name: `state of ${pairName}`,
         args: { path, wait: options.waitForLock ?? false },
       },
@@ -155,6 +164,7 @@ export async function openPair(
     const startSide = async (side: 'left' | 'right') => {
       const port = await state.connect();
       const args: SideArgs = {
+        stateDeadlineMs: STATE_DEADLINE_MS,
         side,
         account: config.accounts[pair[side]]!,
         rename: pair.rename,
@@ -162,6 +172,7 @@ export async function openPair(
       };
       return runtime.startComponent<SideController>(new URL('./side-component.js', import.meta.url), {
         mode,
+        deadlineMs: SIDE_DEADLINE_MS,
         name: `${side} side (${pair[side]})`,
         args: runtime.transfer(args, [port]),
       });

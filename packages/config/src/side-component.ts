@@ -15,6 +15,8 @@ export interface SideArgs {
   rename: Record<string, string>;
   /** A port to the state component: this side calls the state directly, not through the engine. */
   statePort: MessagePort;
+  /** Deadline of each call to the state, so a stuck state worker fails the sync instead of hanging it. */
+  stateDeadlineMs?: number;
 }
 
 /** Every method of a side's controller, by name: what crosses the worker boundary. */
@@ -42,7 +44,9 @@ const METHODS = [
  * worker over its own port. Bodies it reads are moved to the caller, not copied.
  */
 export default async function createSide(args: SideArgs) {
-  const state = await connectRemote<StateBackend>(args.statePort);
+  const state = await connectRemote<StateBackend>(args.statePort, {
+    ...(args.stateDeadlineMs ? { deadlineMs: args.stateDeadlineMs } : {}),
+  });
   let driver: Awaited<ReturnType<typeof openDriver>>;
   try {
     driver = await openDriver(args.account);
