@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultConfigPath, loadConfig, openPair } from '@twinbox/config';
-import { sync } from '@twinbox/core';
+import { defaultConfigPath, loadConfig, syncPair } from '@twinbox/config';
 import type { Logger } from 'pino';
 
 export interface DaemonOptions {
@@ -32,21 +31,17 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       for (const name of Object.keys(loaded.config.pairs)) {
         if (signal.aborted) break;
         try {
-          const pair = await openPair(loaded, name, {
+          const { report } = await syncPair(loaded, name, {
             ...(options.inline ? { mode: 'inline' as const } : {}),
+            signal,
           });
-          try {
-            const report = await sync(pair.left, pair.right, { ...pair.syncOptions, signal });
-            log.info(
-              { pair: name, totals: report.totals, aborted: report.aborted, ms: Date.now() - started },
-              'synced',
-            );
-            for (const f of report.folders)
-              for (const e of f.errors) log.warn({ pair: name, folder: f.key, code: e.code }, e.message);
-            if (report.totals.errors > 0) failures++;
-          } finally {
-            await pair.close();
-          }
+          log.info(
+            { pair: name, totals: report.totals, aborted: report.aborted, ms: Date.now() - started },
+            'synced',
+          );
+          for (const f of report.folders)
+            for (const e of f.errors) log.warn({ pair: name, folder: f.key, code: e.code }, e.message);
+          if (report.totals.errors > 0) failures++;
         } catch (err) {
           failures++;
           log.error({ pair: name, code: (err as { code?: unknown }).code }, (err as Error).message);

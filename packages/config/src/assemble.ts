@@ -2,12 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type Driver,
+  type FolderPath,
   parseFolderKey,
   resolvePolicy,
   type SideController,
   type StateBackend,
   type SyncOptions,
   type SyncPolicy,
+  type SyncReport,
+  sync,
 } from '@twinbox/core';
 import type { ComponentHandle } from '@twinbox/worker-runtime';
 import { movableBuffers } from './buffers.js';
@@ -124,8 +127,8 @@ export interface OpenPairOptions {
    * config's `workers`.
    */
   mode?: 'threads' | 'inline';
-  /** Only folders whose (left) name passes this as well as the pair's patterns. */
-  folderFilter?: (name: string) => boolean;
+  /** Only folders whose (left) path passes this as well as the pair's patterns. */
+  folderFilter?: (path: FolderPath) => boolean;
   /** Wait for another sync of the pair to finish rather than fail at once. */
   waitForLock?: boolean;
 }
@@ -197,7 +200,7 @@ export async function openPair(
         concurrency: config.concurrency,
         folders: (key) => {
           const path = parseFolderKey(key);
-          return matches(path) && (!extra || extra(path.join('/')));
+          return matches(path) && (!extra || extra(path));
         },
       },
       close: closeAll,
@@ -205,5 +208,32 @@ export async function openPair(
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** What a sync of one pair may add to what its config says: a dry run, a stop signal, progress. */
+export type PairSyncOptions = OpenPairOptions & Pick<SyncOptions, 'dryRun' | 'signal' | 'onEvent'>;
+
+/**
+ * Opens a pair, syncs it once and closes it again, whatever happens: the one way both apps run a pair.
+ * Rejects with the error that stopped it (opening, or a store error during the sync).
+ */
+export async function syncPair(
+  loaded: LoadedConfig,
+  pairName: string,
+  options: PairSyncOptions = {},
+): Promise<{ report: SyncReport; statePath: string }> {
+  const { dryRun, signal, onEvent, ...open } = options;
+  const pair = await openPair(loaded, pairName, open);
+  try {
+    const report = await sync(pair.left, pair.right, {
+      ...pair.syncOptions,
+      ...(dryRun !== undefined ? { dryRun } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onEvent ? { onEvent } : {}),
+    });
+    return { report, statePath: pair.statePath };
+  } finally {
+    await pair.close();
   }
 }

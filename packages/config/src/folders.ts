@@ -40,13 +40,15 @@ function startsWith(path: FolderPath, prefix: FolderPath): boolean {
  * subfolders with them). Applied by wrapping the right side's driver, so the engine sees one name.
  */
 export class FolderRenames {
+  /** Longest left name first, so `A/B = X` wins over `A = Y` for `A/B/C`. */
   readonly #pairs: { left: FolderPath; right: FolderPath }[];
+  /** The same, longest right name first, for the way back. */
+  readonly #byRight: { left: FolderPath; right: FolderPath }[];
 
   constructor(rename: Readonly<Record<string, string>>) {
-    // Longest first, so `A/B = X` wins over `A = Y` for `A/B/C`.
-    this.#pairs = Object.entries(rename)
-      .map(([left, right]) => ({ left: split(left), right: split(right) }))
-      .sort((a, b) => b.left.length - a.left.length);
+    const pairs = Object.entries(rename).map(([left, right]) => ({ left: split(left), right: split(right) }));
+    this.#pairs = [...pairs].sort((a, b) => b.left.length - a.left.length);
+    this.#byRight = [...pairs].sort((a, b) => b.right.length - a.right.length);
   }
 
   get empty(): boolean {
@@ -61,9 +63,7 @@ export class FolderRenames {
 
   /** The engine's (left) name of a right folder. */
   toLeft(path: FolderPath): FolderPath {
-    const hit = [...this.#pairs]
-      .sort((a, b) => b.right.length - a.right.length)
-      .find((p) => startsWith(path, p.right));
+    const hit = this.#byRight.find((p) => startsWith(path, p.right));
     return hit ? [...hit.left, ...path.slice(hit.right.length)] : path;
   }
 }

@@ -7,8 +7,10 @@ export {
   type OpenPairOptions,
   openDriver,
   openPair,
+  type PairSyncOptions,
   policyOf,
   statePath,
+  syncPair,
 } from './assemble.js';
 export { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
 export {

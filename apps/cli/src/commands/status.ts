@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { openPair, statePath } from '@twinbox/config';
-import { sync } from '@twinbox/core';
+import { statePath, syncPair } from '@twinbox/config';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -41,19 +40,17 @@ export function registerStatus(program: Command): void {
         }
         if (!options.offline) {
           try {
-            const opened = await openPair(loaded, name, ctx.options.inline ? { mode: 'inline' } : {});
-            try {
-              const report = await sync(opened.left, opened.right, { ...opened.syncOptions, dryRun: true });
-              status.pending = report.plans.map((p) => ({
-                folder: p.key,
-                toLeft: p.toLeft.copies.length,
-                toRight: p.toRight.copies.length,
-                flags: p.toLeft.flags.length + p.toRight.flags.length,
-                deletes: p.toLeft.deletes.length + p.toRight.deletes.length,
-              }));
-            } finally {
-              await opened.close();
-            }
+            const { report } = await syncPair(loaded, name, {
+              ...(ctx.options.inline ? { mode: 'inline' as const } : {}),
+              dryRun: true,
+            });
+            status.pending = report.plans.map((p) => ({
+              folder: p.key,
+              toLeft: p.toLeft.copies.length,
+              toRight: p.toRight.copies.length,
+              flags: p.toLeft.flags.length + p.toRight.flags.length,
+              deletes: p.toLeft.deletes.length + p.toRight.deletes.length,
+            }));
           } catch (err) {
             status.error = (err as Error).message;
             exit = Math.max(exit, exitCodeOf(err));

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { folderMatcher, openPair } from '@twinbox/config';
-import { type SyncReport, sync } from '@twinbox/core';
+import { folderMatcher, syncPair } from '@twinbox/config';
+import type { SyncReport } from '@twinbox/core';
 import type { Command } from 'commander';
 import { type Context, contextOf, selectPairs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -63,30 +63,17 @@ export async function runSync(
         `${pair.left} ⇄ ${pair.right}${options.dryRun ? ' (dry run: nothing is changed)' : ''}`,
       );
       const started = performance.now();
-      let opened: Awaited<ReturnType<typeof openPair>>;
       try {
-        opened = await openPair(loaded, name, {
+        const { report, statePath } = await syncPair(loaded, name, {
           ...(ctx.options.inline ? { mode: 'inline' as const } : {}),
-          ...(folderFilter ? { folderFilter: (n) => folderFilter(n.split('/')) } : {}),
-        });
-      } catch (err) {
-        ctx.reporter.error(`${name}: ${(err as Error).message}`, {
-          pair: name,
-          code: (err as { code?: string }).code,
-        });
-        exit = Math.max(exit, exitCodeOf(err));
-        continue;
-      }
-      try {
-        const report = await sync(opened.left, opened.right, {
-          ...opened.syncOptions,
+          ...(folderFilter ? { folderFilter } : {}),
           dryRun: options.dryRun === true,
           signal,
           onEvent: (event) => ctx.reporter.event(name, event),
         });
         const seconds = (performance.now() - started) / 1000;
         ctx.reporter.pairDone(name, report, seconds, options.dryRun === true);
-        if (!options.dryRun) await recordLastSync(opened.statePath, report, seconds);
+        if (!options.dryRun) await recordLastSync(statePath, report, seconds);
         if (report.totals.errors > 0) exit = Math.max(exit, EXIT.PARTIAL);
         if (report.aborted) exit = EXIT.INTERRUPTED;
       } catch (err) {
@@ -95,8 +82,6 @@ export async function runSync(
           code: (err as { code?: string }).code,
         });
         exit = Math.max(exit, exitCodeOf(err));
-      } finally {
-        await opened.close();
       }
     }
     if (signal.aborted) exit = EXIT.INTERRUPTED;
