@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type ActionOutcome,
+  type ChangesOptions,
   type CopyItem,
   type DeleteAction,
   type Driver,
@@ -88,11 +89,7 @@ export class Controller implements SideController {
     return this.#state.forgetFolderPair(key);
   }
 
-  async changes(
-    key: string,
-    path: FolderPath,
-    options: { dryRun?: boolean; full?: boolean } = {},
-  ): Promise<SideChanges> {
+  async changes(key: string, path: FolderPath, options: ChangesOptions = {}): Promise<SideChanges> {
     const marker = await this.#state.loadMarker(key, this.side);
     this.#recorded.set(key, marker);
     const since = marker && marker.value !== EPOCH_ONLY && !options.full ? marker : undefined;
@@ -101,7 +98,7 @@ export class Controller implements SideController {
     // only the changed ids' pairs after a delta, so an incremental sync costs what changed.
     const allPairs = since === undefined ? this.#state.loadPairs(key) : undefined;
     allPairs?.catch(() => {});
-    const listing = await this.#driver.listMessages(path, { since });
+    const listing = await this.#driver.listMessages(path, options.dates ? { since, dates: true } : { since });
     const pairs = await this.#pairsFor(key, listing, marker, allPairs);
     const changes: SideChanges = {
       side: this.side,

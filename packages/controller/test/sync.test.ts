@@ -1,6 +1,6 @@
 import { folderKey, resolvePolicy } from '@twinbox/core';
 import { describe, expect, it } from 'vitest';
-import { failingState, snapshot, tokenOf, World } from './harness.js';
+import { body, failingState, snapshot, tokenOf, World } from './harness.js';
 
 const INBOX = ['INBOX'];
 
@@ -84,6 +84,46 @@ describe('the engine with two controllers over in-memory stores', () => {
     const unlimited = await world.sync();
     expect(tokens(world, 'right')).toEqual([big, small].sort());
     expect(unlimited.totals.errors).toBe(0);
+  });
+
+  it('holds back new messages older than maxMessageAge; paired old ones still sync flags and deletions', async () => {
+    const world = new World();
+    const day = 86_400_000;
+    const now = Date.UTC(2026, 10, 1);
+    const at = (side: 'left' | 'right', daysAgo: number, flags: string[] = []) => {
+      const t = world.token();
+      world.stores[side].addMessage(INBOX, body(t), flags, now - daysAgo * day);
+      return t;
+    };
+    const pairedOld = at('left', 400, ['\\Seen']);
+    const pairedOld2 = at('right', 500);
+    expect((await world.sync({ now })).totals).toMatchObject({ copied: 2, tooOld: 0, errors: 0 });
+
+    const policy = resolvePolicy({ maxMessageAge: 30 * day });
+    const oldLeft = at('left', 31);
+    const recentLeft = at('left', 29);
+    const oldRight = at('right', 1000, ['\\Flagged']);
+    const recentRight = at('right', 0);
+    // The user flags one old paired message and deletes the other: both still cross over.
+    const m = world.stores.left.messages(INBOX).find((x) => tokenOf(x.body) === pairedOld)!;
+    world.stores.left.setMessageFlags(INBOX, m.id, ['\\Seen', '\\Flagged']);
+    world.removeToken('right', INBOX, pairedOld2);
+    const first = await world.sync({ policy, now });
+    expect(first.totals).toMatchObject({ copied: 2, flagged: 1, deleted: 1, tooOld: 2, errors: 0 });
+    expect(first.folders.find((f) => f.key === 'INBOX')?.tooOld).toBe(2);
+    expect(tokens(world, 'left')).toEqual([oldLeft, pairedOld, recentLeft, recentRight].sort());
+    expect(tokens(world, 'right')).toEqual([oldRight, pairedOld, recentLeft, recentRight].sort());
+    const flagged = world.stores.right.messages(INBOX).find((x) => tokenOf(x.body) === pairedOld)!;
+    expect(flagged.flags).toEqual(['\\Flagged', '\\Seen']);
+
+    // Held back, not forgotten: nothing is copied or deleted on the next sync...
+    const again = await world.sync({ policy, now });
+    expect(again.totals).toMatchObject({ copied: 0, deleted: 0, tooOld: 2, errors: 0 });
+    // ...and once the limit is raised they come over at once.
+    const raised = await world.sync({ policy: resolvePolicy({ maxMessageAge: 2000 * day }), now });
+    expect(raised.totals).toMatchObject({ copied: 2, tooOld: 0, errors: 0 });
+    expect(tokens(world, 'left')).toEqual(tokens(world, 'right'));
+    expect(tokens(world, 'left')).toEqual([oldLeft, oldRight, pairedOld, recentLeft, recentRight].sort());
   });
 
   it('a dry run returns the plan as plain data and changes nothing', async () => {

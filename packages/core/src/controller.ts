@@ -1,4 +1,4 @@
-import type { DriverCapabilities, FolderMarker, MessageContent } from './driver.js';
+import type { DriverCapabilities, FolderMarker, ListRequest, MessageContent } from './driver.js';
 import type { FolderInfo, FolderPath } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
 import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
@@ -14,6 +14,16 @@ export interface ActionOutcome {
   /** For a failure: a code (`MESSAGE_GONE`, …) and a message naming the folder and message. */
   code?: string;
   message?: string;
+}
+
+/** What the engine asks of {@link SideController.changes}. */
+export interface ChangesOptions {
+  /** Record nothing, not even the epoch of a folder listed for the first time. */
+  dryRun?: boolean;
+  /** List the whole folder whatever its marker says. */
+  full?: boolean;
+  /** Ask the store for each listed message's arrival time (a policy's maximum age needs it). */
+  dates?: boolean;
 }
 
 /** One message to copy: the plan's action and the content read from the other side. */
@@ -51,13 +61,10 @@ export interface SideController {
   /**
    * Unless `dryRun`, the first listing of a folder records its epoch at once, before any pair is
    * recorded, so pairs are never trusted across an epoch change that happens before the first commit.
-   * `full` lists the whole folder whatever its marker says.
+   * `full` lists the whole folder whatever its marker says; `dates` gives new messages their arrival
+   * time (see {@link ListRequest.dates}).
    */
-  changes(
-    key: string,
-    path: FolderPath,
-    options?: { dryRun?: boolean; full?: boolean },
-  ): Promise<SideChanges>;
+  changes(key: string, path: FolderPath, options?: ChangesOptions): Promise<SideChanges>;
   /** Size, Message-ID and flags of the given messages; vanished ones are left out. */
   describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
   /** Hashes of the bodies (CRLF) of the given messages, by id; vanished ones are left out. */

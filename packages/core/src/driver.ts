@@ -24,6 +24,11 @@ export interface ListRequest {
    * `unchanged` when nothing changed, or a `delta` against it; any driver may always answer `full`.
    */
   since?: FolderMarker | undefined;
+  /**
+   * Give each listed message its arrival time (`date`). Asked only when a policy needs it (a maximum
+   * message age), since a store may pay for it: a Maildir reads it from each file's mtime.
+   */
+  dates?: boolean | undefined;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface SyncOptions {
    * so the next sync lists it again and finishes it. The report then has `aborted: true`.
    */
   signal?: AbortSignal;
+  /** What the policy's `maxMessageAge` counts back from, ms since the epoch; by default, the sync's start. */
+  now?: number;
 }
 
 export type SyncEvent =
@@ -45,6 +47,8 @@ export interface FolderReport {
   conflicts: number;
   /** Messages not copied because they are larger than the policy's `maxMessageSize`. */
   tooLarge: number;
+  /** Messages not copied because they arrived before the policy's `maxMessageAge`. */
+  tooOld: number;
   errors: { scope: 'message' | 'folder'; code: string; message: string }[];
 }
 
@@ -62,6 +66,8 @@ export interface SyncReport {
     conflicts: number;
     /** Messages held back by `maxMessageSize`. */
     tooLarge: number;
+    /** Messages held back by `maxMessageAge`. */
+    tooOld: number;
     errors: number;
     foldersCreated: number;
     foldersDeleted: number;
@@ -87,6 +93,7 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
     paired: 0,
     conflicts: 0,
     tooLarge: 0,
+    tooOld: 0,
     errors: [],
   };
 }
@@ -117,6 +124,7 @@ export async function sync(
       paired: 0,
       conflicts: 0,
       tooLarge: 0,
+      tooOld: 0,
       errors: 0,
       foldersCreated: 0,
       foldersDeleted: 0,
@@ -158,6 +166,7 @@ export async function sync(
     report.totals.paired += f.paired;
     report.totals.conflicts += f.conflicts;
     report.totals.tooLarge += f.tooLarge;
+    report.totals.tooOld += f.tooOld;
     report.totals.errors += f.errors.length;
     if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
     if (f.action === 'deleted') report.totals.foldersDeleted++;
@@ -179,7 +188,16 @@ class FolderRun {
     private readonly policy: SyncPolicy,
     private readonly options: SyncOptions,
     private readonly report: SyncReport,
-  ) {}
+  ) {
+    const age = policy.maxMessageAge;
+    this.oldest = age === undefined ? undefined : (options.now ?? Date.now()) - age;
+    this.dates = age === undefined ? undefined : true;
+  }
+
+  /** Arrival time before which a new message is held back, if the policy has an age limit. */
+  private readonly oldest: number | undefined;
+  /** Whether listings must give dates: only when the policy needs them, as a store may pay for them. */
+  private readonly dates: true | undefined;
 
   get dry() {
     return this.options.dryRun === true;
@@ -249,6 +267,7 @@ class FolderRun {
         const changes = await this.sides[present].changes(d.key, presentPath, {
           dryRun: this.dry,
           full: true,
+          dates: this.dates,
         });
         unchanged = changes.added.length === 0 && changes.flagged.length === 0 && !changes.reset;
         // Deleting a folder deletes its messages: without message deletions, only an empty one goes.
@@ -291,8 +310,12 @@ class FolderRun {
     this.options.onEvent?.({ type: 'folder-start', key });
     const skipListing = (side: Side) => this.dry && absentOn === side;
     const [lc, rc] = await Promise.all([
-      skipListing('left') ? emptyChanges('left') : left.changes(key, lp, { dryRun: this.dry }),
-      skipListing('right') ? emptyChanges('right') : right.changes(key, rp, { dryRun: this.dry }),
+      skipListing('left')
+        ? emptyChanges('left')
+        : left.changes(key, lp, { dryRun: this.dry, dates: this.dates }),
+      skipListing('right')
+        ? emptyChanges('right')
+        : right.changes(key, rp, { dryRun: this.dry, dates: this.dates }),
     ]);
     const paths = { left: lp, right: rp };
 
@@ -333,7 +356,7 @@ class FolderRun {
     });
     folder.conflicts = plan.conflicts.length;
     folder.paired = plan.record.length;
-    folder.tooLarge = this.dropTooLarge(plan, lc, rc);
+    this.holdBack(folder, plan, lc, rc);
     if (!isEmptyFolderPlan(plan)) {
       this.report.plans.push(plan);
       this.options.onEvent?.({ type: 'folder-planned', key, plan });
@@ -348,7 +371,7 @@ class FolderRun {
     const failures = await this.apply(folder, plan);
     // A folder with messages held back keeps its old marker: it is listed in full next time, so
     // raising the limit brings them over at once rather than at some later full listing.
-    if (failures === 0 && folder.tooLarge === 0) {
+    if (failures === 0 && folder.tooLarge === 0 && folder.tooOld === 0) {
       await Promise.all([
         plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
         plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
@@ -357,24 +380,33 @@ class FolderRun {
   }
 
   /**
-   * Takes copies of messages over the size limit out of the plan; returns how many. Only new messages
-   * are held back: they stay unpaired on their side, so nothing is lost and nothing reads as deleted.
-   * The cost: such a folder is listed in full on every sync until the message goes or the limit rises.
+   * Takes copies of new messages over the size limit, or older than the age limit, out of the plan and
+   * counts them. Only new messages are held back: they stay unpaired on their side, so nothing is lost
+   * and nothing reads as deleted. The cost: such a folder is listed in full on every sync until the
+   * message goes or the limit changes.
    */
-  private dropTooLarge(plan: FolderPlan, lc: SideChanges, rc: SideChanges): number {
-    const max = this.policy.maxMessageSize;
-    if (max === undefined) return 0;
-    let dropped = 0;
+  private holdBack(folder: FolderReport, plan: FolderPlan, lc: SideChanges, rc: SideChanges): void {
+    const maxSize = this.policy.maxMessageSize;
+    const oldest = this.oldest;
+    if (maxSize === undefined && oldest === undefined) return;
     for (const [copies, source] of [
       [plan.toRight, lc],
       [plan.toLeft, rc],
     ] as const) {
-      const size = new Map(source.added.map((m) => [m.id, m.size]));
-      const kept = copies.copies.filter((c) => (size.get(c.from) ?? 0) <= max);
-      dropped += copies.copies.length - kept.length;
-      copies.copies = kept;
+      const added = new Map(source.added.map((m) => [m.id, m]));
+      copies.copies = copies.copies.filter((c) => {
+        const m = added.get(c.from);
+        if (maxSize !== undefined && (m?.size ?? 0) > maxSize) {
+          folder.tooLarge++;
+          return false;
+        }
+        if (oldest !== undefined && m?.date !== undefined && m.date < oldest) {
+          folder.tooOld++;
+          return false;
+        }
+        return true;
+      });
     }
-    return dropped;
   }
 
   /**

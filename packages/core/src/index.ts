@@ -2,7 +2,7 @@
  * @twinbox/core: the pure model of Twinbox. No I/O and no runtime dependency, so it runs anywhere and
  * its tests take milliseconds.
  */
-export type { ActionOutcome, CopyItem, SideController } from './controller.js';
+export type { ActionOutcome, ChangesOptions, CopyItem, SideController } from './controller.js';
 export { describePlan } from './describe-plan.js';
 export type {
   Driver,

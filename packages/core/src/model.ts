@@ -1,4 +1,4 @@
-import type { FolderMarker } from './driver.js';
+import type { FolderMarker, ListRequest } from './driver.js';
 import type { FlagList } from './flags.js';
 
 /** The two sides of a pair. The engine is symmetric: nothing below favours one side by name. */
@@ -20,6 +20,11 @@ export interface ListedMessage {
   size?: number;
   /** The Message-ID header (trimmed, with its angle brackets), `null` when the message has none. */
   messageId?: string | null;
+  /**
+   * Arrival time (IMAP INTERNALDATE, a Maildir file's mtime), ms since the epoch: given when the
+   * listing was asked for dates ({@link ListRequest.dates}), left out by a store that has none.
+   */
+  date?: number;
 }
 
 /** What the state recorded about one message of one side at the last sync. */

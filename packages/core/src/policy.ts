@@ -38,6 +38,13 @@ export interface SyncPolicy {
    * does not give is copied.
    */
   maxMessageSize?: number;
+  /**
+   * Messages that arrived (IMAP INTERNALDATE, Maildir mtime) more than this many milliseconds before
+   * the sync began are not copied, like OfflineIMAP's `maxage`: they stay where they are, unpaired, and
+   * are reported as held back. Messages already paired go on syncing flags and deletions whatever
+   * their age. A message whose store gives no date is copied.
+   */
+  maxMessageAge?: number;
 }
 
 export const DEFAULT_POLICY: SyncPolicy = {
@@ -60,10 +67,12 @@ export function resolvePolicy(
     propagate?: Partial<SyncPolicy['propagate']>;
     conflicts?: Partial<SyncPolicy['conflicts']>;
     maxMessageSize?: number | undefined;
+    maxMessageAge?: number | undefined;
   } = {},
 ): SyncPolicy {
   return {
     ...(partial.maxMessageSize !== undefined ? { maxMessageSize: partial.maxMessageSize } : {}),
+    ...(partial.maxMessageAge !== undefined ? { maxMessageAge: partial.maxMessageAge } : {}),
     direction: partial.direction ?? DEFAULT_POLICY.direction,
     propagate: { ...DEFAULT_POLICY.propagate, ...partial.propagate },
     conflicts: { ...DEFAULT_POLICY.conflicts, ...partial.conflicts },

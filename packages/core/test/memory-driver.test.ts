@@ -102,7 +102,7 @@ describe('MemoryStore', () => {
   it('hands out copies: changing what it returned or was given does not change the store', async () => {
     const store = new MemoryStore();
     const body = mail('a');
-    const id = store.addMessage(INBOX, body, ['\\Seen']);
+    const id = store.addMessage(INBOX, body, ['\\Seen'], 1_600_000_000_000);
     body[0] = 0;
     const [copy] = store.messages(INBOX);
     copy!.body[1] = 0;
@@ -113,7 +113,9 @@ describe('MemoryStore', () => {
     (read.flags as string[]).push('\\Draft');
     const listing = await driver.listMessages(INBOX, {});
     if (listing.kind === 'full') (listing.messages[0]!.flags as string[]).push('\\Answered');
-    expect(store.messages(INBOX)).toEqual([{ id, body: mail('a'), flags: ['\\Seen'], modseq: 1 }]);
+    expect(store.messages(INBOX)).toEqual([
+      { id, body: mail('a'), flags: ['\\Seen'], modseq: 1, internalDate: 1_600_000_000_000 },
+    ]);
   });
 
   it('is plain data: a structured clone makes an independent store in the same state', async () => {

@@ -212,25 +212,27 @@ export class ImapDriver implements Driver {
           mailbox &&
           !mailbox.noModseq
         ) {
-          return { kind: 'delta', marker, ...(await this.#changedSince(since)) };
+          return { kind: 'delta', marker, ...(await this.#changedSince(since, request.dates === true)) };
         }
         const messages: ListedMessage[] = [];
         if ((mailbox || { exists: 0 }).exists === 0) return { kind: 'full', marker, messages };
         // One FETCH for the whole folder, streamed: no round trip per message.
-        for await (const msg of this.#client.fetch('1:*', { uid: true, flags: true, size: true })) {
-          messages.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
-        }
+        const query = { uid: true, flags: true, size: true, internalDate: request.dates === true };
+        for await (const msg of this.#client.fetch('1:*', query)) messages.push(listedOf(msg));
         return { kind: 'full', marker, messages };
       });
     });
   }
 
   /**
-   * `UID FETCH 1:* (FLAGS RFC822.SIZE) (CHANGEDSINCE m VANISHED)` on the selected folder: the server
+   * `UID FETCH 1:* (FLAGS RFC822.SIZE [INTERNALDATE]) (CHANGEDSINCE m VANISHED)` on the selected folder: the server
    * answers with the messages whose MODSEQ is above `m` (added or flags changed) and one
    * `VANISHED (EARLIER)` line for the UIDs expunged since, which imapflow hands out as `expunge` events.
    */
-  async #changedSince(since: bigint): Promise<{ changed: ListedMessage[]; vanished: string[] }> {
+  async #changedSince(
+    since: bigint,
+    dates: boolean,
+  ): Promise<{ changed: ListedMessage[]; vanished: string[] }> {
     const client = this.#client;
     const selected = client.mailbox ? client.mailbox.path : undefined;
     const changed: ListedMessage[] = [];
@@ -241,9 +243,9 @@ export class ImapDriver implements Driver {
     };
     client.on('expunge', onExpunge);
     try {
-      const query = { uid: true, flags: true, size: true };
+      const query = { uid: true, flags: true, size: true, internalDate: dates };
       for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
-        changed.push({ id: String(msg.uid), flags: normalizeFlags(msg.flags ?? []), size: msg.size ?? 0 });
+        changed.push(listedOf(msg));
       }
     } finally {
       client.off('expunge', onExpunge);
@@ -664,12 +666,31 @@ interface FetchedBody {
 /** A fetched message as the driver contract hands it out: own bytes, normalised flags, the date in ms. */
 function contentOf(msg: FetchedBody): MessageContent {
   const content: MessageContent = { body: ownBytes(msg.source), flags: normalizeFlags(msg.flags ?? []) };
-  const date =
-    msg.internalDate instanceof Date
-      ? msg.internalDate
-      : msg.internalDate
-        ? new Date(msg.internalDate)
-        : undefined;
-  if (date && !Number.isNaN(date.getTime())) content.internalDate = date.getTime();
+  const date = msOf(msg.internalDate);
+  if (date !== undefined) content.internalDate = date;
   return content;
+}
+
+/** A listed message from a FETCH of UID, FLAGS, RFC822.SIZE and, when asked, INTERNALDATE. */
+function listedOf(msg: {
+  uid: number;
+  flags?: Set<string>;
+  size?: number;
+  internalDate?: Date | string;
+}): ListedMessage {
+  const listed: ListedMessage = {
+    id: String(msg.uid),
+    flags: normalizeFlags(msg.flags ?? []),
+    size: msg.size ?? 0,
+  };
+  const date = msOf(msg.internalDate);
+  if (date !== undefined) listed.date = date;
+  return listed;
+}
+
+/** An INTERNALDATE as ms since the epoch; undefined for none, or for one the server garbled. */
+function msOf(value: Date | string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = (value instanceof Date ? value : new Date(value)).getTime();
+  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -24,7 +24,7 @@ import {
 } from '@twinbox/core';
 import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
 import { countBareLf, fromDisk, toDisk } from './eol.js';
-import { infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
+import { dateFromUnique, infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
@@ -283,6 +283,7 @@ export class MaildirDriver implements Driver {
         const crlf = sizeField(id, ',W=');
         messages.push(crlf === undefined ? { id, flags } : { id, flags, size: crlf });
       }
+      if (request.dates) await addDates(dir, scan.entries, messages);
       await cleanTmp(dir);
       const marker: FolderMarker = { epoch: EPOCH, value: scan.stamp };
       return { kind: 'full', marker, messages };
@@ -684,4 +685,23 @@ async function readHead(file: string, wantSize: boolean): Promise<{ head: Uint8A
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Gives listed messages their arrival time: the file's mtime, as Dovecot and mbsync (CopyArrivalDate)
+ * keep it. One stat per message, which is why it is done only when asked. A file renamed meanwhile by
+ * another program falls back on the delivery time its name starts with.
+ */
+async function addDates(dir: string, entries: Entries, messages: ListedMessage[]): Promise<void> {
+  await mapLimit(messages, 32, async (m) => {
+    const entry = entries.get(m.id);
+    if (!entry) return;
+    try {
+      m.date = Math.floor((await stat(join(dir, entry.sub, entry.name))).mtimeMs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const date = dateFromUnique(m.id);
+      if (date !== undefined) m.date = date;
+    }
+  });
 }

@@ -112,3 +112,12 @@ export function sizeField(unique: string, field: string): number | undefined {
   }
   return k > start ? value : undefined;
 }
+
+/**
+ * The delivery time a unique name starts with (`1700000000.…`, seconds), in ms; undefined when the name
+ * does not start that way, as other programs' names need not.
+ */
+export function dateFromUnique(unique: string): number | undefined {
+  const match = /^(\d{9,11})\./.exec(unique);
+  return match ? Number(match[1]) * 1000 : undefined;
+}

@@ -169,6 +169,35 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         expect(Math.abs(read.internalDate! - internalDate)).toBeLessThan(1000);
       });
 
+      it('lists arrival dates when asked, in full and in a listing since a marker', async () => {
+        const old = Date.UTC(2003, 1, 2, 3, 4, 5);
+        const before = Date.now();
+        const [a, b] = await append(
+          { body: mail('from 2003'), flags: [], internalDate: old },
+          { body: mail('arrives now'), flags: ['\\Seen'] },
+        );
+        const after = Date.now();
+        const full = await driver().listMessages(box, { dates: true });
+        if (full.kind !== 'full') throw new Error(`A listing without a marker answered '${full.kind}'.`);
+        const dated = resolveListing(undefined, full);
+        expect(Math.abs(dated.get(a!)!.date! - old), 'the date the message was appended with').toBeLessThan(
+          1000,
+        );
+        const now = dated.get(b!)!.date;
+        expect(now, 'a message appended without a date arrived when it was appended').toBeDefined();
+        expect(now!).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 2000);
+        expect(now!).toBeLessThanOrEqual(after + 2000);
+        // A message new since the marker comes with its date too, whatever kind the answer is.
+        const [c] = await append({
+          body: mail('from 2004'),
+          flags: [],
+          internalDate: old + 365 * 86_400_000,
+        });
+        const since = await driver().listMessages(box, { since: full.marker, dates: true });
+        const later = resolveListing(dated, since);
+        expect(Math.abs(later.get(c!)!.date! - (old + 365 * 86_400_000))).toBeLessThan(1000);
+      });
+
       it('describes Message-ID and size, null for a message without one, and leaves out unknown ids', async () => {
         const withId = mail('described', { messageIdHeader: 'Message-Id' });
         const withoutId = mail('anonymous', { messageId: false });

@@ -315,14 +315,15 @@ export class MemoryDriver implements Driver {
       this.#epochs.set(keyOf(path), folder.epoch);
       const marker: FolderMarker = { epoch: folder.epoch, value: String(folder.modseq) };
       const since = this.#incremental ? sinceModseq(folder, request.since) : undefined;
+      const dates = request.dates === true;
       if (since === undefined) {
-        return { kind: 'full', marker, messages: folder.messages.map((m) => this.#listed(m)) };
+        return { kind: 'full', marker, messages: folder.messages.map((m) => this.#listed(m, dates)) };
       }
       if (since === folder.modseq) return { kind: 'unchanged', marker };
       return {
         kind: 'delta',
         marker,
-        changed: folder.messages.filter((m) => m.modseq > since).map((m) => this.#listed(m)),
+        changed: folder.messages.filter((m) => m.modseq > since).map((m) => this.#listed(m, dates)),
         vanished: folder.vanished.filter((v) => v.modseq > since).map((v) => v.id),
       };
     });
@@ -463,8 +464,10 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  #listed(m: MemoryMessage): ListedMessage {
-    return { id: m.id, flags: this.#visible(m.flags), size: crlfSize(m.body) };
+  #listed(m: MemoryMessage, dates = false): ListedMessage {
+    const listed: ListedMessage = { id: m.id, flags: this.#visible(m.flags), size: crlfSize(m.body) };
+    if (dates && m.internalDate !== undefined) listed.date = m.internalDate;
+    return listed;
   }
 
   /** Flags as this driver's store can hold them: normalised, keywords only with the capability. */
@@ -504,8 +507,14 @@ function makeFolder(data: MemoryStoreData, path: FolderPath): void {
 /** Adds one message under its own modseq; returns its id. */
 function appendTo(folder: MemoryFolder, body: Uint8Array, flags: string[], internalDate?: number): string {
   const id = String(folder.nextId++);
-  const message: MemoryMessage = { id, body: new Uint8Array(body), flags, modseq: ++folder.modseq };
-  if (internalDate !== undefined) message.internalDate = internalDate;
+  // A real store gives every message an arrival time; one appended without is arriving now.
+  const message: MemoryMessage = {
+    id,
+    body: new Uint8Array(body),
+    flags,
+    modseq: ++folder.modseq,
+    internalDate: internalDate ?? Date.now(),
+  };
   folder.messages.push(message);
   return id;
 }
