@@ -37,7 +37,7 @@ export function summaryLine(report: SyncReport, seconds: number, dryRun: boolean
   return (
     `${verb} ${t.copied}, flagged ${t.flagged}, deleted ${t.deleted}, paired ${t.paired}, ` +
     `folders created ${t.foldersCreated}, deleted ${t.foldersDeleted}, conflicts ${t.conflicts}, ` +
-    `${t.tooLarge ? `too large (not copied) ${t.tooLarge}, ` : ''}errors ${t.errors} in ${seconds.toFixed(1)} s${report.aborted ? ' (interrupted: the rest is synced next time)' : ''}`
+    `${t.tooLarge ? `too large (not copied) ${t.tooLarge}, ` : ''}${t.tooOld ? `too old (not copied) ${t.tooOld}, ` : ''}errors ${t.errors} in ${seconds.toFixed(1)} s${report.aborted ? ' (interrupted: the rest is synced next time)' : ''}`
   );
 }
 
@@ -49,6 +49,7 @@ function folderLine(f: SyncReport['folders'][number]): string | undefined {
   if (f.paired) parts.push(`paired ${f.paired}`);
   if (f.conflicts) parts.push(`conflicts ${f.conflicts}`);
   if (f.tooLarge) parts.push(`too large (not copied) ${f.tooLarge}`);
+  if (f.tooOld) parts.push(`too old (not copied) ${f.tooOld}`);
   if (f.errors.length) parts.push(`errors ${f.errors.length}`);
   if (f.action !== 'synced') parts.unshift(f.action);
   return parts.length ? `${f.key}: ${parts.join(', ')}` : undefined;

@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SqliteState } from '@twinbox/state-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -178,3 +178,51 @@ describe.each(['threads', 'inline'] as const)(
     });
   },
 );
+
+describe('twinbox sync with limits (built binary, Dovecot, a Maildir)', () => {
+  it('max-age and max-size hold back new messages on both sides, say so, and copy them once lifted', async () => {
+    const s = await setup('max-age = "30d"\nmax-size = "4k"', 'threads');
+    current = s;
+    const ancient = new Date(Date.UTC(2003, 4, 5, 6, 7, 8));
+    const client = await s.imap();
+    try {
+      await client.append('INBOX', message('recent'), ['\\Seen']);
+      await client.append('INBOX', message('ancient'), ['\\Seen'], ancient);
+      await client.append(
+        'INBOX',
+        Buffer.concat([message('big'), Buffer.from(`${'x'.repeat(78)}\r\n`.repeat(100))]),
+        [],
+      );
+    } finally {
+      await client.logout();
+    }
+    // In the Maildir, a file's mtime is its arrival time, as Dovecot and mbsync keep it.
+    const text = (tag: string) => message(tag).toString().replaceAll('\r\n', '\n');
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(s.maildir, sub), { recursive: true });
+    await writeFile(join(s.maildir, 'cur', '1700000000.a.host:2,S'), text('local-recent'));
+    const old = join(s.maildir, 'cur', '1000000000.b.host:2,S');
+    await writeFile(old, text('local-ancient'));
+    await utimes(old, ancient, ancient);
+
+    const first = await twinbox(['-c', s.config, 'sync'], s.env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /INBOX: copied 1 →, 1 ←, too large \(not copied\) 1, too old \(not copied\) 2/,
+    );
+    expect(first.stdout).toMatch(/too large \(not copied\) 1, too old \(not copied\) 2, errors 0/);
+    const ids = (await maildirSnapshot(s.maildir)).map((line) => line.split(' ')[1]);
+    expect(ids.sort()).toEqual(['<local-ancient@e2e>', '<local-recent@e2e>', '<recent@e2e>']);
+    // Held back, nothing else happens on the next sync: no copy, no deletion.
+    const again = await twinbox(['-c', s.config, 'sync'], s.env);
+    expect(again.stdout).toMatch(/mail: copied 0, flagged 0, deleted 0, .*too old \(not copied\) 2/);
+
+    // Lifting the limits brings every held-back message over at once.
+    const config = await readFile(s.config, 'utf8');
+    await writeFile(s.config, config.replace('max-age = "30d"\nmax-size = "4k"', ''));
+    const lifted = await twinbox(['-c', s.config, 'sync'], s.env);
+    expect(lifted.code, lifted.stderr).toBe(0);
+    expect(lifted.stdout).toMatch(/mail: copied 3, flagged 0, deleted 0/);
+    const check = await twinbox(['-c', s.config, 'check'], s.env);
+    expect(check.code, check.stdout).toBe(0);
+  });
+});

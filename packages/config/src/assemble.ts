@@ -19,7 +19,7 @@ import { movableBuffers } from './buffers.js';
 import { folderMatcher } from './folders.js';
 import type { LoadedConfig } from './load.js';
 import { defaultStateDir } from './paths.js';
-import { type AccountConfig, type PairConfig, parseSize, type TwinboxConfig } from './schema.js';
+import { type AccountConfig, type PairConfig, parseAge, parseSize, type TwinboxConfig } from './schema.js';
 import type { SideArgs } from './side-component.js';
 
 /**
@@ -92,6 +92,7 @@ export function policyOf(pair: PairConfig): SyncPolicy {
     },
     conflicts: { flags: pair.conflicts.flags, deleteVsChange: pair.conflicts['delete-vs-change'] },
     maxMessageSize: pair['max-size'] === undefined ? undefined : parseSize(pair['max-size']),
+    maxMessageAge: pair['max-age'] === undefined ? undefined : parseAge(pair['max-age']),
   });
 }
 

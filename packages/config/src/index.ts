@@ -29,6 +29,7 @@ export {
   type ImapAccountConfig,
   type MaildirAccountConfig,
   type PairConfig,
+  parseAge,
   parseSize,
   type TwinboxConfig,
 } from './schema.js';

@@ -129,6 +129,15 @@ export const pairSchema = z.strictObject({
     .describe(
       'Messages larger than this are not copied (mbsync MaxSize): a number of bytes, or "10MB", "500k".',
     ),
+  'max-age': z
+    .union([
+      z.int().min(1),
+      z.string().regex(/^\s*\d+\s*(d|w|y)\s*$/i, 'an age such as "90d", "12w", "1y" or a number of days'),
+    ])
+    .optional()
+    .describe(
+      'New messages that arrived longer ago than this are not copied (OfflineIMAP maxage): a number of days, or "90d", "12w", "1y". Messages already synced keep syncing flags and deletions.',
+    ),
   conflicts: z
     .strictObject({
       flags: z
@@ -204,4 +213,14 @@ export function parseSize(value: number | string): number {
   const unit = m[2]!.toLowerCase()[0];
   const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
   return Math.round(Number(m[1]) * factor);
+}
+
+const DAY_MS = 86_400_000;
+
+/** Milliseconds from a `max-age` value: a number of days, or text like "90d", "12w", "1y" (365 days). */
+export function parseAge(value: number | string): number {
+  if (typeof value === 'number') return value * DAY_MS;
+  const m = /^\s*(\d+)\s*([dwy])\s*$/i.exec(value)!;
+  const unit = m[2]!.toLowerCase();
+  return Number(m[1]) * (unit === 'w' ? 7 : unit === 'y' ? 365 : 1) * DAY_MS;
 }

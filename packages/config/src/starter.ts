@@ -38,6 +38,8 @@ folders = ["*", "!Trash"]           # "*" anything, "%" within one level, "!" ex
 # rename = { "Sent Items" = "Sent" } # left name = right name
 direction = "both"                  # or "left-to-right", "right-to-left"
 sync = ["new", "flags", "deletions", "folder-creation", "folder-deletion"]
+# max-size = "10MB"                 # larger new messages are not copied
+# max-age = "90d"                   # nor new messages that arrived longer ago ("12w", "1y", or days)
 
 [pairs.work.conflicts]
 flags = "merge"                     # or "left", "right"

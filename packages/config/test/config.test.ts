@@ -4,6 +4,7 @@ import {
   configJsonSchema,
   FolderRenames,
   folderMatcher,
+  parseAge,
   parseConfig,
   parseSize,
   policyOf,
@@ -173,6 +174,23 @@ describe('max-size', () => {
     const config = parseConfig(`${good}max-size = "1.5m"\n`, '/c.toml');
     expect(policyOf(config.pairs.main!).maxMessageSize).toBe(1.5 * 1024 * 1024);
     expect(problems(`${good}max-size = "big"\n`)[0]).toMatchObject({ key: 'pairs.main.max-size', line: 15 });
+  });
+});
+
+describe('max-age', () => {
+  it('reads days, weeks or years into the policy, and refuses what is not an age', () => {
+    const day = 86_400_000;
+    expect(parseAge(30)).toBe(30 * day);
+    expect(parseAge('90d')).toBe(90 * day);
+    expect(parseAge(' 12W ')).toBe(84 * day);
+    expect(parseAge('1y')).toBe(365 * day);
+    const config = parseConfig(`${good}max-age = "2w"\n`, '/c.toml');
+    expect(policyOf(config.pairs.main!).maxMessageAge).toBe(14 * day);
+    expect(policyOf(parseConfig(good, '/c.toml').pairs.main!).maxMessageAge).toBeUndefined();
+    for (const bad of ['"3 months"', '"10m"', '0', '-5', '"d"']) {
+      const [problem] = problems(`${good}max-age = ${bad}\n`);
+      expect(problem, bad).toMatchObject({ key: 'pairs.main.max-age', line: 15 });
+    }
   });
 });
 

@@ -286,7 +286,8 @@ describe('importOfflineImap', () => {
     });
     expect(note(result.notes, '[Account Gmail]: sync_deletes', 'warning').message).toContain('"deletions"');
     expect(note(result.notes, '[Repository gmail-local]: sep', 'warning').message).toMatch(/Archive\.2024/);
-    expect(note(result.notes, '[Account Gmail]: maxage', 'warning').message).toMatch(/every message/);
+    expect(config.pairs.Gmail).toMatchObject({ 'max-age': 30, 'max-size': '2000000' });
+    expect(note(result.notes, '[Account Gmail]: maxage', 'info').message).toMatch(/more than 30 days ago/);
   });
 
   it('readonly server -> left-to-right; remotepassfile -> password-command; an unknown lambda reported', () => {

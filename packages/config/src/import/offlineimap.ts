@@ -60,9 +60,8 @@ const NOT_NEEDED: Readonly<Record<string, string>> = {
 /** Keys whose behaviour Twinbox does not have: reported as warnings. */
 const NOT_SUPPORTED: Readonly<Record<string, string>> = {
   pythonfile: 'Twinbox runs no Python: helpers used by *eval options are unavailable.',
-  maxsize: 'Twinbox has no message size limit: every message is copied.',
-  maxage: 'Twinbox syncs every message, whatever its age.',
-  startdate: 'Twinbox syncs every message, whatever its date.',
+  startdate:
+    'Twinbox has no fixed start date: max-age (a number of days, counted back from each sync) is the nearest.',
   presynchook: 'Twinbox runs no hooks: run the command before `twinbox sync`.',
   postsynchook: 'Twinbox runs no hooks: run the command after `twinbox sync`.',
   newmail_hook: 'Twinbox runs no hooks.',
@@ -90,7 +89,13 @@ const NOT_SUPPORTED: Readonly<Record<string, string>> = {
 };
 
 const HANDLED_GENERAL = new Set(['accounts', 'fsync']);
-const HANDLED_ACCOUNT = new Set(['localrepository', 'remoterepository', 'utf8foldernames']);
+const HANDLED_ACCOUNT = new Set([
+  'localrepository',
+  'remoterepository',
+  'utf8foldernames',
+  'maxsize',
+  'maxage',
+]);
 const HANDLED_MAILDIR = new Set([
   'type',
   'localfolders',
@@ -539,6 +544,7 @@ function pairOf(
   );
   pair.direction = decided.direction;
   pair.sync = decided.sync;
+  limits(ini, account, key, pair, notes);
   notes.info(
     `${key}: folder deletion`,
     'OfflineIMAP never deletes folders, so folder-deletion is left out of sync.',
@@ -547,4 +553,32 @@ function pairOf(
     from: [`from [Account ${accountName}] (remote ${remote.section.name}, local ${local.section.name})`],
     value: pair,
   };
+}
+
+/**
+ * `maxsize` (bytes) and `maxage` (days) to `max-size` and `max-age`. OfflineIMAP also takes a date
+ * (YYYY-mm-dd) for `maxage`: a fixed start, which a rolling Twinbox limit is not, so that is reported.
+ */
+function limits(ini: Ini, account: IniSection, key: string, pair: PairDraft, notes: Notes): void {
+  const size = getValue(ini, account, 'maxsize')?.trim();
+  if (size !== undefined) {
+    if (/^\d+$/.test(size) && Number(size) > 0) {
+      pair['max-size'] = size;
+      notes.info(`${key}: maxsize`, `max-size = "${size}": larger messages (in bytes) are not copied.`);
+    } else notes.warn(`${key}: maxsize`, `not translated: ${JSON.stringify(size)} is not a number of bytes.`);
+  }
+  const age = getValue(ini, account, 'maxage')?.trim();
+  if (age !== undefined) {
+    if (/^\d+$/.test(age) && Number(age) > 0) {
+      pair['max-age'] = Number(age);
+      notes.info(
+        `${key}: maxage`,
+        `max-age = ${age}: new messages that arrived more than ${age} days ago are not copied; messages already synced keep syncing flags and deletions, where OfflineIMAP leaves them alone.`,
+      );
+    } else
+      notes.warn(
+        `${key}: maxage`,
+        `not translated: ${JSON.stringify(age)} is not a number of days (a fixed date has no Twinbox equivalent; write max-age by hand).`,
+      );
+  }
 }

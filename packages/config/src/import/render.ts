@@ -45,6 +45,8 @@ export interface PairDraft {
   direction: 'both' | 'left-to-right' | 'right-to-left';
   sync: Operation[];
   'max-size'?: string;
+  /** Days, as OfflineIMAP's `maxage` gives them. */
+  'max-age'?: number;
 }
 
 /** A table to write, with where it came from and a comment per key where one helps. */
