@@ -212,9 +212,11 @@ describe('twinbox sync with limits (built binary, Dovecot, a Maildir)', () => {
     expect(first.stdout).toMatch(/too large \(not copied\) 1, too old \(not copied\) 2, errors 0/);
     const ids = (await maildirSnapshot(s.maildir)).map((line) => line.split(' ')[1]);
     expect(ids.sort()).toEqual(['<local-ancient@e2e>', '<local-recent@e2e>', '<recent@e2e>']);
-    // Held back, nothing else happens on the next sync: no copy, no deletion.
+    // Held back, nothing else happens on the next sync: no copy, no deletion. (Whether they are counted
+    // again depends on whether a side lists in full: a Maildir written in the last 2 s does.)
     const again = await twinbox(['-c', s.config, 'sync'], s.env);
-    expect(again.stdout).toMatch(/mail: copied 0, flagged 0, deleted 0, .*too old \(not copied\) 2/);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/mail: copied 0, flagged 0, deleted 0, /);
 
     // Lifting the limits brings every held-back message over at once.
     const config = await readFile(s.config, 'utf8');

@@ -116,14 +116,23 @@ describe('the engine with two controllers over in-memory stores', () => {
     const flagged = world.stores.right.messages(INBOX).find((x) => tokenOf(x.body) === pairedOld)!;
     expect(flagged.flags).toEqual(['\\Flagged', '\\Seen']);
 
-    // Held back, not forgotten: nothing is copied or deleted on the next sync...
+    // Held back, not forgotten: the state says under which limits, and the folder's markers moved on,
+    // so the next sync with the same limits lists nothing again and copies or deletes nothing.
+    const [record] = await world.state.listFolderPairs();
+    expect(record?.heldBack).toBeDefined();
     const again = await world.sync({ policy, now });
-    expect(again.totals).toMatchObject({ copied: 0, deleted: 0, tooOld: 2, errors: 0 });
-    // ...and once the limit is raised they come over at once.
+    expect(again.totals).toMatchObject({ copied: 0, deleted: 0, tooOld: 0, errors: 0 });
+    // A new old message arriving later is held back too.
+    const lateOld = at('left', 90);
+    expect((await world.sync({ policy, now })).totals).toMatchObject({ copied: 0, tooOld: 1 });
+    // Once the limit is raised, they all come over at once, and nothing is held back any more.
     const raised = await world.sync({ policy: resolvePolicy({ maxMessageAge: 2000 * day }), now });
-    expect(raised.totals).toMatchObject({ copied: 2, tooOld: 0, errors: 0 });
+    expect(raised.totals).toMatchObject({ copied: 3, tooOld: 0, errors: 0 });
     expect(tokens(world, 'left')).toEqual(tokens(world, 'right'));
-    expect(tokens(world, 'left')).toEqual([oldLeft, oldRight, pairedOld, recentLeft, recentRight].sort());
+    expect(tokens(world, 'left')).toEqual(
+      [lateOld, oldLeft, oldRight, pairedOld, recentLeft, recentRight].sort(),
+    );
+    expect((await world.state.listFolderPairs())[0]?.heldBack).toBeUndefined();
   });
 
   it('a dry run returns the plan as plain data and changes nothing', async () => {

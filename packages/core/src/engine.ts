@@ -7,6 +7,7 @@ import { otherSide, type PairRef, type Side, type SideChanges } from './model.js
 import { type Candidate, contentPairingNeeds } from './pairing.js';
 import { type FolderPlan, isEmptyFolderPlan } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
+import type { FolderPairRecord } from './state.js';
 
 export interface SyncOptions {
   policy?: SyncPolicy;
@@ -147,6 +148,7 @@ export async function sync(
         !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
     );
     if (decisions.length === 0 || run.aborted) break;
+    run.known = new Map(known.map((r) => [r.key, r]));
     const before = report.folders.length;
     // Decisions come sorted by key, so a parent is reached before its children; and drivers create
     // missing parents anyway, so concurrent folders cannot trip over each other.
@@ -174,6 +176,11 @@ export async function sync(
   return report;
 }
 
+/** The policy's limits as the state records them with a folder that holds messages back. */
+function limitsOf(policy: SyncPolicy): string {
+  return `size<=${policy.maxMessageSize ?? '*'} age<=${policy.maxMessageAge ?? '*'}`;
+}
+
 async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
   let next = 0;
   const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
@@ -193,6 +200,9 @@ class FolderRun {
     this.oldest = age === undefined ? undefined : (options.now ?? Date.now()) - age;
     this.dates = age === undefined ? undefined : true;
   }
+
+  /** The folder pairs the state held when this pass began, by key. */
+  known = new Map<string, FolderPairRecord>();
 
   /** Arrival time before which a new message is held back, if the policy has an age limit. */
   private readonly oldest: number | undefined;
@@ -309,13 +319,17 @@ class FolderRun {
     const key = folder.key;
     this.options.onEvent?.({ type: 'folder-start', key });
     const skipListing = (side: Side) => this.dry && absentOn === side;
+    // Messages held back under other limits than today's may pass now: only a full listing shows them.
+    const heldBefore = this.known.get(key)?.heldBack;
+    const limits = limitsOf(this.policy);
+    const request = {
+      dryRun: this.dry,
+      dates: this.dates,
+      full: heldBefore !== undefined && heldBefore !== limits,
+    };
     const [lc, rc] = await Promise.all([
-      skipListing('left')
-        ? emptyChanges('left')
-        : left.changes(key, lp, { dryRun: this.dry, dates: this.dates }),
-      skipListing('right')
-        ? emptyChanges('right')
-        : right.changes(key, rp, { dryRun: this.dry, dates: this.dates }),
+      skipListing('left') ? emptyChanges('left') : left.changes(key, lp, request),
+      skipListing('right') ? emptyChanges('right') : right.changes(key, rp, request),
     ]);
     const paths = { left: lp, right: rp };
 
@@ -369,21 +383,27 @@ class FolderRun {
       return;
     }
     const failures = await this.apply(folder, plan);
-    // A folder with messages held back keeps its old marker: it is listed in full next time, so
-    // raising the limit brings them over at once rather than at some later full listing.
-    if (failures === 0 && folder.tooLarge === 0 && folder.tooOld === 0) {
-      await Promise.all([
-        plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
-        plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
-      ]);
+    if (failures !== 0) return;
+    // Messages held back stay unpaired, and a listing since the marker would not show them again. The
+    // limits they were held under are recorded before the marker, so changing them (raising a limit)
+    // lists the folder in full and brings them over, while keeping them costs nothing.
+    const held = folder.tooLarge + folder.tooOld > 0;
+    const record = { key, left: lp, right: rp };
+    if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
+    await Promise.all([
+      plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
+      plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
+    ]);
+    // Only a full listing of both sides proves that nothing is held back any more.
+    if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
+      await left.recordFolderPair(record);
     }
   }
 
   /**
    * Takes copies of new messages over the size limit, or older than the age limit, out of the plan and
    * counts them. Only new messages are held back: they stay unpaired on their side, so nothing is lost
-   * and nothing reads as deleted. The cost: such a folder is listed in full on every sync until the
-   * message goes or the limit changes.
+   * and nothing reads as deleted.
    */
   private holdBack(folder: FolderReport, plan: FolderPlan, lc: SideChanges, rc: SideChanges): void {
     const maxSize = this.policy.maxMessageSize;

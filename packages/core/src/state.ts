@@ -20,6 +20,12 @@ export interface FolderPairRecord {
   key: string;
   left: FolderPath;
   right: FolderPath;
+  /**
+   * Set by the engine while messages of the folder are held back by the policy's limits (size, age):
+   * which limits, so that changing them lists the folder in full again, and keeping them does not.
+   * Opaque to a backend, which stores and returns it as given; absent when nothing is held back.
+   */
+  heldBack?: string;
 }
 
 /**

@@ -127,7 +127,9 @@ function copyPair(pair: MessagePair): MessagePair {
 }
 
 function copyFolderPair(record: FolderPairRecord): FolderPairRecord {
-  return { key: record.key, left: [...record.left], right: [...record.right] };
+  const copy: FolderPairRecord = { key: record.key, left: [...record.left], right: [...record.right] };
+  if (record.heldBack !== undefined) copy.heldBack = record.heldBack;
+  return copy;
 }
 
 function copyMarker(marker: FolderMarker): FolderMarker {

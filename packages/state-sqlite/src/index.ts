@@ -46,6 +46,8 @@ const MIGRATIONS: readonly string[] = [
      value TEXT NOT NULL,
      PRIMARY KEY (folder_pair, side)
    ) WITHOUT ROWID;`,
+  // The limits under which messages of the folder were held back (FolderPairRecord.heldBack).
+  `ALTER TABLE folder_pair ADD COLUMN held_back TEXT;`,
 ];
 
 /** The schema version this build writes; a database with a higher `user_version` is refused. */
@@ -72,6 +74,7 @@ interface FolderRow {
   key: string;
   left_path: string;
   right_path: string;
+  held_back: string | null;
 }
 
 interface PairRow {
@@ -211,11 +214,12 @@ export class SqliteState implements StateBackend {
         'INSERT INTO folder_pair (key) VALUES (?) ON CONFLICT (key) DO NOTHING',
       ),
       listFolders: db.prepare<[], FolderRow>(
-        'SELECT key, left_path, right_path FROM folder_pair WHERE left_path IS NOT NULL',
+        'SELECT key, left_path, right_path, held_back FROM folder_pair WHERE left_path IS NOT NULL',
       ),
-      recordFolder: db.prepare<[string, string, string]>(
-        `INSERT INTO folder_pair (key, left_path, right_path) VALUES (?, ?, ?)
-         ON CONFLICT (key) DO UPDATE SET left_path = excluded.left_path, right_path = excluded.right_path`,
+      recordFolder: db.prepare<[string, string, string, string | null]>(
+        `INSERT INTO folder_pair (key, left_path, right_path, held_back) VALUES (?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET left_path = excluded.left_path, right_path = excluded.right_path,
+           held_back = excluded.held_back`,
       ),
       forgetFolderPairs: db.prepare<[number]>('DELETE FROM message_pair WHERE folder_pair = ?'),
       forgetFolderMarkers: db.prepare<[number]>('DELETE FROM marker WHERE folder_pair = ?'),
@@ -316,17 +320,26 @@ export class SqliteState implements StateBackend {
 
   async listFolderPairs(): Promise<FolderPairRecord[]> {
     return this.#run('list the folder pairs', () =>
-      this.#stmts.listFolders.all().map((row) => ({
-        key: row.key,
-        left: parsePath(row.left_path),
-        right: parsePath(row.right_path),
-      })),
+      this.#stmts.listFolders.all().map((row) => {
+        const record: FolderPairRecord = {
+          key: row.key,
+          left: parsePath(row.left_path),
+          right: parsePath(row.right_path),
+        };
+        if (row.held_back !== null) record.heldBack = row.held_back;
+        return record;
+      }),
     );
   }
 
   async recordFolderPair(record: FolderPairRecord): Promise<void> {
     this.#run(`record the folder pair ${record.key}`, () => {
-      this.#stmts.recordFolder.run(record.key, JSON.stringify(record.left), JSON.stringify(record.right));
+      this.#stmts.recordFolder.run(
+        record.key,
+        JSON.stringify(record.left),
+        JSON.stringify(record.right),
+        record.heldBack ?? null,
+      );
     });
   }
 

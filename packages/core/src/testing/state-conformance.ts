@@ -74,6 +74,20 @@ export function describeStateConformance(
           expect(await state.loadMarker(INBOX_PAIR.key, 'left')).toEqual({ epoch: '7', value: '100' });
         }));
 
+      it('keeps what a folder pair holds back as given, and recording it again without clears it', () =>
+        run(async ({ state }) => {
+          const held = { ...INBOX_PAIR, heldBack: 'size<=1000 age<=86400000' };
+          await state.recordFolderPair(held);
+          await state.recordFolderPair(ARCHIVE_PAIR);
+          expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+            sortFolderPairs([held, ARCHIVE_PAIR]),
+          );
+          await state.recordFolderPair(INBOX_PAIR);
+          expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+            sortFolderPairs([INBOX_PAIR, ARCHIVE_PAIR]),
+          );
+        }));
+
       it('forgets a folder pair with all of its message pairs and markers, and nothing else', () =>
         run(async ({ state }) => {
           for (const record of [INBOX_PAIR, ARCHIVE_PAIR]) {
