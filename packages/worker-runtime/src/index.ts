@@ -55,6 +55,15 @@ export interface ComponentHandle<T> extends RemoteHandle<T> {
    */
   connect(): Promise<MessagePort>;
   /**
+   * Serves this component on `port` too: one end of a `MessageChannel` whose other end was handed out
+   * before this component was started (say, in the `args` of a component started at the same time,
+   * whose `connectRemote` then waits for this one). So components that call each other can start
+   * together rather than one after the other. The port is moved, as `connect()`'s are. If it rejects
+   * (the component is closed or its thread gone), the port is closed, so its other end learns that
+   * its connection is lost instead of waiting.
+   */
+  serve(port: MessagePort): Promise<void>;
+  /**
    * Orderly shutdown: refuses new calls at once, lets calls in flight (from this handle and from
    * connected ports) finish for up to `graceMs`, then aborts the rest (they reject with a
    * `ComponentClosedError` at once) and gives them up to `graceMs` more to stop, calls the
@@ -112,7 +121,7 @@ function handleOf<T>(
   mode: RunMode,
   invoker: Invoker,
   methods: readonly string[],
-  rest: Pick<ComponentHandle<T>, 'connect' | 'close'>,
+  rest: Pick<ComponentHandle<T>, 'connect' | 'serve' | 'close'>,
 ): ComponentHandle<T> {
   return {
     mode,
@@ -175,6 +184,13 @@ async function startInline<T extends object>(
       const { port1, port2 } = new MessageChannel();
       server.serve(port1);
       return port2;
+    },
+    serve: async (port) => {
+      if (refusal) {
+        port.close();
+        throw refusal;
+      }
+      server.serve(port);
     },
     close: ({ graceMs = options.graceMs ?? DEFAULT_GRACE_MS } = {}) => {
       refusal ??= new ComponentClosedError(`${name} is closed`);
@@ -249,6 +265,16 @@ async function startThread<T extends object>(
     refusal: () => refusal ?? client.dead,
     invoke: (method, args, cancel) => client.call(method, args, cancel),
   };
+  /** Hands `port` to the thread to serve; a port refused before it was moved is closed here. */
+  const serve = async (port: MessagePort) => {
+    const refused = invoker.refusal();
+    if (refused) {
+      port.close();
+      throw refused;
+    }
+    // Once moved, the thread closes the port if it refuses it, and a dead thread's ports close too.
+    await client.request((id) => ({ kind: 'connect', id, port }), [port]);
+  };
   let closing: Promise<void> | undefined;
   return handleOf<T>('thread', invoker, methods, {
     connect: async () => {
@@ -256,13 +282,14 @@ async function startThread<T extends object>(
       if (refused) throw refused;
       const { port1, port2 } = new MessageChannel();
       try {
-        await client.request((id) => ({ kind: 'connect', id, port: port1 }), [port1]);
+        await serve(port1);
       } catch (err) {
         port2.close();
         throw err;
       }
       return port2;
     },
+    serve,
     close: ({ graceMs = options.graceMs ?? DEFAULT_GRACE_MS } = {}) => {
       refusal ??= new ComponentClosedError(`${name} is closed`);
       closing ??= (async () => {

@@ -1,5 +1,6 @@
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { connectRemote, startComponent, WorkerCrashedError } from '../src/index.js';
+import { connectRemote, startComponent, transfer, WorkerCrashedError } from '../src/index.js';
 import type createSide from './fixtures/side.js';
 import type createState from './fixtures/state.js';
 import { fixture, modes, openHandles, openHandlesSettle, outcome } from './helpers.js';
@@ -45,6 +46,43 @@ describe.each(modes)('components connected directly, %s', (mode) => {
     await expect(client.api.increment('me')).rejects.toMatchObject({ name: 'ComponentClosedError' });
     expect(await state.api.increment('engine')).toBe(3);
     await state.close();
+  });
+
+  it('starts a side together with the state it calls: the side waits on a port the state serves later', async () => {
+    const handles = openHandles();
+    const { port1, port2 } = new MessageChannel();
+    const side = startComponent<Side>(fixture('side'), {
+      mode,
+      name: 'left',
+      args: transfer({ name: 'left', state: port2 }, [port2]),
+    });
+    const state = await startComponent<State>(fixture('state'), { mode });
+    await state.serve(port1);
+    const left = await side;
+    expect((await left.api.report(10, 2)).answeredAt).toHaveLength(10);
+    expect((await state.api.counts()).bySide).toEqual({ left: 10 });
+    await left.close();
+    await state.close();
+    const open = await openHandlesSettle(handles);
+    expect(open.MessagePort).toBeLessThanOrEqual(handles.MessagePort);
+    expect(open.Worker).toBeLessThanOrEqual(handles.Worker);
+  });
+
+  it('closes a port a closed state refuses to serve, so the side waiting on it fails instead of hanging', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const side = outcome(
+      startComponent<Side>(fixture('side'), {
+        mode,
+        name: 'left',
+        args: transfer({ name: 'left', state: port2 }, [port2]),
+      }),
+    );
+    const state = await startComponent<State>(fixture('state'), { mode });
+    await state.close();
+    await expect(state.serve(port1)).rejects.toMatchObject({ name: 'ComponentClosedError' });
+    expect(await side).toMatchObject({
+      error: { name: 'WorkerCrashedError', message: 'The connection to component was lost: its thread ended' },
+    });
   });
 
   it('tells a connected client that the state closed, and refuses connecting to a closed one', async () => {
