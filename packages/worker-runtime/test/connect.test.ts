@@ -81,7 +81,10 @@ describe.each(modes)('components connected directly, %s', (mode) => {
     await state.close();
     await expect(state.serve(port1)).rejects.toMatchObject({ name: 'ComponentClosedError' });
     expect(await side).toMatchObject({
-      error: { name: 'WorkerCrashedError', message: 'The connection to component was lost: its thread ended' },
+      error: {
+        name: 'WorkerCrashedError',
+        message: 'The connection to component was lost: its thread ended',
+      },
     });
   });
 
