@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import {
   type Driver,
   type FolderPath,
@@ -132,6 +133,14 @@ export interface OpenPairOptions {
   folderFilter?: (path: FolderPath) => boolean;
   /** Wait for another sync of the pair to finish rather than fail at once. */
   waitForLock?: boolean;
+  /**
+   * The modules the components are started from, for an app that ships them bundled (its own copies
+   * start faster than this package's modules and their dependencies, loaded one by one). Each must
+   * default-export what the module it replaces does, built from the same arguments: `state`, that of
+   * `@twinbox/state-sqlite/component` (a `StateBackend` from `{ path, wait }`); `side`, that of this
+   * package's side component (a side's controller from its `SideArgs`). Default: those two modules.
+   */
+  entries?: { state?: string | URL; side?: string | URL };
 }
 
 /**
@@ -155,18 +164,17 @@ export async function openPair(
     const path = statePath(config, pairName);
     const runtime = await import('@twinbox/worker-runtime');
     const mode = (options.mode ?? config.workers) === 'threads' ? 'thread' : 'inline';
-    const state = await runtime.startComponent<StateBackend>(
-      import.meta.resolve('@twinbox/state-sqlite/component'),
-      {
-        mode,
-        deadlineMs: STATE_DEADLINE_MS,
-        name: `state of ${pairName}`,
-        args: { path, wait: options.waitForLock ?? false },
-      },
-    );
-    opened.push(state);
-    const startSide = async (side: 'left' | 'right') => {
-      const port = await state.connect();
+    const startState = () =>
+      runtime.startComponent<StateBackend>(
+        options.entries?.state ?? import.meta.resolve('@twinbox/state-sqlite/component'),
+        {
+          mode,
+          deadlineMs: STATE_DEADLINE_MS,
+          name: `state of ${pairName}`,
+          args: { path, wait: options.waitForLock ?? false },
+        },
+      );
+    const startSide = (side: 'left' | 'right', port: MessagePort) => {
       const args: SideArgs = {
         stateDeadlineMs: STATE_DEADLINE_MS,
         side,
@@ -174,14 +182,47 @@ export async function openPair(
         rename: pair.rename,
         statePort: port,
       };
-      return runtime.startComponent<SideController>(new URL('./side-component.js', import.meta.url), {
+      const entry = options.entries?.side ?? new URL('./side-component.js', import.meta.url);
+      return runtime.startComponent<SideController>(entry, {
         mode,
         deadlineMs: SIDE_DEADLINE_MS,
         name: `${side} side (${pair[side]})`,
         args: runtime.transfer(args, [port]),
       });
     };
-    const sides = await Promise.allSettled([startSide('left'), startSide('right')]);
+    let sides: PromiseSettledResult<ComponentHandle<SideController>>[];
+    if (options.waitForLock) {
+      // The state may wait long for another sync's lock: no connection to a server idles meanwhile.
+      const state = await startState();
+      opened.push(state);
+      const ports = [await state.connect(), await state.connect()] as const;
+      sides = await Promise.allSettled([startSide('left', ports[0]), startSide('right', ports[1])]);
+    } else {
+      // All three start at once (in threads, each loading its code in parallel): each side gets its
+      // end of a channel to the state now and waits on it until the state, once open, serves it. If
+      // the state fails, its ends are closed, and the sides fail rather than wait.
+      const channels = [new MessageChannel(), new MessageChannel()] as const;
+      const starting = Promise.allSettled([
+        startSide('left', channels[0].port2),
+        startSide('right', channels[1].port2),
+      ]);
+      const stateFailure = await startState()
+        .then(async (state) => {
+          opened.push(state);
+          await Promise.all(channels.map((c) => state.serve(c.port1)));
+          return undefined;
+        })
+        .catch((error: unknown) => {
+          for (const c of channels) c.port1.close();
+          return { error };
+        });
+      sides = await starting;
+      // The state's failure first: the sides' are only its consequence (their connection lost).
+      if (stateFailure) {
+        for (const s of sides) if (s.status === 'fulfilled') opened.push(s.value);
+        throw stateFailure.error;
+      }
+    }
     // Sides close before the state they write to.
     for (const s of sides) if (s.status === 'fulfilled') opened.push(s.value);
     for (const s of sides) if (s.status === 'rejected') throw s.reason;
