@@ -218,6 +218,11 @@ describe('twinbox sync with limits (built binary, Dovecot, a Maildir)', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/mail: copied 0, flagged 0, deleted 0, /);
 
+    // check knows the limits: what they hold back is no difference.
+    const heldCheck = await twinbox(['-c', s.config, 'check'], s.env);
+    expect(heldCheck.code, heldCheck.stdout + heldCheck.stderr).toBe(0);
+    expect(heldCheck.stdout).toMatch(/no difference \(3 messages on one side only are held back/);
+
     // Lifting the limits brings every held-back message over at once.
     const config = await readFile(s.config, 'utf8');
     await writeFile(s.config, config.replace('max-age = "30d"\nmax-size = "4k"', ''));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FolderRenames, folderMatcher, openDriver, RenamedDriver } from '@twinbox/config';
+import { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } from '@twinbox/config';
 import { type Driver, type FolderPath, flagsEqual, type ListedMessage } from '@twinbox/core';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
@@ -13,13 +13,32 @@ export interface FolderDifference {
   onlyRight: string[];
   /** Messages on both sides whose flags differ. */
   flags: { message: string; left: string[]; right: string[] }[];
+  /** Messages on one side only that the pair's limits hold back (max-size, max-age): not differences. */
+  heldBack: number;
+}
+
+/** What the pair's limits let through: a message on one side only that fails them is no difference. */
+interface Limits {
+  maxSize?: number | undefined;
+  /** Arrival time before which a new message is held back. */
+  oldest?: number | undefined;
+}
+
+function heldBack(m: ListedMessage, limits: Limits): boolean {
+  if (limits.maxSize !== undefined && (m.size ?? 0) > limits.maxSize) return true;
+  return limits.oldest !== undefined && m.date !== undefined && m.date < limits.oldest;
 }
 
 /** A message's identity across stores: Message-ID and size, or a body hash when it has no Message-ID. */
-async function fingerprints(driver: Driver, path: FolderPath): Promise<Map<string, ListedMessage[]>> {
-  const listing = await driver.listMessages(path, {});
+async function fingerprints(
+  driver: Driver,
+  path: FolderPath,
+  dates: boolean,
+): Promise<Map<string, ListedMessage[]>> {
+  const listing = await driver.listMessages(path, { dates });
   if (listing.kind !== 'full') throw new Error('a listing without a marker must be full');
   const ids = listing.messages.map((m) => m.id);
+  const dateOf = new Map(listing.messages.map((m) => [m.id, m.date]));
   const byKey = new Map<string, ListedMessage[]>();
   for (let i = 0; i < ids.length; i += 500) {
     for (const m of await driver.describeMessages(path, ids.slice(i, i + 500))) {
@@ -30,7 +49,8 @@ async function fingerprints(driver: Driver, path: FolderPath): Promise<Map<strin
         key = `no Message-ID, sha256 ${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
       }
       const list = byKey.get(key) ?? [];
-      list.push(m);
+      const date = dateOf.get(m.id);
+      list.push(date === undefined ? m : { ...m, date });
       byKey.set(key, list);
     }
   }
@@ -41,22 +61,34 @@ async function compareFolder(
   left: Driver,
   right: Driver,
   path: FolderPath,
+  limits: Limits,
   empty?: 'left' | 'right',
 ): Promise<FolderDifference> {
   const none = async () => new Map<string, ListedMessage[]>();
+  const dates = limits.oldest !== undefined;
   const [l, r] = await Promise.all([
-    empty === 'left' ? none() : fingerprints(left, path),
-    empty === 'right' ? none() : fingerprints(right, path),
+    empty === 'left' ? none() : fingerprints(left, path, dates),
+    empty === 'right' ? none() : fingerprints(right, path, dates),
   ]);
   const keywords = left.capabilities.keywords && right.capabilities.keywords;
   const visible = (flags: readonly string[]) =>
     keywords ? [...flags] : flags.filter((f) => f.startsWith('\\'));
-  const diff: FolderDifference = { folder: path.join('/'), onlyLeft: [], onlyRight: [], flags: [] };
+  const diff: FolderDifference = {
+    folder: path.join('/'),
+    onlyLeft: [],
+    onlyRight: [],
+    flags: [],
+    heldBack: 0,
+  };
   for (const key of new Set([...l.keys(), ...r.keys()])) {
     const a = l.get(key) ?? [];
     const b = r.get(key) ?? [];
-    for (let i = b.length; i < a.length; i++) diff.onlyLeft.push(key);
-    for (let i = a.length; i < b.length; i++) diff.onlyRight.push(key);
+    for (let i = b.length; i < a.length; i++)
+      if (heldBack(a[i]!, limits)) diff.heldBack++;
+      else diff.onlyLeft.push(key);
+    for (let i = a.length; i < b.length; i++)
+      if (heldBack(b[i]!, limits)) diff.heldBack++;
+      else diff.onlyRight.push(key);
     if (a.length === 1 && b.length === 1 && !flagsEqual(visible(a[0]!.flags), visible(b[0]!.flags)))
       diff.flags.push({ message: key, left: visible(a[0]!.flags), right: visible(b[0]!.flags) });
   }
@@ -71,15 +103,22 @@ export function registerCheck(program: Command): void {
     .option('-f, --folder <pattern...>', 'only folders matching these patterns')
     .addHelpText(
       'after',
-      '\nExit code 0 when both sides hold the same messages with the same flags, 6 when not.\n\nExamples:\n  twinbox check\n  twinbox check work --folder INBOX\n  twinbox check --json',
+      '\nExit code 0 when both sides hold the same messages with the same flags, 6 when not. A message on one side only that the max-size or max-age of the pair holds back is no difference.\n\nExamples:\n  twinbox check\n  twinbox check work --folder INBOX\n  twinbox check --json',
     )
     .action(async (pairs: string[], options: { folder?: string[] }, command: Command) => {
       const ctx = contextOf(command);
       const loaded = await ctx.load();
       const extra = options.folder?.length ? folderMatcher(options.folder) : () => true;
-      const results: { pair: string; differences: FolderDifference[]; folders: number }[] = [];
+      const results: { pair: string; differences: FolderDifference[]; folders: number; heldBack: number }[] =
+        [];
       for (const name of selectPairs(loaded, pairs)) {
         const pair = loaded.config.pairs[name]!;
+        const policy = policyOf(pair);
+        const limits: Limits = {
+          maxSize: policy.maxMessageSize,
+          oldest: policy.maxMessageAge === undefined ? undefined : Date.now() - policy.maxMessageAge,
+        };
+        let held = 0;
         const matches = folderMatcher(pair.folders);
         const left = await openDriver(loaded.config.accounts[pair.left]!);
         let right: Driver | undefined;
@@ -107,7 +146,8 @@ export function registerCheck(program: Command): void {
             if (!rs.has(key) || !ls.has(key)) {
               const parentOnly = ls.has(key) ? rnames.has(key) : lnames.has(key);
               if (parentOnly) {
-                const diff = await compareFolder(left, right, path, ls.has(key) ? 'right' : 'left');
+                const diff = await compareFolder(left, right, path, limits, ls.has(key) ? 'right' : 'left');
+                held += diff.heldBack;
                 if (diff.onlyLeft.length || diff.onlyRight.length) differences.push(diff);
                 continue;
               }
@@ -117,13 +157,15 @@ export function registerCheck(program: Command): void {
                 onlyLeft: [],
                 onlyRight: [],
                 flags: [],
+                heldBack: 0,
               });
               continue;
             }
-            const diff = await compareFolder(left, right, path);
+            const diff = await compareFolder(left, right, path, limits);
+            held += diff.heldBack;
             if (diff.onlyLeft.length || diff.onlyRight.length || diff.flags.length) differences.push(diff);
           }
-          results.push({ pair: name, differences, folders: all.length });
+          results.push({ pair: name, differences, folders: all.length, heldBack: held });
         } finally {
           await left.close();
           await right?.close();
@@ -133,11 +175,14 @@ export function registerCheck(program: Command): void {
       if (ctx.options.json) process.stdout.write(`${JSON.stringify(results)}\n`);
       else {
         for (const r of results) {
+          const held = r.heldBack
+            ? ` (${r.heldBack} messages on one side only are held back by max-size or max-age)`
+            : '';
           if (r.differences.length === 0) {
-            process.stdout.write(`${r.pair}: ${r.folders} folders, no difference\n`);
+            process.stdout.write(`${r.pair}: ${r.folders} folders, no difference${held}\n`);
             continue;
           }
-          process.stdout.write(`${r.pair}: ${r.differences.length} of ${r.folders} folders differ\n`);
+          process.stdout.write(`${r.pair}: ${r.differences.length} of ${r.folders} folders differ${held}\n`);
           for (const d of r.differences) {
             if (d.onlyOn) process.stdout.write(`  ${d.folder}: only on the ${d.onlyOn}\n`);
             for (const m of d.onlyLeft) process.stdout.write(`  ${d.folder}: only on the left: ${m}\n`);
