@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { statePath, syncPair } from '@twinbox/config';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
+import { workerEntries } from '../entries.js';
 import { EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../failure.js';
 import { type LastSync, lastSyncFile } from './sync.js';
@@ -41,6 +42,7 @@ export function registerStatus(program: Command): void {
         if (!options.offline) {
           try {
             const { report } = await syncPair(loaded, name, {
+              entries: workerEntries,
               ...(ctx.options.inline ? { mode: 'inline' as const } : {}),
               dryRun: true,
             });

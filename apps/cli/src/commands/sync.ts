@@ -3,6 +3,7 @@ import { folderMatcher, syncPair } from '@twinbox/config';
 import type { SyncReport } from '@twinbox/core';
 import type { Command } from 'commander';
 import { type Context, contextOf, selectPairs } from '../context.js';
+import { workerEntries } from '../entries.js';
 import { EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../failure.js';
 
@@ -65,6 +66,7 @@ export async function runSync(
       const started = performance.now();
       try {
         const { report, statePath } = await syncPair(loaded, name, {
+          entries: workerEntries,
           ...(ctx.options.inline ? { mode: 'inline' as const } : {}),
           ...(folderFilter ? { folderFilter } : {}),
           dryRun: options.dryRun === true,

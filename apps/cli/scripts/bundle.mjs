@@ -1,0 +1,128 @@
+// Bundles the built CLI (tsc's dist/) and its worker entries into a few ES modules in dist/, so that
+// `twinbox` and each of its worker threads start by reading a handful of files instead of resolving and
+// loading ~450 modules one by one (most of a no-op sync's time on a slow machine):
+//
+//   dist/twinbox.mjs       the program (dist/bin.js imports it after turning on the compile cache)
+//   dist/side-worker.mjs   a side: driver and controller (@twinbox/config's side component)
+//   dist/state-worker.mjs  the state (@twinbox/state-sqlite's component)
+//   dist/chunk-*.mjs       code they share (and the drivers, loaded when a side opens one)
+//   dist/host.js           @twinbox/worker-runtime's thread host: the runtime starts every worker
+//                          thread on `./host.js` next to its own code, here the bundle
+//
+// better-sqlite3 stays outside: it loads a native module found relative to its own files. Linked source
+// maps chain through tsc's maps back to the TypeScript sources (node --enable-source-maps uses them).
+//
+//   node scripts/bundle.mjs    (run by `pnpm run build` after tsc)
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const configDist = dirname(fileURLToPath(import.meta.resolve('@twinbox/config')));
+
+// What bundled CommonJS (imapflow and its dependencies) needs in an ES module: `require` for Node's
+// built-in modules.
+const banner = `import { createRequire as __twinboxCreateRequire } from 'node:module';
+const require = __twinboxCreateRequire(import.meta.url);`;
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  external: ['better-sqlite3'],
+  sourcemap: 'linked',
+  sourcesContent: false,
+  // No minifying: a stack trace without source maps still reads as the code it ran.
+  minify: false,
+  banner: { js: banner },
+  logLevel: 'warning',
+  metafile: true,
+};
+
+/** Where @twinbox/worker-runtime's thread host is, as the bundle resolves the runtime. */
+const workerHost = {
+  name: 'worker-host',
+  setup(b) {
+    b.onResolve({ filter: /^twinbox:worker-host$/ }, async () => {
+      const runtime = await b.resolve('@twinbox/worker-runtime', {
+        resolveDir: configDist,
+        kind: 'import-statement',
+      });
+      if (runtime.errors.length) return { errors: runtime.errors };
+      return { path: join(dirname(runtime.path), 'host.js') };
+    });
+  },
+};
+
+// Outputs of an earlier build (chunk names change with their content).
+for (const file of await readdir(dist)) {
+  if (/\.mjs(\.map)?$/.test(file) || /^host\.js(\.map)?$/.test(file)) await rm(join(dist, file));
+}
+
+// The program and the state share code (the core), and the drivers stay in chunks of their own, loaded
+// when a command opens one.
+const main = await build({
+  ...common,
+  absWorkingDir: root,
+  entryPoints: {
+    twinbox: join(dist, 'program.js'),
+    'state-worker': '@twinbox/state-sqlite/component',
+  },
+  splitting: true,
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunk-[hash]',
+});
+// A side apart: esbuild splits by file, so built with the program a side would share the config's
+// chunk, zod and the config schema with it, and build that schema in every side thread for nothing.
+// Its drivers are chunks of their own: a Maildir side never reads imapflow.
+const side = await build({
+  ...common,
+  absWorkingDir: root,
+  entryPoints: { 'side-worker': join(configDist, 'side-component.js') },
+  splitting: true,
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'side-chunk-[hash]',
+});
+const host = await build({
+  ...common,
+  absWorkingDir: root,
+  entryPoints: ['twinbox:worker-host'],
+  plugins: [workerHost],
+  outfile: join(dist, 'host.js'),
+});
+
+// The runtime's thread host is found by a file name in its code; if that ever changes, fail the build
+// here rather than every threaded sync at run time.
+const runtimeChunk = Object.entries(main.metafile.outputs).find(([, o]) =>
+  Object.keys(o.inputs).some((i) => /worker-runtime\/dist\/index\.js$/.test(i)),
+);
+if (!runtimeChunk) throw new Error('bundle: @twinbox/worker-runtime is not in the bundle');
+const code = await readFile(join(root, runtimeChunk[0]), 'utf8');
+if (!code.includes('new URL("./host.js", import.meta.url)'))
+  throw new Error(`bundle: ${runtimeChunk[0]} no longer starts threads on ./host.js; update this script`);
+
+// esbuild writes code in ASCII (charset: 'ascii') but copies comments as they are. One non-ASCII
+// character makes Node read a whole file as UTF-16 rather than Latin-1, about twice the time for the
+// 2 MB imapflow chunk, in every thread that loads it: escape them (comments only, so nothing changes).
+const builds = [main, side, host];
+for (const b of builds) {
+  for (const file of Object.keys(b.metafile.outputs)) {
+    if (file.endsWith('.map')) continue;
+    const path = join(root, file);
+    const text = await readFile(path, 'utf8');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range, to find what is not in it
+    const ascii = text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+    if (ascii !== text) await writeFile(path, ascii);
+  }
+}
+
+const outputs = builds.flatMap((b) => Object.entries(b.metafile.outputs));
+const files = outputs.filter(([f]) => !f.endsWith('.map'));
+console.log(
+  `bundle: ${files.length} files, ${Math.round(files.reduce((n, [, o]) => n + o.bytes, 0) / 1024)} KiB (source maps apart)`,
+);
