@@ -3,7 +3,11 @@
 // and once more with nothing changed (no-op sync). Both fsync (their defaults), both over IMAPS with the
 // certificate verified. Afterwards both Maildirs are compared: same folders, same messages.
 //
-//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads]
+// The no-op sync is repeated (--repeat, alternating the two tools) and its median shown with the range,
+// as one run of a sub-second command says little on a busy machine. --bin runs another build of
+// twinbox (say, an older checkout's apps/cli/dist/bin.js) against the same server and corpus.
+//
+//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads] [--repeat 5] [--bin path]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +22,16 @@ const { values } = parseArgs({
     multiplier: { type: 'string', default: '1' },
     limit: { type: 'string' },
     workers: { type: 'string', default: 'threads' },
+    repeat: { type: 'string', default: '5' },
+    bin: { type: 'string' },
   },
 });
-const corpus = { multiplier: Number(values.multiplier), ...(values.limit ? { limit: Number(values.limit) } : {}) };
-const bin = new URL('../apps/cli/dist/bin.js', import.meta.url).pathname;
+const corpus = {
+  multiplier: Number(values.multiplier),
+  ...(values.limit ? { limit: Number(values.limit) } : {}),
+};
+const bin = values.bin ?? new URL('../apps/cli/dist/bin.js', import.meta.url).pathname;
+const repeat = Math.max(1, Number(values.repeat));
 try {
   execFileSync('mbsync', ['--version']);
 } catch {
@@ -62,7 +72,10 @@ try {
   const { info } = server;
   const total = await corpusSize(corpus);
   process.stdout.write(`loading ${total} corpus messages into Dovecot… `);
-  const loaded = await loadIntoImap({ host: info.host, port: info.tlsPort, secure: true, ca: info.ca, user, password }, corpus);
+  const loaded = await loadIntoImap(
+    { host: info.host, port: info.tlsPort, secure: true, ca: info.ca, user, password },
+    corpus,
+  );
   console.log(`${loaded.appended} in ${loaded.seconds.toFixed(1)} s`);
   writeFileSync(join(dir, 'ca.pem'), info.ca);
 
@@ -115,19 +128,39 @@ right = "local"
 `,
   );
 
-  const mbsync = (what) => timed('mbsync', ['-q', '-c', join(dir, 'mbsyncrc'), '-a']);
+  const mbsync = () => timed('mbsync', ['-q', '-c', join(dir, 'mbsyncrc'), '-a']);
   const twinbox = () => timed(process.execPath, [bin, '-q', '-c', join(dir, 'twinbox.toml'), 'sync']);
   const rows = [];
   const m1 = mbsync();
   const t1 = twinbox();
-  const m2 = mbsync();
-  const t2 = twinbox();
-  rows.push(['first sync into an empty Maildir', m1, t1], ['no-op sync', m2, t2]);
+  const m2 = [];
+  const t2 = [];
+  for (let i = 0; i < repeat; i++) {
+    m2.push(mbsync());
+    t2.push(twinbox());
+  }
+  rows.push(['first sync into an empty Maildir', [m1], [t1]], [`no-op sync (median of ${repeat})`, m2, t2]);
 
-  const fmt = (x) => `${x.wall.toFixed(2)} s (user ${x.user.toFixed(2)}, sys ${x.sys.toFixed(2)}, ${x.rssMb.toFixed(0)} MB)`;
-  console.log(`\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, twinbox workers = ${values.workers}`);
-  console.log(`${'work'.padEnd(34)} ${'mbsync 1.4.4'.padEnd(44)} twinbox`);
-  for (const [what, m, t] of rows) console.log(`${what.padEnd(34)} ${fmt(m).padEnd(44)} ${fmt(t)}  (${(m.wall / t.wall).toFixed(2)}x)`);
+  const median = (runs) => {
+    const sorted = [...runs].sort((a, b) => a.wall - b.wall);
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+  };
+  const fmt = (runs) => {
+    const x = median(runs);
+    const range =
+      runs.length > 1
+        ? ` [${Math.min(...runs.map((r) => r.wall)).toFixed(2)}–${Math.max(...runs.map((r) => r.wall)).toFixed(2)}]`
+        : '';
+    return `${x.wall.toFixed(2)} s${range} (user ${x.user.toFixed(2)}, sys ${x.sys.toFixed(2)}, ${x.rssMb.toFixed(0)} MB)`;
+  };
+  console.log(
+    `\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, twinbox workers = ${values.workers}`,
+  );
+  console.log(`${'work'.padEnd(34)} ${'mbsync 1.4.4'.padEnd(50)} twinbox`);
+  for (const [what, m, t] of rows)
+    console.log(
+      `${what.padEnd(34)} ${fmt(m).padEnd(50)} ${fmt(t)}  (${(median(m).wall / median(t).wall).toFixed(2)}x)`,
+    );
 
   // mbsync writes IMAP's modified UTF-7 names to disk; Twinbox writes UTF-8 (folder-names option).
   const [ms, ts] = await Promise.all([summarize(mbsyncMaildir, 'modified-utf-7'), summarize(twinboxMaildir)]);
