@@ -156,9 +156,13 @@ export async function openPair(
   const { config } = loaded;
   const pair = config.pairs[pairName];
   if (!pair) throw new Error(`No pair named ${JSON.stringify(pairName)} in ${loaded.file}.`);
-  const opened: { close(): Promise<void> }[] = [];
+  const opened: { state?: { close(): Promise<void> }; sides: { close(): Promise<void> }[] } = { sides: [] };
   const closeAll = async () => {
-    for (const o of opened.reverse()) await o.close().catch(() => {});
+    // Both sides at once (each logs out of its own server), then the state they write to.
+    await Promise.all(opened.sides.splice(0).map((side) => side.close().catch(() => {})));
+    const { state } = opened;
+    opened.state = undefined;
+    await state?.close().catch(() => {});
   };
   try {
     const path = statePath(config, pairName);
@@ -194,7 +198,7 @@ export async function openPair(
     if (options.waitForLock) {
       // The state may wait long for another sync's lock: no connection to a server idles meanwhile.
       const state = await startState();
-      opened.push(state);
+      opened.state = state;
       const ports = [await state.connect(), await state.connect()] as const;
       sides = await Promise.allSettled([startSide('left', ports[0]), startSide('right', ports[1])]);
     } else {
@@ -208,7 +212,7 @@ export async function openPair(
       ]);
       const stateFailure = await startState()
         .then(async (state) => {
-          opened.push(state);
+          opened.state = state;
           await Promise.all(channels.map((c) => state.serve(c.port1)));
           return undefined;
         })
@@ -219,12 +223,11 @@ export async function openPair(
       sides = await starting;
       // The state's failure first: the sides' are only its consequence (their connection lost).
       if (stateFailure) {
-        for (const s of sides) if (s.status === 'fulfilled') opened.push(s.value);
+        for (const s of sides) if (s.status === 'fulfilled') opened.sides.push(s.value);
         throw stateFailure.error;
       }
     }
-    // Sides close before the state they write to.
-    for (const s of sides) if (s.status === 'fulfilled') opened.push(s.value);
+    for (const s of sides) if (s.status === 'fulfilled') opened.sides.push(s.value);
     for (const s of sides) if (s.status === 'rejected') throw s.reason;
     const [left, right] = sides.map(
       (s) => (s as PromiseFulfilledResult<ComponentHandle<SideController>>).value,
