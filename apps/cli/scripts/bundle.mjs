@@ -42,17 +42,30 @@ const common = {
   metafile: true,
 };
 
-/** Where @twinbox/worker-runtime's thread host is, as the bundle resolves the runtime. */
+/**
+ * The thread host: @twinbox/worker-runtime's, after turning on the compile cache in the thread (as
+ * bin.js does in the main one; a worker thread does not inherit it), so the entry it imports next and
+ * that entry's chunks, imapflow's among them, are not compiled again in every thread of every run.
+ */
 const workerHost = {
   name: 'worker-host',
   setup(b) {
-    b.onResolve({ filter: /^twinbox:worker-host$/ }, async () => {
+    b.onResolve({ filter: /^twinbox:worker-host$/ }, () => ({ path: 'worker-host', namespace: 'twinbox' }));
+    b.onLoad({ filter: /^worker-host$/, namespace: 'twinbox' }, async () => {
       const runtime = await b.resolve('@twinbox/worker-runtime', {
         resolveDir: configDist,
         kind: 'import-statement',
       });
       if (runtime.errors.length) return { errors: runtime.errors };
-      return { path: join(dirname(runtime.path), 'host.js') };
+      const host = join(dirname(runtime.path), 'host.js');
+      return {
+        contents: `import module from 'node:module';
+module.enableCompileCache?.();
+await import(${JSON.stringify(host)});
+`,
+        resolveDir: root,
+        loader: 'js',
+      };
     });
   },
 };
