@@ -42,13 +42,20 @@ async function imapHoldings(client: ImapFlow): Promise<Holdings> {
         const text = m.source!.toString('latin1');
         const token = /^Subject: (\S+)/m.exec(text)?.[1] ?? '?';
         expect(text, `message ${token} on the server is whole`).toBe(mail(token));
-        (out[folder]![token] ??= []).push([...(m.flags ?? [])].filter((f) => f === '\\Flagged').join(''));
+        note(out[folder]!, token, [...(m.flags ?? [])].filter((f) => f === '\\Flagged').join(''));
       }
     } finally {
       lock.release();
     }
   }
   return out;
+}
+
+/** Adds one copy of a message to a folder's holdings (a token seen twice is a duplicate). */
+function note(folder: Record<string, string[]>, token: string, flags: string): void {
+  const copies = folder[token] ?? [];
+  copies.push(flags);
+  folder[token] = copies;
 }
 
 async function maildirHoldings(root: string): Promise<Holdings> {
@@ -63,7 +70,7 @@ async function maildirHoldings(root: string): Promise<Holdings> {
         const token = /^Subject: (\S+)/m.exec(text)?.[1] ?? '?';
         expect(text, `message ${token} in the Maildir is whole`).toBe(mail(token));
         const info = name.split(':2,')[1] ?? '';
-        (out[folder]![token] ??= []).push(info.includes('F') ? '\\Flagged' : '');
+        note(out[folder]!, token, info.includes('F') ? '\\Flagged' : '');
       }
     }
   }
