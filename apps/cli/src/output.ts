@@ -95,22 +95,56 @@ export class PlainReporter implements Reporter {
   close(): void {}
 }
 
+/** Columns a progress line takes besides the folder name and the bar, at their widest in practice. */
+const PROGRESS_TAIL = 52;
+
+/**
+ * How wide the folder name and the bar are on a terminal of `columns`: a line longer than the terminal
+ * would be cut (losing the ETA) or wrap and break the redraw of every bar below it.
+ */
+export function progressLayout(columns: number): { folder: number; bar: number } {
+  const room = Math.max(0, columns - PROGRESS_TAIL - 4);
+  const folder = Math.min(30, Math.max(10, Math.floor(room * 0.45)));
+  const bar = Math.min(30, Math.max(6, room - folder));
+  return { folder, bar };
+}
+
+/** A folder name in `width` columns: long names keep their start and their end (the leaf). */
+export function fitName(name: string, width: number): string {
+  const chars = [...name];
+  if (chars.length <= width) return name.padEnd(width + name.length - chars.length);
+  const head = Math.ceil((width - 1) / 2);
+  const tail = width - 1 - head;
+  return `${chars.slice(0, head).join('')}…${tail > 0 ? chars.slice(-tail).join('') : ''}`;
+}
+
 /** Progress bars per folder (messages with rate and ETA, bytes), then the same lines as plain. */
 export class TtyReporter extends PlainReporter {
-  readonly #bars = new cliProgress.MultiBar(
-    {
-      format:
-        ' {folder} |{bar}| {value}/{total} msgs {direction} | {bytes} | {rate} msg/s | ETA {eta_formatted}',
-      barsize: 24,
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      etaBuffer: 50,
-      autopadding: true,
-      stream: process.stderr,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  readonly #bars: cliProgress.MultiBar;
+  readonly #layout: { folder: number; bar: number };
+
+  constructor(
+    verbosity: Verbosity,
+    out: NodeJS.WritableStream = process.stdout,
+    err: NodeJS.WriteStream = process.stderr,
+  ) {
+    super(verbosity, out, err);
+    this.#layout = progressLayout(err.columns || 80);
+    this.#bars = new cliProgress.MultiBar(
+      {
+        format: ' {folder} |{bar}| {value}/{total} {direction} {bytes} {rate} msg/s ETA {eta_formatted}',
+        barsize: this.#layout.bar,
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 50,
+        autopadding: true,
+        stream: err,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
   readonly #live = new Map<
     string,
     { bar: cliProgress.SingleBar; value: number; bytes: number; started: number }
@@ -124,7 +158,7 @@ export class TtyReporter extends PlainReporter {
       const direction =
         event.plan.toLeft.copies.length === 0 ? '→' : event.plan.toRight.copies.length === 0 ? '←' : '⇄';
       const bar = this.#bars.create(total, 0, {
-        folder: event.key.slice(0, 28).padEnd(28),
+        folder: fitName(event.key, this.#layout.folder),
         direction,
         bytes: formatBytes(0),
         rate: '0',
@@ -138,7 +172,7 @@ export class TtyReporter extends PlainReporter {
       const value = live.value;
       const seconds = Math.max(0.001, (performance.now() - live.started) / 1000);
       live.bar.update(value, {
-        bytes: `${formatBytes(live.bytes)} (${formatBytes(live.bytes / seconds)}/s)`,
+        bytes: `${formatBytes(live.bytes)} ${formatBytes(live.bytes / seconds)}/s`,
         rate: (value / seconds).toFixed(0),
       });
     } else if (event.type === 'folder-done') {
