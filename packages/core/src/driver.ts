@@ -99,7 +99,10 @@ export interface Driver {
 
   /** Every folder of the store, the inbox included. */
   listFolders(): Promise<FolderInfo[]>;
-  /** Creates a folder and any missing parent; succeeds if it exists already. */
+  /**
+   * Creates a folder and any missing parent; succeeds if it exists already. Afterwards the folder can
+   * hold messages, even where it was only a name holding other folders (IMAP `\Noselect`) before.
+   */
   createFolder(path: FolderPath): Promise<void>;
   /** Deletes a folder and what it holds; succeeds if it does not exist. Never asked of the inbox. */
   deleteFolder(path: FolderPath): Promise<void>;

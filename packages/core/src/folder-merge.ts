@@ -1,5 +1,5 @@
 import { type FolderInfo, type FolderPath, folderKey, isInbox } from './folders.js';
-import type { Side } from './model.js';
+import { otherSide, type Side } from './model.js';
 import { flowsFrom, type SyncPolicy } from './policy.js';
 import type { FolderPairRecord } from './state.js';
 
@@ -7,7 +7,10 @@ import type { FolderPairRecord } from './state.js';
 export type FolderDecision =
   /** On both sides: sync its messages. */
   | { kind: 'sync'; key: string; left: FolderPath; right: FolderPath; selectable: boolean; isNew: boolean }
-  /** New on one side: create it on the other (if the policy lets it), then sync. */
+  /**
+   * New on one side, and missing on the other (`on`) or only a name there that holds other folders
+   * (IMAP `\Noselect`): create it on `on` (if the policy lets it), then sync.
+   */
   | { kind: 'create'; key: string; left: FolderPath; right: FolderPath; on: Side; selectable: boolean }
   /**
    * Known, and now missing on one side (`missingOn`): deleted there by the user. Deleted on the other
@@ -48,7 +51,21 @@ export function planFolders(input: {
     const record = known.get(key);
     const selectable = (l?.selectable ?? true) && (r?.selectable ?? true);
     if (l && r) {
-      decisions.push({ kind: 'sync', key, left: l.path, right: r.path, selectable, isNew: !record });
+      // A folder on one side, only a name holding other folders on the other (IMAP \Noselect, a
+      // Maildir++ `.A.B` without `.A`): it is made a folder there too, or its messages would never be
+      // synced. Unless folders may not be created that way: then it stays as it is, not synced.
+      const nameOnly: Side | undefined =
+        l.selectable && !r.selectable ? 'right' : r.selectable && !l.selectable ? 'left' : undefined;
+      if (
+        nameOnly &&
+        !isInbox(l.path) &&
+        input.policy.propagate.folderCreation &&
+        flowsFrom(input.policy, otherSide(nameOnly))
+      ) {
+        decisions.push({ kind: 'create', key, left: l.path, right: r.path, on: nameOnly, selectable: true });
+      } else {
+        decisions.push({ kind: 'sync', key, left: l.path, right: r.path, selectable, isNew: !record });
+      }
     } else if (!l && !r) {
       decisions.push({ kind: 'forget', key });
     } else {

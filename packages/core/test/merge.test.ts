@@ -239,6 +239,43 @@ describe('planFolders', () => {
     });
     expect(decisions.find((d) => d.key === 'New')?.kind).toBe('skip');
   });
+
+  // A name that only holds other folders (IMAP \Noselect, a Maildir++ `.A.B` without `.A`) cannot hold
+  // messages: where the other side has a folder of that name, messages there would never be synced.
+  const nameOnly = (...path: string[]) => ({ path, selectable: false });
+
+  it('creates a folder where one side has it only as a name holding others, then syncs it', () => {
+    const decisions = planFolders({
+      left: [f('INBOX'), f('Archive'), f('Archive', '2024'), nameOnly('Both'), f('Both', 'x')],
+      right: [f('INBOX'), nameOnly('Archive'), f('Archive', '2024'), nameOnly('Both'), f('Both', 'x')],
+      known: [{ key: 'Archive', left: ['Archive'], right: ['Archive'] }],
+      policy: DEFAULT_POLICY,
+    });
+    expect(decisions.find((d) => d.key === 'Archive')).toEqual({
+      kind: 'create',
+      key: 'Archive',
+      left: ['Archive'],
+      right: ['Archive'],
+      on: 'right',
+      selectable: true,
+    });
+    expect(decisions.find((d) => d.key === 'Both')).toMatchObject({ kind: 'sync', selectable: false });
+  });
+
+  it('leaves a name holding folders as it is when folder creation may not flow that way', () => {
+    for (const policy of [
+      resolvePolicy({ direction: 'right-to-left' }),
+      resolvePolicy({ propagate: { folderCreation: false } }),
+    ]) {
+      const decisions = planFolders({
+        left: [f('INBOX'), f('Archive'), f('Archive', '2024')],
+        right: [f('INBOX'), nameOnly('Archive'), f('Archive', '2024')],
+        known: [],
+        policy,
+      });
+      expect(decisions.find((d) => d.key === 'Archive')).toMatchObject({ kind: 'sync', selectable: false });
+    }
+  });
 });
 
 describe('describePlan', () => {
