@@ -160,15 +160,30 @@ export class ImapDriver implements Driver {
   async createFolder(path: FolderPath): Promise<void> {
     if (isInbox(path)) return;
     const names = path.map((_, i) => this.#name(path.slice(0, i + 1)));
+    const target = names[names.length - 1]!;
     await this.#run(path, async () => {
-      const existing = new Set((await this.#client.list()).map((b) => b.path));
-      // Parents first, as the contract asks, for servers that do not create them implicitly.
+      const listed = new Map((await this.#client.list()).map((b) => [b.path, b.flags]));
+      // Parents first, as the contract asks, for servers that do not create them implicitly. A parent
+      // listed at all will do; the folder itself must hold messages, so a name another client left
+      // holding only folders (\Noselect, \NonExistent: `A` of `A/B`) is created too.
       for (const name of names) {
-        if (existing.has(name)) continue;
+        const flags = listed.get(name);
+        const nameOnly = flags !== undefined && (flags.has('\\Noselect') || flags.has('\\NonExistent'));
+        if (flags !== undefined && !(name === target && nameOnly)) continue;
+        let exists: string | undefined;
         try {
-          await this.#client.mailboxCreate(name);
+          // imapflow answers ALREADYEXISTS (RFC 5530) with `created: false` rather than an error.
+          const result = await this.#client.mailboxCreate(name);
+          if (result && !result.created) exists = 'ALREADYEXISTS';
         } catch (err) {
           if (!/ALREADYEXISTS|already exists/i.test(serverText(err))) throw folderError('create', path, err);
+          exists = serverText(err);
+        }
+        if (exists !== undefined && name === target && nameOnly) {
+          throw new FolderError(
+            `The server keeps ${JSON.stringify(displayFolder(path))} as a name that only holds other folders (\\Noselect), and did not make it a folder of its own (${exists}), so it cannot receive messages. Exclude it from the pair, or move its messages on the other side to another folder.`,
+            { code: 'FOLDER_CREATE_FAILED' },
+          );
         }
       }
     });

@@ -2,6 +2,7 @@ import { describeDriverConformance } from '@twinbox/core/testing';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { describe, expect, it } from 'vitest';
 import { ImapDriver, messageIdFromHeaders } from '../src/index.js';
+import { appendAll, connectDriver, freshAccount, fullOf, otherClient } from './helpers.js';
 
 async function connect() {
   const info = dovecot();
@@ -42,6 +43,28 @@ describe('ImapDriver', () => {
     const driver = await connect();
     try {
       await expect(driver.createFolder(['a/b'])).rejects.toMatchObject({ code: 'FOLDER_NAME_UNSAFE' });
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it('creates a folder that another client left as a name holding folders only (\\Noselect)', async () => {
+    const account = await freshAccount();
+    const other = await otherClient(account);
+    try {
+      // Dovecot makes `Parent` no folder of its own, only the name above `Parent/Child`.
+      await other.mailboxCreate('Parent/Child');
+    } finally {
+      await other.logout();
+    }
+    const driver = await connectDriver(account);
+    try {
+      const parent = async () => (await driver.listFolders()).find((f) => f.path.join('/') === 'Parent');
+      expect(await parent()).toMatchObject({ selectable: false });
+      await driver.createFolder(['Parent']);
+      expect(await parent()).toMatchObject({ selectable: true });
+      const ids = await appendAll(driver, ['Parent'], ['in-parent']);
+      expect(fullOf(await driver.listMessages(['Parent'], {})).messages.map((m) => m.id)).toEqual(ids);
     } finally {
       await driver.close();
     }
