@@ -202,6 +202,24 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(tokens(world, 'left')).toEqual(tokens(world, 'right'));
   });
 
+  it('after a UIDVALIDITY change on the source of a one-way pair, pairs with mail the target never sent back: no duplicate', async () => {
+    // The target holds a message it never sent (one-way pair), so no pair knows it; when the same message
+    // turns up on the source after its folder's ids changed, it is the same message, not a new one.
+    const world = new World();
+    const policy = resolvePolicy({ direction: 'left-to-right' });
+    const shared = world.token();
+    world.add('right', INBOX, [], shared);
+    const a = world.add('left', INBOX, ['\\Seen']);
+    await world.sync({ policy });
+    expect(tokens(world, 'right')).toEqual([a, shared].sort());
+    world.add('left', INBOX, [], shared);
+    world.stores.left.resetEpoch(INBOX);
+    const report = await world.sync({ policy });
+    expect(report.totals).toMatchObject({ copied: 0, deleted: 0, errors: 0 });
+    expect(tokens(world, 'right')).toEqual([a, shared].sort());
+    expect((await world.sync({ policy, dryRun: true })).plans).toEqual([]);
+  });
+
   it('keeps the folder and its new mail when the user deleted a folder on one side that changed on the other', async () => {
     const world = new World();
     world.stores.left.createFolder(['Projects']);

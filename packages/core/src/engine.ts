@@ -327,10 +327,19 @@ class FolderRun {
       dates: this.dates,
       full: heldBefore !== undefined && heldBefore !== limits,
     };
-    const [lc, rc] = await Promise.all([
+    let [lc, rc] = await Promise.all([
       skipListing('left') ? emptyChanges('left') : left.changes(key, lp, request),
       skipListing('right') ? emptyChanges('right') : right.changes(key, rp, request),
     ]);
+    // After one side's ids changed, all its messages are new and pair by content with the other side:
+    // with every message there no pair knows too (mail that a one-way pair never sent back, or that a
+    // limit held back), not only with the halves of the old pairs, or one of those would be copied
+    // onto itself. An incremental listing leaves them out, so that side is listed in full (rare).
+    if (lc.reset !== rc.reset && (lc.reset ? rc : lc).listed === undefined) {
+      const again = { ...request, full: true };
+      if (lc.reset && !skipListing('right')) rc = await right.changes(key, rp, again);
+      if (rc.reset && !skipListing('left')) lc = await left.changes(key, lp, again);
+    }
     const paths = { left: lp, right: rp };
 
     // The surviving halves of pairs orphaned by an epoch change, described by their side.
