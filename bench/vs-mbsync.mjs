@@ -3,11 +3,13 @@
 // and once more with nothing changed (no-op sync). Both fsync (their defaults), both over IMAPS with the
 // certificate verified. Afterwards both Maildirs are compared: same folders, same messages.
 //
-// The no-op sync is repeated (--repeat, alternating the two tools) and its median shown with the range,
-// as one run of a sub-second command says little on a busy machine. --bin runs another build of
+// Both are repeated, alternating the two tools, and shown as the median with the range: the first sync
+// --first times (each into a new empty Maildir, with no state), the no-op sync --repeat times. One run
+// says little here: on this kind of machine, creating a few thousand files takes from one to four seconds
+// from one minute to the next, for either tool. --bin runs another build of
 // twinbox (say, an older checkout's apps/cli/dist/bin.js) against the same server and corpus.
 //
-//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads] [--repeat 5] [--bin path]
+//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads] [--first 3] [--repeat 5] [--bin path]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     multiplier: { type: 'string', default: '1' },
     limit: { type: 'string' },
     workers: { type: 'string', default: 'threads' },
+    first: { type: 'string', default: '3' },
     repeat: { type: 'string', default: '5' },
     bin: { type: 'string' },
   },
@@ -32,6 +35,7 @@ const corpus = {
 };
 const bin = values.bin ?? new URL('../apps/cli/dist/bin.js', import.meta.url).pathname;
 const repeat = Math.max(1, Number(values.repeat));
+const firsts = Math.max(1, Number(values.first));
 try {
   execFileSync('mbsync', ['--version']);
 } catch {
@@ -131,15 +135,26 @@ right = "local"
   const mbsync = () => timed('mbsync', ['-q', '-c', join(dir, 'mbsyncrc'), '-a']);
   const twinbox = () => timed(process.execPath, [bin, '-q', '-c', join(dir, 'twinbox.toml'), 'sync']);
   const rows = [];
-  const m1 = mbsync();
-  const t1 = twinbox();
+  const m1 = [];
+  const t1 = [];
+  for (let i = 0; i < firsts; i++) {
+    // Each first sync starts from nothing: mbsync keeps its state in the Maildir (SyncState *).
+    rmSync(mbsyncMaildir, { recursive: true, force: true });
+    m1.push(mbsync());
+    rmSync(twinboxMaildir, { recursive: true, force: true });
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    t1.push(twinbox());
+  }
   const m2 = [];
   const t2 = [];
   for (let i = 0; i < repeat; i++) {
     m2.push(mbsync());
     t2.push(twinbox());
   }
-  rows.push(['first sync into an empty Maildir', [m1], [t1]], [`no-op sync (median of ${repeat})`, m2, t2]);
+  rows.push(
+    [`first sync, empty Maildir (median of ${firsts})`, m1, t1],
+    [`no-op sync (median of ${repeat})`, m2, t2],
+  );
 
   const median = (runs) => {
     const sorted = [...runs].sort((a, b) => a.wall - b.wall);
@@ -154,12 +169,13 @@ right = "local"
     return `${x.wall.toFixed(2)} s${range} (user ${x.user.toFixed(2)}, sys ${x.sys.toFixed(2)}, ${x.rssMb.toFixed(0)} MB)`;
   };
   console.log(
-    `\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, twinbox workers = ${values.workers}`,
+    `\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, twinbox workers = ${values.workers}; ` +
+      'seconds, median [range]; last column: mbsync time ÷ twinbox time (above 1: twinbox is faster)',
   );
-  console.log(`${'work'.padEnd(34)} ${'mbsync 1.4.4'.padEnd(50)} twinbox`);
+  console.log(`${'work'.padEnd(38)} ${'mbsync 1.4.4'.padEnd(56)} twinbox`);
   for (const [what, m, t] of rows)
     console.log(
-      `${what.padEnd(34)} ${fmt(m).padEnd(50)} ${fmt(t)}  (${(median(m).wall / median(t).wall).toFixed(2)}x)`,
+      `${what.padEnd(38)} ${fmt(m).padEnd(56)} ${fmt(t)}  (${(median(m).wall / median(t).wall).toFixed(2)}x)`,
     );
 
   // mbsync writes IMAP's modified UTF-7 names to disk; Twinbox writes UTF-8 (folder-names option).
