@@ -1,4 +1,5 @@
-import { folderKey, resolvePolicy } from '@twinbox/core';
+import { FolderError, folderKey, resolvePolicy } from '@twinbox/core';
+import type { FaultPoint } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { body, failingState, snapshot, tokenOf, World } from './harness.js';
 
@@ -218,6 +219,23 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(report.totals).toMatchObject({ copied: 0, deleted: 0, errors: 0 });
     expect(tokens(world, 'right')).toEqual([a, shared].sort());
     expect((await world.sync({ policy, dryRun: true })).plans).toEqual([]);
+  });
+
+  it('reports a folder that fails once, not again in each later pass of the same sync', async () => {
+    // Creating A/B changes the folder lists, so the sync makes a second pass over fresh listings.
+    const world = new World();
+    for (const path of [['A', 'B'], ['C']]) {
+      world.stores.left.createFolder(path);
+      world.add('left', path);
+    }
+    const refuse = (point: FaultPoint) => {
+      if (point.op === 'createFolder' && point.path?.join('/') === 'C')
+        throw new FolderError('The server refused to create C.', { code: 'FOLDER_CREATE_FAILED' });
+    };
+    const report = await world.sync({ interfere: refuse as () => void });
+    expect(report.folders.filter((f) => f.key === folderKey(['C']))).toHaveLength(1);
+    expect(report.totals.errors).toBe(1);
+    expect(tokens(world, 'right', ['A', 'B'])).toHaveLength(1);
   });
 
   it('keeps the folder and its new mail when the user deleted a folder on one side that changed on the other', async () => {

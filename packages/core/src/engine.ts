@@ -142,9 +142,13 @@ export async function sync(
       right.listFolders(),
       left.folderPairs(),
     ]);
+    // A folder that failed in this sync is not tried again in a later pass: its error would be
+    // reported twice, and what failed once (a refused CREATE, a full disk) fails the same way again.
+    const failed = new Set(report.folders.filter((f) => f.action === 'failed').map((f) => f.key));
     const decisions = planFolders({ left: leftFolders, right: rightFolders, known, policy }).filter(
       (d) =>
         (!options.folders || options.folders(d.key)) &&
+        !failed.has(d.key) &&
         !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
     );
     if (decisions.length === 0 || run.aborted) break;
