@@ -135,7 +135,7 @@ export class Controller implements SideController {
       changes.removed = merged.removed;
       changes.flagged = merged.flagged;
     }
-    changes.added = await this.#withFingerprints(path, changes.added);
+    if (options.fingerprints !== false) changes.added = await this.#withFingerprints(path, changes.added);
     return changes;
   }
 

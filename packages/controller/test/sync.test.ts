@@ -221,6 +221,25 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect((await world.sync({ policy, dryRun: true })).plans).toEqual([]);
   });
 
+  it('describes new messages (reads their headers) only where they can pair by content', async () => {
+    const world = new World();
+    for (let i = 0; i < 10; i++) world.add('left', INBOX);
+    const described: string[] = [];
+    const watch = (point: FaultPoint) => {
+      if (point.op === 'describeMessages' && point.stage === 'before') described.push(point.path!.join('/'));
+    };
+    // Into an empty store nothing can pair: the listing is all a first sync reads before copying.
+    expect((await world.sync({ interfere: watch as () => void })).totals.copied).toBe(10);
+    expect(described).toEqual([]);
+    // New mail on both sides might be the same message: then both are described, and paired.
+    const shared = world.token();
+    world.add('left', INBOX, [], shared);
+    world.add('right', INBOX, [], shared);
+    const second = await world.sync({ interfere: watch as () => void });
+    expect(second.totals).toMatchObject({ copied: 0, paired: 1, errors: 0 });
+    expect(described).toEqual(['INBOX', 'INBOX']);
+  });
+
   it('reports a folder that fails once, not again in each later pass of the same sync', async () => {
     // Creating A/B changes the folder lists, so the sync makes a second pass over fresh listings.
     const world = new World();

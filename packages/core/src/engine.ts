@@ -330,6 +330,7 @@ class FolderRun {
       dryRun: this.dry,
       dates: this.dates,
       full: heldBefore !== undefined && heldBefore !== limits,
+      fingerprints: false,
     };
     let [lc, rc] = await Promise.all([
       skipListing('left') ? emptyChanges('left') : left.changes(key, lp, request),
@@ -363,6 +364,13 @@ class FolderRun {
       left: await this.describeHalves('left', paths.left, kept.left),
       right: await this.describeHalves('right', paths.right, kept.right),
     };
+    // New messages are described (size, Message-ID) only where that can matter: pairing by content needs
+    // candidates on both sides, holding back by size needs the size. So a first sync into an empty
+    // folder reads no headers, which on IMAP was a FETCH of every message's header before any copy.
+    const pairing =
+      lc.added.length + orphans.left.length + restores.left.length > 0 &&
+      rc.added.length + orphans.right.length + restores.right.length > 0;
+    [lc, rc] = await Promise.all([this.fingerprint(lc, lp, pairing), this.fingerprint(rc, rp, pairing)]);
     const leftCands = [...lc.added, ...orphans.left, ...restores.left];
     const rightCands = [...rc.added, ...orphans.right, ...restores.right];
     const needs = contentPairingNeeds(leftCands, rightCands);
@@ -411,6 +419,27 @@ class FolderRun {
     if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
       await left.recordFolderPair(record);
     }
+  }
+
+  /** Fills in the size and Message-ID of new messages that need them; ones vanished since are dropped. */
+  private async fingerprint(changes: SideChanges, path: FolderPath, pairing: boolean): Promise<SideChanges> {
+    const sizes = this.policy.maxMessageSize !== undefined;
+    const missing = changes.added
+      .filter(
+        (m) =>
+          (pairing && (m.messageId === undefined || m.size === undefined)) || (sizes && m.size === undefined),
+      )
+      .map((m) => m.id);
+    if (missing.length === 0) return changes;
+    const described = new Map((await this.sides[changes.side].describe(path, missing)).map((m) => [m.id, m]));
+    const wanted = new Set(missing);
+    const added = changes.added.flatMap((m) => {
+      if (!wanted.has(m.id)) return [m];
+      const d = described.get(m.id);
+      // Vanished since the listing (another program): no longer new here.
+      return d ? [{ ...m, size: d.size, messageId: d.messageId ?? null }] : [];
+    });
+    return { ...changes, added };
   }
 
   /**
