@@ -240,6 +240,31 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(described).toEqual(['INBOX', 'INBOX']);
   });
 
+  it('a one-way pair keeps a message deleted at the source but changed here, for good (not deleted by a later sync)', async () => {
+    // Found by the property test (seed 1510874017): held open, the old deletion was taken up again by
+    // the sync after the user set the message's flags back to what they were.
+    const world = new World();
+    const A = ['A'];
+    const policy = resolvePolicy({
+      direction: 'right-to-left',
+      conflicts: { deleteVsChange: 'keep', flags: 'merge' },
+    });
+    for (const side of ['left', 'right'] as const) world.stores[side].createFolder(A);
+    const t = world.add('right', A, ['\\Seen']);
+    await world.sync({ policy });
+    const here = () => world.stores.left.messages(A)[0]!;
+    world.stores.left.setMessageFlags(A, here().id, ['\\Seen', '\\Flagged']);
+    world.stores.right.removeMessage(A, world.stores.right.messages(A)[0]!.id);
+    const conflict = await world.sync({ policy });
+    expect(conflict.totals).toMatchObject({ conflicts: 1, deleted: 0, errors: 0 });
+    world.stores.left.setMessageFlags(A, here().id, ['\\Seen']);
+    const later = await world.sync({ policy });
+    expect(later.totals).toMatchObject({ deleted: 0, copied: 0, errors: 0 });
+    expect(tokens(world, 'left', A)).toEqual([t]);
+    expect(tokens(world, 'right', A)).toEqual([]);
+    expect((await world.sync({ policy, dryRun: true })).plans).toEqual([]);
+  });
+
   it('reports a folder that fails once, not again in each later pass of the same sync', async () => {
     // Creating A/B changes the folder lists, so the sync makes a second pass over fresh listings.
     const world = new World();

@@ -111,10 +111,17 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
       const changedFlags = flagged[kept].get(id);
       if (changedFlags && policy.conflicts.deleteVsChange === 'keep') {
         if (!flowsFrom(policy, kept)) {
-          // Kept, but it may not be copied back: both the deletion and the change stay unresolved, and
-          // must both stay visible so the next sync decides the same way.
-          hold.add(gone);
-          hold.add(kept);
+          // Kept, but nothing flows back to the side that deleted it (a one-way pair): it stays where it
+          // is, unpaired, like any message there that the pair does not carry. The pair is forgotten, so
+          // that no later sync takes the old deletion up again: held open instead, it deleted the
+          // message once its flags happened to match the old ones again.
+          forgetLeft.push(p.left);
+          plan.conflicts.push({
+            kind: 'delete-vs-change',
+            [gone]: p[gone],
+            [kept]: p[kept],
+            resolution: `deleted on the ${gone} but changed on the ${kept}: kept on the ${kept} only (nothing flows to the ${gone} in this pair)`,
+          });
         } else {
           const described = restoreIds[kept].has(p[kept]);
           if (!described) target(plan, gone).copies.push({ from: p[kept], flags: changedFlags });
