@@ -7,9 +7,11 @@
 // --first times (each into a new empty Maildir, with no state), the no-op sync --repeat times. One run
 // says little here: on this kind of machine, creating a few thousand files takes from one to four seconds
 // from one minute to the next, for either tool. --bin runs another build of
-// twinbox (say, an older checkout's apps/cli/dist/bin.js) against the same server and corpus.
+// twinbox (say, an older checkout's apps/cli/dist/bin.js) against the same server and corpus. --dir puts
+// both Maildirs (and Twinbox's state) elsewhere: `--dir /dev/shm` (tmpfs) leaves the disk out, and shows
+// what each tool itself costs.
 //
-//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads] [--first 3] [--repeat 5] [--bin path]
+//   node bench/vs-mbsync.mjs [--multiplier 1] [--limit N] [--workers inline|threads] [--first 3] [--repeat 5] [--bin path] [--dir /dev/shm]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     first: { type: 'string', default: '3' },
     repeat: { type: 'string', default: '5' },
     bin: { type: 'string' },
+    dir: { type: 'string' },
   },
 });
 const corpus = {
@@ -70,7 +73,7 @@ async function summarize(root, folderNames) {
 }
 
 const server = await startDovecot();
-const dir = mkdtempSync(join(tmpdir(), 'twinbox-vs-mbsync-'));
+const dir = mkdtempSync(join(values.dir ?? tmpdir(), 'twinbox-vs-mbsync-'));
 try {
   const { user, password } = await server.addUser('bench');
   const { info } = server;
@@ -169,7 +172,8 @@ right = "local"
     return `${x.wall.toFixed(2)} s${range} (user ${x.user.toFixed(2)}, sys ${x.sys.toFixed(2)}, ${x.rssMb.toFixed(0)} MB)`;
   };
   console.log(
-    `\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, twinbox workers = ${values.workers}; ` +
+    `\n${total} messages, Dovecot on loopback over IMAPS, fsync on in both, Maildirs in ${values.dir ?? tmpdir()}, ` +
+      `twinbox workers = ${values.workers}; ` +
       'seconds, median [range]; last column: mbsync time ÷ twinbox time (above 1: twinbox is faster)',
   );
   console.log(`${'work'.padEnd(38)} ${'mbsync 1.4.4'.padEnd(56)} twinbox`);
