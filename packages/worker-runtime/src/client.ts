@@ -7,6 +7,7 @@ import {
   serializeError,
   WorkerCrashedError,
 } from './errors.js';
+import { portClosed } from './port-watch.js';
 import type { Reply, Request } from './protocol.js';
 import { takeTransfers } from './transfer.js';
 
@@ -191,6 +192,12 @@ export function connectRemote<T extends object>(
     refusal: () => client.dead,
     invoke: (method, args, cancel) => client.call(method, args, cancel),
   };
+  const lost = () => new WorkerCrashedError(`The connection to ${name} was lost: its thread ended`);
+  // Its other end closed before anyone listened here (see watchPorts): no close event will come.
+  if (portClosed(port)) {
+    port.close();
+    return Promise.reject(lost());
+  }
   return new Promise((resolve, reject) => {
     port.on('message', (reply: Reply) => {
       if (client.receive(reply)) return;
@@ -214,7 +221,7 @@ export function connectRemote<T extends object>(
       }
     });
     port.on('close', () => {
-      const err = new WorkerCrashedError(`The connection to ${name} was lost: its thread ended`);
+      const err = lost();
       client.fail(err);
       reject(err);
     });

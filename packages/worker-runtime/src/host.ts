@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ComponentClosedError, serializeError } from './errors.js';
+import { watchPorts } from './port-watch.js';
 import type { Reply } from './protocol.js';
 import { ComponentServer } from './server.js';
 
@@ -12,6 +13,7 @@ async function main() {
   const port = parentPort;
   if (!port) throw new Error('@twinbox/worker-runtime host must run in a worker thread');
   const { moduleUrl, args, name } = workerData as { moduleUrl: string; args: unknown; name: string };
+  watchPorts(args);
   let component: Record<string, unknown>;
   try {
     const mod = await import(moduleUrl);

@@ -7,6 +7,7 @@ import {
   serializeError,
   WorkerCrashedError,
 } from './errors.js';
+import { watchPorts } from './port-watch.js';
 import type { Reply } from './protocol.js';
 import { ComponentServer } from './server.js';
 import { takeTransfers } from './transfer.js';
@@ -138,6 +139,7 @@ async function startInline<T extends object>(
   options: StartOptions,
 ): Promise<ComponentHandle<T>> {
   const args = structuredClone(options.args, { transfer: takeTransfers([options.args]) });
+  watchPorts(args);
   let component: Record<string, unknown>;
   try {
     component = await within(

@@ -88,6 +88,30 @@ describe.each(modes)('components connected directly, %s', (mode) => {
     });
   });
 
+  it('fails a side that connects only after the state refused its port, instead of hanging', async () => {
+    // The race a loaded machine makes: the port is closed while the side is still loading, before
+    // anything listens on it; Node then never tells that end.
+    const { port1, port2 } = new MessageChannel();
+    const state = await startComponent<State>(fixture('state'), { mode });
+    await state.close();
+    await expect(state.serve(port1)).rejects.toMatchObject({ name: 'ComponentClosedError' });
+    const started = Date.now();
+    const side = await outcome(
+      startComponent(fixture('late-side'), {
+        mode,
+        name: 'left',
+        args: transfer({ state: port2, delayMs: 200 }, [port2]),
+      }),
+    );
+    expect(side).toMatchObject({
+      error: {
+        name: 'WorkerCrashedError',
+        message: 'The connection to component was lost: its thread ended',
+      },
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('tells a connected client that the state closed, and refuses connecting to a closed one', async () => {
     const state = await startComponent<State>(fixture('state'), { mode });
     const client = await connectRemote<State>(await state.connect());
