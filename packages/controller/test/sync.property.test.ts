@@ -3,8 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allTokens, CrashSwitch, type Snapshot, snapshot, tokenOf, World } from './harness.js';
 
-/** More runs find rarer histories: `TWINBOX_PROPERTY_RUNS=20000 pnpm test` before a release. */
+/** More runs find rarer histories: `TWINBOX_PROPERTY_RUNS=20000 pnpm test` before a release (about 2 min). */
 const RUNS = Number(process.env.TWINBOX_PROPERTY_RUNS ?? 300);
+/**
+ * A property takes about half a second alone, but CI runs every package's tests at once on two cores,
+ * where one took 11 s: the timeout is for a hang, not for a busy machine.
+ */
+const slow = { timeout: process.env.TWINBOX_ENGINE_MODE === 'thread' ? 300_000 : 60_000 + RUNS * 20 };
 
 const FOLDERS: FolderPath[] = [['INBOX'], ['A'], ['A', 'B'], ['Übersicht']];
 const FLAGS = ['\\Seen', '\\Flagged', '\\Answered', '$label1'];
@@ -160,7 +165,7 @@ function tokensNow(world: World) {
   return new Set([...allTokens(snapshot(world.stores.left)), ...allTokens(snapshot(world.stores.right))]);
 }
 
-describe('sync over random histories of two stores (default policy)', () => {
+describe('sync over random histories of two stores (default policy)', slow, () => {
   it('converges with nothing lost or duplicated, and a second sync plans nothing', async () => {
     await fc.assert(
       fc.asyncProperty(history, async (rounds) => {
@@ -178,7 +183,7 @@ describe('sync over random histories of two stores (default policy)', () => {
   });
 });
 
-describe('sync with a crash injected between any two driver or state operations', () => {
+describe('sync with a crash injected between any two driver or state operations', slow, () => {
   it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
     await fc.assert(
       fc.asyncProperty(history, fc.nat({ max: 400 }), fc.nat(), async (rounds, crashAt, crashRound) => {
@@ -205,7 +210,7 @@ describe('sync with a crash injected between any two driver or state operations'
   });
 });
 
-describe('sync while another program changes a store in the middle of it', () => {
+describe('sync while another program changes a store in the middle of it', slow, () => {
   it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
     await fc.assert(
       fc.asyncProperty(history, fc.nat({ max: 200 }), op, fc.nat(), async (rounds, at, meddle, inRound) => {
@@ -250,7 +255,7 @@ const policy: fc.Arbitrary<SyncPolicy> = fc
   })
   .map((p) => resolvePolicy(p as Partial<SyncPolicy>));
 
-describe('sync under any policy', () => {
+describe('sync under any policy', slow, () => {
   it('never loses or duplicates a message, a second sync plans nothing, and a one-way pair leaves its source alone', async () => {
     await fc.assert(
       fc.asyncProperty(history, policy, async (rounds, pol) => {
