@@ -41,6 +41,22 @@ export interface Setup {
   imap(): Promise<ImapFlow>;
 }
 
+/**
+ * A config section for an account of the Dovecot fixture: its password from the variable `env`, its
+ * CA from `ca.pem` next to the config.
+ */
+export function imapAccount(name: string, user: string, env: string): string {
+  const info = dovecot();
+  return `[accounts.${name}]
+type = "imap"
+host = "${info.host}"
+port = ${info.tlsPort}
+user = "${user}"
+password-env = "${env}"
+ca-file = "ca.pem"
+`;
+}
+
 /** A fresh IMAP user on the Dovecot fixture, an empty Maildir, and a config pairing them. */
 export async function setup(extraPair = '', mode: 'threads' | 'inline' = 'threads'): Promise<Setup> {
   const info = dovecot();
@@ -56,14 +72,7 @@ export async function setup(extraPair = '', mode: 'threads' | 'inline' = 'thread
 [state]
 dir = "${join(dir, 'state')}"
 
-[accounts.remote]
-type = "imap"
-host = "${info.host}"
-port = ${info.tlsPort}
-user = "${user}"
-password-env = "TWINBOX_TEST_PASSWORD"
-ca-file = "ca.pem"
-
+${imapAccount('remote', user, 'TWINBOX_TEST_PASSWORD')}
 [accounts.local]
 type = "maildir"
 path = "Mail"

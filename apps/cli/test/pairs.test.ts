@@ -5,7 +5,7 @@ import { SqliteState } from '@twinbox/state-sqlite';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
-import { message, twinbox } from './helpers.js';
+import { imapAccount, message, twinbox } from './helpers.js';
 
 /**
  * Pairs of two accounts of the same kind, end to end with the built binary: IMAP↔IMAP (two Dovecot
@@ -178,18 +178,10 @@ async function imapPair(): Promise<{
   const right = await newUser();
   const dir = await workDir();
   await writeFile(join(dir, 'ca.pem'), info.ca);
-  const account = (name: string, user: string, env: string) => `[accounts.${name}]
-type = "imap"
-host = "${info.host}"
-port = ${info.tlsPort}
-user = "${user}"
-password-env = "${env}"
-ca-file = "ca.pem"
-`;
   const config = join(dir, 'config.toml');
   await writeFile(
     config,
-    `${account('left', left.user, 'TWINBOX_LEFT_PASSWORD')}\n${account('right', right.user, 'TWINBOX_RIGHT_PASSWORD')}\n${stateAndPair(dir)}`,
+    `${imapAccount('left', left.user, 'TWINBOX_LEFT_PASSWORD')}\n${imapAccount('right', right.user, 'TWINBOX_RIGHT_PASSWORD')}\n${stateAndPair(dir)}`,
   );
   const env = {
     TWINBOX_LEFT_PASSWORD: left.password,
