@@ -135,7 +135,6 @@ export class Controller implements SideController {
       changes.removed = merged.removed;
       changes.flagged = merged.flagged;
     }
-    if (options.fingerprints !== false) changes.added = await this.#withFingerprints(path, changes.added);
     return changes;
   }
 
@@ -153,19 +152,6 @@ export class Controller implements SideController {
       return ids.length === 0 ? [] : this.#state.findPairs(key, this.side, ids);
     }
     return this.#state.loadPairs(key);
-  }
-
-  /** New messages need size and Message-ID to be paired by content; listings may leave them out. */
-  async #withFingerprints(path: FolderPath, added: ListedMessage[]): Promise<ListedMessage[]> {
-    const missing = added.filter((m) => m.messageId === undefined || m.size === undefined).map((m) => m.id);
-    if (missing.length === 0) return added;
-    const described = new Map((await this.#driver.describeMessages(path, missing)).map((m) => [m.id, m]));
-    // A message that vanished between listing and describing is no longer new here.
-    return added.flatMap((m) => {
-      if (m.messageId !== undefined && m.size !== undefined) return [m];
-      const d = described.get(m.id);
-      return d ? [{ ...m, size: d.size, messageId: d.messageId ?? null }] : [];
-    });
   }
 
   describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {

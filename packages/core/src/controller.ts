@@ -24,12 +24,6 @@ export interface ChangesOptions {
   full?: boolean;
   /** Ask the store for each listed message's arrival time (a policy's maximum age needs it). */
   dates?: boolean;
-  /**
-   * Give every new message its size and Message-ID, reading them from the store where the listing has
-   * none (default true). False leaves new messages as listed: the engine describes them itself, and
-   * only where that can matter, so a first sync into an empty folder reads no headers.
-   */
-  fingerprints?: boolean;
 }
 
 /** One message to copy: the plan's action and the content read from the other side. */
@@ -44,8 +38,8 @@ export interface CopyItem {
  *
  * Contract:
  * - `changes` reads the state and lists the store concurrently, and returns only what changed since the
- *   last complete sync of the folder (see {@link SideChanges}), with size and Message-ID for new messages
- *   (unless asked not to: {@link ChangesOptions.fingerprints}).
+ *   last complete sync of the folder (see {@link SideChanges}); new messages come as the store listed
+ *   them, and the engine asks `describe` for their size and Message-ID only where it needs them.
  * - Every `apply*` call writes through the driver first and records in the state only what the driver
  *   confirmed. If recording fails after a write succeeded, the write is left in place and the message
  *   stays unpaired; the next sync pairs it again by content, so it is neither lost nor duplicated.

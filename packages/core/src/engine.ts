@@ -330,7 +330,6 @@ class FolderRun {
       dryRun: this.dry,
       dates: this.dates,
       full: heldBefore !== undefined && heldBefore !== limits,
-      fingerprints: false,
     };
     let [lc, rc] = await Promise.all([
       skipListing('left') ? emptyChanges('left') : left.changes(key, lp, request),

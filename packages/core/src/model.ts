@@ -46,7 +46,10 @@ export interface PairRef {
  */
 export interface SideChanges {
   side: Side;
-  /** Messages the store holds that no pair knows (new, or not yet paired), with their fingerprints. */
+  /**
+   * Messages the store holds that no pair knows (new, or not yet paired), as listed: size and
+   * Message-ID only where the listing gives them (the engine describes the rest when it needs them).
+   */
   added: ListedMessage[];
   /** Known pairs whose message on this side is gone. */
   removed: PairRef[];
