@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { SqliteState } from '@twinbox/state-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { message, type Setup, setup, twinbox } from './helpers.js';
+import { message, nothingWritten, type Setup, setup, twinbox } from './helpers.js';
 
 let current: Setup | undefined;
 afterEach(async () => {
@@ -108,14 +108,7 @@ describe.each(['threads', 'inline'] as const)(
         .split('\n')
         .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> });
       const totals = done.find((e) => e.type === 'pair-done')?.totals;
-      expect(totals).toMatchObject({
-        copied: 0,
-        flagged: 0,
-        deleted: 0,
-        foldersCreated: 0,
-        foldersDeleted: 0,
-        errors: 0,
-      });
+      expect(totals).toMatchObject(nothingWritten);
       expect(await maildirSnapshot(s.maildir)).toEqual(before);
     });
 

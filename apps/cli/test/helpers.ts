@@ -41,6 +41,16 @@ export interface Setup {
   imap(): Promise<ImapFlow>;
 }
 
+/** The totals of a sync that wrote nothing, as `--json` reports them. */
+export const nothingWritten = {
+  copied: 0,
+  flagged: 0,
+  deleted: 0,
+  foldersCreated: 0,
+  foldersDeleted: 0,
+  errors: 0,
+};
+
 /**
  * A config section for an account of the Dovecot fixture: its password from the variable `env`, its
  * CA from `ca.pem` next to the config.

@@ -5,7 +5,7 @@ import { SqliteState } from '@twinbox/state-sqlite';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
-import { imapAccount, message, twinbox } from './helpers.js';
+import { imapAccount, message, nothingWritten, twinbox } from './helpers.js';
 
 /**
  * Pairs of two accounts of the same kind, end to end with the built binary: IMAP↔IMAP (two Dovecot
@@ -69,15 +69,6 @@ async function expectStateEmpty(dir: string) {
     await state.close();
   }
 }
-
-const zero = {
-  copied: 0,
-  flagged: 0,
-  deleted: 0,
-  foldersCreated: 0,
-  foldersDeleted: 0,
-  errors: 0,
-};
 
 async function workDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'twinbox-pairs-'));
@@ -337,7 +328,7 @@ describe('twinbox sync, IMAP↔IMAP (built binary, two Dovecot users)', () => {
     await expectNoDifference(p.config, p.env);
 
     const third = await sync(p.config, p.env);
-    expect(third).toMatchObject(zero);
+    expect(third).toMatchObject(nothingWritten);
     expect(await imapSnapshot(p.left)).toEqual(imapSecond);
     expect(await imapSnapshot(p.right)).toEqual(imapSecond);
   });
@@ -563,7 +554,7 @@ describe('twinbox sync, Maildir↔Maildir (built binary, a Maildir++ tree and an
     await expectNoDifference(p.config, p.env);
 
     const third = await sync(p.config, p.env);
-    expect(third).toMatchObject(zero);
+    expect(third).toMatchObject(nothingWritten);
     expect(await maildirSnapshot(p.left, 'maildir++')).toEqual(maildirSecond);
     expect(await maildirSnapshot(p.right, 'fs')).toEqual(maildirSecond);
   });
