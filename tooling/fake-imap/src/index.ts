@@ -1,0 +1,9 @@
+export {
+  type CommandInfo,
+  type FakeFolder,
+  type FakeImapOptions,
+  FakeImapServer,
+  type FakeMessage,
+  type Reaction,
+  type Script,
+} from './server.js';
