@@ -7,6 +7,7 @@ import {
   type Driver,
   type DriverCapabilities,
   displayFolder,
+  errorScope,
   type FlagAction,
   FolderError,
   type FolderInfo,
@@ -17,6 +18,7 @@ import {
   type Listing,
   type MessageContent,
   type MessagePair,
+  type ReadResult,
   type Side,
   type SideChanges,
   type SideController,
@@ -135,6 +137,7 @@ export class Controller implements SideController {
       changes.removed = merged.removed;
       changes.flagged = merged.flagged;
     }
+    if (listing.problems?.length) changes.problems = listing.problems;
     return changes;
   }
 
@@ -167,11 +170,23 @@ export class Controller implements SideController {
     return out;
   }
 
-  async read(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+  async read(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]> {
     if (this.#driver.readMessages) return this.#driver.readMessages(path, ids);
-    const out: (MessageContent | null)[] = [];
-    for (const id of ids) out.push(await this.#readOne(path, id));
+    const out: ReadResult[] = [];
+    for (const id of ids) {
+      try {
+        out.push(await this.#readOne(path, id));
+      } catch (err) {
+        // One message the store will not give (a refused read): reported for it alone, the rest goes on.
+        if (errorScope(err) !== 'message') throw err;
+        out.push({ failed: { code: codeOf(err), message: (err as Error).message } });
+      }
+    }
     return out;
+  }
+
+  async interrupt(): Promise<void> {
+    this.#driver.interrupt?.();
   }
 
   async #readOne(path: FolderPath, id: string): Promise<MessageContent | null> {
@@ -305,4 +320,9 @@ export class Controller implements SideController {
     await this.#state.recordMarker(key, this.side, marker);
     this.#recorded.set(key, marker);
   }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'MESSAGE_BAD';
 }

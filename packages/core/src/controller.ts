@@ -1,4 +1,11 @@
-import type { DriverCapabilities, FolderMarker, ListRequest, MessageContent } from './driver.js';
+import type {
+  Driver,
+  DriverCapabilities,
+  FolderMarker,
+  ListRequest,
+  MessageContent,
+  ReadResult,
+} from './driver.js';
 import type { FolderInfo, FolderPath } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
 import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
@@ -70,8 +77,11 @@ export interface SideController {
   describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
   /** Hashes of the bodies (CRLF) of the given messages, by id; vanished ones are left out. */
   hashes(path: FolderPath, ids: readonly string[]): Promise<Record<string, string>>;
-  /** Reads whole messages, for copying; a vanished one is reported by a null. */
-  read(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]>;
+  /**
+   * Reads whole messages, for copying: one entry per id, `null` for a vanished one, a `ReadFailure` for
+   * one that could not be read now (see {@link Driver.readMessages}).
+   */
+  read(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]>;
 
   /** State only: forget pairs by this side's ids, record pairs found by content or same change. */
   applyState(key: string, forget: readonly string[], record: readonly MessagePair[]): Promise<void>;
@@ -79,4 +89,9 @@ export interface SideController {
   applyDeletes(key: string, path: FolderPath, actions: readonly DeleteAction[]): Promise<ActionOutcome[]>;
   applyCopies(key: string, path: FolderPath, items: readonly CopyItem[]): Promise<ActionOutcome[]>;
   commit(key: string, marker: FolderMarker): Promise<void>;
+  /**
+   * Optional: the sync is stopping and will not wait; see {@link Driver.interrupt}. Calls in flight
+   * reject soon after; nothing the side confirmed is undone.
+   */
+  interrupt?(): Promise<void>;
 }

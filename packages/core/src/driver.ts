@@ -32,10 +32,28 @@ export interface ListRequest {
 }
 
 /**
+ * Something wrong with one listed message that the user must hear about, though the message is still
+ * listed and synced: flags the store gave in a form that could not be read as given, or keywords no
+ * store can hold. The engine reports each as a message error of the folder (the sync exits non-zero).
+ */
+export interface MessageProblem {
+  /** The message's id in the listing. */
+  id: string;
+  /** `FLAGS_UNREADABLE`, `KEYWORD_UNSTORABLE`, … */
+  code: string;
+  /** Names the folder and the message (by the store's own id: an IMAP UID, a Maildir file name). */
+  message: string;
+}
+
+/**
  * A folder's messages, without bodies: ids, flags and sizes. Message-IDs are not required here;
  * {@link Driver.describeMessages} fetches them for the few messages that need a fingerprint.
+ *
+ * A listing holds every message the store holds: a message the store lists but the driver cannot make
+ * sense of is listed all the same, with what could be read, and a {@link MessageProblem} says what
+ * could not. Leaving it out would read as its deletion.
  */
-export type Listing =
+export type Listing = (
   | { kind: 'unchanged'; marker: FolderMarker }
   | { kind: 'full'; marker: FolderMarker; messages: ListedMessage[] }
   | {
@@ -45,7 +63,8 @@ export type Listing =
       changed: ListedMessage[];
       /** Ids expunged since `since`. */
       vanished: string[];
-    };
+    }
+) & { problems?: MessageProblem[] };
 
 /** A whole message, as read from a store or given to one. */
 export interface MessageContent {
@@ -54,6 +73,22 @@ export interface MessageContent {
   flags: FlagList;
   /** Arrival time (IMAP INTERNALDATE, a Maildir file's mtime), ms since the epoch. */
   internalDate?: number;
+}
+
+/**
+ * A message of a {@link Driver.readMessages} batch that exists but could not be read this time (the
+ * connection kept dropping while it came, the store's answer for it could not be parsed). Plain data.
+ */
+export interface ReadFailure {
+  failed: { code: string; message: string };
+}
+
+/** One entry of a batch read: the message, `null` if it vanished, or why it could not be read. */
+export type ReadResult = MessageContent | null | ReadFailure;
+
+/** True for the {@link ReadFailure} entries of a batch read. */
+export function isReadFailure(entry: ReadResult | undefined): entry is ReadFailure {
+  return entry !== null && entry !== undefined && 'failed' in entry;
 }
 
 /** The outcome for one message of a batch: its new id, or why this message (only) failed. */
@@ -118,10 +153,12 @@ export interface Driver {
   readMessage(path: FolderPath, id: string): Promise<MessageContent>;
   /**
    * Optional: reads several whole messages at once (IMAP: one FETCH instead of a round trip each).
-   * One entry per id, in the same order; `null` for a message that vanished. Callers keep batches
-   * small (the engine's copy batch), since every body is held until the batch is returned.
+   * One entry per id, in the same order; `null` for a message that vanished; a {@link ReadFailure} for
+   * one that is there but could not be read now, so the messages that did arrive are still used.
+   * Callers keep batches small (the engine's copy batch), since every body is held until the batch is
+   * returned.
    */
-  readMessages?(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]>;
+  readMessages?(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]>;
 
   /** Stores new messages, in order; one outcome per message, in the same order. */
   appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]>;
@@ -129,6 +166,14 @@ export interface Driver {
   setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]>;
   /** Removes messages for good (IMAP: `\Deleted` and UID EXPUNGE). Ids already gone are ignored. */
   deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void>;
+
+  /**
+   * Optional: the sync is stopping (Ctrl-C, SIGTERM) and will not wait for the store. Ends any command
+   * in flight at once (IMAP: closes the connection) and makes every later call reject with a
+   * `INTERRUPTED` {@link StoreError}. A write in flight may or may not have happened, as after a
+   * dropped connection. Only {@link close} may follow.
+   */
+  interrupt?(): void;
 
   /** Ends the session; pending writes are completed first. */
   close(): Promise<void>;

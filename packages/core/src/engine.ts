@@ -1,4 +1,5 @@
 import type { ActionOutcome, CopyItem, SideController } from './controller.js';
+import { isReadFailure } from './driver.js';
 import { errorScope } from './errors.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
 import type { FolderPath } from './folders.js';
@@ -28,6 +29,12 @@ export interface SyncOptions {
   signal?: AbortSignal;
   /** What the policy's `maxMessageAge` counts back from, ms since the epoch; by default, the sync's start. */
   now?: number;
+  /**
+   * How long the batch in flight may take to finish after `signal` fired before both sides are
+   * interrupted ({@link SideController.interrupt}): a stalled server then cannot hold the stop up.
+   * Default 2000 ms.
+   */
+  interruptAfterMs?: number;
 }
 
 export type SyncEvent =
@@ -132,6 +139,61 @@ export async function sync(
     },
   };
   const run = new FolderRun(sides, policy, options, report);
+  const interrupting = interruptOnAbort(sides, options);
+  try {
+    await folderPasses(left, right, run, options, report);
+  } catch (err) {
+    // Once stopping, a call cut short by the interruption is the stop itself, not a failure.
+    if (!run.aborted) throw err;
+  } finally {
+    interrupting.dispose();
+  }
+  report.aborted = run.stopped;
+  for (const f of report.folders) {
+    report.totals.copied += f.copied.toLeft + f.copied.toRight;
+    report.totals.flagged += f.flagged.left + f.flagged.right;
+    report.totals.deleted += f.deleted.left + f.deleted.right;
+    report.totals.paired += f.paired;
+    report.totals.conflicts += f.conflicts;
+    report.totals.tooLarge += f.tooLarge;
+    report.totals.tooOld += f.tooOld;
+    report.totals.errors += f.errors.length;
+    if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
+    if (f.action === 'deleted') report.totals.foldersDeleted++;
+  }
+  return report;
+}
+
+/**
+ * When `signal` fires, the engine stops between batches; a batch still in flight after the grace
+ * period (a stalled server, a huge message) is cut by interrupting both sides.
+ */
+function interruptOnAbort(sides: Record<Side, SideController>, options: SyncOptions): { dispose(): void } {
+  const signal = options.signal;
+  if (!signal) return { dispose() {} };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    timer = setTimeout(() => {
+      for (const side of [sides.left, sides.right]) void side.interrupt?.().catch(() => {});
+    }, options.interruptAfterMs ?? 2000);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    dispose() {
+      signal.removeEventListener('abort', onAbort);
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}
+
+async function folderPasses(
+  left: SideController,
+  right: SideController,
+  run: FolderRun,
+  options: SyncOptions,
+  report: SyncReport,
+): Promise<void> {
   // Creating `A/B` may create its parent `A` on a store, and deleting a folder may take others with
   // it, so a pass that changed a folder list is followed by another on fresh listings, until the lists
   // hold still. A later pass only handles what is new or still differs; folders synced stay synced.
@@ -145,7 +207,12 @@ export async function sync(
     // A folder that failed in this sync is not tried again in a later pass: its error would be
     // reported twice, and what failed once (a refused CREATE, a full disk) fails the same way again.
     const failed = new Set(report.folders.filter((f) => f.action === 'failed').map((f) => f.key));
-    const decisions = planFolders({ left: leftFolders, right: rightFolders, known, policy }).filter(
+    const decisions = planFolders({
+      left: leftFolders,
+      right: rightFolders,
+      known,
+      policy: run.policy,
+    }).filter(
       (d) =>
         (!options.folders || options.folders(d.key)) &&
         !failed.has(d.key) &&
@@ -164,20 +231,6 @@ export async function sync(
     // A dry run changes nothing, so a second pass would only repeat the first.
     if (!changedLists || options.dryRun) break;
   }
-  report.aborted = run.stopped;
-  for (const f of report.folders) {
-    report.totals.copied += f.copied.toLeft + f.copied.toRight;
-    report.totals.flagged += f.flagged.left + f.flagged.right;
-    report.totals.deleted += f.deleted.left + f.deleted.right;
-    report.totals.paired += f.paired;
-    report.totals.conflicts += f.conflicts;
-    report.totals.tooLarge += f.tooLarge;
-    report.totals.tooOld += f.tooOld;
-    report.totals.errors += f.errors.length;
-    if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
-    if (f.action === 'deleted') report.totals.foldersDeleted++;
-  }
-  return report;
 }
 
 /** The policy's limits as the state records them with a folder that holds messages back. */
@@ -196,7 +249,7 @@ async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) =
 class FolderRun {
   constructor(
     private readonly sides: Record<Side, SideController>,
-    private readonly policy: SyncPolicy,
+    readonly policy: SyncPolicy,
     private readonly options: SyncOptions,
     private readonly report: SyncReport,
   ) {
@@ -228,7 +281,8 @@ class FolderRun {
   async decide(d: FolderDecision): Promise<void> {
     if (this.aborted) return;
     const { left } = this.sides;
-    let folder: FolderReport;
+    // The report of the folder in progress, so what was done before an interruption is still counted.
+    let folder: FolderReport | undefined;
     try {
       switch (d.kind) {
         case 'skip':
@@ -256,7 +310,13 @@ class FolderRun {
           break;
       }
     } catch (err) {
-      if (errorScope(err) !== 'folder') throw err;
+      if (this.aborted) {
+        // Cut short by the stop: what was done is counted, the rest is done next time.
+        if (folder) this.report.folders.push(folder);
+        throw err;
+      }
+      // A message error that escaped a batch's outcomes still only concerns this folder.
+      if (errorScope(err) === 'store') throw err;
       folder = newReport(d.key, 'failed');
       folder.errors.push({ scope: 'folder', code: codeOf(err), message: (err as Error).message });
     }
@@ -345,6 +405,9 @@ class FolderRun {
       if (rc.reset && !skipListing('left')) lc = await left.changes(key, lp, again);
     }
     const paths = { left: lp, right: rp };
+    for (const problem of [...(lc.problems ?? []), ...(rc.problems ?? [])]) {
+      folder.errors.push({ scope: 'message', code: problem.code, message: problem.message });
+    }
 
     // The surviving halves of pairs orphaned by an epoch change, described by their side.
     const orphans: { left: Candidate[]; right: Candidate[] } = { left: [], right: [] };
@@ -526,20 +589,22 @@ class FolderRun {
     ]);
     folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
 
-    const [toLeft, toRight] = await Promise.all([
-      this.copy(plan, 'left', count),
-      this.copy(plan, 'right', count),
-    ]);
-    folder.copied = { toLeft, toRight };
+    // Counted batch by batch into the report, so a sync stopped midway still says what it copied.
+    await Promise.all([this.copy(plan, 'left', count, folder), this.copy(plan, 'right', count, folder)]);
     return failures;
   }
 
-  private async copy(plan: FolderPlan, to: Side, count: (o: ActionOutcome[]) => number): Promise<number> {
+  private async copy(
+    plan: FolderPlan,
+    to: Side,
+    count: (o: ActionOutcome[]) => number,
+    folder: FolderReport,
+  ): Promise<void> {
     const from = otherSide(to);
     const actions = to === 'left' ? plan.toLeft.copies : plan.toRight.copies;
     const paths = { left: plan.left, right: plan.right };
     const batch = Math.max(1, this.options.copyBatch ?? 50);
-    let copied = 0;
+    const copied = to === 'left' ? 'toLeft' : 'toRight';
     // The next batch is read while this one is written: both sides work at once, and at most two
     // batches of bodies are held. A read that fails is only awaited (and thrown) in its turn.
     const readBatch = (start: number) => {
@@ -564,20 +629,25 @@ class FolderRun {
       const items: CopyItem[] = [];
       slice.forEach((action, j) => {
         const content = contents[j];
-        // Vanished from its side since the listing (another program): nothing to copy, nothing lost;
-        // but the folder is not committed, so the next listing looks again.
-        if (content) items.push({ action, content: { ...content, flags: action.flags } });
-        else count([{ ok: false, id: action.from, code: 'MESSAGE_GONE' }]);
+        if (isReadFailure(content)) {
+          // There but unreadable for now (the connection kept dropping): reported, copied next time.
+          count([{ ok: false, id: action.from, code: content.failed.code, message: content.failed.message }]);
+        } else if (content) {
+          items.push({ action, content: { ...content, flags: action.flags } });
+        } else {
+          // Vanished from its side since the listing (another program): nothing to copy, nothing lost;
+          // but the folder is not committed, so the next listing looks again.
+          count([{ ok: false, id: action.from, code: 'MESSAGE_GONE' }]);
+        }
       });
       if (items.length === 0) continue;
       // Counted before the call: a side in a worker may take the bodies' buffers (moved, not copied).
       const bytes = items.reduce((n, it) => n + it.content.body.byteLength, 0);
       const outcomes = await this.sides[to].applyCopies(plan.key, paths[to], items);
       const ok = count(outcomes);
-      copied += ok;
+      folder.copied[copied] += ok;
       this.options.onEvent?.({ type: 'copied', key: plan.key, to, count: ok, bytes });
     }
-    return copied;
   }
 }
 

@@ -17,12 +17,23 @@ export type FlagList = readonly string[];
 const systemByLower = new Map<string, SystemFlag>(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 
 /**
- * RFC 3501 `flag-keyword` is an atom: no control characters, space, `(){%*"\]`. A keyword outside
- * that grammar cannot be stored on an IMAP server, so it is not a flag we can carry.
+ * RFC 3501 `flag-keyword` is an atom: 7-bit printable characters but space and `(){%*"\]`. A keyword
+ * outside that grammar cannot be stored on an IMAP server, so it is not a flag we can carry. 8-bit
+ * bytes are outside it too: a client decodes them as it guesses, and would store another keyword.
  */
 export function isValidKeyword(keyword: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the grammar excludes control characters
-  return keyword.length > 0 && keyword.length <= 255 && !/[\x00-\x20\x7f(){%*"\\\]]/.test(keyword);
+  return keyword.length > 0 && keyword.length <= 255 && !/[^\x21-\x7e]|[(){%*"\\\]]/.test(keyword);
+}
+
+/**
+ * The flags of a store's list that {@link normalizeFlags} would drop although they are not `\Recent`
+ * nor another system flag of the store's own (`\*`, `\NonJunk`…): keywords no store can hold, which
+ * the user must hear about rather than lose unseen.
+ */
+export function unstorableKeywords(flags: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const raw of flags) if (!raw.startsWith('\\') && !isValidKeyword(raw)) out.push(raw);
+  return out;
 }
 
 /**

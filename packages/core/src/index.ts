@@ -4,16 +4,20 @@
  */
 export type { ActionOutcome, ChangesOptions, CopyItem, SideController } from './controller.js';
 export { describePlan } from './describe-plan.js';
-export type {
-  Driver,
-  DriverCapabilities,
-  FlagOutcome,
-  FlagUpdate,
-  FolderMarker,
-  Listing,
-  ListRequest,
-  MessageContent,
-  WriteOutcome,
+export {
+  type Driver,
+  type DriverCapabilities,
+  type FlagOutcome,
+  type FlagUpdate,
+  type FolderMarker,
+  isReadFailure,
+  type Listing,
+  type ListRequest,
+  type MessageContent,
+  type MessageProblem,
+  type ReadFailure,
+  type ReadResult,
+  type WriteOutcome,
 } from './driver.js';
 export { type FolderReport, type SyncEvent, type SyncOptions, type SyncReport, sync } from './engine.js';
 export { type ErrorScope, errorScope, FolderError, MessageError, StoreError, SyncError } from './errors.js';
@@ -31,6 +35,7 @@ export {
   normalizeFlags,
   SYSTEM_FLAGS,
   type SystemFlag,
+  unstorableKeywords,
 } from './flags.js';
 export { type FolderDecision, planFolders } from './folder-merge.js';
 export {

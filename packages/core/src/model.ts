@@ -1,4 +1,4 @@
-import type { FolderMarker, ListRequest } from './driver.js';
+import type { FolderMarker, ListRequest, MessageProblem } from './driver.js';
 import type { FlagList } from './flags.js';
 
 /** The two sides of a pair. The engine is symmetric: nothing below favours one side by name. */
@@ -64,6 +64,8 @@ export interface SideChanges {
   orphaned: PairRef[];
   /** How many messages a full listing held (absent after a delta or unchanged listing). */
   listed?: number;
+  /** What the listing said was wrong with some of its messages; reported, not a reason to skip them. */
+  problems?: MessageProblem[];
   /** The marker to record once the folder's sync has completed. */
   marker: FolderMarker;
 }

@@ -295,7 +295,7 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
           { body: bodies[2]!, flags: ['\\Flagged'] },
         );
         await d.deleteMessages(box, [ids[1]!]);
-        const read = await d.readMessages(box, [ids[2]!, ids[1]!, ids[0]!]);
+        const read = (await d.readMessages(box, [ids[2]!, ids[1]!, ids[0]!])) as (MessageContent | null)[];
         expect(structuredClone(read)).toEqual(read);
         expect(read).toHaveLength(3);
         expect(new Uint8Array(read[0]!.body)).toEqual(bodies[2]);
