@@ -30,6 +30,44 @@ export interface ImapAccountOptions extends CredentialSources {
   user: string;
   /** Opt-in for `tls: 'none'` to a host that is not loopback. */
   allowPlaintextPassword?: boolean;
+  /**
+   * How long the server may stay silent while a command (or the connection's set-up) waits for its
+   * answer, in ms, before the connection is given up as stalled; default {@link DEFAULT_TIMEOUT_MS}
+   * (mbsync's default). A long FETCH that keeps sending is never cut: only silence counts.
+   */
+  timeoutMs?: number;
+}
+
+/** 20 s, as mbsync's `Timeout`: long enough for a busy server, short enough for a sync to end. */
+export const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** The command each client was waiting on when its server went silent, for the error that says so. */
+const stalls = new WeakMap<ImapFlow, string>();
+
+/**
+ * The command a client's connection stalled on, if it did (its server stayed silent past the
+ * timeout, and imapflow closed the connection). Undefined for a connection that dropped otherwise.
+ */
+export function stalledCommand(client: ImapFlow): string | undefined {
+  return stalls.get(client);
+}
+
+/**
+ * The command in flight, named for an error message only. imapflow keeps it in an internal field
+ * (`currentRequest`); nothing but this diagnostic reads it, so a change there costs a vaguer message.
+ */
+function commandInFlight(client: ImapFlow): string {
+  const request = (client as unknown as { currentRequest?: { command?: unknown } }).currentRequest;
+  return typeof request?.command === 'string' ? request.command : 'the command in flight';
+}
+
+/** A stalled connection's set-up, as a StoreError the session will not retry (it would stall again). */
+export class StalledError extends Error {
+  override name = 'StalledError';
+  readonly code = 'SERVER_STALLED';
+  constructor(readonly command: string) {
+    super(`no answer to ${command}`);
+  }
 }
 
 export class InsecureTransportError extends Error {
@@ -96,6 +134,7 @@ export async function openImap(options: ImapAccountOptions): Promise<ImapFlow> {
 
 async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: string | undefined) {
   const tls = options.tls ?? 'implicit';
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const client = new ImapFlow({
     host: options.host,
     port: options.port ?? (tls === 'implicit' ? 993 : 143),
@@ -109,12 +148,34 @@ async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: str
     auth,
     logger: false,
     disableAutoIdle: true,
+    // One deadline for every wait on the server: the greeting, the connection and any command (the
+    // socket's inactivity timer, which imapflow turns into an error when a command is in flight).
+    socketTimeout: timeout,
+    greetingTimeout: timeout,
+    connectionTimeout: timeout,
     // QRESYNC lets a listing ask for the messages changed and the UIDs expunged since a HIGHESTMODSEQ.
     qresync: true,
   });
   // Errors surface through the rejected promises of the calls; an unhandled 'error' event would crash.
-  client.on('error', () => {});
-  await client.connect();
+  // A timeout is noted with the command it cut, since the call it fails only hears "no connection".
+  client.on('error', (err: { code?: unknown }) => {
+    if (err?.code === 'ETIMEOUT' && !stalls.has(client)) stalls.set(client, commandInFlight(client));
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (
+      code === 'ETIMEOUT' ||
+      code === 'CONNECT_TIMEOUT' ||
+      code === 'GREETING_TIMEOUT' ||
+      code === 'UPGRADE_TIMEOUT'
+    ) {
+      const request = (client as unknown as { currentRequest?: unknown }).currentRequest;
+      throw new StalledError(request ? commandInFlight(client) : 'the connection (greeting)');
+    }
+    throw err;
+  }
   return client;
 }
 

@@ -14,18 +14,56 @@ import {
   type ListRequest,
   type MessageContent,
   MessageError,
+  type MessageProblem,
   normalizeFlags,
+  type ReadResult,
   StoreError,
+  SYSTEM_FLAGS,
+  type SyncError,
+  unstorableKeywords,
   type WriteOutcome,
 } from '@twinbox/core';
 import type { ImapFlow } from 'imapflow';
-import { type ImapAccountOptions, openImap } from './connection.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  type ImapAccountOptions,
+  openImap,
+  StalledError,
+  stalledCommand,
+} from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
-import { type ReconnectOptions, Session } from './session.js';
+import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
 
 /** Marker value of a server without CONDSTORE: it never proves a folder unchanged, so every listing is full. */
 const NO_MODSEQ = 'nomodseq';
+
+/**
+ * Times a call is tried again on a new session after the connection dropped during it. After that the
+ * folder fails alone (the server drops us whenever we touch it), and the other folders go on.
+ */
+const RETRIES_AFTER_DROP = 2;
+
+/**
+ * Reconnections in a row without one more message read whole, before a batch read gives up on the
+ * messages still missing (they are reported, and read again next time).
+ */
+const FRUITLESS_READS = 3;
+
+/**
+ * Keywords looked for by SEARCH when a message's flags could not be read from its FETCH answer: the
+ * ones the folder's FLAGS response announced, up to this many (one SEARCH each).
+ */
+const MAX_KEYWORD_SEARCHES = 100;
+
+/** imapflow's search keys for the system flags, which SEARCH can ask about even when FETCH garbles them. */
+const SYSTEM_SEARCH: Record<string, string> = {
+  '\\Answered': 'answered',
+  '\\Deleted': 'deleted',
+  '\\Draft': 'draft',
+  '\\Flagged': 'flagged',
+  '\\Seen': 'seen',
+};
 
 /** The Message-ID header in a header block, unfolded; null when there is none. */
 export function messageIdFromHeaders(headers: Uint8Array | string | undefined): string | null {
@@ -87,21 +125,39 @@ export class ImapDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
   readonly #session: Session;
   readonly #delimiter: string;
+  readonly #account: AccountLabel;
   /** UIDVALIDITY of each folder at its last listing: ids are only used within it. */
   readonly #epochs = new Map<string, string>();
 
-  private constructor(session: Session, delimiter: string) {
+  private constructor(session: Session, delimiter: string, account: AccountLabel) {
     this.#session = session;
     this.#delimiter = delimiter;
+    this.#account = account;
   }
 
   /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
   static async connect(options: ImapDriverOptions): Promise<ImapDriver> {
-    const open = () => openSession(options);
+    const account = labelOf(options);
+    const open = () => openSession(options, account);
     const client = await open();
     const session = new Session(client, open, options.reconnect);
-    const delimiter = client.namespace?.delimiter ?? (await client.list())[0]?.delimiter ?? '/';
-    return new ImapDriver(session, delimiter);
+    let delimiter = client.namespace?.delimiter;
+    if (!delimiter) {
+      try {
+        delimiter = (await client.list())[0]?.delimiter ?? '/';
+      } catch (err) {
+        await session.close();
+        const stalled = stalledCommand(client);
+        if (stalled) throw stallError(account, [], stalled);
+        throw connectionError([], err);
+      }
+    }
+    return new ImapDriver(session, delimiter, account);
+  }
+
+  /** See {@link Driver.interrupt}: closes the connection now; every call after this rejects. */
+  interrupt(): void {
+    this.#session.interrupt();
   }
 
   /** The current imapflow client; after a drop, {@link #run} replaces it. */
@@ -111,22 +167,40 @@ export class ImapDriver implements Driver {
 
   /**
    * Runs `op` on a live session. If the connection drops during it, the session is reopened (with
-   * backoff) and `op` runs once more: only for operations that are safe to repeat (reads, flag deltas,
-   * deletions, folder creation); APPEND has its own recovery in {@link appendMessages}.
+   * backoff) and `op` runs again, up to {@link RETRIES_AFTER_DROP} times: only for operations that are
+   * safe to repeat (reads, flag deltas, deletions, folder creation); APPEND has its own recovery in
+   * {@link appendMessages}. A server that stays silent past the timeout is not tried again: that ends
+   * the account's sync with an error naming the command. A connection that cannot be reopened ends it
+   * too; one that keeps dropping on this folder only fails the folder.
    */
   async #run<T>(path: FolderPath, op: () => Promise<T>): Promise<T> {
-    await this.#session.ready();
-    try {
-      return await op();
-    } catch (err) {
-      if (!isConnectionLoss(err, this.#session.usable)) throw err;
-      await this.#session.reopen();
+    for (let attempt = 0; ; attempt++) {
+      await this.#session.ready();
+      const client = this.#client;
       try {
         return await op();
-      } catch (again) {
-        throw isConnectionLoss(again, this.#session.usable) ? connectionError(path, again) : again;
+      } catch (err) {
+        const failure = await this.#afterDrop(path, client, err, attempt >= RETRIES_AFTER_DROP);
+        if (failure !== undefined) throw failure;
       }
     }
+  }
+
+  /**
+   * What a failed call on `client` becomes. Undefined means: the connection dropped and was reopened,
+   * try again. Otherwise the error to throw: the call's own (the server answered NO, a bug), a stall,
+   * an interruption, or, once `giveUp`, the drop as an error of the folder (or of the store, for a call
+   * on no folder).
+   */
+  async #afterDrop(path: FolderPath, client: ImapFlow, err: unknown, giveUp: boolean): Promise<unknown> {
+    if (this.#session.interrupted) return interruptedError();
+    const stalled = stalledCommand(client);
+    if (stalled) return stallError(this.#account, path, stalled);
+    if (err instanceof StalledError) return stallError(this.#account, path, err.command);
+    if (!isConnectionLoss(err, this.#session.usable && this.#client === client)) return err;
+    if (giveUp) return dropError(path, err);
+    await this.#session.reopen();
+    return undefined;
   }
 
   #name(path: FolderPath): string {
@@ -227,14 +301,33 @@ export class ImapDriver implements Driver {
           mailbox &&
           !mailbox.noModseq
         ) {
-          return { kind: 'delta', marker, ...(await this.#changedSince(since, request.dates === true)) };
+          return {
+            kind: 'delta',
+            marker,
+            ...(await this.#changedSince(path, since, request.dates === true)),
+          };
         }
-        const messages: ListedMessage[] = [];
-        if ((mailbox || { exists: 0 }).exists === 0) return { kind: 'full', marker, messages };
+        const exists = (mailbox || { exists: 0 }).exists;
+        if (exists === 0) return { kind: 'full', marker, messages: [] };
         // One FETCH for the whole folder, streamed: no round trip per message.
         const query = { uid: true, flags: true, size: true, internalDate: request.dates === true };
-        for await (const msg of this.#client.fetch('1:*', query)) messages.push(listedOf(msg));
-        return { kind: 'full', marker, messages };
+        const listed = new Map<number, ListedMessage>();
+        const problems: MessageProblem[] = [];
+        for await (const msg of this.#client.fetch('1:*', query)) this.#take(path, msg, listed, problems);
+        // imapflow skips a FETCH line it cannot parse (a malformed flag list), without a word: the
+        // message would be missing, and a missing message reads as deleted. So the count is checked
+        // against EXISTS, and what the FETCH left out is found by SEARCH and read another way.
+        if (listed.size < exists) {
+          const all = await this.#client.search({ all: true }, { uid: true });
+          const missing = (all || []).filter((uid) => !listed.has(uid));
+          await this.#recover(path, missing, request.dates === true, listed, problems);
+        }
+        return {
+          kind: 'full',
+          marker,
+          messages: [...listed.values()],
+          ...(problems.length ? { problems } : {}),
+        };
       });
     });
   }
@@ -245,12 +338,14 @@ export class ImapDriver implements Driver {
    * `VANISHED (EARLIER)` line for the UIDs expunged since, which imapflow hands out as `expunge` events.
    */
   async #changedSince(
+    path: FolderPath,
     since: bigint,
     dates: boolean,
-  ): Promise<{ changed: ListedMessage[]; vanished: string[] }> {
+  ): Promise<{ changed: ListedMessage[]; vanished: string[]; problems?: MessageProblem[] }> {
     const client = this.#client;
     const selected = client.mailbox ? client.mailbox.path : undefined;
-    const changed: ListedMessage[] = [];
+    const listed = new Map<number, ListedMessage>();
+    const problems: MessageProblem[] = [];
     const vanished = new Set<string>();
     const onExpunge = (event: { path: string; uid?: number; vanished: boolean }) => {
       if (event.vanished && event.uid !== undefined && event.path === selected)
@@ -260,13 +355,89 @@ export class ImapDriver implements Driver {
     try {
       const query = { uid: true, flags: true, size: true, internalDate: dates };
       for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
-        changed.push(listedOf(msg));
+        this.#take(path, msg, listed, problems);
       }
     } finally {
       client.off('expunge', onExpunge);
     }
+    // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
+    // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
+    const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
+    const missing = (changedUids || []).filter((uid) => !listed.has(uid));
+    if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
+    const changed = [...listed.values()];
     for (const m of changed) vanished.delete(m.id);
-    return { changed, vanished: [...vanished] };
+    return { changed, vanished: [...vanished], ...(problems.length ? { problems } : {}) };
+  }
+
+  /**
+   * Adds one FETCH answer to a listing: the first answer for a UID only (a server that repeats one
+   * does not make two messages of it), and a problem for keywords no store can hold.
+   */
+  #take(
+    path: FolderPath,
+    msg: { uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string },
+    listed: Map<number, ListedMessage>,
+    problems: MessageProblem[],
+  ): void {
+    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0 || listed.has(msg.uid)) return;
+    listed.set(msg.uid, listedOf(msg));
+    const dropped = msg.flags ? unstorableKeywords(msg.flags) : [];
+    if (dropped.length > 0) {
+      problems.push({
+        id: String(msg.uid),
+        code: 'KEYWORD_UNSTORABLE',
+        message: `Message UID ${msg.uid} in ${displayFolder(path)} has ${dropped.length === 1 ? 'a keyword' : `${dropped.length} keywords`} no IMAP store can hold (${summarize(dropped)}); the message is synced without ${dropped.length === 1 ? 'it' : 'them'}.`,
+      });
+    }
+  }
+
+  /**
+   * Lists messages the server has but whose FETCH answer could not be read (imapflow skipped the
+   * line): size and date from a FETCH without FLAGS, and flags from SEARCH, which asks the server
+   * about one flag at a time and so never depends on parsing its flag list. Keywords are searched for
+   * among those the folder's FLAGS response announced. Each such message is reported.
+   */
+  async #recover(
+    path: FolderPath,
+    uids: readonly number[],
+    dates: boolean,
+    listed: Map<number, ListedMessage>,
+    problems: MessageProblem[],
+  ): Promise<void> {
+    if (uids.length === 0) return;
+    const client = this.#client;
+    const set = uidSet(uids);
+    const found = new Map<number, ListedMessage>();
+    for await (const msg of client.fetch(
+      set,
+      { uid: true, size: true, internalDate: dates },
+      { uid: true },
+    )) {
+      if (uids.includes(msg.uid) && !found.has(msg.uid))
+        found.set(msg.uid, listedOf({ ...msg, flags: new Set() }));
+    }
+    const flags = new Map<number, string[]>(uids.map((uid) => [uid, []]));
+    const searchFlag = async (flag: string, query: Record<string, unknown>) => {
+      const hits = await client.search({ uid: set, ...query }, { uid: true });
+      for (const uid of hits || []) flags.get(uid)?.push(flag);
+    };
+    for (const flag of SYSTEM_FLAGS) await searchFlag(flag, { [SYSTEM_SEARCH[flag]!]: true });
+    const announced = [...(client.mailbox ? client.mailbox.flags : [])].filter(
+      (f) => !f.startsWith('\\') && unstorableKeywords([f]).length === 0,
+    );
+    for (const keyword of announced.slice(0, MAX_KEYWORD_SEARCHES)) await searchFlag(keyword, { keyword });
+    for (const uid of uids) {
+      const listing = found.get(uid) ?? { id: String(uid), flags: [] };
+      listing.flags = normalizeFlags(flags.get(uid) ?? []);
+      listed.set(uid, listing);
+      const unknownSize = listing.size === undefined ? ' Its size could not be read either.' : '';
+      problems.push({
+        id: String(uid),
+        code: 'FLAGS_UNREADABLE',
+        message: `The server's answer for message UID ${uid} in ${displayFolder(path)} could not be parsed (a malformed flag list); the message is synced with the flags SEARCH found (${listing.flags.join(' ') || 'none'}), and keywords the folder does not announce are left out.${unknownSize}`,
+      });
+    }
   }
 
   async #status(path: FolderPath, name: string) {
@@ -317,77 +488,136 @@ export class ImapDriver implements Driver {
     const name = this.#name(path);
     return this.#run(path, () =>
       this.#withFolder(path, name, async () => {
-        const out: ListedMessage[] = [];
+        const out = new Map<number, ListedMessage>();
         // One FETCH for all of them, with only the Message-ID header: no bodies, no round trip each.
         const query = { uid: true, flags: true, size: true, headers: ['message-id'] };
-        for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
-          out.push({
+        const describe = (msg: { uid: number; flags?: Set<string>; size?: number; headers?: Buffer }) => {
+          if (!wanted.includes(String(msg.uid)) || out.has(msg.uid)) return;
+          out.set(msg.uid, {
             id: String(msg.uid),
             flags: normalizeFlags(msg.flags ?? []),
             size: msg.size ?? 0,
             messageId: messageIdFromHeaders(msg.headers),
           });
+        };
+        for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) describe(msg);
+        // A line imapflow could not parse (a malformed flag list) is skipped; left out here, the message
+        // would count as vanished. Without FLAGS it parses; its flags come from the listing's recovery.
+        const missing = wanted.filter((uid) => !out.has(Number(uid)));
+        if (missing.length > 0) {
+          const again = { uid: true, size: true, headers: ['message-id'] };
+          for await (const msg of this.#client.fetch(uidSet(missing), again, { uid: true })) describe(msg);
+          const recovered = new Map<number, ListedMessage>();
+          const unread = missing.map(Number).filter((uid) => out.has(uid));
+          await this.#recover(path, unread, false, recovered, []);
+          for (const [uid, m] of recovered) out.get(uid)!.flags = m.flags;
         }
-        return out;
+        return [...out.values()];
       }),
     );
   }
 
   async readMessage(path: FolderPath, id: string): Promise<MessageContent> {
-    const name = this.#name(path);
-    const gone = () =>
-      new MessageError(`Message ${id} is no longer in ${displayFolder(path)}.`, { code: 'MESSAGE_GONE' });
-    if (!isUid(id)) throw gone();
-    return this.#run(path, () =>
-      this.#withFolder(path, name, async () => {
-        let msg: Awaited<ReturnType<ImapFlow['fetchOne']>>;
-        try {
-          msg = await this.#client.fetchOne(
-            id,
-            { uid: true, source: true, flags: true, internalDate: true },
-            { uid: true },
-          );
-        } catch (err) {
-          if (!serverAnswered(err)) throw err;
-          throw new MessageError(
-            `The server refused to read message ${id} of ${displayFolder(path)}: ${serverText(err)}`,
-            { code: 'READ_REFUSED', cause: err },
-          );
-        }
-        if (msg === false || !msg.source) throw gone();
-        return contentOf(msg as FetchedBody);
-      }),
-    );
+    const [result] = await this.readMessages(path, [id]);
+    if (result === null || result === undefined) {
+      throw new MessageError(`Message ${id} is no longer in ${displayFolder(path)}.`, {
+        code: 'MESSAGE_GONE',
+      });
+    }
+    if ('failed' in result) throw new MessageError(result.failed.message, { code: result.failed.code });
+    return result;
   }
 
-  /** One UID FETCH for the whole batch, bodies included; a UID the server no longer has gives null. */
-  async readMessages(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
+  /**
+   * One UID FETCH for the whole batch, bodies included; a UID the server no longer has gives null.
+   * Every message that arrives whole is kept: if the connection drops in the middle, the session is
+   * reopened and only the messages still missing are asked for again, as long as each attempt brings
+   * at least one more (else, after {@link FRUITLESS_READS} attempts, the rest are reported as failures
+   * and read next time). A message the server has but whose answer cannot be parsed is a failure too.
+   */
+  async readMessages(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]> {
     const wanted = [...new Set(ids)].filter(isUid);
-    if (wanted.length === 0) return ids.map(() => null);
-    const name = this.#name(path);
-    const found = await this.#run(path, () =>
-      this.#withFolder(path, name, async () => {
-        const byUid = new Map<string, MessageContent>();
+    const results = new Map<string, ReadResult>();
+    if (wanted.length > 0) {
+      const name = this.#name(path);
+      let fruitless = 0;
+      for (;;) {
+        const pending = wanted.filter((id) => !results.has(id));
+        if (pending.length === 0) break;
+        await this.#session.ready();
+        const client = this.#client;
+        const before = results.size;
         try {
-          const query = { uid: true, source: true, flags: true, internalDate: true };
-          for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) {
-            if (!msg.source) continue;
-            byUid.set(String(msg.uid), contentOf(msg as FetchedBody));
-          }
+          await this.#withFolder(path, name, () => this.#fetchBodies(path, pending, results));
+          break;
         } catch (err) {
-          if (!serverAnswered(err)) throw err;
-          throw new FolderError(
-            `The server refused to read messages of ${displayFolder(path)}: ${serverText(err)}`,
-            {
-              code: 'READ_REFUSED',
-              cause: err,
-            },
-          );
+          fruitless = results.size > before ? 0 : fruitless + 1;
+          const next = await this.#afterDrop(path, client, err, fruitless >= FRUITLESS_READS);
+          if (next === undefined) continue;
+          if ((next as { code?: unknown }).code !== 'CONNECTION_LOST') throw next;
+          // The connection keeps dropping while these come: what arrived whole is kept, the rest waits.
+          for (const id of pending) {
+            if (results.has(id)) continue;
+            results.set(id, {
+              failed: {
+                code: 'CONNECTION_LOST',
+                message: `Message UID ${id} of ${displayFolder(path)} could not be read: the connection dropped ${fruitless} times in a row while it came (${(err as Error).message}). It is read again next sync.`,
+              },
+            });
+          }
+          break;
         }
-        return byUid;
-      }),
-    );
-    return ids.map((id) => found.get(id) ?? null);
+      }
+    }
+    return ids.map((id) => results.get(id) ?? null);
+  }
+
+  /**
+   * Fetches bodies of the selected folder into `results` as they arrive. A UID the answer left out is
+   * asked for again without FLAGS (a malformed flag list makes imapflow skip the whole line); one still
+   * missing is looked for by SEARCH: absent, it vanished (left out of `results`); present, it is a
+   * failure, since its answer cannot be read.
+   */
+  async #fetchBodies(path: FolderPath, uids: readonly string[], results: Map<string, ReadResult>) {
+    const pending = new Set(uids);
+    const take = (msg: {
+      uid: number;
+      source?: Buffer;
+      flags?: Set<string>;
+      internalDate?: Date | string;
+    }) => {
+      const id = String(msg.uid);
+      if (!msg.source || !pending.delete(id)) return;
+      results.set(id, contentOf(msg as FetchedBody));
+    };
+    try {
+      const query = { uid: true, source: true, flags: true, internalDate: true };
+      for await (const msg of this.#client.fetch(uidSet(uids), query, { uid: true })) take(msg);
+      if (pending.size === 0) return;
+      const again = { uid: true, source: true, internalDate: true };
+      for await (const msg of this.#client.fetch(uidSet(pending), again, { uid: true })) take(msg);
+      if (pending.size === 0) return;
+      const present = await this.#client.search({ uid: uidSet(pending) }, { uid: true });
+      for (const uid of present || []) {
+        const id = String(uid);
+        if (!pending.has(id)) continue;
+        results.set(id, {
+          failed: {
+            code: 'READ_UNPARSEABLE',
+            message: `The server's answer for message UID ${id} of ${displayFolder(path)} could not be parsed, so it was not read; it is tried again next sync.`,
+          },
+        });
+      }
+    } catch (err) {
+      if (!serverAnswered(err)) throw err;
+      throw new FolderError(
+        `The server refused to read messages of ${displayFolder(path)}: ${serverText(err)}`,
+        {
+          code: 'READ_REFUSED',
+          cause: err,
+        },
+      );
+    }
   }
 
   /**
@@ -413,7 +643,22 @@ export class ImapDriver implements Driver {
     };
     const outcomes: WriteOutcome[] = [];
     for (const [index, message] of messages.entries()) {
-      outcomes.push(await this.#appendOne(path, name, message, describeInBatch(message, index), batch));
+      try {
+        outcomes.push(await this.#appendOne(path, name, message, describeInBatch(message, index), batch));
+      } catch (err) {
+        // The store went away mid-batch (cannot reconnect, stalled, interrupted): the messages confirmed
+        // so far are still reported, so they are recorded; this one and the rest are not confirmed, and
+        // one that was stored after all is paired by content next time.
+        const code = (err as { code?: unknown }).code;
+        for (const [rest, unsent] of messages.slice(index).entries()) {
+          outcomes.push({
+            ok: false,
+            code: typeof code === 'string' ? code : 'APPEND_UNCONFIRMED',
+            message: `${capitalize(describeInBatch(unsent, index + rest))} was not confirmed in ${displayFolder(path)}: ${(err as Error).message}`,
+          });
+        }
+        break;
+      }
     }
     return outcomes;
   }
@@ -430,13 +675,17 @@ export class ImapDriver implements Driver {
     const date = message.internalDate === undefined ? undefined : new Date(message.internalDate);
     const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     let result: Awaited<ReturnType<ImapFlow['append']>>;
+    await this.#session.ready();
+    const client = this.#client;
     try {
-      await this.#session.ready();
-      result = await this.#client.append(name, bytes, flags, date);
+      result = await client.append(name, bytes, flags, date);
     } catch (err) {
       if (serverAnswered(err) || (err as { serverResponseCode?: string }).serverResponseCode) {
         return refused(folder, label, err);
       }
+      if (this.#session.interrupted) throw interruptedError();
+      const stalled = stalledCommand(client);
+      if (stalled) throw stallError(this.#account, path, stalled);
       if (!isConnectionLoss(err, this.#session.usable)) throw err;
       // The server may or may not have stored it: look, on a new session, rather than send it again.
       await this.#session.reopen();
@@ -593,11 +842,59 @@ export class ImapDriver implements Driver {
   }
 }
 
+/** Who a driver talks to, for error messages: never a secret. */
+interface AccountLabel {
+  user: string;
+  server: string;
+  timeoutMs: number;
+}
+
+function labelOf(options: ImapDriverOptions): AccountLabel {
+  const port = options.port ?? ((options.tls ?? 'implicit') === 'implicit' ? 993 : 143);
+  return {
+    user: options.user,
+    server: `${options.host}:${port}`,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+}
+
+/** A server that went silent: the account's sync ends (retrying would wait as long again), saying where. */
+function stallError(account: AccountLabel, path: FolderPath, command: string): StoreError {
+  const where = path.length === 0 ? '' : ` while working on ${displayFolder(path)}`;
+  return new StoreError(
+    `The IMAP server ${account.server} (account ${account.user}) did not answer ${command} within ${account.timeoutMs / 1000} s${where}, so the connection was given up. ` +
+      "Check the server; if it is only slow, raise the account's timeout.",
+    { code: 'SERVER_STALLED' },
+  );
+}
+
+/** A connection that dropped again and again on one folder: that folder fails, the others go on. */
+function dropError(path: FolderPath, err: unknown): SyncError {
+  if (path.length === 0) return connectionError(path, err);
+  return new FolderError(
+    `The IMAP connection dropped ${RETRIES_AFTER_DROP + 1} times in a row while working on ${displayFolder(path)} (${(err as Error).message}). The folder is skipped and synced next time; the other folders go on.`,
+    { code: 'CONNECTION_LOST', cause: err },
+  );
+}
+
+/** A few of many values, for a message that must stay short. */
+function summarize(values: readonly string[]): string {
+  const shown = values.slice(0, 3).map((v) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v));
+  return values.length > 3 ? `${shown.join(', ')} and ${values.length - 3} more` : shown.join(', ');
+}
+
 /** Opens one session, with its failures as store errors that say what to do. */
-async function openSession(options: ImapAccountOptions): Promise<ImapFlow> {
+async function openSession(options: ImapAccountOptions, account: AccountLabel): Promise<ImapFlow> {
   try {
     return await openImap(options);
   } catch (err) {
+    if (err instanceof StalledError) {
+      throw new StoreError(
+        `The IMAP server ${account.server} (account ${account.user}) did not answer ${err.command} within ${account.timeoutMs / 1000} s while connecting. ` +
+          "Check the server; if it is only slow, raise the account's timeout.",
+        { code: 'SERVER_STALLED', cause: err },
+      );
+    }
     if (err instanceof StoreError || (err as { code?: string }).code === 'INSECURE_TRANSPORT') throw err;
     if ((err as { code?: string }).code === 'CERT_PIN_MISMATCH') {
       throw new StoreError(`Cannot open the IMAP account ${options.user}: ${(err as Error).message}`, {

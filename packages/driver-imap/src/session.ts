@@ -20,6 +20,7 @@ export class Session {
   readonly #open: () => Promise<ImapFlow>;
   readonly #retry: Required<ReconnectOptions>;
   #reopening: Promise<ImapFlow> | undefined;
+  #interrupted = false;
 
   constructor(client: ImapFlow, open: () => Promise<ImapFlow>, retry: ReconnectOptions = {}) {
     this.#client = client;
@@ -38,16 +39,32 @@ export class Session {
 
   /** True while the current client can take commands. */
   get usable(): boolean {
-    return this.#client.usable === true;
+    return this.#client.usable === true && !this.#interrupted;
+  }
+
+  /** Set once {@link interrupt} was called: nothing is sent any more. */
+  get interrupted(): boolean {
+    return this.#interrupted;
   }
 
   /** A client that can take commands: the current one, or a new one if it dropped. */
   ready(): Promise<ImapFlow> {
+    if (this.#interrupted) return Promise.reject(interruptedError());
     return this.usable ? Promise.resolve(this.#client) : this.reopen();
+  }
+
+  /**
+   * Cuts the connection now, whatever is in flight (its calls reject), and refuses every later call:
+   * the sync is stopping and will not wait for the server.
+   */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#client.close();
   }
 
   /** Drops the current client and opens a new one; concurrent callers share one attempt. */
   reopen(): Promise<ImapFlow> {
+    if (this.#interrupted) return Promise.reject(interruptedError());
     this.#reopening ??= this.#reopenWithBackoff().finally(() => {
       this.#reopening = undefined;
     });
@@ -61,11 +78,19 @@ export class Session {
     for (let attempt = 1; attempt <= this.#retry.attempts; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, this.#retry.maxDelayMs);
+      if (this.#interrupted) throw interruptedError();
       try {
-        this.#client = await this.#open();
+        const client = await this.#open();
+        // Interrupted while it connected: this session sends nothing more.
+        if (this.#interrupted) {
+          client.close();
+          throw interruptedError();
+        }
+        this.#client = client;
         return this.#client;
       } catch (err) {
         last = err;
+        // A refused login, a stalled server, an interruption: trying again would not help.
         if (err instanceof StoreError && err.code !== 'CONNECT_FAILED') throw err;
       }
     }
@@ -87,4 +112,14 @@ export class Session {
       this.#client.close();
     }
   }
+}
+
+/** What every call of an interrupted session rejects with. */
+export function interruptedError(): StoreError {
+  return new StoreError(
+    'The sync was interrupted; the IMAP connection was closed without waiting for the server.',
+    {
+      code: 'INTERRUPTED',
+    },
+  );
 }
