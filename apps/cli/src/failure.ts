@@ -1,4 +1,4 @@
-import { ConfigError } from '@twinbox/config';
+import { AUTH_ERROR_CODES, ConfigError } from '@twinbox/config';
 import { EXIT } from './exit-codes.js';
 
 /** An error the CLI reports with a given exit code, its message meant for the user as is. */
@@ -10,7 +10,11 @@ export class CliError extends Error {
   }
 }
 
-const AUTH_CODES = new Set(['AUTH_FAILED', 'AUTH_CONFIG', 'OAUTH_REFRESH_FAILED', 'PASSWORD_COMMAND_FAILED']);
+/**
+ * The driver's own list, not a copy: a copy once said `OAUTH_REFRESH_FAILED` where the driver throws
+ * `OAUTH2_REFRESH_FAILED`, and a revoked refresh token exited 4 as an unreachable server.
+ */
+const AUTH_CODES: ReadonlySet<string> = new Set(Object.values(AUTH_ERROR_CODES));
 
 /** The exit code for an error that ended a command. */
 export function exitCodeOf(err: unknown): number {

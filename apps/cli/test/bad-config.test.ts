@@ -19,7 +19,7 @@ left = "remote"
 right = "local"
 `;
 
-/** A dozen kinds of broken config: each must exit 2 and name the file, the line and the key. */
+/** Kinds of broken config: each must exit 2 and name the file, the line and the key. */
 const cases: [string, string, RegExp][] = [
   ['not TOML at all', 'this is not toml', /config\.toml:1: not valid TOML/],
   ['an unclosed table header', '[accounts.remote\n', /config\.toml:1: not valid TOML/],
@@ -53,6 +53,22 @@ const cases: [string, string, RegExp][] = [
     'no credentials',
     good.replace('password-env = "PW"\n', ''),
     /accounts\.remote: an IMAP account needs one of password/,
+  ],
+  [
+    'two sources of the OAuth2 refresh token',
+    good.replace(
+      'password-env = "PW"\n',
+      '[accounts.remote.oauth2]\ntoken-url = "https://auth.example.com/token"\nclient-id = "c"\nrefresh-token-command = "pass rt"\nrefresh-token-env = "RT"\n',
+    ),
+    /config\.toml:9: accounts\.remote\.oauth2\.refresh-token-env: only one of refresh-token, refresh-token-command, refresh-token-env/,
+  ],
+  [
+    'an OAuth2 table without a refresh token',
+    good.replace(
+      'password-env = "PW"\n',
+      '[accounts.remote.oauth2]\ntoken-url = "https://auth.example.com/token"\nclient-id = "c"\nclient-secret-env = "CS"\n',
+    ),
+    /config\.toml:5: accounts\.remote\.oauth2: oauth2 needs one of refresh-token, refresh-token-command or refresh-token-env/,
   ],
   [
     'an unknown account type',

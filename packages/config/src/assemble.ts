@@ -39,6 +39,11 @@ function engineFacing(
   };
 }
 
+/** `object` without its undefined entries: the driver counts a key that is present as a source set. */
+function definedOnly<T extends Record<string, unknown>>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Opens the store an account names. Throws the driver's StoreError when it cannot. */
 export async function openDriver(account: AccountConfig): Promise<Driver> {
   if (account.type === 'maildir') {
@@ -52,13 +57,22 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
       folderNames: account['folder-names'],
     });
   }
-  const credentials = account.oauth2
+  const oauth = account.oauth2;
+  const credentials = oauth
     ? {
         oauth2: {
-          tokenUrl: account.oauth2['token-url'],
-          clientId: account.oauth2['client-id'],
-          refreshToken: account.oauth2['refresh-token'],
-          ...(account.oauth2['client-secret'] ? { clientSecret: account.oauth2['client-secret'] } : {}),
+          tokenUrl: oauth['token-url'],
+          clientId: oauth['client-id'],
+          // The schema let exactly one source of the refresh token and at most one of the client
+          // secret through; the driver reads whichever is set. An empty client-secret means none.
+          ...definedOnly({
+            refreshToken: oauth['refresh-token'],
+            refreshTokenCommand: oauth['refresh-token-command'],
+            refreshTokenEnv: oauth['refresh-token-env'],
+            clientSecret: oauth['client-secret'] || undefined,
+            clientSecretCommand: oauth['client-secret-command'],
+            clientSecretEnv: oauth['client-secret-env'],
+          }),
         },
       }
     : account['password-command'] !== undefined

@@ -2,6 +2,10 @@
  * @twinbox/config: the config file of Twinbox (TOML, validated against one schema, published as JSON
  * Schema) and the assembly of a pair's stores, state and controllers from it. Both apps use it.
  */
+
+// The codes of a refused login or of credentials that could not be had, for an app to map to one
+// outcome; from the driver's module that loads nothing else, so reading them loads no imapflow.
+export { AUTH_ERROR_CODES } from '@twinbox/driver-imap/auth-codes';
 export {
   type OpenedPair,
   type OpenPairOptions,

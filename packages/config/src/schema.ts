@@ -8,14 +8,74 @@ import { z } from 'zod';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name of letters, digits, ".", "_" and "-"');
 
+/**
+ * The sources of one secret, exactly one of which is set (at most one when the secret is optional): the
+ * value itself, a command printing it, or an environment variable holding it. An extra source is
+ * reported at its own key, so the error names the line to delete.
+ */
+function checkSources(
+  ctx: z.core.$RefinementCtx,
+  object: Record<string, unknown>,
+  keys: readonly string[],
+  required: boolean,
+  what: string,
+): void {
+  const set = keys.filter((k) => object[k] !== undefined);
+  if (set.length > 1 || (required && set.length === 0))
+    ctx.addIssue({
+      code: 'custom',
+      path: set.length ? [set[1]!] : [],
+      message:
+        set.length === 0
+          ? `${what} needs one of ${keys.slice(0, -1).join(', ')} or ${keys.at(-1)}`
+          : `only one of ${keys.join(', ')} may be set (found ${set.join(', ')})`,
+    });
+}
+
+const REFRESH_TOKEN_SOURCES = ['refresh-token', 'refresh-token-command', 'refresh-token-env'] as const;
+const CLIENT_SECRET_SOURCES = ['client-secret', 'client-secret-command', 'client-secret-env'] as const;
+
 const oauth2 = z
   .strictObject({
     'token-url': z.url().describe("The provider's OAuth2 token endpoint."),
     'client-id': z.string().min(1),
-    'client-secret': z.string().optional(),
-    'refresh-token': z.string().min(1).describe('A refresh token; access tokens are fetched from it.'),
+    'client-secret': z
+      .string()
+      .optional()
+      .describe('The client secret itself, for a confidential client. Prefer client-secret-command.'),
+    'client-secret-command': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A shell command printing the client secret on its first line.'),
+    'client-secret-env': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('An environment variable holding the client secret.'),
+    'refresh-token': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The refresh token itself; access tokens are fetched from it. Prefer refresh-token-command.'),
+    'refresh-token-command': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A shell command printing the refresh token on its first line.'),
+    'refresh-token-env': z
+      .string()
+      .min(1)
+      .optional()
+      .describe('An environment variable holding the refresh token.'),
   })
-  .describe('XOAUTH2 login with an access token refreshed from a refresh token.');
+  .superRefine((table, ctx) => {
+    checkSources(ctx, table, REFRESH_TOKEN_SOURCES, true, 'oauth2');
+    checkSources(ctx, table, CLIENT_SECRET_SOURCES, false, 'oauth2');
+  })
+  .describe(
+    'XOAUTH2 login with an access token refreshed from a refresh token: one of refresh-token, refresh-token-command, refresh-token-env, and for a confidential client one of client-secret, client-secret-command, client-secret-env.',
+  );
 
 export const imapAccountSchema = z
   .strictObject({
@@ -46,20 +106,15 @@ export const imapAccountSchema = z
         'Allow tls = "none" with a host that is not loopback. The password crosses the network in clear.',
       ),
   })
-  .superRefine((account, ctx) => {
-    const sources = (['password', 'password-command', 'password-env', 'oauth2'] as const).filter(
-      (k) => account[k] !== undefined,
-    );
-    if (sources.length !== 1)
-      ctx.addIssue({
-        code: 'custom',
-        path: sources.length ? [sources[1]!] : [],
-        message:
-          sources.length === 0
-            ? 'an IMAP account needs one of password, password-command, password-env or oauth2'
-            : `only one of password, password-command, password-env, oauth2 may be set (found ${sources.join(', ')})`,
-      });
-  });
+  .superRefine((account, ctx) =>
+    checkSources(
+      ctx,
+      account,
+      ['password', 'password-command', 'password-env', 'oauth2'],
+      true,
+      'an IMAP account',
+    ),
+  );
 
 export const maildirAccountSchema = z.strictObject({
   type: z.literal('maildir'),

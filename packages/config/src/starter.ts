@@ -25,6 +25,14 @@ password-command = "pass show mail/work"   # or: password = "…", password-env 
 # ca-file = "~/certs/my-ca.pem"      # trust a private CA
 # fingerprint = "sha256:AB:CD:…"     # pin the server certificate
 
+# OAuth2 (XOAUTH2) in place of the password: delete password-command above, uncomment this table.
+# Each secret is written in, printed by a command (its first line), or read from the environment.
+# [accounts.work.oauth2]
+# token-url = "https://oauth2.googleapis.com/token"
+# client-id = "1234-abcd.apps.googleusercontent.com"
+# refresh-token-command = "pass show oauth/work"     # or: refresh-token = "…", refresh-token-env = "WORK_REFRESH_TOKEN"
+# client-secret-env = "WORK_CLIENT_SECRET"           # or: client-secret = "…", client-secret-command = "…"; none for a public client
+
 [accounts.local]
 type = "maildir"
 path = "~/Mail/work"

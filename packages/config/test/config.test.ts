@@ -4,6 +4,7 @@ import {
   configJsonSchema,
   FolderRenames,
   folderMatcher,
+  openDriver,
   parseAge,
   parseConfig,
   parseSize,
@@ -26,6 +27,13 @@ path = "~/Mail"
 left = "remote"
 right = "local"
 `;
+
+/** `good` with an [oauth2] table in place of the password: its keys start on line 7. */
+const oauth = (keys: string) =>
+  good.replace(
+    'password-env = "PW"\n',
+    `[accounts.remote.oauth2]\ntoken-url = "https://auth.example.com/token"\nclient-id = "twinbox"\n${keys}`,
+  );
 
 function problems(text: string) {
   try {
@@ -50,6 +58,15 @@ describe('parseConfig', () => {
   it('the starter config of `twinbox init` is valid as written', () => {
     const config = parseConfig(starterConfig(), '/x/config.toml');
     expect(Object.keys(config.pairs)).toEqual(['work']);
+  });
+
+  it("the starter config's OAuth2 table is valid once uncommented in place of the password", () => {
+    const text = starterConfig()
+      .replace(/^password-command = .*\n/m, '')
+      .replace(/^# (\[accounts\.work\.oauth2\]|token-url|client-id|refresh-token|client-secret)/gm, '$1');
+    expect(parseConfig(text, '/x/config.toml').accounts.work).toMatchObject({
+      oauth2: { 'refresh-token-command': 'pass show oauth/work', 'client-secret-env': 'WORK_CLIENT_SECRET' },
+    });
   });
 
   const bad: [string, string, { line?: number; key: string; message: RegExp }][] = [
@@ -93,6 +110,34 @@ describe('parseConfig', () => {
       'two password sources',
       good.replace('password-env = "PW"', 'password-env = "PW"\npassword = "x"'),
       { key: 'accounts.remote.password-env', message: /only one of/ },
+    ],
+    [
+      'an oauth2 table without a refresh token',
+      oauth('client-secret-env = "SECRET"\n'),
+      {
+        line: 6,
+        key: 'accounts.remote.oauth2',
+        message: /needs one of refresh-token, refresh-token-command or refresh-token-env/,
+      },
+    ],
+    [
+      'two sources of the refresh token',
+      oauth('refresh-token = "rt"\nrefresh-token-env = "RT"\n'),
+      { line: 10, key: 'accounts.remote.oauth2.refresh-token-env', message: /only one of refresh-token,/ },
+    ],
+    [
+      'two sources of the client secret',
+      oauth('refresh-token-env = "RT"\nclient-secret = "s"\nclient-secret-command = "pass s"\n'),
+      {
+        line: 11,
+        key: 'accounts.remote.oauth2.client-secret-command',
+        message: /only one of client-secret, client-secret-command, client-secret-env/,
+      },
+    ],
+    [
+      'an empty refresh token command',
+      oauth('refresh-token-command = ""\n'),
+      { line: 9, key: 'accounts.remote.oauth2.refresh-token-command', message: /1 character/ },
     ],
     [
       'an unknown account type',
@@ -160,6 +205,33 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('takes the OAuth2 secrets from a command or the environment, and hands them to the driver', async () => {
+    const config = parseConfig(
+      oauth('refresh-token-command = "pass show oauth/work"\nclient-secret-env = "SECRET"\n'),
+      '/c.toml',
+    );
+    expect(config.accounts.remote).toMatchObject({
+      oauth2: { 'refresh-token-command': 'pass show oauth/work', 'client-secret-env': 'SECRET' },
+    });
+    // The driver reads the secrets before it connects: what it says shows which sources reached it.
+    const unset = `TWINBOX_TEST_UNSET_${process.pid}`;
+    const failing = parseConfig(
+      oauth(`refresh-token-env = "${unset}"\nclient-secret-command = "exit 7"\n`),
+      '/c.toml',
+    );
+    await expect(openDriver(failing.accounts.remote!)).rejects.toMatchObject({
+      code: 'AUTH_CONFIG',
+      message: expect.stringContaining(unset),
+    });
+    const command = parseConfig(oauth('refresh-token-command = "echo rt-secret; exit 7"\n'), '/c.toml');
+    const error = await openDriver(command.accounts.remote!).catch((e: Error) => e);
+    expect(error).toMatchObject({
+      code: 'SECRET_COMMAND_FAILED',
+      message: expect.stringContaining('code 7'),
+    });
+    expect(String((error as Error).message)).not.toContain('rt-secret');
+  });
+
   it('makes Maildir paths absolute: "~" is home, relative paths are against the config file', () => {
     const config = parseConfig(good.replace('"~/Mail"', '"mail/here"'), '/home/u/cfg/config.toml');
     expect(config.accounts.local).toMatchObject({ path: '/home/u/cfg/mail/here' });
@@ -224,5 +296,12 @@ describe('JSON Schema', () => {
       expect.arrayContaining(['accounts', 'pairs', 'state', 'workers', 'concurrency']),
     );
     expect(JSON.stringify(schema)).toContain('password-command');
+    for (const key of [
+      'refresh-token-command',
+      'refresh-token-env',
+      'client-secret-command',
+      'client-secret-env',
+    ])
+      expect(JSON.stringify(schema)).toContain(key);
   });
 });

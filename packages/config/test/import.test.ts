@@ -323,4 +323,31 @@ describe('importOfflineImap', () => {
       },
     });
   });
+
+  it('OAuth2 secrets given as Python (_eval) are read from environment variables, with a warning each', () => {
+    const gmail =
+      '[general]\naccounts = G\n[Account G]\nlocalrepository = l\nremoterepository = r\n[Repository l]\ntype = Maildir\nlocalfolders = /m\nsep = /\n[Repository r]\ntype = Gmail\nremoteuser = me@gmail.com\noauth2_client_id = id\n';
+    const r = importOfflineImap(
+      `${gmail}oauth2_client_secret_eval = get_secret("gmail")\noauth2_refresh_token_eval = get_token("gmail")\n`,
+    );
+    expect(parseConfig(r.config, file).accounts.r).toMatchObject({
+      oauth2: {
+        'client-id': 'id',
+        'client-secret-env': 'R_CLIENT_SECRET',
+        'refresh-token-env': 'R_REFRESH_TOKEN',
+      },
+    });
+    expect(note(r.notes, '[Repository r]: oauth2_refresh_token_eval', 'warning').message).toMatch(
+      /get_token\("gmail"\).*R_REFRESH_TOKEN.*refresh-token-command/,
+    );
+    expect(note(r.notes, '[Repository r]: oauth2_client_secret_eval', 'warning').message).toContain(
+      'R_CLIENT_SECRET',
+    );
+    // Written in as well: the written secret is kept, as remotepass is kept over remotepasseval.
+    const both = importOfflineImap(
+      `${gmail}oauth2_refresh_token = rt\noauth2_refresh_token_eval = get_token()\n`,
+    );
+    expect(parseConfig(both.config, file).accounts.r).toMatchObject({ oauth2: { 'refresh-token': 'rt' } });
+    expect(note(both.notes, '[Repository r]: oauth2_refresh_token_eval', 'info').message).toMatch(/ignored/);
+  });
 });

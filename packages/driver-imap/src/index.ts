@@ -1,4 +1,5 @@
 export { type CredentialSources, credentialSource, type OAuth2Options, resolveAuth } from './auth.js';
+export { AUTH_ERROR_CODES, type AuthErrorCode } from './auth-codes.js';
 export {
   CertificatePinError,
   checkTransportSecurity,

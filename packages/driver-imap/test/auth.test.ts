@@ -1,10 +1,19 @@
 import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { HttpResponse, http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ImapAccountOptions, ImapDriver, parseFingerprint } from '../src/index.js';
+import {
+  type ImapAccountOptions,
+  ImapDriver,
+  type OAuth2Options,
+  parseFingerprint,
+  resolveAuth,
+} from '../src/index.js';
 
 /** Connects, lists the inbox and closes: the account works. */
 async function works(options: ImapAccountOptions): Promise<void> {
@@ -192,6 +201,124 @@ describe('OAuth2 (XOAUTH2) with a refreshed access token', () => {
       /HTTP 400 invalid_grant \(Token has been revoked\.\).*authorise the account again/,
     );
     expect(error.message).toContain('https://auth.twinbox.test/oauth2/token');
+  });
+
+  /** The account with its secrets from `secrets` instead of written in (both, unless given again). */
+  async function withSecrets(secrets: Partial<OAuth2Options>) {
+    const { options, token } = await oauthAccount();
+    const { refreshToken: _token, clientSecret: _secret, ...rest } = options.oauth2!;
+    return { options: { ...options, oauth2: { ...rest, ...secrets } }, token };
+  }
+
+  /** Sets environment variables for the length of `body`. */
+  async function withEnv(vars: Record<string, string>, body: () => Promise<void>): Promise<void> {
+    Object.assign(process.env, vars);
+    try {
+      await body();
+    } finally {
+      for (const name of Object.keys(vars)) delete process.env[name];
+    }
+  }
+
+  const refreshEnv = `TWINBOX_TEST_REFRESH_TOKEN_${process.pid}`;
+  const secretEnv = `TWINBOX_TEST_CLIENT_SECRET_${process.pid}`;
+  const sentSecrets = (request: URLSearchParams | undefined) => ({
+    refresh_token: request?.get('refresh_token'),
+    client_secret: request?.get('client_secret'),
+  });
+
+  it('reads the refresh token from a command (first line, trimmed) and the client secret from the environment', async () => {
+    const { options, token } = await withSecrets({
+      refreshTokenCommand: `printf '  %s \\n' '${refreshToken}' 'second line'`,
+      clientSecretEnv: secretEnv,
+    });
+    answer = () => HttpResponse.json({ access_token: token, expires_in: 3600 });
+    await withEnv({ [secretEnv]: clientSecret }, () => works(options));
+    expect(requests.map(sentSecrets)).toEqual([{ refresh_token: refreshToken, client_secret: clientSecret }]);
+  });
+
+  it('runs a secret command once per driver, not on every refresh', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'twinbox-auth-'));
+    try {
+      const runs = join(dir, 'runs');
+      const { options } = await withSecrets({
+        refreshTokenEnv: refreshEnv,
+        clientSecretCommand: `echo run >> '${runs}'; echo '${clientSecret}'`,
+      });
+      answer = () => HttpResponse.json({ access_token: 'some-Access-Token', expires_in: 3600 });
+      await withEnv({ [refreshEnv]: refreshToken }, async () => {
+        await resolveAuth(options.user, options, { refresh: true });
+        await resolveAuth(options.user, options, { refresh: true });
+      });
+      expect(requests.map(sentSecrets)).toEqual([
+        { refresh_token: refreshToken, client_secret: clientSecret },
+        { refresh_token: refreshToken, client_secret: clientSecret },
+      ]);
+      expect(await readFile(runs, 'utf8')).toBe('run\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with SECRET_COMMAND_FAILED when a secret command fails or prints nothing, without its output', async () => {
+    const failing = await withSecrets({
+      refreshTokenCommand: `echo '${refreshToken}'; echo '${refreshToken}' >&2; exit 3`,
+    });
+    const error = await refusal(failing.options, [refreshToken]);
+    expect(error).toMatchObject({ name: 'StoreError', code: 'SECRET_COMMAND_FAILED' });
+    expect(error.message).toMatch(/oauth2\.refreshTokenCommand .* exited with code 3/);
+    const blank = await withSecrets({ refreshToken, clientSecretCommand: "printf '  \\n'" });
+    const empty = await refusal(blank.options, [refreshToken]);
+    expect(empty).toMatchObject({ code: 'SECRET_COMMAND_FAILED' });
+    expect(empty.message).toMatch(/oauth2\.clientSecretCommand .* printed no client secret/);
+    expect(requests, 'no refresh is tried without the secrets').toEqual([]);
+  });
+
+  it('wants exactly one source for the refresh token and at most one for the client secret', async () => {
+    const none = await withSecrets({});
+    const noneError = await refusal(none.options, []);
+    expect(noneError).toMatchObject({ code: 'AUTH_CONFIG' });
+    expect(noneError.message).toMatch(/set one of oauth2\.refreshToken, oauth2\.refreshTokenCommand/);
+    const two = await withSecrets({ refreshToken, refreshTokenEnv: refreshEnv });
+    const twoError = await refusal(two.options, [refreshToken]);
+    expect(twoError).toMatchObject({ code: 'AUTH_CONFIG' });
+    expect(twoError.message).toMatch(/only one of oauth2\.refreshToken, oauth2\.refreshTokenEnv/);
+    const secrets = await withSecrets({ refreshToken, clientSecret, clientSecretCommand: 'false' });
+    const secretsError = await refusal(secrets.options, [refreshToken, clientSecret]);
+    expect(secretsError).toMatchObject({ code: 'AUTH_CONFIG' });
+    expect(secretsError.message).toMatch(/only one of oauth2\.clientSecret, oauth2\.clientSecretCommand/);
+    const unset = await withSecrets({ refreshTokenEnv: refreshEnv });
+    const unsetError = await refusal(unset.options, []);
+    expect(unsetError).toMatchObject({ code: 'AUTH_CONFIG' });
+    expect(unsetError.message).toContain(refreshEnv);
+    expect(requests).toEqual([]);
+  });
+
+  it('names no secret in a failed refresh, from any source, even when the provider echoes it', async () => {
+    answer = () =>
+      HttpResponse.json(
+        {
+          error: 'invalid_grant',
+          error_description: `Bad refresh token ${refreshToken} for client secret ${clientSecret}.`,
+        },
+        { status: 400 },
+      );
+    const written = await oauthAccount();
+    const error = await refusal(written.options, [refreshToken, clientSecret]);
+    expect(error).toMatchObject({ code: 'OAUTH2_REFRESH_FAILED' });
+    expect(error.message).toMatch(/HTTP 400 invalid_grant \(Bad refresh token \[secret\] for client/);
+    const fromSources = await withSecrets({
+      refreshTokenCommand: `echo '${refreshToken}'`,
+      clientSecretEnv: secretEnv,
+    });
+    await withEnv({ [secretEnv]: clientSecret }, async () => {
+      const failed = await refusal(fromSources.options, [refreshToken, clientSecret]);
+      expect(failed).toMatchObject({ code: 'OAUTH2_REFRESH_FAILED' });
+    });
+    expect(requests.map(sentSecrets)).toEqual([
+      { refresh_token: refreshToken, client_secret: clientSecret },
+      { refresh_token: refreshToken, client_secret: clientSecret },
+    ]);
   });
 
   it('does not retry a token the server refuses right after a refresh', async () => {

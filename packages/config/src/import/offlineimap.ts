@@ -84,8 +84,6 @@ const NOT_SUPPORTED: Readonly<Record<string, string>> = {
   oauth2_access_token: 'Twinbox refreshes tokens from a refresh token only.',
   oauth2_access_token_eval: 'Python: Twinbox cannot run it.',
   oauth2_client_id_eval: 'Python: Twinbox cannot run it; write the client id.',
-  oauth2_client_secret_eval: 'Python: Twinbox cannot run it.',
-  oauth2_refresh_token_eval: 'Python: Twinbox cannot run it; write the refresh token.',
 };
 
 const HANDLED_GENERAL = new Set(['accounts', 'fsync']);
@@ -126,7 +124,9 @@ const HANDLED_IMAP = new Set([
   'createfolders',
   'oauth2_client_id',
   'oauth2_client_secret',
+  'oauth2_client_secret_eval',
   'oauth2_refresh_token',
+  'oauth2_refresh_token_eval',
   'oauth2_request_url',
   'trashfolder',
   'spamfolder',
@@ -338,9 +338,30 @@ function repository(
   }
   const draft: ImapDraft = { type: 'imap', host, port, tls, user };
   const clientId = get('oauth2_client_id');
-  const refresh = get('oauth2_refresh_token');
   const requestUrl = get('oauth2_request_url') ?? (gmail ? GMAIL_TOKEN_URL : undefined);
-  const envName = `${name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}_PASSWORD`;
+  const envPrefix = name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+  const envName = `${envPrefix}_PASSWORD`;
+  /**
+   * An OAuth2 secret as OfflineIMAP has it: written in (kept so), or a Python expression (`_eval`) that
+   * Twinbox cannot run, which becomes an environment variable to set, or to replace with a command,
+   * both named in a warning. When both are given the written one is kept, as for remotepass.
+   */
+  const oauthSecret = (option: string, twinboxKey: 'refresh-token' | 'client-secret', what: string) => {
+    const value = get(option);
+    const expression = get(`${option}_eval`);
+    if (value) {
+      if (expression) notes.info(key(`${option}_eval`), `ignored: ${option} gives the ${what}.`);
+      return { [twinboxKey]: value };
+    }
+    if (!expression) return {};
+    const env = `${envPrefix}_${twinboxKey.replace('-', '_').toUpperCase()}`;
+    notes.warn(
+      key(`${option}_eval`),
+      `Python (${expression}): Twinbox cannot run it. Set the environment variable ${env} to the ${what}, or replace ${twinboxKey}-env with a ${twinboxKey}-command that prints it.`,
+    );
+    return { [`${twinboxKey}-env`]: env };
+  };
+  const hasRefresh = !!(get('oauth2_refresh_token') || get('oauth2_refresh_token_eval'));
   if (get('remotepass') !== undefined) {
     draft.password = get('remotepass');
     notes.info(
@@ -352,12 +373,12 @@ function repository(
     draft['password-command'] =
       `cat ${file.startsWith('~/') ? `~/${shellQuote(file.slice(2))}` : shellQuote(file)}`;
     notes.info(key('remotepassfile'), 'read by password-command (cat); Twinbox takes its first line.');
-  } else if (clientId && refresh && requestUrl) {
+  } else if (clientId && hasRefresh && requestUrl) {
     draft.oauth2 = {
       'token-url': requestUrl,
       'client-id': clientId,
-      ...(get('oauth2_client_secret') ? { 'client-secret': get('oauth2_client_secret')! } : {}),
-      'refresh-token': refresh,
+      ...oauthSecret('oauth2_client_secret', 'client-secret', 'client secret'),
+      ...oauthSecret('oauth2_refresh_token', 'refresh-token', 'refresh token'),
     };
   } else {
     draft['password-env'] = envName;
@@ -370,6 +391,13 @@ function repository(
   }
   if (get('remotepasseval') && (draft.password !== undefined || draft['password-command']))
     notes.info(key('remotepasseval'), 'ignored: a password is given another way.');
+  if (!draft.oauth2)
+    for (const option of ['oauth2_refresh_token_eval', 'oauth2_client_secret_eval'])
+      if (get(option))
+        notes.info(
+          key(option),
+          'not used: the account logs in with a password (OAuth2 needs oauth2_client_id, a refresh token and a token URL).',
+        );
   const ca = get('sslcacertfile');
   if (ca && ca !== 'OS-DEFAULT')
     draft['ca-file'] = localPath(ca, ctx.options.home, notes, key('sslcacertfile'));

@@ -19,9 +19,8 @@ export interface ImapDraft {
   password?: string | undefined;
   'password-command'?: string | undefined;
   'password-env'?: string | undefined;
-  oauth2?:
-    | { 'token-url': string; 'client-id': string; 'client-secret'?: string; 'refresh-token': string }
-    | undefined;
+  /** The keys of the schema's oauth2 table: the token URL, the client id and the secrets' sources. */
+  oauth2?: ({ 'token-url': string; 'client-id': string } & Record<string, string>) | undefined;
   'ca-file'?: string | undefined;
   fingerprint?: string | undefined;
   'allow-plaintext-password'?: boolean | undefined;
