@@ -8,4 +8,8 @@ module.enableCompileCache?.();
 // rather than a few hundred modules to resolve. A variable, so tsc leaves the build's output alone.
 const bundle = './twinbox.mjs';
 const { main } = (await import(bundle)) as typeof import('./program.js');
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// Interrupted: what was done is recorded; a server still being connected to in a worker thread must
+// not keep the process alive until its timeout.
+if (code === 130) process.exit(code);

@@ -33,4 +33,4 @@ Exit codes:
   5    another twinbox is syncing the same pair
   6    check found differences
   64   bad command line
-  130  interrupted (Ctrl-C); what was transferred is recorded`;
+  130  interrupted (Ctrl-C or SIGTERM); what was transferred is recorded`;

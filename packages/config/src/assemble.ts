@@ -8,6 +8,7 @@ import {
   resolvePolicy,
   type SideController,
   type StateBackend,
+  StoreError,
   type SyncOptions,
   type SyncPolicy,
   type SyncReport,
@@ -90,6 +91,7 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
     ...(account['ca-file'] ? { ca: await readFile(account['ca-file'], 'utf8') } : {}),
     ...(account.fingerprint ? { fingerprint: account.fingerprint } : {}),
     allowPlaintextPassword: account['allow-plaintext-password'],
+    timeoutMs: account.timeout * 1000,
   });
 }
 
@@ -283,7 +285,19 @@ export async function syncPair(
   options: PairSyncOptions = {},
 ): Promise<{ report: SyncReport; statePath: string }> {
   const { dryRun, signal, onEvent, ...open } = options;
-  const pair = await openPair(loaded, pairName, open);
+  const opening = openPair(loaded, pairName, open);
+  // A stop while the pair opens (a server slow to log in) does not wait for it: the pair is closed
+  // once it is open, and the caller hears at once that nothing was synced.
+  const pair = signal ? await untilAborted(opening, signal) : await opening;
+  if (!pair) {
+    opening.then((p) => p.close()).catch(() => {});
+    throw new StoreError(
+      `The sync of ${pairName} was interrupted before its stores were open; nothing was synced.`,
+      {
+        code: 'INTERRUPTED',
+      },
+    );
+  }
   try {
     const report = await sync(pair.left, pair.right, {
       ...pair.syncOptions,
@@ -295,4 +309,23 @@ export async function syncPair(
   } finally {
     await pair.close();
   }
+}
+
+/** `promise`'s value, or undefined as soon as `signal` fires (the promise goes on, unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

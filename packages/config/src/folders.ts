@@ -1,11 +1,13 @@
 import {
   type Driver,
   displayFolder,
+  errorScope,
   type FlagUpdate,
   type FolderInfo,
   type FolderPath,
   type ListRequest,
   type MessageContent,
+  type ReadResult,
 } from '@twinbox/core';
 
 /**
@@ -100,6 +102,26 @@ export class RenamedDriver implements Driver {
   readMessage(path: FolderPath, id: string) {
     return this.#inner.readMessage(this.#renames.toRight(path), id);
   }
+  readMessages(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]> {
+    const right = this.#renames.toRight(path);
+    if (this.#inner.readMessages) return this.#inner.readMessages(right, ids);
+    // The inner driver reads one at a time: so does this one, with the same outcomes per message.
+    return Promise.all(
+      ids.map((id) =>
+        this.#inner.readMessage(right, id).catch((err: unknown): ReadResult => {
+          const code = (err as { code?: unknown }).code;
+          if (code === 'MESSAGE_GONE') return null;
+          if (errorScope(err) !== 'message') throw err;
+          return {
+            failed: {
+              code: typeof code === 'string' ? code : 'MESSAGE_BAD',
+              message: (err as Error).message,
+            },
+          };
+        }),
+      ),
+    );
+  }
   appendMessages(path: FolderPath, messages: readonly MessageContent[]) {
     return this.#inner.appendMessages(this.#renames.toRight(path), messages);
   }
@@ -108,6 +130,9 @@ export class RenamedDriver implements Driver {
   }
   deleteMessages(path: FolderPath, ids: readonly string[]) {
     return this.#inner.deleteMessages(this.#renames.toRight(path), ids);
+  }
+  interrupt() {
+    this.#inner.interrupt?.();
   }
   close() {
     return this.#inner.close();

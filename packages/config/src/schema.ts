@@ -105,6 +105,14 @@ export const imapAccountSchema = z
       .describe(
         'Allow tls = "none" with a host that is not loopback. The password crosses the network in clear.',
       ),
+    timeout: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(20)
+      .describe(
+        'Seconds the server may stay silent while a command waits for its answer before the connection is given up as stalled (mbsync Timeout). Default 20.',
+      ),
   })
   .superRefine((account, ctx) =>
     checkSources(

@@ -37,6 +37,7 @@ const METHODS = [
   'applyDeletes',
   'applyCopies',
   'commit',
+  'interrupt',
 ] as const satisfies readonly (keyof SideController)[];
 
 /**

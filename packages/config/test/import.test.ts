@@ -76,6 +76,7 @@ describe('importMbsync', () => {
     expect(config.accounts['work-remote']).toEqual({
       type: 'imap',
       host: 'imap.work.example',
+      timeout: 20,
       port: 993,
       tls: 'implicit',
       user: 'jane.doe@work.example',
@@ -234,6 +235,7 @@ describe('importOfflineImap', () => {
     expect(config.accounts['personal-remote']).toEqual({
       type: 'imap',
       host: 'mail.example.org',
+      timeout: 20,
       port: 143,
       tls: 'starttls',
       user: 'me@example.org',

@@ -24,14 +24,17 @@ export interface LastSync {
 export const lastSyncFile = (statePath: string) => `${statePath}.last.json`;
 
 /**
- * Stops the sync on the first SIGINT/SIGTERM (between copy batches, recording what was copied); a
- * second one ends the process at once, which the state survives too (every write is a transaction).
+ * Stops the sync on the first SIGINT/SIGTERM: no batch starts after it, the batch in flight gets the
+ * engine's grace period (2 s), then the connections are cut, and what was done is recorded. A second
+ * signal ends the process at once, which the state survives too (every write is a transaction).
  */
 function interruptions(ctx: Context): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
-    ctx.reporter.error(`${name}: stopping after the current batch; press Ctrl-C again to quit at once.`);
+    ctx.reporter.error(
+      `${name}: stopping; the batch in flight gets 2 s, then the connections are cut and what was done is recorded. Press Ctrl-C again to quit at once.`,
+    );
     controller.abort();
   };
   process.on('SIGINT', onSignal);
