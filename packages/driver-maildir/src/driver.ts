@@ -89,7 +89,8 @@ function toBytes(data: Buffer): Uint8Array {
  * - The marker is the inode and mtime of `new/` and `cur/`: an unchanged folder costs two `stat`s,
  *   a changed one a read of its directory entries, never of file contents.
  * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
- * - Messages are kept with LF line endings on disk and handed out with CRLF.
+ * - Messages are kept with LF line endings on disk and handed out with CRLF; a body that does not
+ *   fit that (CR CR LF, a bare LF) still comes back byte for byte (see `eol.ts`).
  */
 export class MaildirDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
@@ -326,7 +327,8 @@ export class MaildirDriver implements Driver {
         const data = await handle.readFile();
         const parsed = parseMaildirName(entry.name);
         return {
-          body: fromDisk(toBytes(data)),
+          // `W` decides, as in the listing's size: both see the same name, so they always agree.
+          body: fromDisk(toBytes(data), sizeField(parsed.unique, ',W=')),
           flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
           internalDate: Math.floor(info.mtimeMs),
         };
@@ -365,7 +367,8 @@ export class MaildirDriver implements Driver {
         continue;
       }
       const data = toDisk(message.body);
-      const unique = `${newUniqueName()},S=${data.length},W=${data.length + countBareLf(data)}`;
+      // W is what readMessage will hand out: the body itself, byte for byte (see eol.ts).
+      const unique = `${newUniqueName()},S=${data.length},W=${message.body.length}`;
       const letters = lettersFor(flags, keywords);
       // A message with no flag is delivered as new mail, which mail readers announce as such.
       const sub = letters.length === 0 ? 'new' : 'cur';
