@@ -24,7 +24,14 @@ import {
 } from '@twinbox/core';
 import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
 import { countBareLf, fromDisk, toDisk } from './eol.js';
-import { dateFromUnique, infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
+import {
+  dateFromUnique,
+  infoStart,
+  parseMaildirName,
+  renamedForFlags,
+  sizeField,
+  sizesFromName,
+} from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
@@ -422,7 +429,7 @@ export class MaildirDriver implements Driver {
       }
       try {
         await this.#withEntry(dir, update.id, async (entry) => {
-          const name = renamedFor(entry.name, update, keywords);
+          const name = renamedForFlags(entry.name, update, (k) => keywords.letterOf(k));
           if (name === entry.name) return;
           await rename(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
           touched.add(join(dir, 'cur'));
@@ -622,28 +629,6 @@ function lettersFor(flags: readonly string[], keywords: KeywordMap): string {
     if (letter) letters.add(letter);
   }
   return [...letters].sort().join('');
-}
-
-/**
- * The file name after a flag delta, changed letter by letter: letters this driver does not know
- * (another program's) are kept, and so is the `:` or `!` the name uses.
- */
-function renamedFor(name: string, update: FlagUpdate, keywords: KeywordMap): string {
-  const match = /^(.*?)([:!])2,([^:!]*)$/.exec(name);
-  const unique = match ? match[1]! : name;
-  const separator = match ? match[2]! : ':';
-  const letters = new Set(match ? match[3]! : '');
-  for (const flag of update.remove) {
-    const letter = letterFor(flag, keywords);
-    if (letter) letters.delete(letter);
-  }
-  for (const flag of update.add) {
-    const letter = letterFor(flag, keywords);
-    if (letter) letters.add(letter);
-  }
-  const info = [...letters].sort().join('');
-  if (!match && info === '') return name;
-  return `${unique}${separator}2,${info}`;
 }
 
 async function exists(path: string): Promise<boolean> {
