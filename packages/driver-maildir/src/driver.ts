@@ -24,7 +24,14 @@ import {
 } from '@twinbox/core';
 import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
 import { countBareLf, fromDisk, toDisk } from './eol.js';
-import { dateFromUnique, infoStart, parseMaildirName, sizeField, sizesFromName } from './filename.js';
+import {
+  dateFromUnique,
+  infoStart,
+  parseMaildirName,
+  renamedForFlags,
+  sizeField,
+  sizesFromName,
+} from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
@@ -89,7 +96,8 @@ function toBytes(data: Buffer): Uint8Array {
  * - The marker is the inode and mtime of `new/` and `cur/`: an unchanged folder costs two `stat`s,
  *   a changed one a read of its directory entries, never of file contents.
  * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
- * - Messages are kept with LF line endings on disk and handed out with CRLF.
+ * - Messages are kept with LF line endings on disk and handed out with CRLF; a body that does not
+ *   fit that (CR CR LF, a bare LF) still comes back byte for byte (see `eol.ts`).
  */
 export class MaildirDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
@@ -326,7 +334,8 @@ export class MaildirDriver implements Driver {
         const data = await handle.readFile();
         const parsed = parseMaildirName(entry.name);
         return {
-          body: fromDisk(toBytes(data)),
+          // `W` decides, as in the listing's size: both see the same name, so they always agree.
+          body: fromDisk(toBytes(data), sizeField(parsed.unique, ',W=')),
           flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
           internalDate: Math.floor(info.mtimeMs),
         };
@@ -365,7 +374,8 @@ export class MaildirDriver implements Driver {
         continue;
       }
       const data = toDisk(message.body);
-      const unique = `${newUniqueName()},S=${data.length},W=${data.length + countBareLf(data)}`;
+      // W is what readMessage will hand out: the body itself, byte for byte (see eol.ts).
+      const unique = `${newUniqueName()},S=${data.length},W=${message.body.length}`;
       const letters = lettersFor(flags, keywords);
       // A message with no flag is delivered as new mail, which mail readers announce as such.
       const sub = letters.length === 0 ? 'new' : 'cur';
@@ -419,7 +429,7 @@ export class MaildirDriver implements Driver {
       }
       try {
         await this.#withEntry(dir, update.id, async (entry) => {
-          const name = renamedFor(entry.name, update, keywords);
+          const name = renamedForFlags(entry.name, update, (k) => keywords.letterOf(k));
           if (name === entry.name) return;
           await rename(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
           touched.add(join(dir, 'cur'));
@@ -619,28 +629,6 @@ function lettersFor(flags: readonly string[], keywords: KeywordMap): string {
     if (letter) letters.add(letter);
   }
   return [...letters].sort().join('');
-}
-
-/**
- * The file name after a flag delta, changed letter by letter: letters this driver does not know
- * (another program's) are kept, and so is the `:` or `!` the name uses.
- */
-function renamedFor(name: string, update: FlagUpdate, keywords: KeywordMap): string {
-  const match = /^(.*?)([:!])2,([^:!]*)$/.exec(name);
-  const unique = match ? match[1]! : name;
-  const separator = match ? match[2]! : ':';
-  const letters = new Set(match ? match[3]! : '');
-  for (const flag of update.remove) {
-    const letter = letterFor(flag, keywords);
-    if (letter) letters.delete(letter);
-  }
-  for (const flag of update.add) {
-    const letter = letterFor(flag, keywords);
-    if (letter) letters.add(letter);
-  }
-  const info = [...letters].sort().join('');
-  if (!match && info === '') return name;
-  return `${unique}${separator}2,${info}`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -49,17 +49,19 @@ export function uniqueOf(name: string): string {
  * unknown info letters are ignored rather than failing, since other programs add their own.
  */
 export function parseMaildirName(name: string): MaildirName {
-  const match = /^(.*?)[:!]2,([^:!]*)$/.exec(name);
-  if (!match) return { unique: name, flags: [], keywordLetters: [], hasInfo: false };
+  // Through infoStart, not a regex of its own: a regex `.` stops at a line break, which a file name may
+  // hold, and then the id a listing gives and the one a read finds would differ.
+  const at = infoStart(name);
+  if (at < 0) return { unique: name, flags: [], keywordLetters: [], hasInfo: false };
   const flags: string[] = [];
   const keywordLetters: string[] = [];
-  for (const letter of match[2]!) {
+  for (const letter of name.slice(at + 3)) {
     const flag = LETTER_TO_FLAG[letter];
     if (flag) flags.push(flag);
     else if (letter >= 'a' && letter <= 'z') keywordLetters.push(letter);
   }
   return {
-    unique: match[1]!,
+    unique: name.slice(0, at),
     flags: normalizeFlags(flags),
     keywordLetters: [...new Set(keywordLetters)].sort(),
     hasInfo: true,
@@ -86,6 +88,37 @@ export function formatMaildirName(
 }
 
 /**
+ * The file name after a flag delta, changed letter by letter: letters this driver does not know
+ * (another program's) are kept, and so is the `:` or `!` the name uses. `keywordLetter` as for
+ * {@link formatMaildirName}.
+ */
+export function renamedForFlags(
+  name: string,
+  update: { readonly add: FlagList; readonly remove: FlagList },
+  keywordLetter: (keyword: string) => string | undefined = () => undefined,
+): string {
+  const letterOf = (flag: string) =>
+    FLAG_TO_LETTER.get(flag.toLowerCase()) ?? (flag.startsWith('\\') ? undefined : keywordLetter(flag));
+  const at = infoStart(name);
+  const unique = at < 0 ? name : name.slice(0, at);
+  const separator = at < 0 ? ':' : name.charAt(at);
+  const letters = new Set(at < 0 ? '' : name.slice(at + 3));
+  const old = new Set(letters);
+  for (const flag of update.remove) {
+    const letter = letterOf(flag);
+    if (letter) letters.delete(letter);
+  }
+  for (const flag of update.add) {
+    const letter = letterOf(flag);
+    if (letter) letters.add(letter);
+  }
+  // No letter comes or goes: the name stays as the other program spelled it (no rename, no new mtime).
+  if (letters.size === old.size && [...letters].every((l) => old.has(l))) return name;
+  const info = [...letters].sort().join('');
+  return `${unique}${separator}2,${info}`;
+}
+
+/**
  * Sizes Dovecot (and this driver) put in the unique part: `,S=` the file's size on disk, `,W=` the
  * size with CRLF line endings (RFC822.SIZE). Other programs keep them when they rename a message.
  */
@@ -98,7 +131,11 @@ export function sizesFromName(unique: string): { disk?: number; crlf?: number } 
   };
 }
 
-/** The number after `field` (`,W=`) in a unique part, without a regex: it runs once per listed file. */
+/**
+ * The number after the first `field` (`,W=`) in a unique part, without a regex: it runs once per listed
+ * file. As Dovecot reads it: the digits must run up to the next field, the info or the end (`,W=12x`
+ * has no size), since `W` decides how a file is read and two readers of one Maildir must agree.
+ */
 export function sizeField(unique: string, field: string): number | undefined {
   const at = unique.indexOf(field);
   if (at < 0) return undefined;
@@ -110,7 +147,9 @@ export function sizeField(unique: string, field: string): number | undefined {
     if (c < 0 || c > 9) break;
     value = value * 10 + c;
   }
-  return k > start ? value : undefined;
+  if (k === start || !Number.isSafeInteger(value)) return undefined;
+  const next = unique.charAt(k);
+  return next === '' || next === ',' || next === ':' || next === '!' ? value : undefined;
 }
 
 /**

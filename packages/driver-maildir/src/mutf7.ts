@@ -6,9 +6,16 @@
  */
 
 const isDirect = (code: number) => code >= 0x20 && code <= 0x7e;
+/** A surrogate without its other half (with the `u` flag a whole pair is one code point, never a match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
-/** UTF-8 (a JS string) to modified UTF-7. */
+/**
+ * UTF-8 (a JS string) to modified UTF-7. Throws a TypeError for a string that is not well-formed
+ * Unicode (a lone surrogate): its spelling would be a name no IMAP server or decoder accepts.
+ */
 export function encodeMutf7(text: string): string {
+  if (LONE_SURROGATE.test(text))
+    throw new TypeError(`Not well-formed Unicode, so not a folder name: ${JSON.stringify(text)}.`);
   let out = '';
   let pending: number[] = [];
   const flush = () => {
@@ -34,7 +41,12 @@ export function encodeMutf7(text: string): string {
   return out;
 }
 
-/** Modified UTF-7 to UTF-8; undefined for text that is not valid modified UTF-7. */
+/**
+ * Modified UTF-7 to UTF-8; undefined (refused) for text that is not valid modified UTF-7: a character
+ * outside printable ASCII, a run that is not closed by `-`, is not base64 of whole UTF-16 units, holds
+ * half a surrogate pair, or is not the one spelling the encoder writes (`&AGE-` for `a`, `&ACY-` for
+ * `&`, padding bits, two runs side by side). Never a lenient guess: a wrong guess is another folder.
+ */
 export function decodeMutf7(text: string): string | undefined {
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -57,6 +69,8 @@ export function decodeMutf7(text: string): string | undefined {
     if (bytes.length % 2 !== 0) return undefined;
     for (let k = 0; k < bytes.length; k += 2) out += String.fromCharCode((bytes[k]! << 8) | bytes[k + 1]!);
   }
+  // UTF-16 decoded, so a lone surrogate shows only now; RFC 3501 encodes Unicode, which has none.
+  if (LONE_SURROGATE.test(out)) return undefined;
   // A canonical encoding only: two spellings of one name would be two folders.
   return encodeMutf7(out) === text ? out : undefined;
 }

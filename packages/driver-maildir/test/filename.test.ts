@@ -69,5 +69,17 @@ describe('fast name helpers agree with parseMaildirName', () => {
     expect(sizeField('x,S=12,W=140', ',W=')).toBe(140);
     expect(sizeField('x,S=12', ',W=')).toBeUndefined();
     expect(sizeField('x,W=', ',W=')).toBeUndefined();
+    // As Dovecot reads them (found by the fuzzer): digits up to the next field or the end, or nothing.
+    expect(sizeField('x,W=12x', ',W=')).toBeUndefined();
+    expect(sizeField('x,W=12,S=3', ',W=')).toBe(12);
+    expect(sizeField('x,W=99999999999999999999', ',W=')).toBeUndefined();
+  });
+  it('finds the info after a line break in the unique part (found by the fuzzer)', () => {
+    expect(parseMaildirName('17.a\nb:2,S')).toMatchObject({
+      unique: '17.a\nb',
+      flags: ['\\Seen'],
+      hasInfo: true,
+    });
+    expect(uniqueOf('17.a\nb:2,S')).toBe('17.a\nb');
   });
 });

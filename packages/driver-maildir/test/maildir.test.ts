@@ -214,6 +214,30 @@ describe('MaildirDriver messages', () => {
     expect(await readdir(join(root, 'cur'))).toContain('1700000001.old.host:2,FXa');
   });
 
+  it('keeps the id and flags of a file whose name holds a line break, through reads and renames', async () => {
+    await mkdir(join(root, 'cur'), { recursive: true });
+    const id = '1700000000.line\nbreak.host';
+    await writeFile(join(root, 'cur', `${id}:2,S`), 'Subject: a\n\nbody\n');
+    const driver = await MaildirDriver.open({ root });
+    expect(full(await driver.listMessages(['INBOX'], {})).get(id)?.flags).toEqual(['\\Seen']);
+    expect((await driver.readMessage(['INBOX'], id)).flags).toEqual(['\\Seen']);
+    await driver.setFlags(['INBOX'], [{ id, add: ['\\Flagged'], remove: [] }]);
+    expect(await readdir(join(root, 'cur'))).toEqual([`${id}:2,FS`]);
+  });
+
+  it('leaves a name alone when a flag change adds or removes no letter', async () => {
+    await mkdir(join(root, 'cur'), { recursive: true });
+    await writeFile(join(root, 'cur', '1700000000.x.host:2,SF'), 'Subject: a\n\nbody\n');
+    const driver = await MaildirDriver.open({ root });
+    await driver.listMessages(['INBOX'], {});
+    const [outcome] = await driver.setFlags(
+      ['INBOX'],
+      [{ id: '1700000000.x.host', add: ['\\Seen'], remove: [] }],
+    );
+    expect(outcome?.ok).toBe(true);
+    expect(await readdir(join(root, 'cur'))).toEqual(['1700000000.x.host:2,SF']);
+  });
+
   it('keeps a message id when another program moves it to cur/ and renames it, and never loses that program’s change', async () => {
     const driver = await MaildirDriver.open({ root });
     const id = await appendOne(driver, ['INBOX'], 'moved');

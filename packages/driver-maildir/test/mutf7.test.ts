@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +28,20 @@ describe('modified UTF-7', () => {
 });
 
 describe('MaildirDriver with folderNames = "modified-utf-7"', () => {
+  it('lists no folder for a directory spelled with half a surrogate pair, and refuses to make one', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'twinbox-mutf7-'));
+    try {
+      for (const dir of ['.&2D0-', '.&AGE-', '.ok']) {
+        for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, dir, sub), { recursive: true });
+      }
+      const driver = await MaildirDriver.open({ root, folderNames: 'modified-utf-7' });
+      expect((await driver.listFolders()).map((f) => f.path.join('/')).sort()).toEqual(['INBOX', 'ok']);
+      await expect(driver.createFolder(['\uD83D'])).rejects.toMatchObject({ code: 'FOLDER_NAME_UNSAFE' });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('spells directories as Dovecot, mbsync and OfflineIMAP do, and lists them in UTF-8', async () => {
     const root = await mkdtemp(join(tmpdir(), 'twinbox-mutf7-'));
     try {
