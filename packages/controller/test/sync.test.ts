@@ -1,9 +1,20 @@
-import { FolderError, folderKey, resolvePolicy } from '@twinbox/core';
+import { FolderError, folderKey, resolvePolicy, sync } from '@twinbox/core';
 import type { FaultPoint } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { body, failingState, snapshot, tokenOf, World } from './harness.js';
 
 const INBOX = ['INBOX'];
+
+/** A side with some methods replaced, the rest its own (bound: controllers keep private fields). */
+function overriding<T extends object>(side: T, methods: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(side, {
+    get(target, prop, receiver) {
+      if (prop in methods) return methods[prop as keyof T];
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 function tokens(world: World, side: 'left' | 'right', path: string[] = INBOX) {
   return world.stores[side]
@@ -62,6 +73,70 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(second.totals.copied).toBe(21);
     expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
     expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
+  it('an abort while a write waits on a silent store interrupts both sides after the grace period, and what was copied is recorded', async () => {
+    const world = new World();
+    for (let i = 0; i < 30; i++) world.add('left', INBOX, ['\\Seen']);
+    const { left, right } = world.controllers();
+    const controller = new AbortController();
+    // The second batch's write never answers, as a stalled server would, until the side is interrupted;
+    // the user presses Ctrl-C while it waits.
+    let writes = 0;
+    let interrupted = 0;
+    let stalledAt = 0;
+    let release: ((err: Error) => void) | undefined;
+    const stalling = overriding(right, {
+      applyCopies: (...args: Parameters<typeof right.applyCopies>) => {
+        if (++writes === 1) return right.applyCopies(...args);
+        stalledAt = Date.now();
+        controller.abort();
+        return new Promise<never>((_, reject) => {
+          release = reject;
+        });
+      },
+      interrupt: async () => {
+        interrupted++;
+        release?.(Object.assign(new Error('interrupted'), { name: 'StoreError', code: 'INTERRUPTED' }));
+      },
+    });
+    const report = await sync(left, stalling, {
+      copyBatch: 10,
+      interruptAfterMs: 200,
+      signal: controller.signal,
+    });
+    const waited = Date.now() - stalledAt;
+    expect(report.aborted).toBe(true);
+    expect(interrupted).toBe(1);
+    expect(waited).toBeGreaterThanOrEqual(190);
+    expect(waited).toBeLessThan(2000);
+    expect(report.totals.copied).toBe(10);
+    expect(report.totals.errors).toBe(0);
+    expect(world.stores.right.messages(INBOX)).toHaveLength(10);
+    expect(await world.pairs(folderKey(INBOX))).toHaveLength(10);
+    const second = await world.sync();
+    expect(second.totals.copied).toBe(20);
+    expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
+  it('reports a message a side could not read (ReadFailure) by its code, copies the rest, and copies it next time', async () => {
+    const world = new World();
+    const tokens3 = [0, 1, 2].map(() => world.add('left', INBOX, []));
+    const { left, right } = world.controllers();
+    const flaky = overriding(left, {
+      read: async (path: string[], ids: readonly string[]) => {
+        const contents = await left.read(path, ids);
+        return contents.map((c, i) =>
+          i === 1 ? { failed: { code: 'CONNECTION_LOST', message: `message ${ids[i]} did not arrive` } } : c,
+        );
+      },
+    });
+    const first = await sync(flaky, right);
+    expect(first.totals.copied).toBe(2);
+    expect(first.folders[0]?.errors).toMatchObject([{ scope: 'message', code: 'CONNECTION_LOST' }]);
+    const second = await world.sync();
+    expect(second.totals).toMatchObject({ copied: 1, errors: 0 });
+    expect(tokens(world, 'right')).toEqual([...tokens3].sort());
   });
 
   it('holds back messages over maxMessageSize (reported, never copied, never lost) and copies the rest', async () => {
