@@ -29,7 +29,8 @@ export function createProgram(): Command {
     .addHelpText(
       'after',
       `
-SIGTERM or Ctrl-C stops after the batch in flight, recording what was transferred.
+SIGTERM or Ctrl-C stops it: the batch in flight gets 2 s, then the connections are cut;
+what was transferred is recorded. It polls: changes are picked up at the next round.
 
 Examples:
   twinboxd                          every 5 minutes, the default config
@@ -48,7 +49,7 @@ Examples:
         const controller = new AbortController();
         const stop = (signal: NodeJS.Signals) => {
           if (controller.signal.aborted) process.exit(130);
-          log.info({ signal }, 'stopping after the batch in flight');
+          log.info({ signal }, 'stopping: the batch in flight gets 2 s, then the connections are cut');
           controller.abort();
         };
         process.on('SIGTERM', stop);
