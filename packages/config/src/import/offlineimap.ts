@@ -134,7 +134,7 @@ const HANDLED_IMAP = new Set([
   'decodefoldernames',
 ]);
 
-function report(ini: Ini, section: IniSection, handled: Set<string>, notes: Notes): void {
+function report(_ini: Ini, section: IniSection, handled: Set<string>, notes: Notes): void {
   for (const key of section.values.keys()) {
     if (handled.has(key)) continue;
     const where = `[${section.name}]: ${key}`;
