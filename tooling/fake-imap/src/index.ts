@@ -1,3 +1,4 @@
+export { type Direction, FaultProxy, type NetworkFault } from './proxy.js';
 export {
   type CommandInfo,
   type FakeFolder,
