@@ -228,7 +228,7 @@ describe('syncs through a connection cut or stalled at a random byte', () => {
         if (fired) t.fired++;
         for (const [folder, messages] of Object.entries(expected)) {
           for (const side of [server, local]) {
-            const held = side[folder] ?? new Map();
+            const held = side[folder] ?? new Map<string, [string, string][]>();
             for (const [id, [hash, flags]] of messages) {
               const copies = held.get(id) ?? [];
               if (copies.length === 0) t.lost++;
