@@ -23,6 +23,7 @@ export class FaultProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #fault: (NetworkFault & { seen: number }) | undefined;
+  #refuseUntil = 0;
   /** Set once the armed fault fired. */
   fired = false;
   port = 0;
@@ -45,7 +46,21 @@ export class FaultProxy {
     this.fired = false;
   }
 
+  /**
+   * What a server restart looks like from the client: every connection is cut now, and new ones are
+   * refused (closed at once) for `ms`.
+   */
+  restart(ms: number): void {
+    this.#refuseUntil = Date.now() + ms;
+    for (const s of this.#sockets) s.destroy();
+  }
+
   #accept(client: Socket): void {
+    if (Date.now() < this.#refuseUntil) {
+      client.on('error', () => {});
+      client.destroy();
+      return;
+    }
     const upstream = connect(this.target.port, this.target.host);
     for (const s of [client, upstream]) {
       this.#sockets.add(s);
