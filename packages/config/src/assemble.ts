@@ -45,8 +45,19 @@ function definedOnly<T extends Record<string, unknown>>(object: T): Partial<T> {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** How {@link openDriver} opens a store. */
+export interface OpenDriverOptions {
+  /**
+   * Default false. True opens the store so that nothing in it can change: IMAP folders with EXAMINE,
+   * a Maildir without making, cleaning or renaming anything (a missing root is an error); every write
+   * method of the driver rejects with a `READ_ONLY` StoreError. For verifiers such as `twinbox check`.
+   */
+  readOnly?: boolean;
+}
+
 /** Opens the store an account names. Throws the driver's StoreError when it cannot. */
-export async function openDriver(account: AccountConfig): Promise<Driver> {
+export async function openDriver(account: AccountConfig, options: OpenDriverOptions = {}): Promise<Driver> {
+  const readOnly = options.readOnly === true;
   if (account.type === 'maildir') {
     const { MaildirDriver } = await import('@twinbox/driver-maildir');
     return MaildirDriver.open({
@@ -56,6 +67,7 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
       inbox: account.inbox,
       fsync: account.fsync,
       folderNames: account['folder-names'],
+      readOnly,
     });
   }
   const oauth = account.oauth2;
@@ -92,6 +104,7 @@ export async function openDriver(account: AccountConfig): Promise<Driver> {
     ...(account.fingerprint ? { fingerprint: account.fingerprint } : {}),
     allowPlaintextPassword: account['allow-plaintext-password'],
     timeoutMs: account.timeout * 1000,
+    readOnly,
   });
 }
 

@@ -75,9 +75,14 @@ export class RenamedDriver implements Driver {
   readonly #inner: Driver;
   readonly #renames: FolderRenames;
 
+  /** Present only when the inner driver can count: a caller tells "cannot count" from a count. */
+  readonly countMessages?: (path: FolderPath) => Promise<number>;
+
   constructor(inner: Driver, renames: FolderRenames) {
     this.#inner = inner;
     this.#renames = renames;
+    const count = inner.countMessages?.bind(inner);
+    if (count) this.countMessages = (path) => count(this.#renames.toRight(path));
   }
 
   get capabilities() {

@@ -159,6 +159,13 @@ export interface Driver {
    * returned.
    */
   readMessages?(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]>;
+  /**
+   * Optional: how many messages the store itself says the folder holds (IMAP: STATUS MESSAGES; a
+   * Maildir: the files in `cur/` and `new/`), counted without the code path of {@link listMessages}.
+   * A verifier compares it with the listing's length, so a message the listing failed to see shows up
+   * as a gap rather than as nothing at all. Rejects like {@link listMessages} for a missing folder.
+   */
+  countMessages?(path: FolderPath): Promise<number>;
 
   /** Stores new messages, in order; one outcome per message, in the same order. */
   appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]>;

@@ -88,6 +88,14 @@ function sinceModseq(since: FolderMarker | undefined, now: FolderMarker): bigint
 /** Options of {@link ImapDriver.connect}: the account, and how a dropped connection is reopened. */
 export interface ImapDriverOptions extends ImapAccountOptions {
   reconnect?: ReconnectOptions;
+  /**
+   * Default false. True opens every folder with EXAMINE instead of SELECT, so the server itself
+   * refuses any change through this session (no `\Seen` set by a read, no expunge on close), and every
+   * write method (`createFolder`, `deleteFolder`, `appendMessages`, `setFlags`, `deleteMessages`)
+   * rejects with a `READ_ONLY` StoreError before sending anything: for a verifier such as
+   * `twinbox check`, which must not change what it inspects.
+   */
+  readOnly?: boolean;
 }
 
 /** What an append batch needs to find a message whose APPEND was not confirmed with its UID. */
@@ -128,11 +136,14 @@ export class ImapDriver implements Driver {
   readonly #account: AccountLabel;
   /** UIDVALIDITY of each folder at its last listing: ids are only used within it. */
   readonly #epochs = new Map<string, string>();
+  /** See {@link ImapDriverOptions.readOnly}. */
+  readonly #readOnly: boolean;
 
-  private constructor(session: Session, delimiter: string, account: AccountLabel) {
+  private constructor(session: Session, delimiter: string, account: AccountLabel, readOnly: boolean) {
     this.#session = session;
     this.#delimiter = delimiter;
     this.#account = account;
+    this.#readOnly = readOnly;
   }
 
   /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
@@ -152,12 +163,21 @@ export class ImapDriver implements Driver {
         throw connectionError([], err);
       }
     }
-    return new ImapDriver(session, delimiter, account);
+    return new ImapDriver(session, delimiter, account, options.readOnly === true);
   }
 
   /** See {@link Driver.interrupt}: closes the connection now; every call after this rejects. */
   interrupt(): void {
     this.#session.interrupt();
+  }
+
+  /** Rejects a write in read-only mode, before any command reaches the server. */
+  #writable(what: string, path: FolderPath): void {
+    if (!this.#readOnly) return;
+    throw new StoreError(
+      `The IMAP account ${this.#account.user} at ${this.#account.server} was opened read-only, so it cannot ${what} ${displayFolder(path)}.`,
+      { code: 'READ_ONLY' },
+    );
   }
 
   /** The current imapflow client; after a drop, {@link #run} replaces it. */
@@ -232,6 +252,7 @@ export class ImapDriver implements Driver {
   }
 
   async createFolder(path: FolderPath): Promise<void> {
+    this.#writable('create the folder', path);
     if (isInbox(path)) return;
     const names = path.map((_, i) => this.#name(path.slice(0, i + 1)));
     const target = names[names.length - 1]!;
@@ -264,6 +285,7 @@ export class ImapDriver implements Driver {
   }
 
   async deleteFolder(path: FolderPath): Promise<void> {
+    this.#writable('delete the folder', path);
     const name = this.#name(path);
     await this.#run(path, async () => {
       try {
@@ -467,7 +489,8 @@ export class ImapDriver implements Driver {
   async #withFolder<T>(path: FolderPath, name: string, body: () => Promise<T>): Promise<T> {
     let lock: Awaited<ReturnType<ImapFlow['getMailboxLock']>>;
     try {
-      lock = await this.#client.getMailboxLock(name);
+      // EXAMINE in read-only mode: the server then refuses any change, whatever imapflow sends.
+      lock = await this.#client.getMailboxLock(name, this.#readOnly ? { readOnly: true } : undefined);
     } catch (err) {
       throw folderError('open', path, err, 'FOLDER_GONE');
     }
@@ -480,6 +503,24 @@ export class ImapDriver implements Driver {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * STATUS MESSAGES: the server's own count, which needs no FETCH answer to be parsed, so a message the
+   * listing could not see still counts here (see {@link Driver.countMessages}).
+   */
+  async countMessages(path: FolderPath): Promise<number> {
+    const name = this.#name(path);
+    const status = await this.#run(path, () => this.#status(path, name));
+    if (typeof status.messages !== 'number') {
+      throw new FolderError(
+        `The server did not say how many messages ${displayFolder(path)} holds (STATUS MESSAGES).`,
+        {
+          code: 'COUNT_UNKNOWN',
+        },
+      );
+    }
+    return status.messages;
   }
 
   async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
@@ -628,6 +669,7 @@ export class ImapDriver implements Driver {
    * is `APPEND_UNCONFIRMED`, and the engine finds it by content next time if it was stored after all.
    */
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    this.#writable('append messages to', path);
     if (messages.length === 0) return [];
     const name = this.#name(path);
     const status = await this.#run(path, () => this.#status(path, name));
@@ -759,6 +801,7 @@ export class ImapDriver implements Driver {
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
+    this.#writable('change flags in', path);
     if (updates.length === 0) return [];
     const name = this.#name(path);
     // Flag deltas are idempotent, so the whole call may run again after a reconnect.
@@ -819,6 +862,7 @@ export class ImapDriver implements Driver {
   }
 
   async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
+    this.#writable('delete messages in', path);
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return;
     const name = this.#name(path);

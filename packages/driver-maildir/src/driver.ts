@@ -53,8 +53,16 @@ export interface MaildirOptions {
    * the fsyncs (mbsync's `FSync no`): faster, and a crash of the machine may lose recent writes.
    */
   fsync?: boolean | undefined;
-  /** Default true: make the root and the inbox when they do not exist. */
+  /** Default true: make the root and the inbox when they do not exist. Ignored when `readOnly`. */
   create?: boolean | undefined;
+  /**
+   * Default false. True changes nothing on disk, ever: `open` makes no directory (a missing root is a
+   * `STORE_MISSING` error), listings leave old debris in `tmp/` alone, the inbox is listed only if it
+   * is a Maildir, and every write method (`createFolder`, `deleteFolder`, `appendMessages`,
+   * `setFlags`, `deleteMessages`) rejects with a `READ_ONLY` StoreError: for a verifier such as
+   * `twinbox check`, which must not change what it inspects.
+   */
+  readOnly?: boolean | undefined;
   /**
    * How folder names are spelled on disk: `utf-8` (the default), or `modified-utf-7`, IMAP's own
    * spelling, which Dovecot (without `:UTF-8`), mbsync and OfflineIMAP write: use it to take over a
@@ -106,10 +114,13 @@ export class MaildirDriver implements Driver {
   /** Each folder's messages as of its last scan: where to find a file without listing again. */
   readonly #entries = new Map<string, Entries>();
   readonly #keywords = new Map<string, KeywordMap>();
+  /** See {@link MaildirOptions.readOnly}. */
+  readonly #readOnly: boolean;
 
-  private constructor(layout: FolderLayout, fsync: boolean) {
+  private constructor(layout: FolderLayout, fsync: boolean, readOnly: boolean) {
     this.#layout = layout;
     this.#fsync = fsync;
+    this.#readOnly = readOnly;
   }
 
   static async open(options: MaildirOptions): Promise<MaildirDriver> {
@@ -120,7 +131,8 @@ export class MaildirDriver implements Driver {
       inbox: options.inbox,
       names: options.folderNames,
     });
-    const driver = new MaildirDriver(layout, options.fsync ?? true);
+    const readOnly = options.readOnly === true;
+    const driver = new MaildirDriver(layout, options.fsync ?? true, readOnly);
     let rootStat: import('node:fs').Stats | undefined;
     try {
       rootStat = await stat(layout.root);
@@ -135,11 +147,17 @@ export class MaildirDriver implements Driver {
       throw new StoreError(`The Maildir root ${layout.root} is not a directory.`, {
         code: 'STORE_NOT_DIRECTORY',
       });
+    if (!rootStat && readOnly)
+      throw new StoreError(
+        `The Maildir root ${layout.root} does not exist; it was opened read-only, so it was not created.`,
+        { code: 'STORE_MISSING' },
+      );
     if (!rootStat && options.create === false)
       throw new StoreError(
         `The Maildir root ${layout.root} does not exist. Create it, or let Twinbox create it.`,
         { code: 'STORE_MISSING' },
       );
+    if (readOnly) return driver;
     try {
       await mkdir(layout.root, { recursive: true, mode: DIR_MODE });
       await driver.#ensureMaildir(layout.inboxDir);
@@ -157,6 +175,15 @@ export class MaildirDriver implements Driver {
     return this.#layout.root;
   }
 
+  /** Rejects a write in read-only mode, before anything on disk is touched. */
+  #writable(what: string, path: FolderPath): void {
+    if (!this.#readOnly) return;
+    throw new StoreError(
+      `The Maildir at ${this.#layout.root} was opened read-only, so it cannot ${what} ${JSON.stringify(displayFolder(path))}.`,
+      { code: 'READ_ONLY' },
+    );
+  }
+
   // ---- folders ----------------------------------------------------------------------------------
 
   async listFolders(): Promise<FolderInfo[]> {
@@ -166,7 +193,8 @@ export class MaildirDriver implements Driver {
       const known = found.get(key);
       if (!known || (selectable && !known.selectable)) found.set(key, { path: [...path], selectable });
     };
-    add(['INBOX'], true);
+    // Opened for writing, the inbox was made by `open`; read-only, it is there only if it is.
+    if (!this.#readOnly || (await isMaildir(this.#layout.inboxDir))) add(['INBOX'], true);
     if (this.#layout.options.layout === 'maildir++') {
       for (const dirent of await this.#readRoot()) {
         if (!dirent.isDirectory()) continue;
@@ -208,6 +236,7 @@ export class MaildirDriver implements Driver {
   }
 
   async createFolder(path: FolderPath): Promise<void> {
+    this.#writable('create the folder', path);
     if (isInbox(path)) return this.#ensureMaildir(this.#layout.inboxDir);
     const dir = this.#layout.dirOf(path);
     await this.#refuseCollision(path);
@@ -227,6 +256,7 @@ export class MaildirDriver implements Driver {
   }
 
   async deleteFolder(path: FolderPath): Promise<void> {
+    this.#writable('delete the folder', path);
     if (isInbox(path)) throw new FolderError('The inbox cannot be deleted.', { code: 'FOLDER_IS_INBOX' });
     const dir = this.#layout.dirOf(path);
     this.#entries.delete(dir);
@@ -292,12 +322,38 @@ export class MaildirDriver implements Driver {
         messages.push(crlf === undefined ? { id, flags } : { id, flags, size: crlf });
       }
       if (request.dates) await addDates(dir, scan.entries, messages);
-      await cleanTmp(dir);
+      if (!this.#readOnly) await cleanTmp(dir);
       const marker: FolderMarker = { epoch: EPOCH, value: scan.stamp };
       return { kind: 'full', marker, messages };
     } catch (err) {
       throw this.#folderError(path, dir, 'list', err);
     }
+  }
+
+  /**
+   * The files in `cur/` and `new/`, counted apart from the listing's scan: names are read as bytes
+   * (a name that is not UTF-8 counts), and two files with the same unique part count twice, where the
+   * listing, keyed by it, sees one. Dot files and directories are not messages, as for Dovecot.
+   */
+  async countMessages(path: FolderPath): Promise<number> {
+    const dir = this.#layout.dirOf(path);
+    if (!(await isMaildir(dir))) throw this.#missing(path, dir);
+    let count = 0;
+    try {
+      for (const sub of ['cur', 'new']) {
+        let dirents: import('node:fs').Dirent<Buffer>[];
+        try {
+          dirents = await readdir(join(dir, sub), { withFileTypes: true, encoding: 'buffer' });
+        } catch (err) {
+          if (sub === 'new' && errno(err) === 'ENOENT') continue;
+          throw err;
+        }
+        for (const dirent of dirents) if (!dirent.isDirectory() && dirent.name[0] !== 0x2e) count++;
+      }
+    } catch (err) {
+      throw this.#folderError(path, dir, 'count the messages of', err);
+    }
+    return count;
   }
 
   async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
@@ -358,6 +414,7 @@ export class MaildirDriver implements Driver {
   }
 
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    this.#writable('append messages to', path);
     if (messages.length === 0) return [];
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
@@ -412,6 +469,7 @@ export class MaildirDriver implements Driver {
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
+    this.#writable('change flags in', path);
     if (updates.length === 0) return [];
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
@@ -447,6 +505,7 @@ export class MaildirDriver implements Driver {
   }
 
   async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
+    this.#writable('delete messages in', path);
     if (ids.length === 0) return;
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);

@@ -1,18 +1,34 @@
 import { createHash } from 'node:crypto';
 import { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } from '@twinbox/config';
-import { type Driver, type FolderPath, flagsEqual, type ListedMessage } from '@twinbox/core';
+import {
+  type Driver,
+  type FolderPath,
+  flagsEqual,
+  isReadFailure,
+  type ListedMessage,
+  messageIdFromHeaders,
+  type ReadResult,
+} from '@twinbox/core';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 
+type Side = 'left' | 'right';
+
 export interface FolderDifference {
   folder: string;
   /** Set when the folder exists on one side only. */
-  onlyOn?: 'left' | 'right';
+  onlyOn?: Side;
   onlyLeft: string[];
   onlyRight: string[];
   /** Messages on both sides whose flags differ. */
   flags: { message: string; left: string[]; right: string[] }[];
+  /** Messages with the same Message-ID on both sides whose bytes differ. */
+  bodies: { message: string; left: string; right: string }[];
+  /** Messages a side listed but could not read: they were not compared. */
+  unreadable: { side: Side; message: string }[];
+  /** A side whose store reports another number of messages than the listing gave to compare. */
+  gaps: { side: Side; stored: number; compared: number }[];
   /** Messages on one side only that the pair's limits hold back (max-size, max-age): not differences. */
   heldBack: number;
 }
@@ -24,37 +40,100 @@ interface Limits {
   oldest?: number | undefined;
 }
 
-function heldBack(m: ListedMessage, limits: Limits): boolean {
-  if (limits.maxSize !== undefined && (m.size ?? 0) > limits.maxSize) return true;
+/** One message as check compares it: its bytes' hash, and what the listing said of its flags and date. */
+interface Compared {
+  flags: string[];
+  size: number;
+  date?: number | undefined;
+  sha256: string;
+  /** How the message is named in a report. */
+  label: string;
+}
+
+interface SideContents {
+  /** By Message-ID, or by body hash for a message without one. */
+  byKey: Map<string, Compared[]>;
+  unreadable: string[];
+  /** The store's own count (undefined: the driver cannot count), and how many the listing gave. */
+  stored: number | undefined;
+  listed: number;
+}
+
+function heldBack(m: Compared, limits: Limits): boolean {
+  if (limits.maxSize !== undefined && m.size > limits.maxSize) return true;
   return limits.oldest !== undefined && m.date !== undefined && m.date < limits.oldest;
 }
 
-/** A message's identity across stores: Message-ID and size, or a body hash when it has no Message-ID. */
-async function fingerprints(
-  driver: Driver,
-  path: FolderPath,
-  dates: boolean,
-): Promise<Map<string, ListedMessage[]>> {
+/** Bodies read per call: each is held until its batch is hashed. */
+const READ_BATCH = 50;
+
+function readBatch(driver: Driver, path: FolderPath, ids: string[]): Promise<ReadResult[]> {
+  if (driver.readMessages) return driver.readMessages(path, ids);
+  return Promise.all(
+    ids.map((id) =>
+      driver.readMessage(path, id).catch((err: unknown): ReadResult => {
+        if ((err as { code?: unknown }).code === 'MESSAGE_GONE') return null;
+        throw err;
+      }),
+    ),
+  );
+}
+
+/**
+ * Every message of one side of a folder, read whole and hashed: the same Message-ID and size is not
+ * the same message (a body altered in place keeps both). Flags and dates come from the listing, which
+ * recovers flags a FETCH answer garbled; the store's own count is taken apart from it, so a message
+ * the listing left out is a gap in the report rather than a message nobody looked at.
+ */
+async function contentsOf(driver: Driver, path: FolderPath, dates: boolean): Promise<SideContents> {
   const listing = await driver.listMessages(path, { dates });
   if (listing.kind !== 'full') throw new Error('a listing without a marker must be full');
-  const ids = listing.messages.map((m) => m.id);
-  const dateOf = new Map(listing.messages.map((m) => [m.id, m.date]));
-  const byKey = new Map<string, ListedMessage[]>();
-  for (let i = 0; i < ids.length; i += 500) {
-    for (const m of await driver.describeMessages(path, ids.slice(i, i + 500))) {
-      let key: string;
-      if (m.messageId) key = `${m.messageId} (${m.size} bytes)`;
-      else {
-        const { body } = await driver.readMessage(path, m.id);
-        key = `no Message-ID, sha256 ${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
+  const stored = driver.countMessages ? await driver.countMessages(path) : undefined;
+  const byKey = new Map<string, Compared[]>();
+  const unreadable: string[] = [];
+  const messages = listing.messages;
+  for (let i = 0; i < messages.length; i += READ_BATCH) {
+    const batch = messages.slice(i, i + READ_BATCH);
+    const read = await readBatch(
+      driver,
+      path,
+      batch.map((m) => m.id),
+    );
+    batch.forEach((m: ListedMessage, k) => {
+      const entry = read[k];
+      if (entry === null || entry === undefined) {
+        unreadable.push(`message ${m.id} was listed but is gone`);
+        return;
       }
+      if (isReadFailure(entry)) {
+        unreadable.push(entry.failed.message);
+        return;
+      }
+      const sha256 = createHash('sha256').update(entry.body).digest('hex');
+      const messageId = messageIdFromHeaders(entry.body);
+      const key = messageId ?? `no Message-ID, sha256 ${sha256.slice(0, 16)}`;
+      const label = messageId ? `${messageId} (${entry.body.byteLength} bytes)` : key;
       const list = byKey.get(key) ?? [];
-      const date = dateOf.get(m.id);
-      list.push(date === undefined ? m : { ...m, date });
+      list.push({ flags: [...m.flags], size: entry.body.byteLength, date: m.date, sha256, label });
       byKey.set(key, list);
-    }
+    });
   }
-  return byKey;
+  return { byKey, unreadable, stored, listed: messages.length };
+}
+
+const nothing = async (): Promise<SideContents> => ({
+  byKey: new Map(),
+  unreadable: [],
+  stored: undefined,
+  listed: 0,
+});
+
+function differs(d: FolderDifference): boolean {
+  return (
+    d.onlyOn !== undefined ||
+    d.onlyLeft.length + d.onlyRight.length + d.flags.length + d.bodies.length > 0 ||
+    d.unreadable.length + d.gaps.length > 0
+  );
 }
 
 async function compareFolder(
@@ -62,13 +141,12 @@ async function compareFolder(
   right: Driver,
   path: FolderPath,
   limits: Limits,
-  empty?: 'left' | 'right',
+  empty?: Side,
 ): Promise<FolderDifference> {
-  const none = async () => new Map<string, ListedMessage[]>();
   const dates = limits.oldest !== undefined;
   const [l, r] = await Promise.all([
-    empty === 'left' ? none() : fingerprints(left, path, dates),
-    empty === 'right' ? none() : fingerprints(right, path, dates),
+    empty === 'left' ? nothing() : contentsOf(left, path, dates),
+    empty === 'right' ? nothing() : contentsOf(right, path, dates),
   ]);
   const keywords = left.capabilities.keywords && right.capabilities.keywords;
   const visible = (flags: readonly string[]) =>
@@ -78,19 +156,50 @@ async function compareFolder(
     onlyLeft: [],
     onlyRight: [],
     flags: [],
+    bodies: [],
+    unreadable: [
+      ...l.unreadable.map((message) => ({ side: 'left' as const, message })),
+      ...r.unreadable.map((message) => ({ side: 'right' as const, message })),
+    ],
+    gaps: [],
     heldBack: 0,
   };
-  for (const key of new Set([...l.keys(), ...r.keys()])) {
-    const a = l.get(key) ?? [];
-    const b = r.get(key) ?? [];
-    for (let i = b.length; i < a.length; i++)
-      if (heldBack(a[i]!, limits)) diff.heldBack++;
-      else diff.onlyLeft.push(key);
-    for (let i = a.length; i < b.length; i++)
-      if (heldBack(b[i]!, limits)) diff.heldBack++;
-      else diff.onlyRight.push(key);
-    if (a.length === 1 && b.length === 1 && !flagsEqual(visible(a[0]!.flags), visible(b[0]!.flags)))
-      diff.flags.push({ message: key, left: visible(a[0]!.flags), right: visible(b[0]!.flags) });
+  for (const [side, c] of [
+    ['left', l],
+    ['right', r],
+  ] as const) {
+    if (c.stored !== undefined && c.stored !== c.listed)
+      diff.gaps.push({ side, stored: c.stored, compared: c.listed });
+  }
+  const compareFlags = (a: Compared, b: Compared) => {
+    if (!flagsEqual(visible(a.flags), visible(b.flags)))
+      diff.flags.push({ message: a.label, left: visible(a.flags), right: visible(b.flags) });
+  };
+  for (const key of new Set([...l.byKey.keys(), ...r.byKey.keys()])) {
+    const a = [...(l.byKey.get(key) ?? [])];
+    const b = [...(r.byKey.get(key) ?? [])];
+    // The same bytes first: duplicates of one message pair with each other, whatever their order.
+    for (let i = a.length - 1; i >= 0; i--) {
+      const j = b.findIndex((m) => m.sha256 === a[i]!.sha256);
+      if (j < 0) continue;
+      compareFlags(a[i]!, b[j]!);
+      a.splice(i, 1);
+      b.splice(j, 1);
+    }
+    // What is left under one Message-ID on both sides is one message whose bytes changed.
+    while (a.length > 0 && b.length > 0) {
+      const x = a.shift()!;
+      const y = b.shift()!;
+      const form = (m: Compared) => `${m.size} bytes, sha256 ${m.sha256.slice(0, 16)}`;
+      diff.bodies.push({ message: key, left: form(x), right: form(y) });
+      compareFlags(x, y);
+    }
+    for (const m of a)
+      if (heldBack(m, limits)) diff.heldBack++;
+      else diff.onlyLeft.push(m.label);
+    for (const m of b)
+      if (heldBack(m, limits)) diff.heldBack++;
+      else diff.onlyRight.push(m.label);
   }
   return diff;
 }
@@ -103,7 +212,7 @@ export function registerCheck(program: Command): void {
     .option('-f, --folder <pattern...>', 'only folders matching these patterns')
     .addHelpText(
       'after',
-      '\nExit code 0 when both sides hold the same messages with the same flags, 6 when not. A message on one side only that the max-size or max-age of the pair holds back is no difference.\n\nExamples:\n  twinbox check\n  twinbox check work --folder INBOX\n  twinbox check --json',
+      '\nEvery message is read whole on both sides and compared by Message-ID and content, with its flags and keywords; the message count each store reports (IMAP STATUS, the files of a Maildir folder) is checked against what was compared. Both stores are opened read-only: nothing is changed, created or cleaned up.\n\nExit code 0 when both sides hold the same messages with the same flags, 6 when not (a message that could not be read, or a count that does not match, is a difference too). A message on one side only that the max-size or max-age of the pair holds back is no difference.\n\nExamples:\n  twinbox check\n  twinbox check work --folder INBOX\n  twinbox check --json',
     )
     .action(async (pairs: string[], options: { folder?: string[] }, command: Command) => {
       const ctx = contextOf(command);
@@ -120,10 +229,11 @@ export function registerCheck(program: Command): void {
         };
         let held = 0;
         const matches = folderMatcher(pair.folders);
-        const left = await openDriver(loaded.config.accounts[pair.left]!);
+        // Read-only: check must not change what it inspects (no SELECT, no mkdir, no tmp/ cleanup).
+        const left = await openDriver(loaded.config.accounts[pair.left]!, { readOnly: true });
         let right: Driver | undefined;
         try {
-          const inner = await openDriver(loaded.config.accounts[pair.right]!);
+          const inner = await openDriver(loaded.config.accounts[pair.right]!, { readOnly: true });
           const renames = new FolderRenames(pair.rename);
           right = renames.empty ? inner : new RenamedDriver(inner, renames);
           const [lf, rf] = await Promise.all([left.listFolders(), right.listFolders()]);
@@ -148,7 +258,7 @@ export function registerCheck(program: Command): void {
               if (parentOnly) {
                 const diff = await compareFolder(left, right, path, limits, ls.has(key) ? 'right' : 'left');
                 held += diff.heldBack;
-                if (diff.onlyLeft.length || diff.onlyRight.length) differences.push(diff);
+                if (differs(diff)) differences.push(diff);
                 continue;
               }
               differences.push({
@@ -157,13 +267,16 @@ export function registerCheck(program: Command): void {
                 onlyLeft: [],
                 onlyRight: [],
                 flags: [],
+                bodies: [],
+                unreadable: [],
+                gaps: [],
                 heldBack: 0,
               });
               continue;
             }
             const diff = await compareFolder(left, right, path, limits);
             held += diff.heldBack;
-            if (diff.onlyLeft.length || diff.onlyRight.length || diff.flags.length) differences.push(diff);
+            if (differs(diff)) differences.push(diff);
           }
           results.push({ pair: name, differences, folders: all.length, heldBack: held });
         } finally {
@@ -190,6 +303,18 @@ export function registerCheck(program: Command): void {
             for (const f of d.flags)
               process.stdout.write(
                 `  ${d.folder}: flags differ for ${f.message}: left [${f.left.join(' ')}], right [${f.right.join(' ')}]\n`,
+              );
+            for (const b of d.bodies)
+              process.stdout.write(
+                `  ${d.folder}: content differs for ${b.message}: left ${b.left}, right ${b.right}\n`,
+              );
+            for (const u of d.unreadable)
+              process.stdout.write(
+                `  ${d.folder}: not compared, unreadable on the ${u.side}: ${u.message}\n`,
+              );
+            for (const g of d.gaps)
+              process.stdout.write(
+                `  ${d.folder}: the ${g.side} store reports ${g.stored} messages, but ${g.compared} were listed and compared\n`,
               );
           }
         }
