@@ -109,7 +109,11 @@ export function mergeFolder(input: FolderMergeInput): FolderPlan {
       const gone: Side = lRemoved ? 'left' : 'right';
       const kept: Side = lRemoved ? 'right' : 'left';
       const changedFlags = flagged[kept].get(id);
-      if (changedFlags && policy.conflicts.deleteVsChange === 'keep') {
+      if (
+        changedFlags &&
+        policy.conflicts.deleteVsChange === 'keep' &&
+        !onlyMarkedDeleted(p.base, changedFlags)
+      ) {
         if (!flowsFrom(policy, kept)) {
           // Kept, but nothing flows back to the side that deleted it (a one-way pair): it stays where it
           // is, unpaired, like any message there that the pair does not carry. The pair is forgotten, so
@@ -278,8 +282,20 @@ export function keptOnConflict(
     const keptRemoved = new Set(kept.removed.map(pairId));
     for (const f of kept.flagged) {
       const id = pairId(f.pair);
+      if (onlyMarkedDeleted(f.pair.base, f.flags)) continue;
       if (removed.has(id) && !keptRemoved.has(id) && !orphaned.has(id)) out[keptSide].push(f.pair);
     }
   }
   return out;
+}
+
+/**
+ * True when the only change from `base` is `\\Deleted` added: the message is on its way out on that
+ * side (a mail client marked it for expunge, or our own deletion was cut between its STORE \\Deleted
+ * and its EXPUNGE by a crash), not changed in a way worth keeping against a deletion on the other side.
+ * Keeping it would bring back, marked deleted, a message the user deleted.
+ */
+function onlyMarkedDeleted(base: FlagList, now: FlagList): boolean {
+  const delta = diffFlags(base, now);
+  return delta.removed.length === 0 && delta.added.length === 1 && delta.added[0] === '\\Deleted';
 }

@@ -3,6 +3,7 @@ import {
   contentPairingNeeds,
   DEFAULT_POLICY,
   type FolderMergeInput,
+  keptOnConflict,
   mergeFolder,
   type PairRef,
   planFolders,
@@ -89,6 +90,29 @@ describe('mergeFolder: known pairs', () => {
     const deleting = merge({ ...input, policy: resolvePolicy({ conflicts: { deleteVsChange: 'delete' } }) });
     expect(deleting.toRight.deletes).toEqual([{ id: 'a', pair: { left: '1', right: 'a' } }]);
     expect(deleting.toLeft.copies).toEqual([]);
+  });
+
+  it('propagates a deletion when the other side only marked the message \\Deleted (a deletion under way), without a conflict', () => {
+    // A sync killed between its STORE \\Deleted and its EXPUNGE leaves exactly this behind; keeping the
+    // message would bring back, marked deleted, what the user deleted.
+    const p = pair('1', 'a', ['\\Seen']);
+    const input = {
+      leftChanges: changes('left', { removed: [p] }),
+      rightChanges: changes('right', { flagged: [{ pair: p, flags: ['\\Deleted', '\\Seen'] }] }),
+    };
+    const plan = merge(input);
+    expect(plan.toRight.deletes).toEqual([{ id: 'a', pair: { left: '1', right: 'a' } }]);
+    expect(plan.toLeft.copies).toEqual([]);
+    expect(plan.conflicts).toEqual([]);
+    expect(keptOnConflict(input.leftChanges, input.rightChanges, DEFAULT_POLICY)).toEqual({
+      left: [],
+      right: [],
+    });
+    // Any other change with it is still a change: kept.
+    const flaggedToo = changes('right', {
+      flagged: [{ pair: p, flags: ['\\Deleted', '\\Flagged', '\\Seen'] }],
+    });
+    expect(merge({ ...input, rightChanges: flaggedToo }).toLeft.copies).toHaveLength(1);
   });
 
   it('forgets a pair deleted on both sides, writing nothing to the stores', () => {
