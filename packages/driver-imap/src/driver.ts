@@ -337,11 +337,21 @@ export class ImapDriver implements Driver {
         const problems: MessageProblem[] = [];
         for await (const msg of this.#client.fetch('1:*', query)) this.#take(path, msg, listed, problems);
         // imapflow skips a FETCH line it cannot parse (a malformed flag list), without a word: the
-        // message would be missing, and a missing message reads as deleted. So the count is checked
-        // against EXISTS, and what the FETCH left out is found by SEARCH and read another way.
-        if (listed.size < exists) {
-          const all = await this.#client.search({ all: true }, { uid: true });
-          const missing = (all || []).filter((uid) => !listed.has(uid));
+        // message would be missing, and a missing message reads as deleted. A server can also answer
+        // for UIDs it does not have. So the count is checked against EXISTS, and on a mismatch SEARCH
+        // says which UIDs exist: those the FETCH left out are read another way. A UID only the FETCH
+        // named stays listed (dropping it on SEARCH's word could read as a deletion) and is reported.
+        if (listed.size !== exists) {
+          const all = new Set(((await this.#client.search({ all: true }, { uid: true })) || []) as number[]);
+          for (const uid of listed.keys()) {
+            if (all.has(uid)) continue;
+            problems.push({
+              id: String(uid),
+              code: 'UID_UNCONFIRMED',
+              message: `The server's FETCH named UID ${uid} in ${displayFolder(path)}, but its SEARCH does not: the server's answers disagree. Nothing is deleted for it; check the folder with another client.`,
+            });
+          }
+          const missing = [...all].filter((uid) => !listed.has(uid));
           await this.#recover(path, missing, request.dates === true, listed, problems);
         }
         return {

@@ -149,6 +149,18 @@ export class FakeImapServer {
     return message;
   }
 
+  /**
+   * What a server that lost its index does: a new UIDVALIDITY for the folder, and every message a new
+   * UID, from 1 (the messages and their flags stay).
+   */
+  renumber(folderName: string): void {
+    const folder = this.folder(folderName);
+    if (!folder) return;
+    folder.uidValidity++;
+    folder.uidNext = 1;
+    for (const m of folder.messages) m.uid = folder.uidNext++;
+  }
+
   /** Ends every connection and stops listening. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
