@@ -47,6 +47,7 @@ export {
   isInbox,
   parseFolderKey,
 } from './folders.js';
+export { decodeMutf7, encodeMutf7 } from './mutf7.js';
 export { messageIdFromHeaders } from './headers.js';
 export { type FolderMergeInput, keptOnConflict, mergeFolder } from './merge.js';
 export {

@@ -1,6 +1,12 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { displayFolder, FolderError, type FolderPath, isInbox } from '@twinbox/core';
-import { decodeMutf7, encodeMutf7 } from './mutf7.js';
+import {
+  decodeMutf7,
+  displayFolder,
+  encodeMutf7,
+  FolderError,
+  type FolderPath,
+  isInbox,
+} from '@twinbox/core';
 
 /**
  * How folders map to directories.
