@@ -3,8 +3,9 @@ import {
   displayFolder,
   errorScope,
   type FlagUpdate,
-  type FolderInfo,
   type FolderPath,
+  isRefusedFolder,
+  type ListedFolder,
   type ListRequest,
   type MessageContent,
   type ReadResult,
@@ -84,8 +85,11 @@ export class RenamedDriver implements Driver {
     return this.#inner.capabilities;
   }
 
-  async listFolders(): Promise<FolderInfo[]> {
-    return (await this.#inner.listFolders()).map((f) => ({ ...f, path: this.#renames.toLeft(f.path) }));
+  async listFolders(): Promise<ListedFolder[]> {
+    // A refused name has no path to rename: it is passed on as listed.
+    return (await this.#inner.listFolders()).map((f) =>
+      isRefusedFolder(f) ? f : { ...f, path: this.#renames.toLeft(f.path) },
+    );
   }
   createFolder(path: FolderPath) {
     return this.#inner.createFolder(this.#renames.toRight(path));

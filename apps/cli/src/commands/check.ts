@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } from '@twinbox/config';
-import { type Driver, type FolderPath, flagsEqual, type ListedMessage } from '@twinbox/core';
+import {
+  type Driver,
+  type FolderInfo,
+  type FolderPath,
+  flagsEqual,
+  isRefusedFolder,
+  type ListedFolder,
+  type ListedMessage,
+} from '@twinbox/core';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -126,7 +134,12 @@ export function registerCheck(program: Command): void {
           const inner = await openDriver(loaded.config.accounts[pair.right]!);
           const renames = new FolderRenames(pair.rename);
           right = renames.empty ? inner : new RenamedDriver(inner, renames);
-          const [lf, rf] = await Promise.all([left.listFolders(), right.listFolders()]);
+          // Names a side refused cannot be compared; the sync reports them.
+          const usable = (list: ListedFolder[]) => list.filter((f): f is FolderInfo => !isRefusedFolder(f));
+          const [lf, rf] = (await Promise.all([left.listFolders(), right.listFolders()])).map(usable) as [
+            FolderInfo[],
+            FolderInfo[],
+          ];
           const selectable = (list: typeof lf) =>
             new Set(
               list
