@@ -22,7 +22,9 @@ export function folderMatcher(patterns: readonly string[]): (path: FolderPath) =
     const source = [...body]
       .map((c) => (c === '*' ? '.*' : c === '%' ? '[^/]*' : c.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')))
       .join('');
-    return { negative, regex: new RegExp(`^${source}$`, 'u') };
+    // `s`: `*` matches CR and LF too. Without it a folder named with a line break matched no pattern
+    // and was left out of the sync without a word.
+    return { negative, regex: new RegExp(`^${source}$`, 'su') };
   });
   return (path) => {
     const name = displayFolder(path);
