@@ -3,8 +3,9 @@ import {
   displayFolder,
   errorScope,
   type FlagUpdate,
-  type FolderInfo,
   type FolderPath,
+  isRefusedFolder,
+  type ListedFolder,
   type ListRequest,
   type MessageContent,
   type ReadResult,
@@ -21,7 +22,9 @@ export function folderMatcher(patterns: readonly string[]): (path: FolderPath) =
     const source = [...body]
       .map((c) => (c === '*' ? '.*' : c === '%' ? '[^/]*' : c.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')))
       .join('');
-    return { negative, regex: new RegExp(`^${source}$`, 'u') };
+    // `s`: `*` matches CR and LF too. Without it a folder named with a line break matched no pattern
+    // and was left out of the sync without a word.
+    return { negative, regex: new RegExp(`^${source}$`, 'su') };
   });
   return (path) => {
     const name = displayFolder(path);
@@ -89,8 +92,11 @@ export class RenamedDriver implements Driver {
     return this.#inner.capabilities;
   }
 
-  async listFolders(): Promise<FolderInfo[]> {
-    return (await this.#inner.listFolders()).map((f) => ({ ...f, path: this.#renames.toLeft(f.path) }));
+  async listFolders(): Promise<ListedFolder[]> {
+    // A refused name has no path to rename: it is passed on as listed.
+    return (await this.#inner.listFolders()).map((f) =>
+      isRefusedFolder(f) ? f : { ...f, path: this.#renames.toLeft(f.path) },
+    );
   }
   createFolder(path: FolderPath) {
     return this.#inner.createFolder(this.#renames.toRight(path));

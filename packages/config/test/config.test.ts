@@ -279,6 +279,15 @@ describe('folder patterns and renames', () => {
     expect(folderMatcher(['a.b'])(['aXb']), 'regex characters are literal').toBe(false);
   });
 
+  it('matches names with line breaks too, so none is left out of a sync without a word (issue 15, item 4)', () => {
+    const m = folderMatcher(['*', '!Trash']);
+    for (const name of ['cr\rname', 'lf\nname', '\r\n', 'a\u2028b'])
+      expect(m([name]), JSON.stringify(name)).toBe(true);
+    expect(folderMatcher(['%'])(['lf\nname'])).toBe(true);
+    expect(folderMatcher(['a*'])(['a\nb', 'c'])).toBe(true);
+    expect(folderMatcher(['!*'])(['a\nb'])).toBe(false);
+  });
+
   it('renames a folder and its subfolders both ways, the longest match first', () => {
     const r = new FolderRenames({ 'Sent Items': 'Sent', 'Sent Items/Old': 'Archive/Sent' });
     expect(r.toRight(['Sent Items'])).toEqual(['Sent']);

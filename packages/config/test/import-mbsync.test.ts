@@ -219,6 +219,7 @@ describe('importMbsync of the same mbsyncrc', () => {
     const wanted = folderMatcher(pair.folders);
     const seen = new Map<string, string[]>();
     for (const folder of await driver.listFolders()) {
+      if ('refused' in folder) throw new Error(`refused: ${folder.refused}`);
       if (!folder.selectable) continue;
       const left = renames.toLeft(folder.path);
       if (!wanted(left)) continue;

@@ -10,10 +10,10 @@ import {
   errorScope,
   type FlagAction,
   FolderError,
-  type FolderInfo,
   type FolderMarker,
   type FolderPairRecord,
   type FolderPath,
+  type ListedFolder,
   type ListedMessage,
   type Listing,
   type MessageContent,
@@ -67,7 +67,7 @@ export class Controller implements SideController {
     return this.#driver.capabilities;
   }
 
-  listFolders(): Promise<FolderInfo[]> {
+  listFolders(): Promise<ListedFolder[]> {
     return this.#driver.listFolders();
   }
 

@@ -1,4 +1,4 @@
-import { FolderError, folderKey, resolvePolicy, sync } from '@twinbox/core';
+import { FolderError, folderKey, parseFolderKey, resolvePolicy, sync } from '@twinbox/core';
 import type { FaultPoint } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { body, failingState, snapshot, tokenOf, World } from './harness.js';
@@ -378,5 +378,63 @@ describe('the engine with two controllers over in-memory stores', () => {
     const report = await world.sync();
     expect(report.folders.find((f) => f.key === 'Old')?.action).toBe('deleted');
     expect(world.stores.right.folders().map((f) => f.path.join('/'))).not.toContain('Old');
+  });
+});
+
+describe('names a side lists but refuses (issue 15, item 4)', () => {
+  it('reports each once by its name as listed, creates it nowhere, and syncs the other folders', async () => {
+    const world = new World();
+    world.stores.left.refusedNames = ['/etc/passwd', 'a&AGE-b', 'cr\rlf'];
+    // A/B makes the sync take a second pass over fresh listings: still one report per name.
+    world.stores.left.createFolder(['A', 'B']);
+    const mail = world.add('left', ['A', 'B']);
+    const report = await world.sync();
+    const refused = report.folders.filter((f) => f.refused);
+    expect(refused.map((f) => f.refused?.name).sort()).toEqual(['/etc/passwd', 'a&AGE-b', 'cr\rlf']);
+    for (const f of refused) {
+      expect(f.action).toBe('failed');
+      expect(f.refused?.side).toBe('left');
+      expect(f.key).toBe(JSON.stringify(f.refused?.name));
+      expect(f.errors).toMatchObject([{ scope: 'folder', code: 'FOLDER_NAME_REFUSED' }]);
+    }
+    expect(report.totals.errors).toBe(3);
+    expect(tokens(world, 'right', ['A', 'B'])).toEqual([mail]);
+    expect(
+      world.stores.right
+        .folders()
+        .map((f) => f.path.join('/'))
+        .sort(),
+    ).toEqual(['A', 'A/B', 'INBOX']);
+    expect((await world.state.listFolderPairs()).map((p) => p.key).sort()).toEqual(['A', 'A/B', 'INBOX']);
+  });
+
+  it('keeps a known folder missing from a side that refuses a name: no deletion, no recreation, the pair stays', async () => {
+    const world = new World();
+    world.stores.left.createFolder(['日本語']);
+    const mail = world.add('right', ['INBOX']);
+    await world.sync();
+    expect(world.stores.right.hasFolder(['日本語'])).toBe(true);
+    // The folder now comes in a spelling the left driver refuses (what a lenient reading once accepted).
+    world.stores.left.deleteFolder(['日本語']);
+    world.stores.left.refusedNames = ['&ZeVnLIqe'];
+    const report = await world.sync();
+    expect(report.folders.find((f) => f.key === '日本語')?.action).toBe('skipped');
+    expect(world.stores.right.hasFolder(['日本語'])).toBe(true);
+    expect(world.stores.left.hasFolder(['日本語'])).toBe(false);
+    expect((await world.state.listFolderPairs()).map((p) => p.key)).toContain('日本語');
+    expect(report.totals).toMatchObject({ foldersDeleted: 0, foldersCreated: 0, errors: 1 });
+    // Once the name is gone, the deletion is the user's and goes through as usual.
+    world.stores.left.refusedNames = [];
+    const after = await world.sync();
+    expect(after.folders.find((f) => f.key === '日本語')?.action).toBe('deleted');
+    expect(tokens(world, 'left')).toEqual([mail]);
+  });
+
+  it('lets a folder pattern exclude a refused name by its name as listed', async () => {
+    const world = new World();
+    world.stores.right.refusedNames = ['/etc/passwd'];
+    const report = await world.sync({ folders: (key) => parseFolderKey(key).join('/') !== '/etc/passwd' });
+    expect(report.folders.filter((f) => f.refused)).toEqual([]);
+    expect(report.totals.errors).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import type {
   MessageContent,
   ReadResult,
 } from './driver.js';
-import type { FolderInfo, FolderPath } from './folders.js';
+import type { FolderPath, ListedFolder } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
 import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
 import type { FolderPairRecord, MessagePair } from './state.js';
@@ -58,7 +58,8 @@ export interface SideController {
   readonly side: Side;
   capabilities(): Promise<DriverCapabilities>;
 
-  listFolders(): Promise<FolderInfo[]>;
+  /** As {@link Driver.listFolders}: refused names included. */
+  listFolders(): Promise<ListedFolder[]>;
   createFolder(path: FolderPath): Promise<void>;
   deleteFolder(path: FolderPath): Promise<void>;
 

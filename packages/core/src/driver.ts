@@ -1,5 +1,5 @@
 import type { FlagList } from './flags.js';
-import type { FolderInfo, FolderPath } from './folders.js';
+import type { FolderPath, ListedFolder, RefusedFolder } from './folders.js';
 import type { ListedMessage } from './model.js';
 
 /**
@@ -132,8 +132,11 @@ export interface DriverCapabilities {
 export interface Driver {
   readonly capabilities: DriverCapabilities;
 
-  /** Every folder of the store, the inbox included. */
-  listFolders(): Promise<FolderInfo[]>;
+  /**
+   * Every folder of the store, the inbox included. A name the driver cannot map to a path and back to
+   * the same name is listed as a {@link RefusedFolder}, never left out and never read another way.
+   */
+  listFolders(): Promise<ListedFolder[]>;
   /**
    * Creates a folder and any missing parent; succeeds if it exists already. Afterwards the folder can
    * hold messages, even where it was only a name holding other folders (IMAP `\Noselect`) before.

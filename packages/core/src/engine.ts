@@ -2,7 +2,7 @@ import type { ActionOutcome, CopyItem, SideController } from './controller.js';
 import { isReadFailure } from './driver.js';
 import { errorScope } from './errors.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
-import type { FolderPath } from './folders.js';
+import { type FolderPath, folderKey, isRefusedFolder, type ListedFolder, quoteName } from './folders.js';
 import { keptOnConflict, mergeFolder } from './merge.js';
 import { otherSide, type PairRef, type Side, type SideChanges } from './model.js';
 import { type Candidate, contentPairingNeeds } from './pairing.js';
@@ -44,7 +44,13 @@ export type SyncEvent =
   | { type: 'folder-done'; key: string; report: FolderReport };
 
 export interface FolderReport {
+  /**
+   * The folder pair's key; for a name a side refused (see `refused`), that name quoted as by
+   * `quoteName`, which is no folder key.
+   */
   key: string;
+  /** Set for a name a side listed and refused: which side, and the name exactly as it was listed. */
+  refused?: { side: Side; name: string };
   /** What happened to the folder itself. */
   action: 'synced' | 'created' | 'deleted' | 'recreated' | 'forgotten' | 'skipped' | 'failed';
   copied: { toLeft: number; toRight: number };
@@ -198,15 +204,19 @@ async function folderPasses(
   // it, so a pass that changed a folder list is followed by another on fresh listings, until the lists
   // hold still. A later pass only handles what is new or still differs; folders synced stay synced.
   const handled = new Set<string>();
+  const refusedSeen = new Set<string>();
   for (let pass = 0; pass < MAX_FOLDER_PASSES; pass++) {
     const [leftFolders, rightFolders, known] = await Promise.all([
       left.listFolders(),
       right.listFolders(),
       left.folderPairs(),
     ]);
+    reportRefused({ left: leftFolders, right: rightFolders }, refusedSeen, options, report);
     // A folder that failed in this sync is not tried again in a later pass: its error would be
     // reported twice, and what failed once (a refused CREATE, a full disk) fails the same way again.
-    const failed = new Set(report.folders.filter((f) => f.action === 'failed').map((f) => f.key));
+    const failed = new Set(
+      report.folders.filter((f) => f.action === 'failed' && !f.refused).map((f) => f.key),
+    );
     const decisions = planFolders({
       left: leftFolders,
       right: rightFolders,
@@ -230,6 +240,32 @@ async function folderPasses(
       .some((f) => ['created', 'recreated', 'deleted'].includes(f.action));
     // A dry run changes nothing, so a second pass would only repeat the first.
     if (!changedLists || options.dryRun) break;
+  }
+}
+
+/**
+ * Each name a side refused, reported once per sync as a failed folder of its own: nothing is created,
+ * synced or deleted for it. The folder filter sees it as a one-level folder named as listed, so a
+ * pattern can exclude it (`!/etc/passwd`) until it is renamed on its store.
+ */
+function reportRefused(
+  lists: Record<Side, readonly ListedFolder[]>,
+  seen: Set<string>,
+  options: SyncOptions,
+  report: SyncReport,
+): void {
+  for (const side of ['left', 'right'] as const) {
+    for (const folder of lists[side]) {
+      if (!isRefusedFolder(folder)) continue;
+      const id = `${side}\u0000${folder.refused}`;
+      if (seen.has(id) || (options.folders && !options.folders(folderKey([folder.refused])))) continue;
+      seen.add(id);
+      const done = newReport(quoteName(folder.refused), 'failed');
+      done.refused = { side, name: folder.refused };
+      done.errors.push({ scope: 'folder', code: folder.code, message: folder.message });
+      report.folders.push(done);
+      options.onEvent?.({ type: 'folder-done', key: done.key, report: done });
+    }
   }
 }
 

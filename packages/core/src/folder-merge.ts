@@ -1,4 +1,12 @@
-import { type FolderInfo, type FolderPath, folderKey, isInbox } from './folders.js';
+import {
+  type FolderInfo,
+  type FolderPath,
+  folderKey,
+  isInbox,
+  isRefusedFolder,
+  type ListedFolder,
+  type RefusedFolder,
+} from './folders.js';
 import { otherSide, type Side } from './model.js';
 import { flowsFrom, type SyncPolicy } from './policy.js';
 import type { FolderPairRecord } from './state.js';
@@ -26,22 +34,34 @@ export type FolderDecision =
     }
   /** Known, and missing on both sides: only the state forgets it. */
   | { kind: 'forget'; key: string }
-  /** New on one side, and the policy does not create folders that way. */
-  | { kind: 'skip'; key: string; path: FolderPath; on: Side };
+  /**
+   * New on one side, and the policy does not create folders that way; or known and missing on one
+   * side that lists a name it refused (`held`): that name may be this folder in another spelling, so
+   * nothing is deleted or recreated, and the pair stays as it is until the name is fixed.
+   */
+  | { kind: 'skip'; key: string; path: FolderPath; on: Side; held?: true };
 
 /**
  * The folder-list merge. Folders pair by path (after the caller's name translation), so a folder
  * renamed on one side is a deletion and a creation: its messages reach the new name by copy, and the
  * old name goes only if nothing in it changed. Slower than a rename, never lossy.
+ *
+ * Refused names (see {@link RefusedFolder}) get no decision: the caller reports them. But a known
+ * folder missing from a side that lists any is held (`skip` with `held`), not deleted or recreated.
  */
 export function planFolders(input: {
-  left: readonly FolderInfo[];
-  right: readonly FolderInfo[];
+  left: readonly ListedFolder[];
+  right: readonly ListedFolder[];
   known: readonly FolderPairRecord[];
   policy: SyncPolicy;
 }): FolderDecision[] {
-  const left = new Map(input.left.map((f) => [folderKey(f.path), f]));
-  const right = new Map(input.right.map((f) => [folderKey(f.path), f]));
+  const usable = (list: readonly ListedFolder[]) => list.filter((f): f is FolderInfo => !isRefusedFolder(f));
+  const refusing: Record<Side, boolean> = {
+    left: input.left.some(isRefusedFolder),
+    right: input.right.some(isRefusedFolder),
+  };
+  const left = new Map(usable(input.left).map((f) => [folderKey(f.path), f]));
+  const right = new Map(usable(input.right).map((f) => [folderKey(f.path), f]));
   const known = new Map(input.known.map((r) => [r.key, r]));
   const keys = [...new Set([...left.keys(), ...right.keys(), ...known.keys()])].sort();
   const decisions: FolderDecision[] = [];
@@ -67,12 +87,19 @@ export function planFolders(input: {
         decisions.push({ kind: 'sync', key, left: l.path, right: r.path, selectable, isNew: !record });
       }
     } else if (!l && !r) {
-      decisions.push({ kind: 'forget', key });
+      if (record && (refusing.left || refusing.right)) {
+        // Both may be refused names now (a spelling the old lenient reading accepted): keep the pair.
+        decisions.push({ kind: 'skip', key, path: record.left, on: 'left', held: true });
+      } else {
+        decisions.push({ kind: 'forget', key });
+      }
     } else {
       const present: Side = l ? 'left' : 'right';
       const missing: Side = l ? 'right' : 'left';
       const path = (l ?? r)!.path;
-      if (record && !isInbox(path)) {
+      if (record && !isInbox(path) && refusing[missing]) {
+        decisions.push({ kind: 'skip', key, path, on: present, held: true });
+      } else if (record && !isInbox(path)) {
         decisions.push({
           kind: 'deleted',
           key,

@@ -45,7 +45,11 @@ export {
   folderKey,
   INBOX,
   isInbox,
+  isRefusedFolder,
+  type ListedFolder,
   parseFolderKey,
+  quoteName,
+  type RefusedFolder,
 } from './folders.js';
 export { messageIdFromHeaders } from './headers.js';
 export { type FolderMergeInput, keptOnConflict, mergeFolder } from './merge.js';
@@ -58,6 +62,7 @@ export {
   type Side,
   type SideChanges,
 } from './model.js';
+export { decodeMutf7, encodeMutf7 } from './mutf7.js';
 export {
   type Candidate,
   type ContentPairing,

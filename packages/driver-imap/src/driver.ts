@@ -9,6 +9,7 @@ import {
   type FolderMarker,
   type FolderPath,
   isInbox,
+  type ListedFolder,
   type ListedMessage,
   type Listing,
   type ListRequest,
@@ -16,7 +17,9 @@ import {
   MessageError,
   type MessageProblem,
   normalizeFlags,
+  quoteName,
   type ReadResult,
+  type RefusedFolder,
   StoreError,
   SYSTEM_FLAGS,
   type SyncError,
@@ -32,6 +35,7 @@ import {
   stalledCommand,
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
+import { levelProblem, pathOfListedName, wireName } from './names.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
 
@@ -122,8 +126,10 @@ interface AppendBatch {
  *
  * Folder paths map to the server's names by joining levels with its hierarchy delimiter; a level that
  * contains the delimiter cannot be represented and is refused. Names travel as modified UTF-7 and are
- * UTF-8 in every path the driver takes or gives. Keywords are assumed storable (PERMANENTFLAGS `\*`, as
- * on Dovecot and most servers); a server that refuses one fails that message.
+ * UTF-8 in every path the driver takes or gives. A listed name that does not map to a path and back to
+ * the same name exactly is listed as a {@link RefusedFolder} (see `names.ts`), never read another way.
+ * Keywords are assumed storable (PERMANENTFLAGS `\*`, as on Dovecot and most servers); a server that
+ * refuses one fails that message.
  *
  * Without UIDPLUS, a new message's UID is found after its APPEND among the UIDs from the folder's
  * UIDNEXT before the batch, by Message-ID and size; and deletion is `\Deleted` and a plain EXPUNGE,
@@ -226,9 +232,10 @@ export class ImapDriver implements Driver {
   #name(path: FolderPath): string {
     if (isInbox(path)) return 'INBOX';
     for (const level of path) {
-      if (level === '' || level.includes(this.#delimiter)) {
+      const problem = levelProblem(level, this.#delimiter);
+      if (problem) {
         throw new FolderError(
-          `The folder ${JSON.stringify(displayFolder(path))} cannot exist on this server: a level is empty or holds its hierarchy delimiter ${JSON.stringify(this.#delimiter)}.`,
+          `The folder ${quoteName(displayFolder(path))} cannot exist on this server: ${problem}.`,
           { code: 'FOLDER_NAME_UNSAFE' },
         );
       }
@@ -236,19 +243,40 @@ export class ImapDriver implements Driver {
     return path.join(this.#delimiter);
   }
 
-  #path(name: string, delimiter: string | null | undefined): FolderPath {
-    if (name.toUpperCase() === 'INBOX') return ['INBOX'];
-    return delimiter ? name.split(delimiter) : [name];
+  /**
+   * Names travel as UTF-8 once the server accepted UTF8=ACCEPT or IMAP4rev2 (imapflow enables both
+   * when offered, and then neither encodes nor decodes them), else as modified UTF-7.
+   */
+  get #utf8Names(): boolean {
+    const client = this.#client;
+    return (
+      client.enabled.has('UTF8=ACCEPT') ||
+      client.enabled.has('IMAP4REV2') ||
+      (client.capabilities.has('IMAP4rev2') && !client.capabilities.has('IMAP4rev1'))
+    );
   }
 
-  async listFolders(): Promise<FolderInfo[]> {
-    // imapflow decodes modified UTF-7 names, so `box.path` is UTF-8.
+  #refused(name: string, why: string): RefusedFolder {
+    return {
+      refused: name,
+      code: 'FOLDER_NAME_REFUSED',
+      message: `The IMAP server ${this.#account.server} (account ${this.#account.user}) lists a folder named ${quoteName(name)}, which Twinbox cannot map to a folder and back to the same name: ${why}. Nothing is created, synced or deleted for it; rename it on the server with another client, or exclude it from the pair.`,
+    };
+  }
+
+  async listFolders(): Promise<ListedFolder[]> {
     const boxes = await this.#run([], () => this.#client.list());
-    return boxes.map((box) => ({
-      path: this.#path(box.path, box.delimiter),
-      ...(box.specialUse && box.specialUse !== '\\Inbox' ? { specialUse: box.specialUse } : {}),
-      selectable: !box.flags.has('\\Noselect') && !box.flags.has('\\NonExistent'),
-    }));
+    const utf8 = this.#utf8Names;
+    return boxes.map((box): ListedFolder => {
+      const path = pathOfListedName(box.pathAsListed, box.delimiter, utf8);
+      if (typeof path === 'string') return this.#refused(box.pathAsListed, path);
+      const folder: FolderInfo = {
+        path,
+        selectable: !box.flags.has('\\Noselect') && !box.flags.has('\\NonExistent'),
+      };
+      if (box.specialUse && box.specialUse !== '\\Inbox') folder.specialUse = box.specialUse;
+      return folder;
+    });
   }
 
   async createFolder(path: FolderPath): Promise<void> {
@@ -257,12 +285,16 @@ export class ImapDriver implements Driver {
     const names = path.map((_, i) => this.#name(path.slice(0, i + 1)));
     const target = names[names.length - 1]!;
     await this.#run(path, async () => {
-      const listed = new Map((await this.#client.list()).map((b) => [b.path, b.flags]));
+      // By the names as listed and as they will be sent: imapflow's decoded `path` is lenient, so a
+      // broken spelling (`&ZeVnLIqe`) would pass for the folder to create (`&ZeVnLIqe-`).
+      const utf8 = this.#utf8Names;
+      const wire = (depth: number) => wireName(path.slice(0, depth + 1), this.#delimiter, utf8);
+      const listed = new Map((await this.#client.list()).map((b) => [b.pathAsListed, b.flags]));
       // Parents first, as the contract asks, for servers that do not create them implicitly. A parent
       // listed at all will do; the folder itself must hold messages, so a name another client left
       // holding only folders (\Noselect, \NonExistent: `A` of `A/B`) is created too.
-      for (const name of names) {
-        const flags = listed.get(name);
+      for (const [depth, name] of names.entries()) {
+        const flags = listed.get(wire(depth));
         const nameOnly = flags !== undefined && (flags.has('\\Noselect') || flags.has('\\NonExistent'));
         if (flags !== undefined && !(name === target && nameOnly)) continue;
         let exists: string | undefined;

@@ -59,7 +59,8 @@ describe('ImapDriver', () => {
     }
     const driver = await connectDriver(account);
     try {
-      const parent = async () => (await driver.listFolders()).find((f) => f.path.join('/') === 'Parent');
+      const parent = async () =>
+        (await driver.listFolders()).find((f) => 'path' in f && f.path.join('/') === 'Parent');
       expect(await parent()).toMatchObject({ selectable: false });
       await driver.createFolder(['Parent']);
       expect(await parent()).toMatchObject({ selectable: true });

@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import {
   type Driver,
   type DriverCapabilities,
@@ -12,6 +12,8 @@ import {
   type FolderPath,
   folderKey,
   isInbox,
+  isRefusedFolder,
+  type ListedFolder,
   type ListedMessage,
   type Listing,
   type ListRequest,
@@ -19,6 +21,8 @@ import {
   MessageError,
   messageIdFromHeaders,
   normalizeFlags,
+  quoteName,
+  type RefusedFolder,
   StoreError,
   type WriteOutcome,
 } from '@twinbox/core';
@@ -37,6 +41,9 @@ import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from '.
 import { mapLimit } from './limit.js';
 import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
 import { newUniqueName } from './unique.js';
+
+/** The directories of a Maildir itself, never folders of the `fs` layout. */
+const MAILDIR_DIRS = new Set(['cur', 'new', 'tmp']);
 
 /** How to open a Maildir tree. */
 export interface MaildirOptions {
@@ -186,8 +193,21 @@ export class MaildirDriver implements Driver {
 
   // ---- folders ----------------------------------------------------------------------------------
 
-  async listFolders(): Promise<FolderInfo[]> {
+  /**
+   * A directory that is a Maildir but whose name this layout would never write (an invalid modified
+   * UTF-7 run, an empty level, a control character): refused by that name, never read another way.
+   */
+  #refused(name: string): RefusedFolder {
+    return {
+      refused: name,
+      code: 'FOLDER_NAME_REFUSED',
+      message: `The Maildir at ${this.#layout.root} holds a folder directory named ${quoteName(name)}, which Twinbox cannot map to a folder and back to the same directory name. Nothing is created, synced or deleted for it; rename it, or exclude it from the pair.`,
+    };
+  }
+
+  async listFolders(): Promise<ListedFolder[]> {
     const found = new Map<string, FolderInfo>();
+    const refused: RefusedFolder[] = [];
     const add = (path: FolderPath, selectable: boolean) => {
       const key = folderKey(path);
       const known = found.get(key);
@@ -198,14 +218,19 @@ export class MaildirDriver implements Driver {
     if (this.#layout.options.layout === 'maildir++') {
       for (const dirent of await this.#readRoot()) {
         if (!dirent.isDirectory()) continue;
+        if (!dirent.name.startsWith('.') || dirent.name === '.' || dirent.name === '..') continue;
         const path = this.#layout.pathOfDotDir(dirent.name);
-        if (!path || isInbox(path)) continue;
+        if (path && isInbox(path)) continue;
         if (!(await isMaildir(join(this.#layout.root, dirent.name)))) continue;
+        if (!path) {
+          refused.push(this.#refused(dirent.name));
+          continue;
+        }
         add(path, true);
         // Maildir++ lets `.a.b` exist without `.a`: the parent is there as a name only.
         for (let depth = 1; depth < path.length; depth++) add(path.slice(0, depth), false);
       }
-      return [...found.values()];
+      return [...found.values(), ...refused];
     }
     const walk = async (dir: string, prefix: FolderPath, depth: number): Promise<boolean> => {
       if (depth > 64) return false;
@@ -217,10 +242,17 @@ export class MaildirDriver implements Driver {
         return false;
       }
       for (const dirent of dirents) {
-        const level = dirent.isDirectory() ? this.#layout.fsLevel(dirent.name) : undefined;
-        if (level === undefined) continue;
-        const path = [...prefix, level];
+        if (!dirent.isDirectory()) continue;
+        const level = this.#layout.fsLevel(dirent.name);
         const sub = join(dir, dirent.name);
+        if (level === undefined) {
+          // Hidden directories and cur/new/tmp are no folders; any other Maildir here is a refused name.
+          const relativeName = relative(this.#layout.root, sub);
+          if (!dirent.name.startsWith('.') && !MAILDIR_DIRS.has(dirent.name) && (await isMaildir(sub)))
+            refused.push(this.#refused(relativeName));
+          continue;
+        }
+        const path = [...prefix, level];
         if (isInbox(path) && sub !== this.#layout.inboxDir) continue;
         const selectable = await isMaildir(sub);
         const hasChildren = await walk(sub, path, depth + 1);
@@ -232,7 +264,7 @@ export class MaildirDriver implements Driver {
       return any;
     };
     await walk(this.#layout.root, [], 0);
-    return [...found.values()];
+    return [...found.values(), ...refused];
   }
 
   async createFolder(path: FolderPath): Promise<void> {
@@ -637,7 +669,7 @@ export class MaildirDriver implements Driver {
   async #refuseCollision(path: FolderPath): Promise<void> {
     const wanted = folderKey(path.map((l) => l.normalize('NFC')));
     for (const folder of await this.listFolders()) {
-      if (folderKey(folder.path) === folderKey(path)) continue;
+      if (isRefusedFolder(folder) || folderKey(folder.path) === folderKey(path)) continue;
       if (folderKey(folder.path.map((l) => l.normalize('NFC'))) === wanted)
         throw new FolderError(
           `The folder ${JSON.stringify(displayFolder(path))} cannot be created: the Maildir already has ${JSON.stringify(displayFolder(folder.path))}, the same name in another Unicode normalisation. Rename one of them.`,

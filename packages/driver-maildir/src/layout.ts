@@ -1,6 +1,12 @@
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { displayFolder, FolderError, type FolderPath, isInbox } from '@twinbox/core';
-import { decodeMutf7, encodeMutf7 } from './mutf7.js';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import {
+  decodeMutf7,
+  displayFolder,
+  encodeMutf7,
+  FolderError,
+  type FolderPath,
+  isInbox,
+} from '@twinbox/core';
 
 /**
  * How folders map to directories.
@@ -95,7 +101,10 @@ export class FolderLayout {
     const dir = resolve(this.root, ...names);
     const rel = relative(this.root, dir);
     // Belt and braces: the checks above already rule this out.
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw unsafe('it resolves outside the root');
+    // `..` as a whole segment only: `...a` (the Maildir++ directory of `..a` with another separator)
+    // is a name inside the root, and refusing it would list a folder no call could reach.
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+      throw unsafe('it resolves outside the root');
     return dir;
   }
 

@@ -5,6 +5,7 @@ import { type DovecotServer, startDovecot, type TestUser } from '@twinbox/test-d
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaildirDriver } from '../src/index.js';
+import { foldersOf } from './folders.js';
 
 /**
  * Interoperability with Dovecot on the same Maildir: what Twinbox writes, Dovecot serves as the same
@@ -88,7 +89,7 @@ async function seenByDovecot(user: TestUser): Promise<Seen> {
 async function seenByTwinbox(root: string): Promise<Seen> {
   const driver = await MaildirDriver.open({ root, create: false });
   try {
-    const infos = await driver.listFolders();
+    const infos = foldersOf(await driver.listFolders());
     const folders = infos.map((f) => f.path.join('/') + (f.selectable ? '' : ' (no messages)')).sort();
     const messages: Seen['messages'] = {};
     for (const info of infos.filter((f) => f.selectable)) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { errorScope, type FolderPath, type Listing } from '@twinbox/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MaildirDriver } from '../src/index.js';
+import { foldersOf, refusedOf } from './folders.js';
 
 const enc = new TextEncoder();
 const mail = (tag: string, extra = '') =>
@@ -64,7 +65,7 @@ describe('MaildirDriver layouts', () => {
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, '.a.b', sub), { recursive: true });
     await mkdir(join(root, '.notmuch', 'xapian'), { recursive: true });
     const driver = await MaildirDriver.open({ root });
-    const folders = await driver.listFolders();
+    const folders = foldersOf(await driver.listFolders());
     expect(folders).toEqual(
       expect.arrayContaining([
         { path: ['INBOX'], selectable: true },
@@ -85,10 +86,12 @@ describe('MaildirDriver layouts', () => {
     expect(await tree(root)).toEqual(
       expect.arrayContaining(['INBOX/cur', 'Work/cur', 'Work/Projects/cur', 'Work/Projects/new']),
     );
-    const paths = (await driver.listFolders()).map((f) => f.path.join('/')).sort();
+    const paths = foldersOf(await driver.listFolders())
+      .map((f) => f.path.join('/'))
+      .sort();
     expect(paths).toEqual(['INBOX', 'Work', 'Work/Projects']);
     await driver.deleteFolder(['Work']);
-    const after = await driver.listFolders();
+    const after = foldersOf(await driver.listFolders());
     expect(after.map((f) => [f.path.join('/'), f.selectable])).toEqual(
       expect.arrayContaining([
         ['Work/Projects', true],
@@ -101,11 +104,48 @@ describe('MaildirDriver layouts', () => {
     const driver = await MaildirDriver.open({ root, separator: '_' });
     await driver.createFolder(['a.b', 'c']);
     expect(await readdir(root)).toContain('.a.b_c');
-    expect((await driver.listFolders()).map((f) => f.path)).toContainEqual(['a.b', 'c']);
+    expect(foldersOf(await driver.listFolders()).map((f) => f.path)).toContainEqual(['a.b', 'c']);
   });
 });
 
 describe('MaildirDriver safety', () => {
+  it('lists a Maildir whose directory name it would never write as refused by that name, not left out', async () => {
+    const maildirs = ['.ok', '.a..b', '.tail.', '.x\ny', '.nul\u0001x'];
+    for (const dir of maildirs) {
+      for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, dir, sub), { recursive: true });
+    }
+    await mkdir(join(root, '.notmuch', 'xapian'), { recursive: true });
+    const listed = await MaildirDriver.open({ root }).then((d) => d.listFolders());
+    expect(
+      foldersOf(listed)
+        .map((f) => f.path.join('/'))
+        .sort(),
+    ).toEqual(['INBOX', 'ok']);
+    // A dot directory that is no Maildir (.notmuch) is no folder at all, refused or not.
+    expect(refusedOf(listed)).toEqual(['.a..b', '.nul\u0001x', '.tail.', '.x\ny'].sort());
+    const refused = listed.find((f) => 'refused' in f && f.refused === '.x\ny');
+    expect(refused).toMatchObject({ code: 'FOLDER_NAME_REFUSED' });
+    expect((refused as { message: string }).message).toContain('".x\\ny"');
+
+    const fsRoot = join(root, 'fs');
+    for (const dir of [
+      'INBOX',
+      'Work',
+      'bad\nname',
+      'Work/also\u0000'.replace('\u0000', '\u0002'),
+      '.hidden',
+    ]) {
+      for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(fsRoot, dir, sub), { recursive: true });
+    }
+    const fs = await MaildirDriver.open({ root: fsRoot, layout: 'fs' }).then((d) => d.listFolders());
+    expect(
+      foldersOf(fs)
+        .map((f) => f.path.join('/'))
+        .sort(),
+    ).toEqual(['INBOX', 'Work']);
+    expect(refusedOf(fs)).toEqual(['Work/also\u0002', 'bad\nname'].sort());
+  });
+
   const hostile: [string, FolderPath][] = [
     ['dot-dot', ['..', 'escape']],
     ['a dot-dot level after a real one', ['ok', '..', '..', 'x']],

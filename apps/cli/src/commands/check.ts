@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } from '@twinbox/config';
 import {
   type Driver,
+  type FolderInfo,
   type FolderPath,
   flagsEqual,
   isReadFailure,
+  isRefusedFolder,
+  type ListedFolder,
   type ListedMessage,
   messageIdFromHeaders,
   type ReadResult,
@@ -236,7 +239,35 @@ export function registerCheck(program: Command): void {
           const inner = await openDriver(loaded.config.accounts[pair.right]!, { readOnly: true });
           const renames = new FolderRenames(pair.rename);
           right = renames.empty ? inner : new RenamedDriver(inner, renames);
-          const [lf, rf] = await Promise.all([left.listFolders(), right.listFolders()]);
+          const listed = await Promise.all([left.listFolders(), right.listFolders()]);
+          // A name a side refused (it does not map back exactly) cannot be compared: it is a difference,
+          // said by the name as the store gave it, never skipped without a word. The pair's patterns see
+          // it as a one-level name, as the sync's do.
+          const refused: FolderDifference[] = [];
+          listed.forEach((list, i) => {
+            const side: Side = i === 0 ? 'left' : 'right';
+            for (const f of list) {
+              if (!isRefusedFolder(f) || !matches([f.refused]) || !extra([f.refused])) continue;
+              refused.push({
+                folder: JSON.stringify(f.refused),
+                onlyOn: side,
+                onlyLeft: [],
+                onlyRight: [],
+                flags: [],
+                bodies: [],
+                unreadable: [
+                  {
+                    side,
+                    message: `a folder name that cannot be mapped exactly, not compared: ${f.message}`,
+                  },
+                ],
+                gaps: [],
+                heldBack: 0,
+              });
+            }
+          });
+          const usable = (list: ListedFolder[]) => list.filter((f): f is FolderInfo => !isRefusedFolder(f));
+          const [lf, rf] = listed.map(usable) as [FolderInfo[], FolderInfo[]];
           const selectable = (list: typeof lf) =>
             new Set(
               list
@@ -249,7 +280,7 @@ export function registerCheck(program: Command): void {
           const names = (list: typeof lf) => new Set(list.map((f) => f.path.join('\u0000')));
           const lnames = names(lf);
           const rnames = names(rf);
-          const differences: FolderDifference[] = [];
+          const differences: FolderDifference[] = [...refused];
           const all = [...new Set([...ls, ...rs])].sort();
           for (const key of all) {
             const path = key.split('\u0000');
@@ -278,7 +309,7 @@ export function registerCheck(program: Command): void {
             held += diff.heldBack;
             if (differs(diff)) differences.push(diff);
           }
-          results.push({ pair: name, differences, folders: all.length, heldBack: held });
+          results.push({ pair: name, differences, folders: all.length + refused.length, heldBack: held });
         } finally {
           await left.close();
           await right?.close();

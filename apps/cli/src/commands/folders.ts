@@ -1,4 +1,5 @@
 import { openDriver } from '@twinbox/config';
+import { type FolderInfo, isRefusedFolder, quoteName } from '@twinbox/core';
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -21,13 +22,17 @@ export function registerFolders(program: Command): void {
         );
       const driver = await openDriver(settings);
       try {
-        const folders = (await driver.listFolders()).sort((a, b) =>
-          a.path.join('/').localeCompare(b.path.join('/')),
-        );
+        const listed = await driver.listFolders();
+        const folders = listed
+          .filter((f): f is FolderInfo => !isRefusedFolder(f))
+          .sort((a, b) => a.path.join('/').localeCompare(b.path.join('/')));
+        const refused = listed.filter(isRefusedFolder);
         if (ctx.options.json) {
-          process.stdout.write(`${JSON.stringify(folders)}\n`);
+          process.stdout.write(`${JSON.stringify([...folders, ...refused])}\n`);
           return;
         }
+        // Names the account lists but Twinbox cannot map exactly, quoted: they may hold CR, LF or ESC.
+        for (const f of refused) process.stdout.write(`${quoteName(f.refused)}  (refused: ${f.code})\n`);
         for (const f of folders) {
           const notes = [f.specialUse, f.selectable ? undefined : 'holds folders only'].filter(Boolean);
           process.stdout.write(`${f.path.join('/')}${notes.length ? `  (${notes.join(', ')})` : ''}\n`);

@@ -11,7 +11,17 @@ import type {
 } from '../driver.js';
 import { FolderError, MessageError, StoreError } from '../errors.js';
 import { applyFlagDelta, normalizeFlags } from '../flags.js';
-import { displayFolder, type FolderInfo, type FolderPath, folderKey, INBOX, isInbox } from '../folders.js';
+import {
+  displayFolder,
+  type FolderInfo,
+  type FolderPath,
+  folderKey,
+  INBOX,
+  isInbox,
+  type ListedFolder,
+  quoteName,
+  type RefusedFolder,
+} from '../folders.js';
 import type { ListedMessage } from '../model.js';
 
 /** One message as the in-memory "disk" holds it. Plain data. */
@@ -79,6 +89,12 @@ export class MemoryStore {
     this.data = data ? structuredClone(data) : { folders: [], nextEpoch: 1 };
     if (!findFolder(this.data, INBOX)) makeFolder(this.data, INBOX);
   }
+
+  /**
+   * Names the store lists that its driver refuses (see {@link RefusedFolder}), as a test sets them: a
+   * real store's hostile folder names, which hold no messages the engine can reach.
+   */
+  refusedNames: string[] = [];
 
   /** A deep copy of {@link MemoryStore.data}, for `new MemoryStore(snapshot)` or a comparison. */
   snapshot(): MemoryStoreData {
@@ -297,8 +313,15 @@ export class MemoryDriver implements Driver {
     this.#hooks = typeof faults === 'function' ? { before: faults } : (faults ?? {});
   }
 
-  listFolders(): Promise<FolderInfo[]> {
-    return this.#run('listFolders', undefined, () => this.store.folders());
+  listFolders(): Promise<ListedFolder[]> {
+    return this.#run('listFolders', undefined, (): ListedFolder[] => [
+      ...this.store.folders(),
+      ...this.store.refusedNames.map((name) => ({
+        refused: name,
+        code: 'FOLDER_NAME_REFUSED',
+        message: `The memory store lists a folder named ${quoteName(name)}, which is refused.`,
+      })),
+    ]);
   }
 
   createFolder(path: FolderPath): Promise<void> {

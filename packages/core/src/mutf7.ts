@@ -1,8 +1,11 @@
 /**
- * IMAP's modified UTF-7 (RFC 3501 section 5.1.3), for Maildirs whose folder directories carry IMAP
- * names as they are on the wire: Dovecot's default, mbsync, OfflineIMAP. Written here rather than taken
- * from npm because the one package for it (`utf7`) has been unmaintained for a decade, and the codec is
- * this short and fully specified.
+ * IMAP's modified UTF-7 (RFC 3501 section 5.1.3): how IMAP folder names travel on the wire, and how
+ * Maildirs of Dovecot (by default), mbsync and OfflineIMAP spell their folder directories. Strict both
+ * ways, and in core (pure, no Node API) so that the IMAP driver, which must check what a server lists,
+ * and the Maildir driver, which must check what it finds on disk, refuse exactly the same spellings.
+ * Written here rather than taken from npm because the one package for it (`utf7`) has been unmaintained
+ * for a decade, imapflow's own decoder (iconv-lite) is lenient, and the codec is this short and fully
+ * specified.
  */
 
 const isDirect = (code: number) => code >= 0x20 && code <= 0x7e;
@@ -20,12 +23,9 @@ export function encodeMutf7(text: string): string {
   let pending: number[] = [];
   const flush = () => {
     if (pending.length === 0) return;
-    const bytes = new Uint8Array(pending.length * 2);
-    pending.forEach((unit, i) => {
-      bytes[i * 2] = unit >> 8;
-      bytes[i * 2 + 1] = unit & 0xff;
-    });
-    out += `&${Buffer.from(bytes).toString('base64').replace(/=+$/, '').replaceAll('/', ',')}-`;
+    // btoa takes a "binary string": one character per byte, here the UTF-16BE bytes of the units.
+    const bytes = pending.map((unit) => String.fromCharCode(unit >> 8, unit & 0xff)).join('');
+    out += `&${btoa(bytes).replace(/=+$/, '').replaceAll('/', ',')}-`;
     pending = [];
   };
   for (let i = 0; i < text.length; i++) {
@@ -65,9 +65,16 @@ export function decodeMutf7(text: string): string | undefined {
       continue;
     }
     if (!/^[A-Za-z0-9+,]+$/.test(run)) return undefined;
-    const bytes = Buffer.from(run.replaceAll(',', '/'), 'base64');
+    let bytes: string;
+    try {
+      // atob refuses a length that no base64 has (4n+1); the canonical check below catches the rest.
+      bytes = atob(run.replaceAll(',', '/'));
+    } catch {
+      return undefined;
+    }
     if (bytes.length % 2 !== 0) return undefined;
-    for (let k = 0; k < bytes.length; k += 2) out += String.fromCharCode((bytes[k]! << 8) | bytes[k + 1]!);
+    for (let k = 0; k < bytes.length; k += 2)
+      out += String.fromCharCode((bytes.charCodeAt(k) << 8) | bytes.charCodeAt(k + 1));
   }
   // UTF-16 decoded, so a lone surrogate shows only now; RFC 3501 encodes Unicode, which has none.
   if (LONE_SURROGATE.test(out)) return undefined;
