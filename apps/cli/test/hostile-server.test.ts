@@ -245,3 +245,37 @@ describe('a server that stops answering (item 3)', () => {
     expect(await maildirIds(p.maildir, 'B')).toHaveLength(3);
   }, 60_000);
 });
+
+describe('a UIDVALIDITY that changes in the middle of a sync', () => {
+  it('fails that folder alone, and the next sync pairs by content: nothing copied twice, nothing lost', async () => {
+    const fake = await FakeImapServer.start();
+    for (let i = 1; i <= 5; i++) fake.add('Work', mail('Work', i));
+    for (let i = 1; i <= 2; i++) fake.add('INBOX', mail('inbox', i));
+    const p = await pairWith(fake);
+    expect((await twinbox(['-c', p.config, 'sync'], p.env)).code).toBe(0);
+
+    // Three new messages; while their bodies are asked for, the server loses its index (new
+    // UIDVALIDITY, every UID renumbered) and drops the connection.
+    for (let i = 6; i <= 8; i++) fake.add('Work', mail('Work', i));
+    fake.script = (cmd) => {
+      if (!cmd.name.endsWith('FETCH') || !/BODY/i.test(cmd.args) || cmd.selected !== 'Work') return undefined;
+      fake.renumber('Work');
+      fake.script = undefined;
+      return { bye: 'index lost' };
+    };
+    const second = await twinbox(['-c', p.config, '--json', 'sync'], p.env);
+    expect(second.code, second.stderr).toBe(1);
+    const work = events(second.stdout).find(
+      (e) => e.type === 'folder-done' && (e as { folder?: string }).folder === 'Work',
+    );
+    expect(work?.errors?.map((e) => e.code)).toContain('EPOCH_CHANGED');
+
+    const third = await twinbox(['-c', p.config, '--json', 'sync'], p.env);
+    expect(third.code, third.stderr).toBe(0);
+    const totals = events(third.stdout).find((e) => e.type === 'pair-done')?.totals;
+    expect(totals).toMatchObject({ copied: 3, paired: 5 });
+    const all = Array.from({ length: 8 }, (_, i) => `<Work.${i + 1}@hostile.test>`).sort();
+    expect(await maildirIds(p.maildir, 'Work')).toEqual(all);
+    expect(fake.folder('Work')?.messages).toHaveLength(8);
+  });
+});

@@ -197,6 +197,7 @@ describe('a server that stops answering (issue 15, item 3)', () => {
     ['the greeting', 'greeting'],
     ['LOGIN', 'LOGIN'],
     ['CAPABILITY', 'CAPABILITY'],
+    ['NAMESPACE', 'NAMESPACE'],
   ])(
     'while connecting (%s): fails within the timeout, naming what stalled, and is not retried',
     async (_, stage) => {
@@ -261,5 +262,117 @@ describe('a server that stops answering (issue 15, item 3)', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     await expect(driver.listFolders()).rejects.toMatchObject({ code: 'INTERRUPTED' });
     expect(server.connections).toBe(1);
+  });
+});
+
+describe('odd answers from the server', () => {
+  /** The answer split after each FETCH line, so a script can add lines between them. */
+  function fetchLines(answer: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let from = 0;
+    for (;;) {
+      const next = answer.indexOf('\r\n* ', from);
+      if (next < 0) break;
+      out.push(answer.subarray(from, next + 2));
+      from = next + 2;
+    }
+    out.push(answer.subarray(from));
+    return out;
+  }
+
+  it('garbage lines between the FETCH answers: every message listed and read, nothing invented', async () => {
+    const server = await serve();
+    for (let i = 1; i <= 6; i++) server.add('INBOX', mail(i), ['\\Seen']);
+    server.script = (cmd, answer) => {
+      if (!cmd.name.endsWith('FETCH')) return undefined;
+      const garbage = [Buffer.from('* GARBAGE ((( ]]] \x01\r\n'), Buffer.from('%%% not imap at all\r\n')];
+      const parts = fetchLines(answer());
+      return {
+        send: Buffer.concat(parts.flatMap((p, i) => (i % 2 ? [p, garbage[i % 2]!] : [p]))),
+        after: 'done',
+      };
+    };
+    const driver = await connect(server);
+    const listing = fullOf(await driver.listMessages(['INBOX'], {}));
+    expect(listing.messages.map((m) => m.id).sort()).toEqual(['1', '2', '3', '4', '5', '6']);
+    const read = await driver.readMessages(['INBOX'], ['1', '2', '3', '4', '5', '6']);
+    read.forEach((r, i) => {
+      expect(Buffer.from((r as MessageContent).body).equals(mail(i + 1))).toBe(true);
+    });
+  });
+
+  it('the same UID answered twice is one message; a UID only the FETCH names is listed and reported', async () => {
+    const server = await serve();
+    for (let i = 1; i <= 3; i++) server.add('INBOX', mail(i));
+    server.script = (cmd, answer) => {
+      if (cmd.name !== 'FETCH' || /BODY/.test(cmd.args)) return undefined;
+      const parts = fetchLines(answer());
+      const tagged = parts.pop()!;
+      const phantom = Buffer.from('* 4 FETCH (UID 77 FLAGS (\\Seen) RFC822.SIZE 100)\r\n');
+      return { send: Buffer.concat([...parts, parts[0]!, phantom, tagged]), after: 'done' };
+    };
+    const driver = await connect(server);
+    const listing = fullOf(await driver.listMessages(['INBOX'], {}));
+    expect(listing.messages.map((m) => m.id).sort()).toEqual(['1', '2', '3', '77']);
+    expect(listing.problems).toMatchObject([{ id: '77', code: 'UID_UNCONFIRMED' }]);
+    // Reading it finds nothing: it is not a message (null, never a made-up body).
+    expect(await driver.readMessages(['INBOX'], ['77'])).toEqual([null]);
+  });
+
+  it('a literal longer than what follows: the read ends at the deadline, naming what stalled, and nothing is made up', async () => {
+    const server = await serve();
+    for (let i = 1; i <= 3; i++) server.add('INBOX', mail(i));
+    const driver = await connect(server, { timeoutMs: 400 });
+    await driver.listMessages(['INBOX'], {});
+    server.script = (cmd, answer) => {
+      if (!cmd.name.endsWith('FETCH') || !/BODY/i.test(cmd.args)) return undefined;
+      const text = answer().toString('latin1');
+      // The last message claims 500 more bytes than it has: the client waits for them.
+      const lied = text.replace(
+        /BODY\[\] \{(\d+)\}(?![\s\S]*BODY\[\] \{)/,
+        (_, n) => `BODY[] {${Number(n) + 500}}`,
+      );
+      return { send: Buffer.from(lied, 'latin1'), after: 'done' };
+    };
+    const started = Date.now();
+    const result = await driver.readMessages(['INBOX'], ['1', '2', '3']).catch((err: unknown) => err);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result).toMatchObject({ name: 'StoreError', code: 'SERVER_STALLED' });
+  });
+
+  it('an oversized item (a 24 MB body) is read whole, byte for byte', async () => {
+    const server = await serve();
+    const big = mail(1, 24 * 1024 * 1024);
+    server.add('INBOX', big);
+    server.add('INBOX', mail(2));
+    const driver = await connect(server);
+    expect(fullOf(await driver.listMessages(['INBOX'], {})).messages.map((m) => m.size)).toEqual([
+      big.length,
+      mail(2).length,
+    ]);
+    const [first, second] = await driver.readMessages(['INBOX'], ['1', '2']);
+    expect(Buffer.from((first as MessageContent).body).equals(big)).toBe(true);
+    expect(Buffer.from((second as MessageContent).body).equals(mail(2))).toBe(true);
+  });
+
+  it('a UIDVALIDITY that changes under the client: the folder fails alone with EPOCH_CHANGED, no id is used across it', async () => {
+    const server = await serve();
+    for (let i = 1; i <= 3; i++) server.add('Work', mail(i));
+    server.add('Other', mail(9));
+    const driver = await connect(server);
+    await driver.listMessages(['Work'], {});
+    // The server loses its index and drops the connection while the bodies are asked for.
+    server.script = (cmd) => {
+      if (!cmd.name.endsWith('FETCH') || !/BODY/i.test(cmd.args) || cmd.selected !== 'Work') return undefined;
+      server.renumber('Work');
+      server.script = undefined;
+      return { bye: 'index lost' };
+    };
+    const result = await driver.readMessages(['Work'], ['1', '2', '3']).catch((err: unknown) => err);
+    expect(result).toMatchObject({ name: 'FolderError', code: 'EPOCH_CHANGED' });
+    expect(fullOf(await driver.listMessages(['Other'], {})).messages).toHaveLength(1);
+    // Listed again, the folder has its new epoch and ids.
+    const again = fullOf(await driver.listMessages(['Work'], {}));
+    expect(again.marker.epoch).toBe('2');
   });
 });
