@@ -30,11 +30,14 @@ import type { SideArgs } from './side-component.js';
  */
 function engineFacing(
   handle: ComponentHandle<SideController>,
+  side: 'left' | 'right',
   transfer: typeof import('@twinbox/worker-runtime').transfer,
 ): SideController {
   const api = handle.api as unknown as SideController;
   return {
     ...api,
+    // The proxy carries only the component's methods, and the engine checks each controller's side.
+    side,
     applyCopies: (key, path, items) =>
       api.applyCopies(key, path, transfer(items, movableBuffers(items.map((i) => i.content)))),
   };
@@ -266,8 +269,8 @@ export async function openPair(
     return {
       name: pairName,
       config: pair,
-      left: engineFacing(left, runtime.transfer),
-      right: engineFacing(right, runtime.transfer),
+      left: engineFacing(left, 'left', runtime.transfer),
+      right: engineFacing(right, 'right', runtime.transfer),
       statePath: path,
       syncOptions: {
         policy: policyOf(pair),

@@ -196,7 +196,8 @@ export class World {
           },
         );
         handles.unshift(handle);
-        return handle.api as unknown as Controller;
+        // A proxy has only the component's methods; the engine also checks each controller's side.
+        return { ...handle.api, side: name } as unknown as Controller;
       };
       const [left, right] = await Promise.all([side('left'), side('right')]);
       return await sync(left, right, options);

@@ -438,3 +438,34 @@ describe('names a side lists but refuses (issue 15, item 4)', () => {
     expect(report.totals.errors).toBe(0);
   });
 });
+
+describe('controllers out of their places', () => {
+  // Before the check, swapped controllers synced nothing, and two of the same side copied one way and
+  // duplicated those messages on every run: the engine must refuse before either store or the state changes.
+  it.each([
+    ['swapped', 'right', 'left'],
+    ['both left', 'left', 'left'],
+    ['both right', 'right', 'right'],
+  ] as const)(
+    '%s: the sync rejects, writes nothing, and a sync in order afterwards copies each message once',
+    async (_name, first, second) => {
+      const world = new World();
+      const a = world.add('left', INBOX, ['\\Seen']);
+      const b = world.add('right', INBOX, []);
+      const before = { left: snapshot(world.stores.left), right: snapshot(world.stores.right) };
+      const controllers = world.controllers();
+      await expect(sync(controllers[first], controllers[second])).rejects.toThrow(TypeError);
+      expect(snapshot(world.stores.left)).toEqual(before.left);
+      expect(snapshot(world.stores.right)).toEqual(before.right);
+      expect(await world.state.listFolderPairs()).toEqual([]);
+      expect(await world.state.loadPairs(folderKey(INBOX))).toEqual([]);
+      for (const side of ['left', 'right'] as const) {
+        expect(await world.state.loadMarker(folderKey(INBOX), side)).toBeNull();
+      }
+
+      for (let run = 0; run < 2; run++) await sync(controllers.left, controllers.right);
+      expect(tokens(world, 'left')).toEqual([a, b].sort());
+      expect(tokens(world, 'right')).toEqual([a, b].sort());
+    },
+  );
+});

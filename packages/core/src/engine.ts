@@ -116,6 +116,11 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
  * The engine: syncs every folder pair of two sides. Per folder it asks both sides for their changes
  * concurrently, merges them into a plan (pure, see `mergeFolder`), and has each side apply its half.
  *
+ * `left` must be the controller built for the left side (`left.side === 'left'`) and `right` the one
+ * for the right side: each records its pairs and markers under its own side in the shared state, so
+ * swapped or doubled controllers would sync nothing, or copy one way and duplicate messages on every
+ * run. `sync` rejects such a call with a `TypeError` before it calls either controller.
+ *
  * Errors: a message error is counted and the folder goes on; a folder error skips that folder (its
  * marker is not recorded, so it is listed in full next time); a store error, or any error the engine
  * cannot classify, stops the sync and rejects.
@@ -125,6 +130,7 @@ export async function sync(
   right: SideController,
   options: SyncOptions = {},
 ): Promise<SyncReport> {
+  checkSides(left, right);
   const policy = options.policy ?? DEFAULT_POLICY;
   const sides = { left, right };
   const report: SyncReport = {
@@ -168,6 +174,26 @@ export async function sync(
     if (f.action === 'deleted') report.totals.foldersDeleted++;
   }
   return report;
+}
+
+/**
+ * The types cannot tell the two places apart (both are `SideController`), and a proxy for a controller
+ * in a worker thread carries no `side` unless the caller gives it one: so the places are checked here,
+ * before anything is read or written.
+ */
+function checkSides(left: SideController, right: SideController): void {
+  const given = { left, right };
+  const wrong = (['left', 'right'] as const).flatMap((place) => {
+    const side: unknown = given[place]?.side;
+    if (side === place) return [];
+    return [`the ${place} argument has ${side === undefined ? 'no side' : `side ${JSON.stringify(side)}`}`];
+  });
+  if (wrong.length === 0) return;
+  throw new TypeError(
+    `sync(left, right) needs the left side's controller first and the right side's second, but ${wrong.join(' and ')}. ` +
+      "Pass the controller built with side 'left' as the first argument and the one built with side 'right' as the second; " +
+      "a controller in a worker thread needs its side on the object passed here ({ ...handle.api, side: 'left' }).",
+  );
 }
 
 /**
