@@ -11,6 +11,8 @@
 //
 // better-sqlite3 stays outside: it loads a native module found relative to its own files. Linked source
 // maps chain through tsc's maps back to the TypeScript sources (node --enable-source-maps uses them).
+// They carry those sources inline: they name files of the other packages and of dependencies, which
+// the CLI's tarball cannot hold at those paths, so only inlined sources resolve once it is installed.
 //
 //   node scripts/bundle.mjs    (run by `pnpm run build` after tsc)
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,7 +36,7 @@ const common = {
   format: 'esm',
   external: ['better-sqlite3'],
   sourcemap: 'linked',
-  sourcesContent: false,
+  sourcesContent: true,
   // No minifying: a stack trace without source maps still reads as the code it ran.
   minify: false,
   banner: { js: banner },

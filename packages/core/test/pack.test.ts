@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,10 @@ describe('the packed @twinbox/core tarball', () => {
     expect(files).toContain('package/dist/index.js');
     expect(files).toContain('package/dist/index.d.ts');
     expect(files).toContain('package/README.md');
-    expect(files.some((f) => f.startsWith('package/src/') || f.startsWith('package/test/'))).toBe(false);
+    expect(files).toContain('package/LICENSE');
+    // The sources ship so that the source maps (.js.map and .d.ts.map) resolve; the tests do not.
+    expect(files).toContain('package/src/engine.ts');
+    expect(files.some((f) => f.startsWith('package/test/'))).toBe(false);
 
     await writeFile(
       join(consumer, 'package.json'),
@@ -46,6 +49,33 @@ describe('the packed @twinbox/core tarball', () => {
         cwd: consumer,
       },
     );
+
+    // Every source map names files that are in the package, so a stack trace or "go to definition"
+    // reaches the TypeScript rather than a missing file.
+    const installed = join(consumer, 'node_modules', '@twinbox', 'core');
+    const maps = (await readdir(join(installed, 'dist'), { recursive: true })).filter((f) =>
+      f.endsWith('.map'),
+    );
+    expect(maps.length).toBeGreaterThan(20);
+    const missing: string[] = [];
+    for (const map of maps) {
+      const file = join(installed, 'dist', map);
+      const { sources, sourceRoot = '' } = JSON.parse(await readFile(file, 'utf8')) as {
+        sources: string[];
+        sourceRoot?: string;
+      };
+      for (const source of sources) {
+        const target = join(dirname(file), sourceRoot, source);
+        if (
+          !(await access(target).then(
+            () => true,
+            () => false,
+          ))
+        )
+          missing.push(`${map} -> ${source}`);
+      }
+    }
+    expect(missing).toEqual([]);
 
     await writeFile(
       join(consumer, 'main.js'),
