@@ -17,7 +17,16 @@ twinbox_node_bin() {
   local version=$1 prefix="$TWINBOX_TOOLS/node-$1"
   if [ ! -x "$prefix/bin/node" ] || [ "$("$prefix/bin/node" -v 2>/dev/null)" != "v$version" ]; then
     log "Installing Node $version into $prefix" >&2
-    npm install --global --no-audit --no-fund --loglevel=error --prefix "$prefix" "node@$version" >&2
+    npm install --global --no-audit --no-fund --loglevel=error --prefix "$prefix" "node@$version" >&2 || {
+      echo "Could not install Node $version from the npm registry (see npm's error above)." >&2
+      return 1
+    }
+  fi
+  # Called as $(twinbox_node_bin …), where a failure would otherwise go unnoticed and the tests would
+  # run on whatever Node comes first on PATH: check the binary answers with the version asked for.
+  if [ "$("$prefix/bin/node" -v 2>/dev/null)" != "v$version" ]; then
+    echo "Node $version is not usable at $prefix/bin/node." >&2
+    return 1
   fi
   printf '%s\n' "$prefix/bin"
 }
@@ -33,7 +42,7 @@ twinbox_setup() {
   if command -v node >/dev/null 2>&1; then system_major=$(node -p 'process.versions.node.split(".")[0]'); fi
   if [ "$system_major" != 24 ]; then
     local bin
-    bin=$(twinbox_node_bin "$TWINBOX_NODE_VERSION")
+    bin=$(twinbox_node_bin "$TWINBOX_NODE_VERSION") || return 1
     export PATH="$bin:$PATH"
   fi
   log "Node $(node -v) at $(command -v node)"
