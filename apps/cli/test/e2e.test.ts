@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SqliteState } from '@twinbox/state-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -141,6 +141,11 @@ describe.each(['threads', 'inline'] as const)(
       expect(await maildirSnapshot(s.maildir)).toEqual(['/.Archiv.2024/cur <old@e2e> RS']);
       const folders = await twinbox(['-c', s.config, 'folders', 'remote'], s.env);
       expect(folders.stdout.split('\n')).toEqual(expect.arrayContaining(['INBOX', 'Archiv/2024', 'Привет']));
+      // Listing a Maildir account that does not exist yet says so and creates nothing.
+      await rm(s.maildir, { recursive: true, force: true });
+      const local = await twinbox(['-c', s.config, 'folders', 'local'], s.env);
+      expect(local.code).toBe(4);
+      await expect(stat(s.maildir)).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
     it('exit codes: wrong password 3, unreachable server 4, pair locked by another sync 5, unknown pair 2', async () => {

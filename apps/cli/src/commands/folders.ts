@@ -20,7 +20,8 @@ export function registerFolders(program: Command): void {
           `${file}: no account named ${JSON.stringify(account)} (accounts: ${Object.keys(config.accounts).join(', ')}).`,
           EXIT.CONFIG,
         );
-      const driver = await openDriver(settings);
+      // Read-only: listing an account must not create a missing Maildir root or inbox, nor SELECT.
+      const driver = await openDriver(settings, { readOnly: true });
       try {
         const listed = await driver.listFolders();
         const folders = listed
