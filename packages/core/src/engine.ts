@@ -460,11 +460,16 @@ class FolderRun {
     // After one side's ids changed, all its messages are new and pair by content with the other side:
     // with every message there no pair knows too (mail that a one-way pair never sent back, or that a
     // limit held back), not only with the halves of the old pairs, or one of those would be copied
-    // onto itself. An incremental listing leaves them out, so that side is listed in full (rare).
+    // onto itself. An incremental listing leaves them out, so that side is listed in full (rare). The
+    // side that was reset is listed again at the same moment: two listings taken one after the other
+    // would leave a window in which mail another program puts on both sides is seen on one side only,
+    // and copied onto the other, which already has it.
     if (lc.reset !== rc.reset && (lc.reset ? rc : lc).listed === undefined) {
       const again = { ...request, full: true };
-      if (lc.reset && !skipListing('right')) rc = await right.changes(key, rp, again);
-      if (rc.reset && !skipListing('left')) lc = await left.changes(key, lp, again);
+      [lc, rc] = await Promise.all([
+        skipListing('left') ? lc : left.changes(key, lp, again),
+        skipListing('right') ? rc : right.changes(key, rp, again),
+      ]);
     }
     const paths = { left: lp, right: rp };
     for (const problem of [...(lc.problems ?? []), ...(rc.problems ?? [])]) {
