@@ -154,6 +154,7 @@ export interface OpenedPair {
   close(): Promise<void>;
 }
 
+/** How {@link openPair} (and `syncPair`) run a pair, beyond what its config says. */
 export interface OpenPairOptions {
   /**
    * `threads`: each side (driver and controller) in a worker thread of its own and the state in a

@@ -40,6 +40,11 @@ export interface LoadedConfig {
   config: TwinboxConfig;
 }
 
+/**
+ * Reads and validates the config at `file`: paths made absolute against the home directory and the
+ * file's directory. Rejects with a `ConfigError` listing every problem (`file:line: key: …`), or saying
+ * the file is missing.
+ */
 export async function loadConfig(file: string): Promise<LoadedConfig> {
   const path = resolve(file);
   let text: string;

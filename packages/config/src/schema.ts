@@ -215,6 +215,10 @@ export const pairSchema = z.strictObject({
     .default({ flags: 'merge', 'delete-vs-change': 'keep' }),
 });
 
+/**
+ * The zod schema of a config file's TOML (kebab-case keys, as users write them); `parseConfig` and
+ * `loadConfig` validate with it, `configJsonSchema()` publishes it for editors.
+ */
 export const configSchema = z
   .strictObject({
     state: z
@@ -254,10 +258,15 @@ export const configSchema = z
     }
   });
 
+/** A whole config as `configSchema` gives it after validation: defaults filled in, paths as written. */
 export type TwinboxConfig = z.output<typeof configSchema>;
+/** One `[accounts.<name>]` table: an IMAP account or a Maildir, told apart by `type`. */
 export type AccountConfig = z.output<typeof accountSchema>;
+/** An account with `type = "imap"`: server, login and credential source. */
 export type ImapAccountConfig = z.output<typeof imapAccountSchema>;
+/** An account with `type = "maildir"`: the tree's path, layout and spelling of folder names. */
 export type MaildirAccountConfig = z.output<typeof maildirAccountSchema>;
+/** One `[pairs.<name>]` table: its two accounts, the folders it syncs and its policy. */
 export type PairConfig = z.output<typeof pairSchema>;
 
 /** The config's JSON Schema (draft 2020-12), for editors (taplo, VS Code "Even Better TOML"). */

@@ -26,6 +26,7 @@ import {
 } from '@twinbox/core';
 import { twoWayMerge } from './two-way-merge.js';
 
+/** What a {@link Controller} stands on: its place in `sync(left, right)`, its store and the state. */
 export interface ControllerOptions {
   side: Side;
   driver: Driver;

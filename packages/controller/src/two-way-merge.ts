@@ -11,6 +11,7 @@ import {
   type Side,
 } from '@twinbox/core';
 
+/** One side's changes since the last sync, from comparing its listing with the recorded pairs. */
 export interface TwoWayResult {
   added: ListedMessage[];
   removed: PairRef[];

@@ -101,6 +101,7 @@ export interface FlagUpdate {
   remove: readonly string[];
 }
 
+/** What became of one message's flag change: done, or failed (`gone` when the message no longer exists). */
 export type FlagOutcome =
   | { id: string; ok: true }
   | { id: string; ok: false; gone: boolean; message: string };

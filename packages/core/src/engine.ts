@@ -10,6 +10,7 @@ import { type FolderPlan, isEmptyFolderPlan } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
 import type { FolderPairRecord } from './state.js';
 
+/** How {@link sync} runs: the policy, a dry run, which folders, how many at once, a stop signal, progress. */
 export interface SyncOptions {
   policy?: SyncPolicy;
   /** Plan only: nothing is written to either store or to the state; the plans are returned. */
@@ -37,12 +38,17 @@ export interface SyncOptions {
   interruptAfterMs?: number;
 }
 
+/**
+ * Progress of a sync, given to `onEvent` as it happens: a folder started, planned (with its plan),
+ * copies landed, a folder done (with its report). The CLI's bars and the daemon's metrics use these.
+ */
 export type SyncEvent =
   | { type: 'folder-start'; key: string }
   | { type: 'folder-planned'; key: string; plan: FolderPlan }
   | { type: 'copied'; key: string; to: Side; count: number; bytes: number }
   | { type: 'folder-done'; key: string; report: FolderReport };
 
+/** What a sync did in one folder pair: counts of what it wrote, and the errors that skipped messages. */
 export interface FolderReport {
   /**
    * The folder pair's key; for a name a side refused (see `refused`), that name quoted as by
@@ -66,6 +72,7 @@ export interface FolderReport {
   errors: { scope: 'message' | 'folder'; code: string; message: string }[];
 }
 
+/** What {@link sync} did: each folder pair's report, the totals, and with `dryRun` the plans. */
 export interface SyncReport {
   /** Set when `signal` stopped the sync before every folder was done. */
   aborted: boolean;

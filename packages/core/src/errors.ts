@@ -6,6 +6,7 @@
  */
 export type ErrorScope = 'message' | 'folder' | 'store';
 
+/** The base of the errors by scope: `scope` says what the engine skips, `code` what went wrong. */
 export class SyncError extends Error {
   readonly scope: ErrorScope;
   readonly code: string;

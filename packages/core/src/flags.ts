@@ -6,6 +6,7 @@
 
 /** System flags that are synchronised. `\Recent` is per-session on IMAP and never stored or synced. */
 export const SYSTEM_FLAGS = ['\\Answered', '\\Deleted', '\\Draft', '\\Flagged', '\\Seen'] as const;
+/** One of {@link SYSTEM_FLAGS}. */
 export type SystemFlag = (typeof SYSTEM_FLAGS)[number];
 
 /**
@@ -64,6 +65,7 @@ export function compareFlags(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Whether two normalised flag lists hold the same flags, whatever their order (compared without case, as IMAP does). */
 export function flagsEqual(a: FlagList, b: FlagList): boolean {
   if (a.length !== b.length) return false;
   const lower = new Set(a.map((f) => f.toLowerCase()));
@@ -76,6 +78,7 @@ export interface FlagDelta {
   removed: string[];
 }
 
+/** What to add to `from` and remove from it to reach `to`, compared without case, as IMAP does. */
 export function diffFlags(from: FlagList, to: FlagList): FlagDelta {
   const fromSet = new Set(from.map((f) => f.toLowerCase()));
   const toSet = new Set(to.map((f) => f.toLowerCase()));
@@ -85,6 +88,7 @@ export function diffFlags(from: FlagList, to: FlagList): FlagDelta {
   };
 }
 
+/** Whether a delta changes nothing. */
 export function isEmptyDelta(delta: FlagDelta): boolean {
   return delta.added.length === 0 && delta.removed.length === 0;
 }
@@ -95,6 +99,7 @@ export function applyFlagDelta(flags: FlagList, delta: FlagDelta): string[] {
   return normalizeFlags([...flags, ...delta.added].filter((f) => !removed.has(f.toLowerCase())));
 }
 
+/** The flags a message pair ends with after a sync, and what each side must change to get there. */
 export interface FlagMerge {
   /** The flags both sides should hold after the sync. */
   flags: string[];

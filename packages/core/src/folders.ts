@@ -8,6 +8,7 @@ export type FolderPath = readonly string[];
 /** The inbox is special on every store (case-insensitive on IMAP, the root of a Maildir++). */
 export const INBOX: FolderPath = ['INBOX'];
 
+/** Whether `path` is the inbox: one level named INBOX, in any case. */
 export function isInbox(path: FolderPath): boolean {
   return path.length === 1 && path[0]!.toUpperCase() === 'INBOX';
 }
@@ -20,6 +21,7 @@ export function folderKey(path: FolderPath): string {
   return path.map((level) => level.replaceAll('%', '%25').replaceAll('/', '%2F')).join('/');
 }
 
+/** The folder path a {@link folderKey} was made from. */
 export function parseFolderKey(key: string): FolderPath {
   return key.split('/').map((level) => level.replaceAll('%2F', '/').replaceAll('%25', '%'));
 }
@@ -64,6 +66,7 @@ export interface RefusedFolder {
 /** What {@link Driver.listFolders} gives: folders, and names it refused. */
 export type ListedFolder = FolderInfo | RefusedFolder;
 
+/** Whether a listed folder is a name the driver refused rather than a folder. */
 export function isRefusedFolder(folder: ListedFolder): folder is RefusedFolder {
   return 'refused' in folder;
 }

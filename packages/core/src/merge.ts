@@ -5,6 +5,7 @@ import { type Candidate, type HashMap, pairByContent } from './pairing.js';
 import { emptySidePlan, type FolderPlan } from './plan.js';
 import { flowsFrom, type SyncPolicy } from './policy.js';
 
+/** What {@link mergeFolder} plans one folder pair from: both sides' changes since the last sync. */
 export interface FolderMergeInput {
   key: string;
   left: FolderPath;

@@ -4,6 +4,7 @@ import type { FlagList } from './flags.js';
 /** The two sides of a pair. The engine is symmetric: nothing below favours one side by name. */
 export type Side = 'left' | 'right';
 
+/** The side that is not `side`. */
 export function otherSide(side: Side): Side {
   return side === 'left' ? 'right' : 'left';
 }
@@ -70,6 +71,7 @@ export interface SideChanges {
   marker: FolderMarker;
 }
 
+/** Whether a side changed anything since the last sync: added, removed, flagged or orphaned messages. */
 export function hasChanges(changes: SideChanges): boolean {
   return (
     changes.added.length > 0 ||

@@ -15,6 +15,7 @@ export interface Candidate {
 /** Body hashes by message id, for the candidates that {@link contentPairingNeeds} named. */
 export type HashMap = Readonly<Record<string, string>>;
 
+/** What pairing by content made of two sides' candidates: the pairs found, and the rest of each side. */
 export interface ContentPairing {
   matched: [left: Candidate, right: Candidate][];
   unmatchedLeft: Candidate[];

@@ -76,10 +76,12 @@ export interface FolderListPlan {
   forget: string[];
 }
 
+/** A side plan with nothing to do. */
 export function emptySidePlan(): SidePlan {
   return { copies: [], flags: [], deletes: [] };
 }
 
+/** How many actions a side plan holds: copies, flag changes and deletions. */
 export function sidePlanSize(plan: SidePlan): number {
   return plan.copies.length + plan.flags.length + plan.deletes.length;
 }
@@ -94,6 +96,7 @@ export function isEmptyFolderPlan(plan: FolderPlan): boolean {
   );
 }
 
+/** Whether a folder list plan creates, deletes and forgets nothing. */
 export function isEmptyFolderListPlan(plan: FolderListPlan): boolean {
   return plan.create.length === 0 && plan.delete.length === 0 && plan.forget.length === 0;
 }

@@ -47,6 +47,11 @@ export interface SyncPolicy {
   maxMessageAge?: number;
 }
 
+/**
+ * What a sync does unless told otherwise: both ways, carrying new messages, flags, deletions and folder
+ * creations and deletions; flags changed on both sides merged; a message deleted on one side and
+ * changed on the other kept.
+ */
 export const DEFAULT_POLICY: SyncPolicy = {
   direction: 'both',
   propagate: { new: true, flags: true, deletions: true, folderCreation: true, folderDeletion: true },

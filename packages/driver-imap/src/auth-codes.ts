@@ -18,4 +18,5 @@ export const AUTH_ERROR_CODES = {
   oauth2Refresh: 'OAUTH2_REFRESH_FAILED',
 } as const;
 
+/** One of the codes of {@link AUTH_ERROR_CODES}. */
 export type AuthErrorCode = (typeof AUTH_ERROR_CODES)[keyof typeof AUTH_ERROR_CODES];

@@ -70,11 +70,16 @@ export class StalledError extends Error {
   }
 }
 
+/**
+ * Thrown before connecting when the settings would send a password in the clear (`tls: 'none'` to a
+ * host that is not this machine, without `allowPlaintextPassword`), or pin a certificate without TLS.
+ */
 export class InsecureTransportError extends Error {
   override name = 'InsecureTransportError';
   readonly code = 'INSECURE_TRANSPORT';
 }
 
+/** Whether `host` names this machine (localhost, 127.0.0.0/8, ::1), where no network can listen in. */
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -109,6 +114,7 @@ export function parseFingerprint(pin: string): string {
   return hex.match(/../g)!.join(':');
 }
 
+/** The server's certificate does not have the pinned SHA-256 fingerprint: the login is refused. */
 export class CertificatePinError extends Error {
   override name = 'CertificatePinError';
   readonly code = 'CERT_PIN_MISMATCH';

@@ -13,6 +13,7 @@ export interface ImapFolder {
   subscribed: boolean;
 }
 
+/** Every folder an imapflow session's server lists (LIST), with its delimiter, special use and whether it holds messages. */
 export async function listFolders(client: ImapFlow): Promise<ImapFolder[]> {
   const boxes = await client.list();
   return boxes.map((box) => ({

@@ -32,6 +32,7 @@ export interface LayoutOptions {
   names?: FolderNameEncoding | undefined;
 }
 
+/** How folder names are spelled on disk: as they are (UTF-8), or in IMAP's modified UTF-7. */
 export type FolderNameEncoding = 'utf-8' | 'modified-utf-7';
 
 /** Most file systems cap one directory entry at 255 bytes. */

@@ -65,6 +65,7 @@ export class StateFileError extends Error {
   }
 }
 
+/** How {@link SqliteState.open} opens a database: where, and whether to wait for another sync's lock. */
 export interface SqliteStateOptions {
   /** The database file; created (mode 0600, directory 0700) when missing. */
   path: string;

@@ -24,6 +24,7 @@ export {
 } from './errors.js';
 export { transfer } from './transfer.js';
 
+/** Where a component runs: `thread`, a worker thread of its own; `inline`, the calling thread. */
 export type RunMode = 'thread' | 'inline';
 
 /** How to start a component. */

@@ -15,6 +15,7 @@ export interface ImportResult {
   notes: ImportNote[];
 }
 
+/** What `importMbsync` and `importOfflineImap` need besides the source file's text. */
 export interface ImportOptions {
   /** The source file's path, named in the config's header. */
   file?: string | undefined;
