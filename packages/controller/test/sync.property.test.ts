@@ -233,7 +233,6 @@ describe('sync while another program changes a store in the middle of it', slow,
     }
   });
 
-
   it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
     await fc.assert(
       fc.asyncProperty(history, fc.nat({ max: 200 }), op, fc.nat(), async (rounds, at, meddle, inRound) => {
