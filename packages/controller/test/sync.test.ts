@@ -119,6 +119,33 @@ describe('the engine with two controllers over in-memory stores', () => {
     expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
   });
 
+  it('after an epoch change, mail another program puts on both sides before the second listings is not copied onto itself (seed 1623077203)', async () => {
+    // One side's ids changed, so the other side, listed incrementally, must be listed again in full.
+    // Listed one after the other, a message another program put on both sides in between was seen on
+    // one side only and copied onto the other, which already had it. Both are now listed together;
+    // only the window between two listings made at the same moment remains, which no two stores close.
+    const world = new World();
+    world.stores.left.createFolder(['F']);
+    await world.sync();
+    world.stores.left.resetEpoch(['F']);
+    const { left, right } = world.controllers();
+    let calls = 0;
+    const listing = (side: typeof left) => (key: string, path: string[], options?: object) => {
+      if (key === 'F' && ++calls === 3) {
+        const token = world.token();
+        world.add('left', ['F'], [], token);
+        world.add('right', ['F'], [], token);
+      }
+      return side.changes(key, path, options);
+    };
+    await sync(overriding(left, { changes: listing(left) }), overriding(right, { changes: listing(right) }));
+    expect(calls, 'the other side was listed again').toBeGreaterThanOrEqual(3);
+    const report = await world.sync();
+    expect(report.totals.errors).toBe(0);
+    for (const side of ['left', 'right'] as const) expect(tokens(world, side, ['F'])).toHaveLength(1);
+    expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
+
   it('reports a message a side could not read (ReadFailure) by its code, copies the rest, and copies it next time', async () => {
     const world = new World();
     const tokens3 = [0, 1, 2].map(() => world.add('left', INBOX, []));
