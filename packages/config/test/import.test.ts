@@ -76,7 +76,7 @@ describe('importMbsync', () => {
     expect(config.accounts['work-remote']).toEqual({
       type: 'imap',
       host: 'imap.work.example',
-      timeout: 20,
+      timeout: 60,
       port: 993,
       tls: 'implicit',
       user: 'jane.doe@work.example',
@@ -163,7 +163,14 @@ describe('importMbsync', () => {
     ])
       expect(note(result.notes, key, 'warning').message.length).toBeGreaterThan(10);
     expect(note(result.notes, 'Channel work: SyncState', 'info').message).toMatch(/own state/);
-    expect(note(result.notes, 'IMAPAccount work: Timeout', 'info').message).toMatch(/not needed/);
+  });
+
+  it("translates Timeout into timeout, keeping a deadline where mbsync's 0 had none", () => {
+    expect(config.accounts['work-remote']).toMatchObject({ timeout: 60 });
+    expect(config.accounts['home-remote']).toMatchObject({ timeout: 3600 });
+    expect(
+      note(result.notes, 'IMAPAccount home / IMAPStore home-remote: Timeout', 'warning').message,
+    ).toMatch(/always keeps one/);
   });
 
   it('resolves relative paths against home when given', () => {

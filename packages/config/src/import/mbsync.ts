@@ -24,7 +24,6 @@ import type { ImportOptions, ImportResult } from './types.js';
 
 /** Options Twinbox does not need, with why; reported as info. */
 const NOT_NEEDED: Readonly<Record<string, string>> = {
-  timeout: 'Twinbox has its own connection timeouts.',
   sslversions: 'Twinbox uses TLS 1.2 or newer, as Node.js negotiates it.',
   cipherstring: "Twinbox uses Node.js's default ciphers.",
   pipelinedepth: 'Twinbox pipelines as the server allows.',
@@ -74,6 +73,7 @@ const ACCOUNT_KEYS = new Set([
   'certificatefile',
   'useimaps',
   'requiressl',
+  'timeout',
 ]);
 const IMAP_STORE_KEYS = new Set(['account', 'path', 'subscribedonly', 'flatten']);
 const MAILDIR_KEYS = new Set(['path', 'inbox', 'subfolders', 'flatten', 'infodelimiter']);
@@ -404,6 +404,24 @@ function imapAccount(store: ImapStore, notes: Notes): Drafted<ImapDraft> {
         ? 'SSLType None with AuthMechs LOGIN/PLAIN: mbsync sent the password in clear, so allow-plaintext-password = true. Anyone on the network path can read it.'
         : 'SSLType None: mbsync refuses to send the password in clear (unless AuthMechs names LOGIN); Twinbox allows it only to a loopback host unless allow-plaintext-password = true.',
     );
+  }
+  const timeoutText = last(d, 'timeout')?.args[0];
+  if (timeoutText !== undefined) {
+    const seconds = /^\d+$/.test(timeoutText) ? Number(timeoutText) : Number.NaN;
+    if (seconds >= 1 && seconds <= 3600) account.timeout = seconds;
+    else if (seconds === 0) {
+      // mbsync's 0 waits for ever; Twinbox keeps a deadline, or a stalled server would hang the sync.
+      account.timeout = 3600;
+      notes.warn(
+        key('Timeout'),
+        "Timeout 0 turned mbsync's deadline off; Twinbox always keeps one: timeout = 3600 (an hour).",
+      );
+    } else {
+      notes.warn(
+        key('Timeout'),
+        `${JSON.stringify(timeoutText)} is not a number of seconds from 0 to 3600: the default (20) is kept.`,
+      );
+    }
   }
   const certificateFile = last(d, 'certificatefile')?.args[0];
   if (certificateFile) {

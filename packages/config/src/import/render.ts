@@ -24,6 +24,8 @@ export interface ImapDraft {
   'ca-file'?: string | undefined;
   fingerprint?: string | undefined;
   'allow-plaintext-password'?: boolean | undefined;
+  /** Seconds a silent server is waited for (mbsync's Timeout). */
+  timeout?: number | undefined;
 }
 
 export interface MaildirDraft {
