@@ -250,19 +250,25 @@ for (const s of summary) {
   const t = summary.find(
     (x) => x.multiplier === s.multiplier && x.scenario === s.scenario && x.tool === 'twinbox',
   );
-  if (s.tool !== 'twinbox' && s.wall && t?.wall) s.ratio = t.wall.median / s.wall.median;
+  if (s.tool !== 'twinbox' && s.wall && t?.wall) {
+    s.ratio = t.wall.median / s.wall.median;
+    if (s.serverCpu > 0) s.serverRatio = t.serverCpu / s.serverCpu;
+  }
 }
 
 const f2 = (x) => x.toFixed(2);
+const elapsed = (Date.now() - started.getTime()) / 1000;
 const lines = [
   `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine.host} (${machine.cpu}, ` +
     `${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}); ${repeat} repetitions, interleaved; ` +
-    `Dovecot on loopback over IMAPS. ${Object.entries(machine.versions)
+    `Dovecot on loopback over IMAPS; the whole run took ${(elapsed / 60).toFixed(0)} min. ${Object.entries(
+      machine.versions,
+    )
       .map(([k, v]) => `${k}: ${v}`)
       .join('; ')}.`,
   '',
-  '| corpus | scenario | tool | correct | wall s, median [min–max] | user s | sys s | peak RSS MB | server CPU s | Twinbox / tool |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| corpus | scenario | tool | correct | wall s, median [min–max] | user s | sys s | peak RSS MB | server CPU s | Twinbox / tool, wall | Twinbox / tool, server CPU |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const s of summary)
   lines.push(
@@ -270,7 +276,8 @@ for (const s of summary)
       (s.wall
         ? `${f2(s.wall.median)} [${f2(s.wall.min)}–${f2(s.wall.max)}] | ${f2(s.user)} | ${f2(s.sys)} | ${s.rssMb.toFixed(0)} | ${f2(s.serverCpu)} | `
         : '– | – | – | – | – | ') +
-      `${s.ratio ? `${f2(s.ratio)}×` : s.tool === 'twinbox' ? '' : '–'} |`,
+      `${s.ratio ? `${f2(s.ratio)}×` : s.tool === 'twinbox' ? '' : '–'} | ` +
+      `${s.serverRatio ? `${f2(s.serverRatio)}×` : s.tool === 'twinbox' ? '' : '–'} |`,
   );
 const wrong = runs.filter((r) => !r.ok);
 if (wrong.length || notes.length) lines.push('');
@@ -287,6 +294,6 @@ const out =
   values.out ?? join(tmpdir(), `twinbox-compare-${started.toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(
   out,
-  `${JSON.stringify({ started: started.toISOString(), machine, options: values, summary, runs }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), seconds: elapsed, machine, options: values, summary, runs }, null, 2)}\n`,
 );
 log(`\nJSON: ${out}`);

@@ -5,7 +5,7 @@
 // also carries IP 127.0.0.1, which they ignore), and the same name for all keeps the comparison fair.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const installed = (command, args) => {
   try {
@@ -65,7 +65,14 @@ ca-file = "${caFile}"
 export function tools({ twinboxBin, workers }) {
   return {
     twinbox: {
-      version: installed(process.execPath, [twinboxBin, '--version']),
+      // The package version says little between releases; the commit says which code ran.
+      version:
+        [
+          installed(process.execPath, [twinboxBin, '--version']),
+          installed('git', ['-C', dirname(twinboxBin), 'rev-parse', '--short', 'HEAD']),
+        ]
+          .filter(Boolean)
+          .join(' @ ') || undefined,
       maildir({ dir, port, caFile, far, maildir }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
@@ -110,7 +117,9 @@ export function tools({ twinboxBin, workers }) {
       },
     },
     interimap: {
-      version: installed('interimap', ['--version'])?.split('\n')[0],
+      version: installed('interimap', ['--version'])
+        ?.split('\n')[0]
+        .replace(/^\S*\//, ''),
       // interimap syncs two IMAP servers only; its "local" side is an IMAP server too.
       imap({ dir, port, caFile, far, near }) {
         const cfg = join(dir, 'interimap.conf');
