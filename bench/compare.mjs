@@ -26,14 +26,16 @@
 //   node bench/compare.mjs [--multipliers 1,5] [--x10] [--repeat 3] [--scenarios first,noop,...]
 //     [--tools twinbox,mbsync,interimap,offlineimap] [--workers threads|inline] [--bin path/to/bin.js]
 //     [--limit N] [--dir /tmp] [--out results.json] [--timeout 1800]
+//   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maildirBatch, serverBatch } from './lib/batch.mjs';
 import { emptyUser, homeOf, newUser, resetFromSeed, startFixture } from './lib/fixture.mjs';
 import { dovecotGroup, measure } from './lib/measure.mjs';
+import { markdown } from './lib/report.mjs';
 import { compareSnapshots, snapshot } from './lib/snapshot.mjs';
 import { tools as allTools } from './lib/tools.mjs';
 
@@ -51,8 +53,24 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     out: { type: 'string' },
     timeout: { type: 'string', default: '1800' },
+    from: { type: 'string' },
   },
 });
+if (values.from) {
+  // Re-renders earlier runs' JSON files as one table (say a ×1 and a ×5 run made separately), with the
+  // first file's date and machine, the runs' total length and the smallest repetition count.
+  const files = values.from.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')));
+  const { table } = markdown({
+    started: files[0].started,
+    seconds: files.reduce((t, f) => t + f.seconds, 0),
+    machine: { ...files[0].machine, versions: Object.assign({}, ...files.map((f) => f.machine.versions)) },
+    repeat: Math.min(...files.map((f) => f.repeat ?? f.options.repeat)),
+    runs: files.flatMap((f) => f.runs),
+    notes: [...new Set(files.flatMap((f) => f.notes ?? []))],
+  });
+  console.log(table);
+  process.exit(0);
+}
 const multipliers = values.multipliers.split(',').map(Number);
 if (values.x10 && !multipliers.includes(10)) multipliers.push(10);
 const repeat = Math.max(1, Number(values.repeat));
@@ -208,92 +226,20 @@ for (const multiplier of multipliers) {
   }
 }
 
-// Summary: per multiplier, scenario and tool, over the correct runs only.
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const median = (xs) => {
-  const s = sorted(xs);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const summary = [];
-for (const multiplier of multipliers)
-  for (const scenario of SCENARIOS)
-    for (const tool of chosen) {
-      const all = runs.filter(
-        (r) => r.multiplier === multiplier && r.scenario === scenario && r.tool === tool,
-      );
-      if (!all.length) continue;
-      const good = all.filter((r) => r.ok);
-      const pick = (k) => good.map((r) => r[k]);
-      summary.push({
-        multiplier,
-        messages: all[0].messages,
-        scenario,
-        tool,
-        runs: all.length,
-        ok: good.length,
-        ...(good.length
-          ? {
-              wall: {
-                min: Math.min(...pick('wall')),
-                median: median(pick('wall')),
-                max: Math.max(...pick('wall')),
-              },
-              user: median(pick('user')),
-              sys: median(pick('sys')),
-              rssMb: Math.max(...pick('rssMb')),
-              serverCpu: median(pick('serverCpu')),
-            }
-          : {}),
-      });
-    }
-for (const s of summary) {
-  const t = summary.find(
-    (x) => x.multiplier === s.multiplier && x.scenario === s.scenario && x.tool === 'twinbox',
-  );
-  if (s.tool !== 'twinbox' && s.wall && t?.wall) {
-    s.ratio = t.wall.median / s.wall.median;
-    if (s.serverCpu > 0) s.serverRatio = t.serverCpu / s.serverCpu;
-  }
-}
-
-const f2 = (x) => x.toFixed(2);
-const elapsed = (Date.now() - started.getTime()) / 1000;
-const lines = [
-  `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine.host} (${machine.cpu}, ` +
-    `${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}); ${repeat} repetitions, interleaved; ` +
-    `Dovecot on loopback over IMAPS; the whole run took ${(elapsed / 60).toFixed(0)} min. ${Object.entries(
-      machine.versions,
-    )
-      .map(([k, v]) => `${k}: ${v}`)
-      .join('; ')}.`,
-  '',
-  '| corpus | scenario | tool | correct | wall s, median [min–max] | user s | sys s | peak RSS MB | server CPU s | Twinbox / tool, wall | Twinbox / tool, server CPU |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-];
-for (const s of summary)
-  lines.push(
-    `| ×${s.multiplier} (${s.messages}) | ${s.scenario} | ${s.tool} | ${s.ok}/${s.runs} | ` +
-      (s.wall
-        ? `${f2(s.wall.median)} [${f2(s.wall.min)}–${f2(s.wall.max)}] | ${f2(s.user)} | ${f2(s.sys)} | ${s.rssMb.toFixed(0)} | ${f2(s.serverCpu)} | `
-        : '– | – | – | – | – | ') +
-      `${s.ratio ? `${f2(s.ratio)}×` : s.tool === 'twinbox' ? '' : '–'} | ` +
-      `${s.serverRatio ? `${f2(s.serverRatio)}×` : s.tool === 'twinbox' ? '' : '–'} |`,
-  );
-const wrong = runs.filter((r) => !r.ok);
-if (wrong.length || notes.length) lines.push('');
-for (const n of notes) lines.push(`- ${n}`);
-for (const r of wrong)
-  lines.push(
-    `- ×${r.multiplier} ${r.scenario} ${r.tool} rep ${r.rep + 1}: exit ${r.exitCode}; server side missing ` +
-      `${r.verify.server.missing}, extra ${r.verify.server.extra}; local side missing ${r.verify.local.missing}, ` +
-      `extra ${r.verify.local.extra}`,
-  );
-const table = lines.join('\n');
+const seconds = (Date.now() - started.getTime()) / 1000;
+const { summary, table } = markdown({
+  started: started.toISOString(),
+  seconds,
+  machine,
+  repeat,
+  runs,
+  notes,
+});
 console.log(table);
 const out =
   values.out ?? join(tmpdir(), `twinbox-compare-${started.toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(
   out,
-  `${JSON.stringify({ started: started.toISOString(), seconds: elapsed, machine, options: values, summary, runs }, null, 2)}\n`,
+  `${JSON.stringify({ started: started.toISOString(), seconds, machine, repeat, notes, options: values, summary, runs }, null, 2)}\n`,
 );
 log(`\nJSON: ${out}`);
