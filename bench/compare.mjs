@@ -29,7 +29,7 @@
 //   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maildirBatch, serverBatch } from './lib/batch.mjs';
@@ -168,6 +168,9 @@ for (const multiplier of multipliers) {
         expected = snapshot(sideA);
       }
       const [command, args] = s.command;
+      // Other work on the machine shows here first: with 2 cores, anything above ~1 before a run means
+      // someone else was competing for the CPU.
+      const load = loadavg()[0];
       const m = await measure(command, args, { env: s.env, serverGroup, timeoutMs });
       const a = compareSnapshots(expected, snapshot(sideA));
       const b = compareSnapshots(expected, snapshot(sideB));
@@ -185,6 +188,7 @@ for (const multiplier of multipliers) {
         sys: m.sys,
         rssMb: m.rssMb,
         serverCpu: m.server,
+        load,
         ...(batch ? { batch } : {}),
         verify: { server: a, local: b },
         ...(m.output ? { output: m.output } : {}),

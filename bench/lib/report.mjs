@@ -71,6 +71,13 @@ export function markdown({ started, seconds, machine, repeat, runs, notes = [] }
       )
         .map(([k, v]) => `${k}: ${v}`)
         .join('; ')}.`,
+    ...(runs.some((r) => r.load !== undefined)
+      ? [
+          '',
+          `1-minute load average before each run: ${f2(Math.min(...runs.map((r) => r.load ?? Number.POSITIVE_INFINITY)))}–` +
+            `${f2(Math.max(...runs.map((r) => r.load ?? 0)))} (well above 1, something else competed for the CPU: a sync itself adds about 1).`,
+        ]
+      : []),
     '',
     '| corpus | scenario | tool | correct | wall s, median [min–max] | user s | sys s | peak RSS MB | server CPU s | Twinbox / tool, wall | Twinbox / tool, server CPU |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
