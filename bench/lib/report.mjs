@@ -75,7 +75,7 @@ export function markdown({ started, seconds, machine, repeat, runs, notes = [] }
       ? [
           '',
           `1-minute load average before each run: ${f2(Math.min(...runs.map((r) => r.load ?? Number.POSITIVE_INFINITY)))}–` +
-            `${f2(Math.max(...runs.map((r) => r.load ?? 0)))} (well above 1, something else competed for the CPU: a sync itself adds about 1).`,
+            `${f2(Math.max(...runs.map((r) => r.load ?? 0)))} (it counts threads, so the previous run's own threads and server processes show in it; a value well above the tool's own spread means other work).`,
         ]
       : []),
     '',
