@@ -38,7 +38,9 @@ function dropCaches() {
 
 const corpus = [];
 for await (const m of readCorpus()) corpus.push(m);
-console.log(`corpus: ${corpus.length} messages, ${(corpus.reduce((s, m) => s + m.raw.length, 0) / 2 ** 20).toFixed(1)} MiB`);
+console.log(
+  `corpus: ${corpus.length} messages, ${(corpus.reduce((s, m) => s + m.raw.length, 0) / 2 ** 20).toFixed(1)} MiB`,
+);
 
 const base = await mkdtemp(join(values.dir, 'twinbox-bench-maildir-'));
 try {
@@ -82,7 +84,9 @@ try {
     if (again.kind !== 'unchanged') throw new Error(`expected unchanged, got ${again.kind}`);
   }
   console.log(`\nlisting a folder of ${N} messages (median of ${RUNS}):`);
-  console.log(`  cold (${cacheDropped ? 'page cache dropped' : 'could not drop the page cache: first listing of a fresh driver'}): ${ms(median(cold))}`);
+  console.log(
+    `  cold (${cacheDropped ? 'page cache dropped' : 'could not drop the page cache: first listing of a fresh driver'}): ${ms(median(cold))}`,
+  );
   console.log(`  full, warm:                 ${ms(median(warm))}`);
   console.log(`  unchanged (since marker):   ${ms(median(unchanged))}   target < 20 ms`);
 
@@ -103,13 +107,19 @@ try {
   };
   console.log(`\nwriting ${messages.length} corpus messages to ${values.dir}:`);
   const perMessage = await write('one-by-one', {}, 1);
-  console.log(`  one fsync per message (file + directory, batch of 1): ${ms(perMessage)}  (${(messages.length / (perMessage / 1000)).toFixed(0)} msg/s)`);
+  console.log(
+    `  one fsync per message (file + directory, batch of 1): ${ms(perMessage)}  (${(messages.length / (perMessage / 1000)).toFixed(0)} msg/s)`,
+  );
   for (const batch of [50, 500]) {
     const durable = await write(`batched-${batch}`, {}, batch);
-    console.log(`  batched durable, batches of ${String(batch).padEnd(3)}:                 ${ms(durable)}  (${(messages.length / (durable / 1000)).toFixed(0)} msg/s, ${(perMessage / durable).toFixed(1)}x faster)`);
+    console.log(
+      `  batched durable, batches of ${String(batch).padEnd(3)}:                 ${ms(durable)}  (${(messages.length / (durable / 1000)).toFixed(0)} msg/s, ${(perMessage / durable).toFixed(1)}x faster)`,
+    );
   }
   const unsafe = await write('no-fsync', { fsync: false }, 50);
-  console.log(`  fsync off, batches of 50:                        ${ms(unsafe)}  (${(messages.length / (unsafe / 1000)).toFixed(0)} msg/s)`);
+  console.log(
+    `  fsync off, batches of 50:                        ${ms(unsafe)}  (${(messages.length / (unsafe / 1000)).toFixed(0)} msg/s)`,
+  );
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 } finally {
   await rm(base, { recursive: true, force: true });

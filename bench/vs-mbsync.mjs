@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { MaildirDriver } from '../packages/driver-maildir/dist/index.js';
 import { corpusSize, loadIntoImap } from '../tooling/corpus/dist/index.js';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { mbsyncConfig } from './lib/tools.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -87,31 +88,16 @@ try {
   writeFileSync(join(dir, 'ca.pem'), info.ca);
 
   const mbsyncMaildir = join(dir, 'mbsync-mail');
+  // The same mbsync config as compare.mjs uses: Maildir++, everything created and expunged, state in
+  // the Maildir.
   writeFileSync(
     join(dir, 'mbsyncrc'),
-    `IMAPAccount remote
-Host localhost
-Port ${info.tlsPort}
-User ${user}
-Pass ${password}
-SSLType IMAPS
-CertificateFile ${join(dir, 'ca.pem')}
-
-IMAPStore remote
-Account remote
-
-MaildirStore local
-Inbox ${mbsyncMaildir}
-SubFolders Maildir++
-
-Channel mail
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-`,
+    mbsyncConfig({
+      port: info.tlsPort,
+      caFile: join(dir, 'ca.pem'),
+      far: { user, password },
+      maildir: mbsyncMaildir,
+    }),
   );
   const twinboxMaildir = join(dir, 'twinbox-mail');
   writeFileSync(
