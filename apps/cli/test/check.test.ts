@@ -1,9 +1,8 @@
-import { copyFile, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FakeImapServer } from '@twinbox/test-fake-imap';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RunResult, twinbox } from './helpers.js';
+import { fakeServerPair, type RunResult, twinbox } from './helpers.js';
 
 /**
  * `twinbox check` of the built binary (issue 15, item 6): it finds each kind of difference and exits
@@ -42,38 +41,14 @@ async function syncedPair(): Promise<Pair> {
   fake.add('INBOX', mail('unseen'), []);
   fake.add('INBOX', mail('tagged'), ['\\Flagged', 'todo']);
   fake.add('Work', mail('work'), ['\\Seen']);
-  dir = await mkdtemp(join(tmpdir(), 'twinbox-check-'));
-  const config = join(dir, 'config.toml');
-  const { host, port, user } = fake.account;
-  await writeFile(
-    config,
-    `[state]
-dir = "${join(dir, 'state')}"
-
-[accounts.remote]
-type = "imap"
-host = "${host}"
-port = ${port}
-tls = "none"
-user = "${user}"
-password-env = "FAKE_PASSWORD"
-
-[accounts.local]
-type = "maildir"
-path = "Mail"
-
-[pairs.mail]
-left = "remote"
-right = "local"
-`,
-  );
-  const env = { FAKE_PASSWORD: fake.account.password, XDG_STATE_HOME: join(dir, 'xdg-state') };
+  const { dir: made, config, maildir, env } = await fakeServerPair(fake.account);
+  dir = made;
   const synced = await twinbox(['-c', config, 'sync'], env);
   expect(synced.code, synced.stderr).toBe(0);
   const pair: Pair = {
     fake,
     config,
-    maildir: join(dir, 'Mail'),
+    maildir,
     env,
     check: () => twinbox(['-c', config, 'check'], env),
   };

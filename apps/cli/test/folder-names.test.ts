@@ -1,9 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { FakeImapServer } from '@twinbox/test-fake-imap';
 import { afterEach, describe, expect, it } from 'vitest';
-import { twinbox } from './helpers.js';
+import { fakeServerPair, twinbox } from './helpers.js';
 
 /**
  * The built binary against a server that lists hostile folder names next to a normal one (issue 15,
@@ -77,15 +76,9 @@ describe('hostile folder names from the server (issue 15, item 4)', () => {
     server.add('&ZeVnLIqe', mail(3));
     server.add('/etc/passwd', mail(4));
 
-    dir = await mkdtemp(join(tmpdir(), 'twinbox-names-'));
-    const { host, port, user, password } = server.account;
-    const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      `[state]\ndir = "${join(dir, 'state')}"\n\n[accounts.remote]\ntype = "imap"\nhost = "${host}"\nport = ${port}\ntls = "none"\nuser = "${user}"\npassword-env = "FAKE_PASSWORD"\n\n[accounts.local]\ntype = "maildir"\npath = "Mail"\n\n[pairs.mail]\nleft = "remote"\nright = "local"\n`,
-    );
-    const env = { FAKE_PASSWORD: password, XDG_STATE_HOME: join(dir, 'xdg-state') };
-    const maildir = join(dir, 'Mail');
+    const pair = await fakeServerPair(server.account);
+    dir = pair.dir;
+    const { config, env, maildir } = pair;
 
     for (const round of [1, 2]) {
       const run = await twinbox(['-c', config, '--json', 'sync'], env);
@@ -162,17 +155,9 @@ describe('hostile folder names from the server (issue 15, item 4)', () => {
         messages: [],
       })),
     });
-    dir = await mkdtemp(join(tmpdir(), 'twinbox-names-'));
-    const { host, port, user, password } = server.account;
-    const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      `[state]\ndir = "${join(dir, 'state')}"\n\n[accounts.remote]\ntype = "imap"\nhost = "${host}"\nport = ${port}\ntls = "none"\nuser = "${user}"\npassword-env = "FAKE_PASSWORD"\n\n[accounts.local]\ntype = "maildir"\npath = "Mail"\n\n[pairs.mail]\nleft = "remote"\nright = "local"\n`,
-    );
-    const run = await twinbox(['-c', config, 'sync'], {
-      FAKE_PASSWORD: password,
-      XDG_STATE_HOME: join(dir, 'x'),
-    });
+    const pair = await fakeServerPair(server.account);
+    dir = pair.dir;
+    const run = await twinbox(['-c', pair.config, 'sync'], pair.env);
     expect(run.code, run.stderr).toBe(1);
     const output = run.stdout + run.stderr;
     expect(output).toContain('"esc\\u001b[2Jclear"');

@@ -118,3 +118,52 @@ export const message = (id: string, extra = '') =>
   Buffer.from(
     `Message-ID: <${id}@e2e>\r\nSubject: ${id}\r\nFrom: a@example.org\r\n${extra}\r\nBody of ${id}.\r\n`,
   );
+
+/** A temporary directory with a config pairing a scripted fake IMAP server's account with a Maildir. */
+export interface FakeServerPair {
+  dir: string;
+  config: string;
+  maildir: string;
+  env: Record<string, string>;
+}
+
+/**
+ * Writes, in a new temporary directory, a config whose pair `mail` syncs the fake server's account
+ * (`remote`, plaintext on loopback; `accountExtra` is appended to its section) with the Maildir
+ * `Mail` next to the config (`local`).
+ */
+export async function fakeServerPair(
+  account: { host: string; port: number; user: string; password: string },
+  accountExtra = '',
+): Promise<FakeServerPair> {
+  const dir = await mkdtemp(join(tmpdir(), 'twinbox-fake-'));
+  const config = join(dir, 'config.toml');
+  await writeFile(
+    config,
+    `[state]
+dir = "${join(dir, 'state')}"
+
+[accounts.remote]
+type = "imap"
+host = "${account.host}"
+port = ${account.port}
+tls = "none"
+user = "${account.user}"
+password-env = "FAKE_PASSWORD"
+${accountExtra}
+[accounts.local]
+type = "maildir"
+path = "Mail"
+
+[pairs.mail]
+left = "remote"
+right = "local"
+`,
+  );
+  return {
+    dir,
+    config,
+    maildir: join(dir, 'Mail'),
+    env: { FAKE_PASSWORD: account.password, XDG_STATE_HOME: join(dir, 'xdg-state') },
+  };
+}

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CommandInfo, FakeImapServer, type Script } from '@twinbox/test-fake-imap';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bin, twinbox } from './helpers.js';
+import { bin, type FakeServerPair, fakeServerPair, twinbox } from './helpers.js';
 
 /**
  * The built binary against a scripted misbehaving server (issue 15, items 1 to 3): what the user sees
@@ -20,44 +19,11 @@ afterEach(async () => {
   dir = undefined;
 });
 
-interface Pair {
-  config: string;
-  maildir: string;
-  env: Record<string, string>;
-}
-
-async function pairWith(fake: FakeImapServer, accountExtra = ''): Promise<Pair> {
+async function pairWith(fake: FakeImapServer, accountExtra = ''): Promise<FakeServerPair> {
   server = fake;
-  dir = await mkdtemp(join(tmpdir(), 'twinbox-hostile-'));
-  const config = join(dir, 'config.toml');
-  const { host, port, user } = fake.account;
-  await writeFile(
-    config,
-    `[state]
-dir = "${join(dir, 'state')}"
-
-[accounts.remote]
-type = "imap"
-host = "${host}"
-port = ${port}
-tls = "none"
-user = "${user}"
-password-env = "FAKE_PASSWORD"
-${accountExtra}
-[accounts.local]
-type = "maildir"
-path = "Mail"
-
-[pairs.mail]
-left = "remote"
-right = "local"
-`,
-  );
-  return {
-    config,
-    maildir: join(dir, 'Mail'),
-    env: { FAKE_PASSWORD: fake.account.password, XDG_STATE_HOME: join(dir, 'xdg-state') },
-  };
+  const pair = await fakeServerPair(fake.account, accountExtra);
+  dir = pair.dir;
+  return pair;
 }
 
 function mail(folder: string, i: number, size = 0): Buffer {
