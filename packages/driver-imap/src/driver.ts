@@ -473,12 +473,13 @@ export class ImapDriver implements Driver {
     const client = this.#client;
     const set = uidSet(uids);
     const found = new Map<number, ListedMessage>();
+    const asked = new Set(uids);
     for await (const msg of client.fetch(
       set,
       { uid: true, size: true, internalDate: dates },
       { uid: true },
     )) {
-      if (uids.includes(msg.uid) && !found.has(msg.uid))
+      if (asked.has(msg.uid) && !found.has(msg.uid))
         found.set(msg.uid, listedOf({ ...msg, flags: new Set() }));
     }
     const flags = new Map<number, string[]>(uids.map((uid) => [uid, []]));
@@ -572,10 +573,11 @@ export class ImapDriver implements Driver {
     return this.#run(path, () =>
       this.#withFolder(path, name, async () => {
         const out = new Map<number, ListedMessage>();
+        const asked = new Set(wanted);
         // One FETCH for all of them, with only the Message-ID header: no bodies, no round trip each.
         const query = { uid: true, flags: true, size: true, headers: ['message-id'] };
         const describe = (msg: { uid: number; flags?: Set<string>; size?: number; headers?: Buffer }) => {
-          if (!wanted.includes(String(msg.uid)) || out.has(msg.uid)) return;
+          if (!asked.has(String(msg.uid)) || out.has(msg.uid)) return;
           out.set(msg.uid, {
             id: String(msg.uid),
             flags: normalizeFlags(msg.flags ?? []),
@@ -945,8 +947,12 @@ function labelOf(options: ImapDriverOptions): AccountLabel {
 }
 
 /** A server that went silent: the account's sync ends (retrying would wait as long again), saying where. */
-function stallError(account: AccountLabel, path: FolderPath, command: string): StoreError {
-  const where = path.length === 0 ? '' : ` while working on ${displayFolder(path)}`;
+function stallError(
+  account: AccountLabel,
+  path: FolderPath,
+  command: string,
+  where = path.length === 0 ? '' : ` while working on ${displayFolder(path)}`,
+): StoreError {
   return new StoreError(
     `The IMAP server ${account.server} (account ${account.user}) did not answer ${command} within ${account.timeoutMs / 1000} s${where}, so the connection was given up. ` +
       "Check the server; if it is only slow, raise the account's timeout.",
@@ -974,13 +980,7 @@ async function openSession(options: ImapAccountOptions, account: AccountLabel): 
   try {
     return await openImap(options);
   } catch (err) {
-    if (err instanceof StalledError) {
-      throw new StoreError(
-        `The IMAP server ${account.server} (account ${account.user}) did not answer ${err.command} within ${account.timeoutMs / 1000} s while connecting. ` +
-          "Check the server; if it is only slow, raise the account's timeout.",
-        { code: 'SERVER_STALLED', cause: err },
-      );
-    }
+    if (err instanceof StalledError) throw stallError(account, [], err.command, ' while connecting');
     if (err instanceof StoreError || (err as { code?: string }).code === 'INSECURE_TRANSPORT') throw err;
     if ((err as { code?: string }).code === 'CERT_PIN_MISMATCH') {
       throw new StoreError(`Cannot open the IMAP account ${options.user}: ${(err as Error).message}`, {
