@@ -10,6 +10,7 @@ import type { FolderPath, ListedFolder } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
 import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
 import type { FolderPairRecord, MessagePair } from './state.js';
+import type { ChangeWatch } from './watch.js';
 
 /** What became of one action; failures are per message and never stop the rest of a batch. */
 export interface ActionOutcome {
@@ -54,7 +55,7 @@ export interface CopyItem {
  *   succeeded, so a folder that was not fully synced is listed again next time.
  * - Folder-pair records live in the shared state; either side's controller may be asked for them.
  */
-export interface SideController {
+export interface SideController extends Partial<ChangeWatch> {
   readonly side: Side;
   capabilities(): Promise<DriverCapabilities>;
 
@@ -95,4 +96,6 @@ export interface SideController {
    * reject soon after; nothing the side confirmed is undone.
    */
   interrupt?(): Promise<void>;
+  // `watch`, `nextChange`, `unwatch` (optional, all or none): the driver's, passed through; see
+  // ChangeWatch. Paths are the driver's, as for every other call.
 }

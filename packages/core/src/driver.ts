@@ -1,6 +1,7 @@
 import type { FlagList } from './flags.js';
 import type { FolderPath, ListedFolder, RefusedFolder } from './folders.js';
 import type { ListedMessage } from './model.js';
+import type { ChangeWatch } from './watch.js';
 
 /**
  * A folder's change marker: cheap to read, and equal to the one recorded at the last sync only if
@@ -129,8 +130,10 @@ export interface DriverCapabilities {
  * - The engine never runs two calls on the same folder at once; calls on different folders may overlap.
  * - The store may be changed by other programs at any time. A message that vanished is reported as such
  *   (`gone`, `MESSAGE_GONE`), never as a success.
+ * - Optionally, the store can be watched for changes ({@link ChangeWatch}: `watch`, `nextChange`,
+ *   `unwatch`); a driver offers all three or none.
  */
-export interface Driver {
+export interface Driver extends Partial<ChangeWatch> {
   readonly capabilities: DriverCapabilities;
 
   /**

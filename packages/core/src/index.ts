@@ -85,3 +85,4 @@ export {
 } from './plan.js';
 export { DEFAULT_POLICY, flowsFrom, resolvePolicy, type SyncPolicy } from './policy.js';
 export type { FolderPairRecord, MessagePair, StateBackend } from './state.js';
+export type { ChangeNotice, ChangeWatch, WatchRequest, WatchStatus } from './watch.js';
