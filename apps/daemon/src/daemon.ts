@@ -1,59 +1,258 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { defaultConfigPath, loadConfig, syncPair } from '@twinbox/config';
+import { watch as watchFile } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import {
+  type ComponentStarter,
+  defaultConfigPath,
+  type LoadedConfig,
+  loadConfig,
+  openPair,
+  syncPair,
+} from '@twinbox/config';
+import type { SyncReport } from '@twinbox/core';
 import type { Logger } from 'pino';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import { PairRunner, type RunnerHooks, type RunnerStatus, type SyncRequest } from './pair-runner.js';
+import { Slots } from './wakeup.js';
 
 export interface DaemonOptions {
   config?: string;
-  /** Seconds between the start of two rounds. */
-  interval: number;
-  /** One round, then exit (for cron-like use and tests). */
-  once?: boolean;
+  /** Run every component in this thread (debugging); default: the config's `workers`. */
+  inline?: boolean;
+  log: Logger;
+  /** Seconds between two full passes; default: the config's `daemon.full-pass`. */
+  fullPass?: number;
+  /** How long a notice waits for more before its sync starts, in ms. Default 50. */
+  settleMs?: number;
+  backoff?: BackoffPolicy;
+  hooks?: RunnerHooks;
+  /** Reload when the config file changes (besides SIGHUP). Default true. */
+  watchConfig?: boolean;
+  /**
+   * Where components start: by default each in a thread of its own (or inline). A pool shares a
+   * few threads between every pair.
+   */
+  starters?: { state?: ComponentStarter; sides?: ComponentStarter };
+}
+
+/** What a change of config means for a running pair: everything it is built from. */
+function fingerprint(loaded: LoadedConfig, name: string): string {
+  const { config } = loaded;
+  const pair = config.pairs[name]!;
+  return JSON.stringify({
+    pair,
+    left: config.accounts[pair.left],
+    right: config.accounts[pair.right],
+    state: config.state,
+    workers: config.workers,
+    concurrency: config.concurrency,
+    fullPass: config.daemon['full-pass'],
+  });
+}
+
+const watchConnectionsOf = (loaded: LoadedConfig, account: string) => {
+  const config = loaded.config.accounts[account]!;
+  // A Maildir watch holds no connection; only a nonzero value matters for it.
+  return config.type === 'imap' ? config['watch-connections'] : 1;
+};
+
+/**
+ * The resident daemon: every pair of the config opened once and kept open, synced as its stores
+ * report changes (IMAP NOTIFY or IDLE, file-system notifications), by a periodic full pass, and on
+ * request; at most `daemon.pairs-at-once` pairs sync at the same time. A reload (SIGHUP, an edit of
+ * the file) reopens only the pairs whose config changed.
+ */
+export class Daemon {
+  readonly configFile: string;
+  readonly #options: DaemonOptions;
+  readonly #runners = new Map<string, { runner: PairRunner; fingerprint: string }>();
+  #loaded: LoadedConfig | undefined;
+  #slots: Slots | undefined;
+  #configWatch: { close(): void } | undefined;
+  #reloading: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: DaemonOptions) {
+    this.#options = options;
+    this.configFile = resolve(options.config ?? defaultConfigPath());
+  }
+
+  /** Loads the config and starts every pair. Rejects if the config cannot be loaded. */
+  async start(): Promise<void> {
+    const loaded = await loadConfig(this.configFile);
+    this.#loaded = loaded;
+    this.#slots = new Slots(loaded.config.daemon['pairs-at-once']);
+    for (const name of Object.keys(loaded.config.pairs)) this.#startPair(loaded, name);
+    if (this.#options.watchConfig !== false) this.#watchConfigFile();
+    this.#options.log.info({ pairs: this.#runners.size, config: this.configFile }, 'serving');
+  }
+
+  #startPair(loaded: LoadedConfig, name: string) {
+    const pair = loaded.config.pairs[name]!;
+    const options = this.#options;
+    const runner = new PairRunner({
+      name,
+      left: pair.left,
+      right: pair.right,
+      open: () =>
+        openPair(loaded, name, {
+          ...(options.inline ? { mode: 'inline' as const } : {}),
+          ...(options.starters ? { starters: options.starters } : {}),
+        }),
+      watchConnections: {
+        left: watchConnectionsOf(loaded, pair.left),
+        right: watchConnectionsOf(loaded, pair.right),
+      },
+      watchPatterns: pair.watch,
+      fullPassMs: (options.fullPass ?? loaded.config.daemon['full-pass']) * 1000,
+      settleMs: options.settleMs ?? 50,
+      backoff: options.backoff ?? DEFAULT_BACKOFF,
+      slots: this.#slots!,
+      log: options.log,
+      ...(options.hooks ? { hooks: options.hooks } : {}),
+    });
+    this.#runners.set(name, { runner, fingerprint: fingerprint(loaded, name) });
+    runner.start();
+  }
+
+  /**
+   * Reads the config again: pairs added are started, pairs removed are stopped, pairs whose config
+   * changed are stopped and started again; the others are not touched. A config that does not load is
+   * logged and the running pairs go on as they were.
+   */
+  reload(): Promise<void> {
+    this.#reloading = this.#reloading.then(async () => {
+      if (this.#stopped) return;
+      let loaded: LoadedConfig;
+      try {
+        loaded = await loadConfig(this.configFile);
+      } catch (err) {
+        this.#options.log.error(
+          { file: this.configFile, code: (err as { code?: unknown }).code },
+          `the config was not reloaded; the pairs go on as before: ${(err as Error).message}`,
+        );
+        return;
+      }
+      const names = new Set(Object.keys(loaded.config.pairs));
+      const stopping: Promise<void>[] = [];
+      const changed: string[] = [];
+      for (const [name, { runner, fingerprint: old }] of this.#runners) {
+        if (names.has(name) && fingerprint(loaded, name) === old) continue;
+        this.#runners.delete(name);
+        if (names.has(name)) changed.push(name);
+        stopping.push(runner.stop());
+      }
+      await Promise.all(stopping);
+      const added: string[] = [];
+      for (const name of names) {
+        if (this.#runners.has(name)) continue;
+        if (!changed.includes(name)) added.push(name);
+        this.#startPair(loaded, name);
+      }
+      this.#loaded = loaded;
+      const removed = stopping.length - changed.length;
+      this.#options.log.info({ added, changed, removed }, 'config reloaded');
+    });
+    return this.#reloading;
+  }
+
+  #watchConfigFile() {
+    // Editors save by writing a new file and renaming it over the old one: watch the directory.
+    const file = basename(this.configFile);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const watcher = watchFile(dirname(this.configFile), (_event, name) => {
+        if (name !== null && name !== file) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.reload(), 200);
+      });
+      watcher.on('error', () => {});
+      this.#configWatch = {
+        close: () => {
+          clearTimeout(timer);
+          watcher.close();
+        },
+      };
+    } catch (err) {
+      this.#options.log.warn(
+        { file: this.configFile },
+        `edits of the config are not watched (send SIGHUP to reload): ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Stops every pair (each finishes or interrupts its sync in flight) and closes them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#configWatch?.close();
+    await this.#reloading;
+    await Promise.all([...this.#runners.values()].map(({ runner }) => runner.stop()));
+  }
+
+  /** The pairs' live status, in config order. */
+  status(): RunnerStatus[] {
+    return [...this.#runners.values()].map(({ runner }) => runner.status());
+  }
+
+  /** The pairs a request names (all when none); an unknown name is an error naming the known ones. */
+  pairs(names: readonly string[]): string[] {
+    const known = [...this.#runners.keys()];
+    if (names.length === 0) return known;
+    for (const name of names)
+      if (!this.#runners.has(name))
+        throw new Error(
+          `No pair named ${JSON.stringify(name)} in ${this.configFile} (pairs: ${known.join(', ') || 'none'}).`,
+        );
+    return [...names];
+  }
+
+  /** Syncs one pair now, after its sync in flight, with progress for the caller. */
+  syncNow(name: string, request: SyncRequest): Promise<{ report: SyncReport; seconds: number }> {
+    const entry = this.#runners.get(name);
+    if (!entry) return Promise.reject(new Error(`No pair named ${JSON.stringify(name)}.`));
+    return entry.runner.syncNow(request);
+  }
+
+  /** The config the daemon runs now (after the last successful reload). */
+  get loaded(): LoadedConfig | undefined {
+    return this.#loaded;
+  }
+}
+
+/** `twinboxd --once`: each pair opened, synced and closed once, one after the other. */
+export async function runOnce(options: {
+  config?: string;
   inline?: boolean;
   signal: AbortSignal;
   log: Logger;
-}
-
-/**
- * Syncs every pair of the config, round after round. The config is read again each round, so an edit
- * applies without a restart, and a broken edit is logged and retried rather than ending the daemon.
- * A pair that fails (server down, locked by a `twinbox sync` the user runs) is logged and tried again
- * next round; the others go on. Returns how many pairs failed in the last round.
- */
-export async function runDaemon(options: DaemonOptions): Promise<number> {
+}): Promise<number> {
   const { log, signal } = options;
   const file = options.config ?? defaultConfigPath();
   let failures = 0;
-  while (!signal.aborted) {
-    const started = Date.now();
-    failures = 0;
-    try {
-      const loaded = await loadConfig(file);
-      for (const name of Object.keys(loaded.config.pairs)) {
-        if (signal.aborted) break;
-        try {
-          const { report } = await syncPair(loaded, name, {
-            ...(options.inline ? { mode: 'inline' as const } : {}),
-            signal,
-          });
-          log.info(
-            { pair: name, totals: report.totals, aborted: report.aborted, ms: Date.now() - started },
-            'synced',
-          );
-          for (const f of report.folders)
-            for (const e of f.errors) log.warn({ pair: name, folder: f.key, code: e.code }, e.message);
-          if (report.totals.errors > 0) failures++;
-        } catch (err) {
-          failures++;
-          log.error({ pair: name, code: (err as { code?: unknown }).code }, (err as Error).message);
-        }
+  try {
+    const loaded = await loadConfig(file);
+    for (const name of Object.keys(loaded.config.pairs)) {
+      if (signal.aborted) break;
+      const started = Date.now();
+      try {
+        const { report } = await syncPair(loaded, name, {
+          ...(options.inline ? { mode: 'inline' as const } : {}),
+          signal,
+        });
+        log.info(
+          { pair: name, totals: report.totals, aborted: report.aborted, ms: Date.now() - started },
+          'synced',
+        );
+        for (const f of report.folders)
+          for (const e of f.errors) log.warn({ pair: name, folder: f.key, code: e.code }, e.message);
+        if (report.totals.errors > 0) failures++;
+      } catch (err) {
+        failures++;
+        log.error({ pair: name, code: (err as { code?: unknown }).code }, (err as Error).message);
       }
-    } catch (err) {
-      failures++;
-      log.error({ file, code: (err as { code?: unknown }).code }, (err as Error).message);
     }
-    if (options.once) break;
-    const wait = Math.max(0, options.interval * 1000 - (Date.now() - started));
-    await sleep(wait, undefined, { signal }).catch(() => {});
+  } catch (err) {
+    failures++;
+    log.error({ file, code: (err as { code?: unknown }).code }, (err as Error).message);
   }
   return failures;
 }

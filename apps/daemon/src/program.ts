@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { runDaemon } from './daemon.js';
+import { Daemon, runOnce } from './daemon.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -14,50 +14,85 @@ function seconds(value: string): number {
 }
 
 /**
- * The `twinboxd` command line: keeps every pair of the config in sync, round after round. Logs are
- * JSON lines (pino) on stdout, for journald and log collectors; no secret is ever logged.
+ * The `twinboxd` command line: keeps every pair of the config in sync, resident. Logs are JSON lines
+ * (pino) on stdout, for journald and log collectors; no secret is ever logged.
  */
 export function createProgram(): Command {
   return new Command('twinboxd')
-    .description('The Twinbox daemon: keeps account pairs in sync in the background.')
+    .description(
+      'The Twinbox daemon: keeps every pair of a config open and in sync, syncing a change as it happens.',
+    )
     .version(version, '-V, --version', 'print the version of twinboxd')
     .option('-c, --config <file>', 'config file (default $XDG_CONFIG_HOME/twinbox/config.toml)')
-    .option('-i, --interval <seconds>', 'time between two rounds', seconds, 300)
-    .option('--once', 'one round, then exit (exit 1 if a pair failed)')
-    .option('--inline', 'run both sides and the state in this thread (for debugging)')
+    .option(
+      '-i, --interval <seconds>',
+      "time between two full passes of a pair (default: the config's daemon.full-pass, 300)",
+      seconds,
+    )
+    .option('--once', 'open, sync and close each pair once, then exit (exit 1 if a pair failed)')
+    .option('--inline', 'run every side and state in this thread (for debugging)')
     .option('-q, --quiet', 'log warnings and errors only')
     .addHelpText(
       'after',
       `
-SIGTERM or Ctrl-C stops it: the batch in flight gets 2 s, then the connections are cut;
-what was transferred is recorded. It polls: changes are picked up at the next round.
+Each pair is opened once and kept open. A change is synced as it happens: IMAP NOTIFY where the
+server offers it, else IDLE on the pair's "watch" folders (INBOX by default), and file-system
+notifications on a Maildir; a full pass of every folder runs every --interval seconds besides.
+A pair that fails backs off (2 s doubling to 5 min, with jitter) and says so in the log.
+
+SIGHUP, or saving the config file, reloads it: pairs added, removed or changed are started, stopped
+or reopened; the others go on untouched. SIGTERM or Ctrl-C stops it: the batch in flight gets 2 s,
+then the connections are cut and what was transferred is recorded; a second signal exits at once.
 
 Examples:
-  twinboxd                          every 5 minutes, the default config
-  twinboxd -c ~/mail.toml -i 60     every minute
+  twinboxd                          the default config, resident
+  twinboxd -c ~/mail.toml -i 900    a full pass every 15 minutes besides the push
   twinboxd --once                   one round, for cron or a systemd timer`,
     )
     .action(
       async (options: {
         config?: string;
-        interval: number;
+        interval?: number;
         once?: boolean;
         inline?: boolean;
         quiet?: boolean;
       }) => {
         const log = pino({ level: options.quiet ? 'warn' : 'info', base: { name: 'twinboxd' } });
         const controller = new AbortController();
-        const stop = (signal: NodeJS.Signals) => {
-          if (controller.signal.aborted) process.exit(130);
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (controller.signal.aborted) {
+            log.warn({ signal }, 'second signal: exiting at once');
+            process.exit(130);
+          }
           log.info({ signal }, 'stopping: the batch in flight gets 2 s, then the connections are cut');
           controller.abort();
         };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-        log.info({ version, interval: options.interval, once: options.once === true }, 'started');
-        const failures = await runDaemon({ ...options, signal: controller.signal, log });
-        log.info({ failures }, 'stopped');
-        process.exitCode = options.once && failures > 0 ? 1 : 0;
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+        log.info({ version, once: options.once === true }, 'started');
+        if (options.once) {
+          const failures = await runOnce({ ...options, signal: controller.signal, log });
+          log.info({ failures }, 'stopped');
+          process.exitCode = failures > 0 ? 1 : 0;
+          return;
+        }
+        const daemon = new Daemon({
+          ...(options.config ? { config: options.config } : {}),
+          ...(options.inline ? { inline: true } : {}),
+          ...(options.interval ? { fullPass: options.interval } : {}),
+          log,
+        });
+        await daemon.start();
+        const onHangup = () => {
+          log.info({ signal: 'SIGHUP' }, 'reloading the config');
+          void daemon.reload();
+        };
+        process.on('SIGHUP', onHangup);
+        await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve()));
+        process.off('SIGHUP', onHangup);
+        await daemon.stop();
+        log.info('stopped');
+        process.exitCode = 0;
       },
     );
 }

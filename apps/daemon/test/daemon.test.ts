@@ -76,14 +76,15 @@ describe.each(['threads', 'inline'] as const)('twinboxd, workers = %s', (mode) =
     expect(await readdir(join(dir, 'Mail', 'cur'))).toHaveLength(3);
   });
 
-  it('stops on SIGTERM while it waits for the next round, and exits 0', async () => {
+  it('resident: syncs at start, stops on SIGTERM while it waits, and exits 0', async () => {
     const s = await setup(mode);
     const started = Date.now();
     const { code, lines } = await run(['-c', s.config, '-i', '600'], s.env, (line, kill) => {
       if (line.msg === 'synced') kill();
     });
     expect(code).toBe(0);
-    expect(lines.at(-1)).toMatchObject({ msg: 'stopped', failures: 0 });
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
+    expect(lines.find((l) => l.msg === 'synced')).toMatchObject({ pair: 'p', totals: { copied: 3 } });
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 

@@ -14,7 +14,7 @@ import {
   type SyncReport,
   sync,
 } from '@twinbox/core';
-import type { ComponentHandle } from '@twinbox/worker-runtime';
+import type { CallOptions, ComponentHandle, StartOptions } from '@twinbox/worker-runtime';
 import { movableBuffers } from './buffers.js';
 // The drivers, the state and the controller are imported when a pair is opened, not with this module:
 // `twinbox --help` and a config check then load neither imapflow nor SQLite.
@@ -142,12 +142,26 @@ export function statePath(config: TwinboxConfig, pairName: string): string {
   return join(config.state.dir ?? defaultStateDir(), `${pairName}.sqlite`);
 }
 
+/**
+ * Starts a component somewhere of its choosing: `startComponent` without the mode, as a worker-runtime
+ * pool's or host's `start` is, so that many pairs can share a few threads.
+ */
+export type ComponentStarter = <T extends object>(
+  moduleUrl: string | URL,
+  options: Omit<StartOptions, 'mode'>,
+) => Promise<ComponentHandle<T>>;
+
 /** A pair ready to sync: both sides' controllers, the engine options its config asks for, and close. */
 export interface OpenedPair {
   name: string;
   config: PairConfig;
   left: SideController;
   right: SideController;
+  /**
+   * A side's controller whose calls carry `options`: a signal that cancels a call (the long wait of
+   * `nextChange` above all) and its own deadline.
+   */
+  withOptions(side: 'left' | 'right', options: CallOptions): SideController;
   /** Pass to `sync` (add your own `onEvent`, `dryRun`, `signal`). */
   syncOptions: SyncOptions;
   statePath: string;
@@ -174,6 +188,12 @@ export interface OpenPairOptions {
    * package's side component (a side's controller from its `SideArgs`). Default: those two modules.
    */
   entries?: { state?: string | URL; side?: string | URL };
+  /**
+   * Where the components start, instead of a thread (or, inline, this thread) each: for a daemon that
+   * runs many pairs on a few shared threads. `state` starts the state, `sides` each side; the starter
+   * decides the thread, so `mode` is then ignored for that component.
+   */
+  starters?: { state?: ComponentStarter; sides?: ComponentStarter };
 }
 
 /**
@@ -201,11 +221,14 @@ export async function openPair(
     const path = statePath(config, pairName);
     const runtime = await import('@twinbox/worker-runtime');
     const mode = (options.mode ?? config.workers) === 'threads' ? 'thread' : 'inline';
+    const starterOf = (starter: ComponentStarter | undefined): ComponentStarter =>
+      starter ?? ((url, startOptions) => runtime.startComponent(url, { ...startOptions, mode }));
+    const stateStarter = starterOf(options.starters?.state);
+    const sideStarter = starterOf(options.starters?.sides);
     const startState = () =>
-      runtime.startComponent<StateBackend>(
+      stateStarter<StateBackend>(
         options.entries?.state ?? import.meta.resolve('@twinbox/state-sqlite/component'),
         {
-          mode,
           deadlineMs: STATE_DEADLINE_MS,
           name: `state of ${pairName}`,
           args: { path, wait: options.waitForLock ?? false },
@@ -220,8 +243,7 @@ export async function openPair(
         statePort: port,
       };
       const entry = options.entries?.side ?? new URL('./side-component.js', import.meta.url);
-      return runtime.startComponent<SideController>(entry, {
-        mode,
+      return sideStarter<SideController>(entry, {
         deadlineMs: SIDE_DEADLINE_MS,
         name: `${side} side (${pair[side]})`,
         args: runtime.transfer(args, [port]),
@@ -272,6 +294,15 @@ export async function openPair(
       config: pair,
       left: engineFacing(left, 'left', runtime.transfer),
       right: engineFacing(right, 'right', runtime.transfer),
+      withOptions: (side, callOptions) =>
+        engineFacing(
+          {
+            ...(side === 'left' ? left : right),
+            api: (side === 'left' ? left : right).with(callOptions),
+          },
+          side,
+          runtime.transfer,
+        ),
       statePath: path,
       syncOptions: {
         policy: policyOf(pair),

@@ -7,6 +7,7 @@
 // outcome; from the driver's module that loads nothing else, so reading them loads no imapflow.
 export { AUTH_ERROR_CODES } from '@twinbox/driver-imap/auth-codes';
 export {
+  type ComponentStarter,
   type OpenDriverOptions,
   type OpenedPair,
   type OpenPairOptions,

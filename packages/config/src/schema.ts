@@ -113,6 +113,14 @@ export const imapAccountSchema = z
       .describe(
         'Seconds the server may stay silent while a command waits for its answer before the connection is given up as stalled (mbsync Timeout). Default 20.',
       ),
+    'watch-connections': z
+      .int()
+      .min(0)
+      .max(64)
+      .default(4)
+      .describe(
+        "Connections twinboxd may open to this server to hear of changes as they happen: NOTIFY needs one for every folder, IDLE one per watched folder (the pair's watch list). 0: no push, the daemon's full pass only. Default 4.",
+      ),
   })
   .superRefine((account, ctx) =>
     checkSources(
@@ -201,6 +209,12 @@ export const pairSchema = z.strictObject({
     .describe(
       'New messages that arrived longer ago than this are not copied (OfflineIMAP maxage): a number of days, or "90d", "12w", "1y". Messages already synced keep syncing flags and deletions.',
     ),
+  watch: z
+    .array(z.string().min(1))
+    .default(['INBOX'])
+    .describe(
+      'Folders twinboxd watches with IMAP IDLE when a server lacks NOTIFY, by left-side name, as patterns like folders (one connection each, up to the account\'s watch-connections). With NOTIFY, and on a Maildir, every folder is watched. Default ["INBOX"].',
+    ),
   conflicts: z
     .strictObject({
       flags: z
@@ -236,6 +250,32 @@ export const configSchema = z
         '"threads": each side and the state in a worker thread; "inline": all in one thread, for debugging.',
       ),
     concurrency: z.int().min(1).max(16).default(1).describe('Folders synced at once per pair.'),
+    daemon: z
+      .strictObject({
+        'full-pass': z
+          .int()
+          .min(10)
+          .default(300)
+          .describe(
+            'Seconds between two full passes of a pair (every folder), the safety net for changes that notifications miss, and the only sync of an account that cannot be watched. Default 300.',
+          ),
+        'pairs-at-once': z
+          .int()
+          .min(1)
+          .max(256)
+          .default(8)
+          .describe('Pairs twinboxd syncs at the same time; the others wait their turn. Default 8.'),
+        'side-threads': z
+          .int()
+          .min(1)
+          .max(64)
+          .default(2)
+          .describe(
+            'Worker threads that run the sides of every pair (each serves many sides); the states of all pairs share one more. Default 2.',
+          ),
+      })
+      .default({ 'full-pass': 300, 'pairs-at-once': 8, 'side-threads': 2 })
+      .describe('How twinboxd runs the pairs; the twinbox command ignores this table.'),
     accounts: z.record(name, accountSchema).describe('The mail stores, by name.'),
     pairs: z.record(name, pairSchema).default({}).describe('What to keep in sync: two accounts each.'),
   })
