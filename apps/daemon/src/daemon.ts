@@ -24,7 +24,10 @@ export interface DaemonOptions {
   /** How long a notice waits for more before its sync starts, in ms. Default 50. */
   settleMs?: number;
   backoff?: BackoffPolicy;
-  hooks?: RunnerHooks;
+  hooks?: RunnerHooks & {
+    /** A reload removed the pair (it is stopped): drop what is kept about it. */
+    removed?(pair: string): void;
+  };
   /** Reload when the config file changes (besides SIGHUP). Default true. */
   watchConfig?: boolean;
   /**
@@ -98,6 +101,7 @@ export class Daemon {
           ...(options.inline ? { mode: 'inline' as const } : {}),
           ...(options.starters ? { starters: options.starters } : {}),
         }),
+      sessions: [pair.left, pair.right].filter((a) => loaded.config.accounts[a]!.type === 'imap').length,
       watchConnections: {
         left: watchConnectionsOf(loaded, pair.left),
         right: watchConnectionsOf(loaded, pair.right),
@@ -135,13 +139,16 @@ export class Daemon {
       const names = new Set(Object.keys(loaded.config.pairs));
       const stopping: Promise<void>[] = [];
       const changed: string[] = [];
+      const removedNames: string[] = [];
       for (const [name, { runner, fingerprint: old }] of this.#runners) {
         if (names.has(name) && fingerprint(loaded, name) === old) continue;
         this.#runners.delete(name);
         if (names.has(name)) changed.push(name);
+        else removedNames.push(name);
         stopping.push(runner.stop());
       }
       await Promise.all(stopping);
+      for (const name of removedNames) this.#options.hooks?.removed?.(name);
       const added: string[] = [];
       for (const name of names) {
         if (this.#runners.has(name)) continue;
@@ -149,8 +156,7 @@ export class Daemon {
         this.#startPair(loaded, name);
       }
       this.#loaded = loaded;
-      const removed = stopping.length - changed.length;
-      this.#options.log.info({ added, changed, removed }, 'config reloaded');
+      this.#options.log.info({ added, changed, removed: removedNames }, 'config reloaded');
     });
     return this.#reloading;
   }

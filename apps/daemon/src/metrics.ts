@@ -1,5 +1,6 @@
 import type { SyncReport } from '@twinbox/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunnerHooks } from './pair-runner.js';
 
 /** Where a pair is in the daemon's life cycle; the `twinbox_pair_state` gauge has one series per state. */
 export type PairState = 'opening' | 'watching' | 'polling' | 'syncing' | 'backing-off' | 'stopped';
@@ -77,6 +78,8 @@ interface PairRecord {
   watchConnections: { left: number; right: number };
   /** Server connections held by the pair's sync in progress. */
   syncConnections: number;
+  /** Sessions a resident pair holds open between syncs. */
+  openSessions: number;
 }
 
 /**
@@ -168,7 +171,7 @@ export class DaemonMetrics {
       collect() {
         let total = 0;
         for (const p of pairs.values())
-          total += p.watchConnections.left + p.watchConnections.right + p.syncConnections;
+          total += p.watchConnections.left + p.watchConnections.right + p.syncConnections + p.openSessions;
         this.set(total);
       },
     });
@@ -184,6 +187,7 @@ export class DaemonMetrics {
         codes: new Set(),
         watchConnections: { left: 0, right: 0 },
         syncConnections: 0,
+        openSessions: 0,
       };
       this.#pairs.set(pair, record);
       // Zero series from the start, so `rate()` and `increase()` see the first increment of each.
@@ -204,6 +208,14 @@ export class DaemonMetrics {
    */
   syncStarted(pair: string, connections = 0): void {
     this.#pair(pair).syncConnections = connections;
+  }
+
+  /**
+   * The server sessions a resident pair holds open whether it syncs or not (its logged-in IMAP
+   * sides), counted in `twinbox_server_connections` until set again (0 once the pair is closed).
+   */
+  sessionsOpen(pair: string, sessions: number): void {
+    this.#pair(pair).openSessions = sessions;
   }
 
   /**
@@ -319,4 +331,24 @@ export class DaemonMetrics {
     }
     return { ok: this.#pairs.size === 0 || failing < this.#pairs.size, pairs };
   }
+}
+
+/** The daemon's hooks that keep `metrics` up to date. */
+export function metricsHooks(metrics: DaemonMetrics): RunnerHooks & { removed(pair: string): void } {
+  return {
+    state: (pair, state) => metrics.pairState(pair, state),
+    syncStarted: (pair) => metrics.syncStarted(pair),
+    syncFinished: (pair, report, seconds, dryRun) => {
+      // A dry run changed nothing: counting its plan as work done would lie.
+      if (!dryRun) metrics.syncFinished(pair, report, seconds);
+    },
+    syncFailed: (pair, error, seconds) => {
+      const code = (error as { code?: unknown } | undefined)?.code;
+      metrics.syncFailed(pair, typeof code === 'string' ? code : undefined, seconds);
+    },
+    watching: (pair, side, status, folders) =>
+      metrics.watching(pair, side, status ? folders : 0, status?.connections ?? 0),
+    sessions: (pair, sessions) => metrics.sessionsOpen(pair, sessions),
+    removed: (pair) => metrics.pairRemoved(pair),
+  };
 }

@@ -14,10 +14,10 @@ import {
 } from '@twinbox/core';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import type { PairState } from './metrics.js';
 import { type Slots, Wakeup } from './wakeup.js';
 
-/** Where a pair is in its life, as `twinbox status` and the metrics show it. */
-export type PairState = 'opening' | 'watching' | 'polling' | 'syncing' | 'backing-off' | 'stopped';
+export type { PairState } from './metrics.js';
 
 /** A pair's live status. */
 export interface RunnerStatus {
@@ -43,7 +43,10 @@ export interface RunnerHooks {
   syncStarted?(pair: string): void;
   syncFinished?(pair: string, report: SyncReport, seconds: number, dryRun: boolean): void;
   syncFailed?(pair: string, error: unknown, seconds: number): void;
-  watching?(pair: string, side: 'left' | 'right', status: WatchStatus | undefined): void;
+  /** A side's watch started (`folders`: how many it covers) or stopped (`status` undefined). */
+  watching?(pair: string, side: 'left' | 'right', status: WatchStatus | undefined, folders: number): void;
+  /** The pair holds `sessions` server sessions open (its IMAP sides), from its opening to its close. */
+  sessions?(pair: string, sessions: number): void;
 }
 
 /** How a pair runs: its config, how to open it, and the daemon's shared limits. */
@@ -54,6 +57,8 @@ export interface RunnerOptions {
   right: string;
   /** Opens the pair's stores and state (the daemon places them on its shared threads). */
   open(): Promise<OpenedPair>;
+  /** Server sessions the open pair holds (its IMAP sides), for the metrics. */
+  sessions: number;
   /** Per side: how many connections a watch may hold (0: do not watch that side). */
   watchConnections: { left: number; right: number };
   /** The pair's `watch` patterns (left-side names): the folders an IDLE-only server watches. */
@@ -104,6 +109,10 @@ class Dirty {
     for (const key of taken.keys) this.keys.add(key);
   }
 }
+
+/** Folders a watch covers: those it names, or for a watch of everything, all the pair's folders. */
+const watchedCount = (status: WatchStatus, asked: readonly FolderPath[]) =>
+  status.watched === 'all' ? asked.length : status.watched.length;
 
 const codeOf = (err: unknown) => {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -229,6 +238,7 @@ export class PairRunner {
         continue;
       }
       release();
+      this.#options.hooks?.sessions?.(this.name, this.#options.sessions);
       const watching = new AbortController();
       const stopWatching = () => watching.abort();
       signal.addEventListener('abort', stopWatching, { once: true });
@@ -249,6 +259,7 @@ export class PairRunner {
         await pair.close().catch((err: unknown) => {
           this.#options.log.warn({ pair: this.name }, `closing the pair: ${(err as Error).message}`);
         });
+        this.#options.hooks?.sessions?.(this.name, 0);
       }
       if (failed && !signal.aborted) await this.#backOff();
     }
@@ -392,15 +403,22 @@ export class PairRunner {
     }
   }
 
-  /** The folders to ask an IDLE-only server to watch: the pair's folders that its `watch` patterns name. */
-  async #watchedFolders(pair: OpenedPair, side: 'left' | 'right'): Promise<FolderPath[]> {
+  /**
+   * The pair's folders on a side, and among them those its `watch` patterns name: what an IDLE-only
+   * server is asked to watch (NOTIFY and a Maildir watch them all).
+   */
+  async #watchedFolders(
+    pair: OpenedPair,
+    side: 'left' | 'right',
+  ): Promise<{ all: FolderPath[]; named: FolderPath[] }> {
     const folders = await pair[side].listFolders();
     const base = pair.syncOptions.folders;
     const wanted = folderMatcher(this.#options.watchPatterns);
-    return folders
+    const all = folders
       .filter((f): f is FolderInfo => !isRefusedFolder(f))
       .map((f) => f.path)
-      .filter((path) => (!base || base(folderKey(path))) && wanted(path));
+      .filter((path) => !base || base(folderKey(path)));
+    return { all, named: all.filter((path) => wanted(path)) };
   }
 
   #watchRequests: { left?: string; right?: string } = {};
@@ -411,12 +429,13 @@ export class PairRunner {
       if (this.#watch[side]?.method !== 'idle') continue;
       try {
         const folders = await this.#watchedFolders(pair, side);
-        const fingerprint = JSON.stringify(folders);
+        const fingerprint = JSON.stringify(folders.named);
         if (fingerprint === this.#watchRequests[side]) continue;
         this.#watchRequests[side] = fingerprint;
         const connections = this.#options.watchConnections[side];
-        this.#watch[side] = await pair[side].watch!({ folders, maxConnections: connections });
-        this.#options.hooks?.watching?.(this.name, side, this.#watch[side]);
+        const status = await pair[side].watch!({ folders: folders.named, maxConnections: connections });
+        this.#watch[side] = status;
+        this.#options.hooks?.watching?.(this.name, side, status, watchedCount(status, folders.all));
       } catch (err) {
         this.#options.log.warn(
           { pair: this.name, side, code: codeOf(err) },
@@ -440,10 +459,10 @@ export class PairRunner {
     while (!signal.aborted) {
       try {
         const folders = await this.#watchedFolders(pair, side);
-        this.#watchRequests[side] = JSON.stringify(folders);
-        const status = await controller.watch({ folders, maxConnections: connections });
+        this.#watchRequests[side] = JSON.stringify(folders.named);
+        const status = await controller.watch({ folders: folders.named, maxConnections: connections });
         this.#watch[side] = status;
-        this.#options.hooks?.watching?.(this.name, side, status);
+        this.#options.hooks?.watching?.(this.name, side, status, watchedCount(status, folders.all));
         if (this.#state === 'polling') this.#setState('watching');
         this.#options.log.info(
           {
@@ -464,7 +483,7 @@ export class PairRunner {
       } catch (err) {
         if (signal.aborted) return;
         this.#watch[side] = undefined;
-        this.#options.hooks?.watching?.(this.name, side, undefined);
+        this.#options.hooks?.watching?.(this.name, side, undefined, 0);
         if (codeOf(err) === 'WATCH_UNSUPPORTED') return;
         attempts++;
         this.#options.log.warn(

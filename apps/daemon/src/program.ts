@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { Daemon, runOnce } from './daemon.js';
+import { serveMetrics } from './http.js';
+import { DaemonMetrics, metricsHooks } from './metrics.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -31,6 +33,10 @@ export function createProgram(): Command {
     )
     .option('--once', 'open, sync and close each pair once, then exit (exit 1 if a pair failed)')
     .option('--inline', 'run every side and state in this thread (for debugging)')
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus /metrics and /healthz over HTTP on a loopback address, e.g. 127.0.0.1:9464',
+    )
     .option('-q, --quiet', 'log warnings and errors only')
     .addHelpText(
       'after',
@@ -56,6 +62,7 @@ Examples:
         once?: boolean;
         inline?: boolean;
         quiet?: boolean;
+        metrics?: string;
       }) => {
         const log = pino({ level: options.quiet ? 'warn' : 'info', base: { name: 'twinboxd' } });
         const controller = new AbortController();
@@ -76,12 +83,19 @@ Examples:
           process.exitCode = failures > 0 ? 1 : 0;
           return;
         }
+        const metrics = new DaemonMetrics();
         const daemon = new Daemon({
           ...(options.config ? { config: options.config } : {}),
           ...(options.inline ? { inline: true } : {}),
           ...(options.interval ? { fullPass: options.interval } : {}),
           log,
+          hooks: metricsHooks(metrics),
         });
+        // The listener first: a busy port fails the start before any pair is opened.
+        const http = options.metrics
+          ? await serveMetrics(options.metrics, { metrics, health: () => metrics.health() })
+          : undefined;
+        if (http) log.info({ url: http.url }, 'serving metrics');
         await daemon.start();
         const onHangup = () => {
           log.info({ signal: 'SIGHUP' }, 'reloading the config');
@@ -91,6 +105,7 @@ Examples:
         await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve()));
         process.off('SIGHUP', onHangup);
         await daemon.stop();
+        await http?.close();
         log.info('stopped');
         process.exitCode = 0;
       },

@@ -198,6 +198,9 @@ describe('DaemonMetrics over /metrics', () => {
     metrics.pairState('home', 'syncing');
     let text = await scrape(server.url);
     expect(value(text, 'twinbox_server_connections')).toBe(5);
+    metrics.sessionsOpen('home', 2);
+    expect(value(await scrape(server.url), 'twinbox_server_connections')).toBe(7);
+    metrics.sessionsOpen('home', 0);
     expect(value(text, 'twinbox_watched_folders', { pair: 'work', side: 'left' })).toBe(12);
     expect(value(text, 'twinbox_watched_folders', { pair: 'work', side: 'right' })).toBe(3);
 

@@ -133,6 +133,7 @@ function world(
     left: 'l',
     right: 'r',
     open,
+    sessions: 0,
     watchConnections: { left: 1, right: 1 },
     watchPatterns: ['INBOX'],
     fullPassMs: options.fullPassMs ?? 60_000,
