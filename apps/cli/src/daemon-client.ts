@@ -25,8 +25,15 @@ export async function findDaemon(ctx: Context): Promise<ControlClient | undefine
   if (ctx.options.daemon === false || ctx.options.inline) return undefined;
   const env = process.env[NO_DAEMON_ENV];
   if (env && env !== '0') return undefined;
+  let path: string;
   try {
-    return await connectControl(controlSocketPath(ctx.configPath));
+    path = controlSocketPath(ctx.configPath);
+  } catch {
+    // No socket path fits (a runtime directory too long): no daemon can serve there either.
+    return undefined;
+  }
+  try {
+    return await connectControl(path);
   } catch (err) {
     throw new CliError(
       `${(err as Error).message} To run without the daemon: twinbox --no-daemon … (the pairs it syncs stay locked until it stops).`,
