@@ -1,7 +1,8 @@
-import { defaultConfigPath, type LoadedConfig, loadConfig } from '@twinbox/config';
+import type { LoadedConfig } from '@twinbox/config';
+import { defaultConfigPath } from '@twinbox/config/control';
 import type { Command } from 'commander';
+import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import { CliError } from './failure.js';
 import { makeReporter, type Reporter } from './output.js';
 
 /** The options every command takes (declared once on the program). */
@@ -11,6 +12,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   quiet?: boolean;
   inline?: boolean;
+  /** false with `--no-daemon`: never go through a running twinboxd. */
+  daemon?: boolean;
 }
 
 export interface Context {
@@ -27,7 +30,9 @@ export function contextOf(command: Command): Context {
     options,
     configPath,
     reporter: makeReporter(options),
-    load: () => loadConfig(configPath),
+    // Loaded when a command needs the config, not before: the schema (zod) and the drivers are most of
+    // what the CLI loads, and `twinbox sync` through a daemon needs none of them.
+    load: async () => (await import('@twinbox/config')).loadConfig(configPath),
   };
 }
 

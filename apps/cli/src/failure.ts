@@ -1,14 +1,8 @@
 import { AUTH_ERROR_CODES, ConfigError } from '@twinbox/config';
+import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 
-/** An error the CLI reports with a given exit code, its message meant for the user as is. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
+export { CliError };
 
 /**
  * The driver's own list, not a copy: a copy once said `OAUTH_REFRESH_FAILED` where the driver throws
@@ -16,11 +10,13 @@ export class CliError extends Error {
  */
 const AUTH_CODES: ReadonlySet<string> = new Set(Object.values(AUTH_ERROR_CODES));
 
-/** The exit code for an error that ended a command. */
+/** The exit code for an error that ended a command (or a plain `{ name, code }` a daemon reported). */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof ConfigError) return EXIT.CONFIG;
   const { name, code } = (err ?? {}) as { name?: string; code?: unknown };
+  // Codes as a daemon passes them on: a config it could not read, a pair it does not have.
+  if (code === 'CONFIG_INVALID' || code === 'UNKNOWN_PAIR') return EXIT.CONFIG;
   if (name === 'StateLockedError' || code === 'STATE_LOCKED') return EXIT.LOCKED;
   if (typeof code === 'string' && (AUTH_CODES.has(code) || code.startsWith('AUTH'))) return EXIT.AUTH;
   return EXIT.STORE;

@@ -7,7 +7,6 @@ import { registerInit } from './commands/init.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
-import { exitCodeOf } from './failure.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -25,7 +24,11 @@ export function createProgram(): Command {
     .option('--json', 'machine-readable output: JSON on stdout')
     .addOption(new Option('-v, --verbose', 'say more').conflicts('quiet'))
     .option('-q, --quiet', 'only errors and the summary')
-    .option('--inline', 'run both sides and the state in this thread (for debugging)')
+    .option('--inline', 'run both sides and the state in this thread (for debugging; never through a daemon)')
+    .option(
+      '--no-daemon',
+      'do not go through a running twinboxd: sync and read status here (also TWINBOX_NO_DAEMON=1); for a daemon that is stuck',
+    )
     .showHelpAfterError('(add --help for usage)')
     .addHelpText(
       'after',
@@ -37,6 +40,8 @@ Examples:
   twinbox sync work --dry-run       show what a sync of "work" would do
   twinbox status                    last sync and pending changes
   twinbox check                     compare both sides message by message
+
+sync and status go through twinboxd when it runs for the same config (see sync --help).
 ${EXIT_CODES_HELP}`,
     );
   registerSync(program);
@@ -68,6 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         `${JSON.stringify({ type: 'error', message, code: (err as { code?: string }).code })}\n`,
       );
     else process.stderr.write(`twinbox: ${message}\n`);
-    return exitCodeOf(err);
+    // Imported here: the mapping loads the config package, which a sync through the daemon never needs.
+    return (await import('./failure.js')).exitCodeOf(err);
   }
 }

@@ -26,6 +26,7 @@ export {
   importMbsync,
   importOfflineImap,
 } from './import/index.js';
+export { type LastSync, lastSyncFile, lastSyncOf, readLastSync, recordLastSync } from './last-sync.js';
 export { ConfigError, type ConfigProblem, type LoadedConfig, loadConfig, parseConfig } from './load.js';
 export { defaultConfigPath, defaultStateDir, expandPath } from './paths.js';
 export {

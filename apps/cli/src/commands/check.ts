@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } from '@twinbox/config';
 import {
   type Driver,
   type FolderInfo,
@@ -220,6 +219,9 @@ export function registerCheck(program: Command): void {
     .action(async (pairs: string[], options: { folder?: string[] }, command: Command) => {
       const ctx = contextOf(command);
       const loaded = await ctx.load();
+      const { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } = await import(
+        '@twinbox/config'
+      );
       const extra = options.folder?.length ? folderMatcher(options.folder) : () => true;
       const results: { pair: string; differences: FolderDifference[]; folders: number; heldBack: number }[] =
         [];

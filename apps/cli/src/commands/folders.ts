@@ -1,9 +1,8 @@
-import { openDriver } from '@twinbox/config';
 import { type FolderInfo, isRefusedFolder, quoteName } from '@twinbox/core';
 import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
 import { contextOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { CliError } from '../failure.js';
 
 export function registerFolders(program: Command): void {
   program
@@ -21,6 +20,7 @@ export function registerFolders(program: Command): void {
           EXIT.CONFIG,
         );
       // Read-only: listing an account must not create a missing Maildir root or inbox, nor SELECT.
+      const { openDriver } = await import('@twinbox/config');
       const driver = await openDriver(settings, { readOnly: true });
       try {
         const listed = await driver.listFolders();

@@ -1,10 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { importMbsync, importOfflineImap, parseConfig } from '@twinbox/config';
 import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
 import { contextOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { CliError } from '../failure.js';
 
 export function registerImport(program: Command): void {
   program
@@ -35,6 +34,7 @@ Examples:
         command: Command,
       ) => {
         const ctx = contextOf(command);
+        const { importMbsync, importOfflineImap, parseConfig } = await import('@twinbox/config');
         const convert =
           format === 'mbsync' ? importMbsync : format === 'offlineimap' ? importOfflineImap : undefined;
         if (!convert)

@@ -1,10 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { starterConfig } from '@twinbox/config';
 import type { Command } from 'commander';
+import { CliError } from '../cli-error.js';
 import { contextOf } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { CliError } from '../failure.js';
 
 export function registerInit(program: Command): void {
   program
@@ -20,6 +19,7 @@ export function registerInit(program: Command): void {
       await mkdir(dirname(ctx.configPath), { recursive: true, mode: 0o700 });
       try {
         // 0600: the file may come to hold a password.
+        const { starterConfig } = await import('@twinbox/config');
         await writeFile(ctx.configPath, starterConfig(), { mode: 0o600, flag: options.force ? 'w' : 'wx' });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST')

@@ -1,11 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { statePath, syncPair } from '@twinbox/config';
+import type { LastSync } from '@twinbox/config/control';
 import type { Command } from 'commander';
 import { contextOf, selectPairs } from '../context.js';
+import { findDaemon, statusThroughDaemon } from '../daemon-client.js';
 import { workerEntries } from '../entries.js';
 import { EXIT } from '../exit-codes.js';
-import { exitCodeOf } from '../failure.js';
-import { type LastSync, lastSyncFile } from './sync.js';
 
 interface PairStatus {
   pair: string;
@@ -19,26 +17,32 @@ interface PairStatus {
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('Per pair: the last sync, and what a sync now would change (per folder).')
+    .description(
+      'Per pair: the last sync, and what a sync now would change (per folder); with a daemon, what it is doing.',
+    )
     .argument('[pair...]', 'pairs to show (all when none is named)')
     .option('--offline', 'do not connect: show only what the last sync recorded')
     .addHelpText(
       'after',
-      '\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json',
+      "\nWhen twinboxd runs for the same config, each pair's live state comes from it: watching, polling, syncing or backing off, since when, its last sync and error, and how each side is watched (--no-daemon: what the last sync recorded and, unless --offline, a dry run here, which waits for the pairs the daemon holds).\n\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json",
     )
     .action(async (pairs: string[], options: { offline?: boolean }, command: Command) => {
       const ctx = contextOf(command);
+      const daemon = await findDaemon(ctx);
+      if (daemon) {
+        process.exitCode = await statusThroughDaemon(ctx, daemon, pairs);
+        return;
+      }
+      const { readLastSync, statePath, syncPair } = await import('@twinbox/config');
+      const { exitCodeOf } = await import('../failure.js');
       const loaded = await ctx.load();
       const statuses: PairStatus[] = [];
       let exit: number = EXIT.OK;
       for (const name of selectPairs(loaded, pairs)) {
         const path = statePath(loaded.config, name);
         const status: PairStatus = { pair: name, state: path };
-        try {
-          status.lastSync = JSON.parse(await readFile(lastSyncFile(path), 'utf8')) as LastSync;
-        } catch {
-          // Never synced (or synced by an older version): nothing to show.
-        }
+        const lastSync = await readLastSync(path);
+        if (lastSync) status.lastSync = lastSync;
         if (!options.offline) {
           try {
             const { report } = await syncPair(loaded, name, {

@@ -1,27 +1,13 @@
-import { writeFile } from 'node:fs/promises';
-import { folderMatcher, syncPair } from '@twinbox/config';
-import type { SyncReport } from '@twinbox/core';
 import type { Command } from 'commander';
 import { type Context, contextOf, selectPairs } from '../context.js';
+import { findDaemon, NO_DAEMON_ENV, syncThroughDaemon } from '../daemon-client.js';
 import { workerEntries } from '../entries.js';
 import { EXIT } from '../exit-codes.js';
-import { exitCodeOf } from '../failure.js';
 
 export interface SyncCommandOptions {
   folder?: string[];
   dryRun?: boolean;
 }
-
-/** What `twinbox status` reads about the last sync of a pair: written next to its state. */
-export interface LastSync {
-  finishedAt: string;
-  seconds: number;
-  aborted: boolean;
-  totals: SyncReport['totals'];
-  folders: { key: string; action: string; errors: number }[];
-}
-
-export const lastSyncFile = (statePath: string) => `${statePath}.last.json`;
 
 /**
  * Stops the sync on the first SIGINT/SIGTERM: no batch starts after it, the batch in flight gets the
@@ -53,6 +39,9 @@ export async function runSync(
   pairNames: string[],
   options: SyncCommandOptions,
 ): Promise<number> {
+  // Here rather than at the top: a sync through the daemon loads none of it (see daemon-client.ts).
+  const { folderMatcher, recordLastSync, syncPair } = await import('@twinbox/config');
+  const { exitCodeOf } = await import('../failure.js');
   const loaded = await ctx.load();
   const names = selectPairs(loaded, pairNames);
   const folderFilter = options.folder?.length ? folderMatcher(options.folder) : undefined;
@@ -97,17 +86,6 @@ export async function runSync(
   }
 }
 
-async function recordLastSync(statePath: string, report: SyncReport, seconds: number): Promise<void> {
-  const last: LastSync = {
-    finishedAt: new Date().toISOString(),
-    seconds,
-    aborted: report.aborted,
-    totals: report.totals,
-    folders: report.folders.map((f) => ({ key: f.key, action: f.action, errors: f.errors.length })),
-  };
-  await writeFile(lastSyncFile(statePath), `${JSON.stringify(last, null, 2)}\n`, { mode: 0o600 });
-}
-
 export function registerSync(program: Command): void {
   program
     .command('sync')
@@ -123,9 +101,18 @@ Examples:
   twinbox sync work                  sync the pair "work"
   twinbox sync work --folder INBOX --folder 'Archive/*'
   twinbox sync --dry-run -v          show every folder and what would change
-  twinbox sync --json | jq .         machine-readable events, one JSON object per line`,
+  twinbox sync --json | jq .         machine-readable events, one JSON object per line
+
+When twinboxd runs for the same config, the sync is asked of it (it holds the pairs' states and
+sessions): the same progress, report and exit codes, and Ctrl-C only stops waiting, the daemon finishes
+the sync in flight. --no-daemon (or ${NO_DAEMON_ENV}=1) syncs here instead, for a daemon that is stuck
+(the pairs it holds stay locked until it stops: exit 5); so does --inline.`,
     )
     .action(async (pairs: string[], options: SyncCommandOptions, command: Command) => {
-      process.exitCode = await runSync(contextOf(command), pairs, options);
+      const ctx = contextOf(command);
+      const daemon = await findDaemon(ctx);
+      process.exitCode = daemon
+        ? await syncThroughDaemon(ctx, daemon, pairs, options)
+        : await runSync(ctx, pairs, options);
     });
 }
