@@ -8,6 +8,14 @@ import {
   openPair,
   syncPair,
 } from '@twinbox/config';
+import {
+  type ControlServer,
+  type SyncRequest as ControlSyncRequest,
+  type ControlTarget,
+  controlSocketPath,
+  type SyncReply,
+  serveControl,
+} from '@twinbox/config/control';
 import type { SyncReport } from '@twinbox/core';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
@@ -30,6 +38,10 @@ export interface DaemonOptions {
   };
   /** Reload when the config file changes (besides SIGHUP). Default true. */
   watchConfig?: boolean;
+  /** Serve `twinbox sync` and `twinbox status` on the config's control socket. Default true. */
+  control?: boolean;
+  /** The version the control socket announces. */
+  version?: string;
   /**
    * Where components start: by default each in a thread of its own (or inline). A pool shares a
    * few threads between every pair.
@@ -64,8 +76,10 @@ const watchConnectionsOf = (loaded: LoadedConfig, account: string) => {
  * request; at most `daemon.pairs-at-once` pairs sync at the same time. A reload (SIGHUP, an edit of
  * the file) reopens only the pairs whose config changed.
  */
-export class Daemon {
+export class Daemon implements ControlTarget {
   readonly configFile: string;
+  readonly version: string;
+  #control: ControlServer | undefined;
   readonly #options: DaemonOptions;
   readonly #runners = new Map<string, { runner: PairRunner; fingerprint: string }>();
   #loaded: LoadedConfig | undefined;
@@ -77,6 +91,7 @@ export class Daemon {
   constructor(options: DaemonOptions) {
     this.#options = options;
     this.configFile = resolve(options.config ?? defaultConfigPath());
+    this.version = options.version ?? '0.0.0';
   }
 
   /** Loads the config and starts every pair. Rejects if the config cannot be loaded. */
@@ -84,6 +99,16 @@ export class Daemon {
     const loaded = await loadConfig(this.configFile);
     this.#loaded = loaded;
     this.#slots = new Slots(loaded.config.daemon['pairs-at-once']);
+    if (this.#options.control !== false) {
+      // Before any pair opens: a second daemon for the same config is refused here, not after it
+      // has fought the first one for the pairs' locks.
+      const path = controlSocketPath(this.configFile);
+      this.#control = await serveControl(this, {
+        path,
+        log: (msg) => this.#options.log.warn({ socket: path }, msg),
+      });
+      this.#options.log.info({ socket: path }, 'control socket ready');
+    }
     for (const name of Object.keys(loaded.config.pairs)) this.#startPair(loaded, name);
     if (this.#options.watchConfig !== false) this.#watchConfigFile();
     this.#options.log.info({ pairs: this.#runners.size, config: this.configFile }, 'serving');
@@ -190,6 +215,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#configWatch?.close();
+    await this.#control?.close();
     await this.#reloading;
     await Promise.all([...this.#runners.values()].map(({ runner }) => runner.stop()));
   }
@@ -216,6 +242,39 @@ export class Daemon {
     const entry = this.#runners.get(name);
     if (!entry) return Promise.reject(new Error(`No pair named ${JSON.stringify(name)}.`));
     return entry.runner.syncNow(request);
+  }
+
+  /**
+   * The control socket's `sync`: each pair in turn, synced now after its sync in flight, with its
+   * progress sent to the client. A client that goes away stops the pairs not yet started; the one in
+   * flight finishes, as a daemon's sync would have.
+   */
+  async sync(
+    request: ControlSyncRequest,
+    send: (reply: SyncReply) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    for (const name of this.pairs(request.pairs)) {
+      if (signal.aborted) return;
+      const status = this.#runners.get(name)?.runner.status();
+      send({ type: 'pair-start', pair: name, title: `${status?.left ?? '?'} ⇄ ${status?.right ?? '?'}` });
+      try {
+        const { report, seconds } = await this.syncNow(name, {
+          ...(request.folders?.length ? { folders: request.folders } : {}),
+          dryRun: request.dryRun === true,
+          onEvent: (event) => send({ type: 'event', pair: name, event }),
+        });
+        send({ type: 'pair-done', pair: name, report, seconds });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        send({
+          type: 'pair-error',
+          pair: name,
+          message: (err as Error).message,
+          ...(typeof code === 'string' ? { code } : {}),
+        });
+      }
+    }
   }
 
   /** The config the daemon runs now (after the last successful reload). */

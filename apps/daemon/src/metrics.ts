@@ -1,9 +1,10 @@
+import type { PairState } from '@twinbox/config/control';
 import type { SyncReport } from '@twinbox/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunnerHooks } from './pair-runner.js';
 
 /** Where a pair is in the daemon's life cycle; the `twinbox_pair_state` gauge has one series per state. */
-export type PairState = 'opening' | 'watching' | 'polling' | 'syncing' | 'backing-off' | 'stopped';
+export type { PairState } from '@twinbox/config/control';
 
 /** Every {@link PairState}, in the order the daemon goes through them. */
 export const PAIR_STATES: readonly PairState[] = [

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { folderMatcher, type OpenedPair } from '@twinbox/config';
+import { folderMatcher, lastSyncOf, type OpenedPair, recordLastSync } from '@twinbox/config';
+import type { PairStatus } from '@twinbox/config/control';
 import {
   type ChangeNotice,
   type FolderInfo,
@@ -19,23 +20,8 @@ import { type Slots, Wakeup } from './wakeup.js';
 
 export type { PairState } from './metrics.js';
 
-/** A pair's live status. */
-export interface RunnerStatus {
-  name: string;
-  left: string;
-  right: string;
-  state: PairState;
-  /** When the pair entered its state (ISO). */
-  since: string;
-  lastSync?: { finishedAt: string; seconds: number; aborted: boolean; totals: SyncReport['totals'] };
-  lastError?: { at: string; message: string; code?: string };
-  /** While backing off: when it tries again (ISO). */
-  nextAttemptAt?: string;
-  /** Failed attempts in a row (open or sync); 0 once a sync succeeds. */
-  failures: number;
-  /** How each side is watched; absent for a side that is polled only. */
-  watch?: { left?: WatchStatus; right?: WatchStatus };
-}
+/** A pair's live status: what `twinbox status` shows, through the control socket. */
+export type RunnerStatus = PairStatus;
 
 /** What a pair reports to the daemon as it runs: for logs and metrics. */
 export interface RunnerHooks {
@@ -354,12 +340,14 @@ export class PairRunner {
       const seconds = (performance.now() - started) / 1000;
       if (!how.dryRun) {
         this.#failures = 0;
-        this.#lastSync = {
-          finishedAt: new Date().toISOString(),
-          seconds,
-          aborted: report.aborted,
-          totals: report.totals,
-        };
+        this.#lastSync = lastSyncOf(report, seconds);
+        // What `twinbox status --offline` reads once the daemon is gone.
+        await recordLastSync(pair.statePath, report, seconds).catch((err: unknown) => {
+          this.#options.log.warn(
+            { pair: this.name },
+            `cannot record the last sync: ${(err as Error).message}`,
+          );
+        });
       }
       for (const folder of report.folders)
         for (const e of folder.errors) {

@@ -89,6 +89,7 @@ Examples:
           ...(options.inline ? { inline: true } : {}),
           ...(options.interval ? { fullPass: options.interval } : {}),
           log,
+          version,
           hooks: metricsHooks(metrics),
         });
         // The listener first: a busy port fails the start before any pair is opened.

@@ -1,4 +1,7 @@
-import type { OpenedPair, PairConfig } from '@twinbox/config';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type OpenedPair, type PairConfig, readLastSync } from '@twinbox/config';
 import { Controller } from '@twinbox/controller';
 import {
   type ChangeNotice,
@@ -80,6 +83,7 @@ class Watched {
 }
 
 interface World {
+  statePath: string;
   stores: { left: MemoryStore; right: MemoryStore };
   watched: { left: Watched; right: Watched };
   syncs: { folders: string[]; seconds?: number }[];
@@ -96,8 +100,17 @@ function world(
   stores.left.createFolder(INBOX);
   stores.left.createFolder(['Lists']);
   const state = new MemoryState();
+  const stateDir = mkdtempSync(join(tmpdir(), 'twinbox-runner-'));
   const watched = { left: new Watched(), right: new Watched() };
-  const w: Partial<World> = { stores, watched, syncs: [], opens: 0, failOpen: 0, states: [] };
+  const w: Partial<World> = {
+    stores,
+    watched,
+    syncs: [],
+    opens: 0,
+    failOpen: 0,
+    states: [],
+    statePath: join(stateDir, 'p.sqlite'),
+  };
   const open = async (): Promise<OpenedPair> => {
     w.opens!++;
     if (w.failOpen! > 0) {
@@ -124,7 +137,7 @@ function world(
       right: controllers.right,
       withOptions: (side, call) => make(side, call.signal),
       syncOptions: {},
-      statePath: '',
+      statePath: join(stateDir, 'p.sqlite'),
       close: async () => {},
     };
   };
@@ -183,6 +196,8 @@ describe('PairRunner', () => {
     expect(w.syncs).toHaveLength(2);
     expect(w.syncs[1]!.folders).toEqual([folderKey(INBOX)]);
     expect(w.runner.status()).toMatchObject({ failures: 0, lastSync: { totals: { copied: 1 } } });
+    // Recorded next to the state, for `twinbox status --offline` once the daemon is gone.
+    expect(await readLastSync(w.statePath)).toMatchObject({ totals: { copied: 1 } });
   });
 
   it('turns a burst of notices into one sync', async () => {
