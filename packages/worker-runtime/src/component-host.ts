@@ -269,7 +269,11 @@ class HostThread {
   }
 
   /** Starts a component in the thread and answers its handle, once it is built there. */
-  async start<T extends object>(url: string, name: string, options: HostStartOptions): Promise<ComponentHandle<T>> {
+  async start<T extends object>(
+    url: string,
+    name: string,
+    options: HostStartOptions,
+  ): Promise<ComponentHandle<T>> {
     if (this.dead) throw this.dead(name);
     // Each component has a channel of its own to the thread: its calls, and its control messages
     // (connect, close) after them, in the order they were sent.

@@ -40,7 +40,13 @@ export function methodNames(component: object): string[] {
 }
 
 /** To a host thread: build a component and serve it on `port` (its replies start with `ready`). */
-export type HostRequest = { kind: 'start'; moduleUrl: string; args: unknown; name: string; port: MessagePort };
+export type HostRequest = {
+  kind: 'start';
+  moduleUrl: string;
+  args: unknown;
+  name: string;
+  port: MessagePort;
+};
 
 /** From a host thread: it is up and takes `start` requests. */
 export type HostReply = { kind: 'host-ready' };
