@@ -449,14 +449,18 @@ async function startInline<T extends object>(
   const args = structuredClone(options.args, { transfer: takeTransfers([options.args]) });
   watchPorts(args);
   let component: Record<string, unknown>;
+  const building: Promise<Record<string, unknown>> = import(url).then((mod) => mod.default(args));
   try {
     component = await within(
-      import(url).then((mod) => mod.default(args)),
+      building,
       options.startDeadlineMs,
       () => new DeadlineExceededError(name, 'start', options.startDeadlineMs ?? 0),
     );
   } catch (err) {
-    throw err instanceof DeadlineExceededError ? err : new RemoteError(serializeError(err));
+    if (!(err instanceof DeadlineExceededError)) throw new RemoteError(serializeError(err));
+    // Nobody can reach a component built after its caller gave up: closed as soon as it exists.
+    building.then((late) => new ComponentServer(late, name).close(0)).catch(() => {});
+    throw err;
   }
   const server = new ComponentServer(component, name);
   let refusal: Error | undefined;

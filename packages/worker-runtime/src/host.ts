@@ -31,11 +31,13 @@ async function host({ moduleUrl, args, name, port }: HostRequest) {
   }
   const server = new ComponentServer(component, name);
   if (portClosed(port)) {
-    // The caller stopped waiting (its start deadline passed): nobody can call this component or
-    // close it, so it is closed here rather than left running in a thread shared with others.
+    // The caller stopped waiting (its start deadline passed) before the port was listened to.
     await server.close(0).catch(() => {});
     return;
   }
+  // Its handle is gone without closing it (it gave up waiting for the start or for a close): nobody
+  // can call it any more, so it is closed rather than left running in a thread shared with others.
+  port.once('close', () => void server.close(0).catch(() => {}));
   server.serve(port, (msg) => {
     if (msg.kind === 'connect') {
       if (server.isClosing) {

@@ -121,6 +121,14 @@ describe.each(modes)('a host, %s', (mode) => {
     expect(late).toMatchObject({
       error: { name: 'DeadlineExceededError', message: /slow-start\.start\(\)/ },
     });
+    // And built after all, it is closed at once: nobody can reach it.
+    const events = probe();
+    const later = await outcome(
+      host.start(fixture('slow-start'), { startDeadlineMs: 100, args: { ms: 300, probe: events.port } }),
+    );
+    expect(later).toMatchObject({ error: { name: 'DeadlineExceededError' } });
+    expect(await events.next('closed')).toEqual({ event: 'closed' });
+    events.close();
     const broken = await outcome(host.start(fixture('broken')));
     expect(broken).toMatchObject({ error: { name: 'Error', message: 'cannot open the store' } });
     expect(host.size).toBe(2);
