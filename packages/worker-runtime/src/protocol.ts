@@ -1,8 +1,9 @@
 /**
  * Messages between a component's server and its callers: plain data (plus transferred ports and
- * buffers), so they cross a MessagePort as is. The same protocol runs between the caller and a worker
- * (`parentPort`, which also carries the control messages `connect` and `close`) and over every port
- * made by `connect()`.
+ * buffers), so they cross a MessagePort as is. The same protocol runs between a component's handle
+ * and the host thread running it (over a port of its own, which also carries the control messages
+ * `connect` and `close`) and over every port made by `connect()`. A host thread's `parentPort` only
+ * carries the start of each component ({@link HostRequest}).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.js';
@@ -37,3 +38,15 @@ export function methodNames(component: object): string[] {
   }
   return [...names];
 }
+
+/** To a host thread: build a component and serve it on `port` (its replies start with `ready`). */
+export type HostRequest = {
+  kind: 'start';
+  moduleUrl: string;
+  args: unknown;
+  name: string;
+  port: MessagePort;
+};
+
+/** From a host thread: it is up and takes `start` requests. */
+export type HostReply = { kind: 'host-ready' };
