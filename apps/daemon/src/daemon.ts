@@ -17,6 +17,7 @@ import {
   serveControl,
 } from '@twinbox/config/control';
 import type { SyncReport } from '@twinbox/core';
+import { type ComponentPool, startPool } from '@twinbox/worker-runtime';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { PairRunner, type RunnerHooks, type RunnerStatus, type SyncRequest } from './pair-runner.js';
@@ -80,6 +81,7 @@ export class Daemon implements ControlTarget {
   readonly configFile: string;
   readonly version: string;
   #control: ControlServer | undefined;
+  #pools: { sides: ComponentPool; states: ComponentPool } | undefined;
   readonly #options: DaemonOptions;
   readonly #runners = new Map<string, { runner: PairRunner; fingerprint: string }>();
   #loaded: LoadedConfig | undefined;
@@ -99,6 +101,15 @@ export class Daemon implements ControlTarget {
     const loaded = await loadConfig(this.configFile);
     this.#loaded = loaded;
     this.#slots = new Slots(loaded.config.daemon['pairs-at-once']);
+    if (!this.#options.starters) {
+      // Every pair's sides share a few threads, and every state one more, each serving many: a thread
+      // per side and per state would cost ~10 MB each, 300 threads for 100 pairs.
+      const mode = this.#options.inline || loaded.config.workers === 'inline' ? 'inline' : 'thread';
+      this.#pools = {
+        sides: startPool({ size: loaded.config.daemon['side-threads'], mode, name: 'sides' }),
+        states: startPool({ size: 1, mode, name: 'states' }),
+      };
+    }
     if (this.#options.control !== false) {
       // Before any pair opens: a second daemon for the same config is refused here, not after it
       // has fought the first one for the pairs' locks.
@@ -124,7 +135,16 @@ export class Daemon implements ControlTarget {
       open: () =>
         openPair(loaded, name, {
           ...(options.inline ? { mode: 'inline' as const } : {}),
-          ...(options.starters ? { starters: options.starters } : {}),
+          ...(options.starters
+            ? { starters: options.starters }
+            : this.#pools
+              ? {
+                  starters: {
+                    sides: (url, o) => this.#pools!.sides.start(url, o),
+                    state: (url, o) => this.#pools!.states.start(url, o),
+                  },
+                }
+              : {}),
         }),
       sessions: [pair.left, pair.right].filter((a) => loaded.config.accounts[a]!.type === 'imap').length,
       watchConnections: {
@@ -218,6 +238,7 @@ export class Daemon implements ControlTarget {
     await this.#control?.close();
     await this.#reloading;
     await Promise.all([...this.#runners.values()].map(({ runner }) => runner.stop()));
+    await Promise.all([this.#pools?.sides.close(), this.#pools?.states.close()]);
   }
 
   /** The pairs' live status, in config order. */
