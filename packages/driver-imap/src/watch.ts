@@ -497,7 +497,9 @@ export class ImapWatch {
     folders = folders
       .filter((path) => {
         const key = JSON.stringify(isInbox(path) ? ['INBOX'] : path);
-        return seen.has(key) ? false : (seen.add(key), true);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
       })
       .sort((a, b) => Number(isInbox(b)) - Number(isInbox(a)));
     const watched: FolderPath[] = [];

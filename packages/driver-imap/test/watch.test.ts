@@ -164,7 +164,7 @@ describe('watch with NOTIFY (the Dovecot fixture offers it)', () => {
     await expect(driver.nextChange()).rejects.toMatchObject({ code: 'WATCH_STOPPED' });
     await driver.unwatch(); // idempotent
 
-    await driver.watch({ folders: ['INBOX'] });
+    await driver.watch({ folders: [['INBOX']] });
     const again = driver.nextChange().catch((e: unknown) => e);
     await driver.close();
     expect(await again).toMatchObject({ code: 'WATCH_STOPPED' });
