@@ -207,7 +207,7 @@ describe('a watch connection that drops', () => {
   });
 
   it('that cannot be restored (the login is refused) rejects nextChange with the error', async () => {
-    const { driver, user, password } = await throughProxy();
+    const { account, driver, user, password } = await throughProxy();
     await driver.watch({ folders: 'all' });
     const waiting = driver.nextChange();
     // The password changes on the server, then the connection drops.
@@ -216,6 +216,19 @@ describe('a watch connection that drops', () => {
     // Dovecot rereads a passwd-file whose mtime changed: not so within the second the user was made.
     const later = new Date(Date.now() + 5000);
     await utimes(file, later, later);
+    // It checks the file at most once a second: wait until the old password is refused.
+    for (let tries = 0; ; tries++) {
+      const refused = await openImap({ ...account, port: dovecot().port }).then(
+        (c) => {
+          c.close();
+          return false;
+        },
+        () => true,
+      );
+      if (refused) break;
+      expect(tries).toBeLessThan(50);
+      await sleep(100);
+    }
     proxy.restart(0);
     const err = await waiting.then(
       () => undefined,
