@@ -1,4 +1,5 @@
 import {
+  type ChangeNotice,
   type Driver,
   type DriverCapabilities,
   displayFolder,
@@ -24,6 +25,8 @@ import {
   SYSTEM_FLAGS,
   type SyncError,
   unstorableKeywords,
+  type WatchRequest,
+  type WatchStatus,
   type WriteOutcome,
 } from '@twinbox/core';
 import type { ImapFlow } from 'imapflow';
@@ -38,6 +41,7 @@ import { connectionError, folderError, isConnectionLoss, serverAnswered, serverT
 import { levelProblem, pathOfListedName, wireName } from './names.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
+import { ImapWatch } from './watch.js';
 
 /** Marker value of a server without CONDSTORE: it never proves a folder unchanged, so every listing is full. */
 const NO_MODSEQ = 'nomodseq';
@@ -100,7 +104,17 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * `twinbox check`, which must not change what it inspects.
    */
   readOnly?: boolean;
+  /**
+   * Default 4. The most connections {@link ImapDriver.watch} opens besides the sync's session, when
+   * the request does not say ({@link WatchRequest.maxConnections}). Only IMAP IDLE needs more than one
+   * (one per watched folder); with NOTIFY one connection watches every folder. Servers limit
+   * connections per user (Dovecot: 10 per IP by default), so keep the sum of all clients below that.
+   */
+  watchConnections?: number;
 }
+
+/** See {@link ImapDriverOptions.watchConnections}. */
+const DEFAULT_WATCH_CONNECTIONS = 4;
 
 /** What an append batch needs to find a message whose APPEND was not confirmed with its UID. */
 interface AppendBatch {
@@ -145,11 +159,27 @@ export class ImapDriver implements Driver {
   /** See {@link ImapDriverOptions.readOnly}. */
   readonly #readOnly: boolean;
 
-  private constructor(session: Session, delimiter: string, account: AccountLabel, readOnly: boolean) {
+  readonly #watch: ImapWatch;
+
+  private constructor(
+    session: Session,
+    delimiter: string,
+    account: AccountLabel,
+    options: ImapDriverOptions,
+  ) {
     this.#session = session;
     this.#delimiter = delimiter;
     this.#account = account;
-    this.#readOnly = readOnly;
+    this.#readOnly = options.readOnly === true;
+    this.#watch = new ImapWatch({
+      open: () => openSession(options, account),
+      nameOf: (path) => this.#name(path),
+      delimiter,
+      utf8Names: namesAreUtf8,
+      timeoutMs: account.timeoutMs,
+      maxConnections: options.watchConnections ?? DEFAULT_WATCH_CONNECTIONS,
+      account: `${account.user} at ${account.server}`,
+    });
   }
 
   /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
@@ -169,12 +199,41 @@ export class ImapDriver implements Driver {
         throw connectionError([], err);
       }
     }
-    return new ImapDriver(session, delimiter, account, options.readOnly === true);
+    return new ImapDriver(session, delimiter, account, options);
   }
 
   /** See {@link Driver.interrupt}: closes the connection now; every call after this rejects. */
   interrupt(): void {
     this.#session.interrupt();
+    void this.#watch.unwatch();
+  }
+
+  /**
+   * See {@link ChangeWatch.watch}. Opens connections of its own, never the sync's session: with NOTIFY
+   * (RFC 5465) one, which reports every personal folder, present and future (`watched: 'all'`);
+   * without it IMAP IDLE, one connection per requested folder (INBOX first, `all` meaning every folder
+   * listed now), at most `request.maxConnections` ({@link ImapDriverOptions.watchConnections}), the rest
+   * reported `unwatched`, as are folders that do not exist. A connection that drops is restored with
+   * backoff (1 s doubling to 60 s, with jitter), then an `all` notice covers what it may have missed; a
+   * restore the server refuses (the login) makes {@link nextChange} reject with that error. Rejects
+   * with `WATCH_UNSUPPORTED` for a server with neither NOTIFY nor IDLE.
+   */
+  watch(request: WatchRequest): Promise<WatchStatus> {
+    if (this.#session.interrupted) return Promise.reject(interruptedError());
+    return this.#watch.watch(request);
+  }
+
+  /**
+   * See {@link ChangeWatch.nextChange}: the folders changed since the last call, coalesced. A
+   * second call while one waits rejects with `WATCH_BUSY`.
+   */
+  nextChange(signal?: AbortSignal): Promise<ChangeNotice> {
+    return this.#watch.nextChange(signal);
+  }
+
+  /** See {@link ChangeWatch.unwatch}: closes the watch's connections; a waiting {@link nextChange} rejects. */
+  unwatch(): Promise<void> {
+    return this.#watch.unwatch();
   }
 
   /** Rejects a write in read-only mode, before any command reaches the server. */
@@ -248,12 +307,7 @@ export class ImapDriver implements Driver {
    * when offered, and then neither encodes nor decodes them), else as modified UTF-7.
    */
   get #utf8Names(): boolean {
-    const client = this.#client;
-    return (
-      client.enabled.has('UTF8=ACCEPT') ||
-      client.enabled.has('IMAP4REV2') ||
-      (client.capabilities.has('IMAP4rev2') && !client.capabilities.has('IMAP4rev1'))
-    );
+    return namesAreUtf8(this.#client);
   }
 
   #refused(name: string, why: string): RefusedFolder {
@@ -926,8 +980,18 @@ export class ImapDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    await this.#watch.unwatch();
     await this.#session.close();
   }
+}
+
+/** Whether `client` sends and reads names as UTF-8 (see the driver's `#utf8Names`). */
+function namesAreUtf8(client: ImapFlow): boolean {
+  return (
+    client.enabled.has('UTF8=ACCEPT') ||
+    client.enabled.has('IMAP4REV2') ||
+    (client.capabilities.has('IMAP4rev2') && !client.capabilities.has('IMAP4rev1'))
+  );
 }
 
 /** Who a driver talks to, for error messages: never a secret. */
