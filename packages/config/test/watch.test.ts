@@ -211,7 +211,12 @@ rename = { Archive = "Archiv" }
       });
       try {
         expect(await pair.left.watch!({ folders: 'all' })).toMatchObject({ method: 'fs' });
-        const waiting = pair.left.nextChange!();
+        // As the daemon waits: through call options, a signal and no deadline.
+        const stop = new AbortController();
+        const aborted = pair.withOptions('left', { signal: stop.signal, deadlineMs: Infinity }).nextChange!();
+        stop.abort();
+        await expect(aborted).rejects.toThrow();
+        const waiting = pair.withOptions('left', { deadlineMs: Infinity }).nextChange!();
         await deliver(join(dir, 'one'), `${mode}.mda`);
         expect(await within(waiting, `notice (${mode})`)).toEqual({ folders: [['INBOX']], all: false });
         await pair.left.unwatch!();
