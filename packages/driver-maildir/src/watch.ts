@@ -238,10 +238,12 @@ export class MaildirWatcher {
 
   // ---- events -----------------------------------------------------------------------------------
 
-  #onEvent(dir: string, role: Role, name: string | null): void {
+  #onEvent(dir: string, role: Role, event: string, name: string | null): void {
     if (this.#stopped || this.#watchers.get(dir)?.role !== role) return;
+    // A `change` is a file's content or attributes; entries appear, vanish and move as `rename`.
+    const renamed = event === 'rename';
     // No name, or the watched directory's own name: the directory itself was removed or moved.
-    if (name === null || name === basename(dir)) {
+    if (name === null || (renamed && name === basename(dir))) {
       this.#scheduleRescan();
       if (role.kind === 'mail') this.#mark(role.path);
       return;
@@ -251,12 +253,13 @@ export class MaildirWatcher {
       if (!name.startsWith('.')) this.#mark(role.path);
       return;
     }
-    if (name === 'cur' || name === 'new') {
-      this.#scheduleRescan();
-      return;
-    }
     if (name === KEYWORDS_FILE && role.path) {
       this.#mark(role.path);
+      return;
+    }
+    if (!renamed) return;
+    if (name === 'cur' || name === 'new') {
+      this.#scheduleRescan();
       return;
     }
     const child = join(dir, name);
@@ -339,7 +342,7 @@ export class MaildirWatcher {
       if (this.#watchers.has(dir)) continue;
       const wasFailed = this.#failed.delete(dir);
       try {
-        const fsw = this.#watchFn(dir, (_event, name) => this.#onEvent(dir, role, name));
+        const fsw = this.#watchFn(dir, (event, name) => this.#onEvent(dir, role, event, name));
         fsw.on('error', (err) => this.#onWatcherError(dir, role, fsw, err));
         this.#watchers.set(dir, { fsw, role, id });
         added++;
