@@ -1,4 +1,5 @@
 import {
+  type ChangeNotice,
   type Driver,
   displayFolder,
   errorScope,
@@ -9,6 +10,8 @@ import {
   type ListRequest,
   type MessageContent,
   type ReadResult,
+  type WatchRequest,
+  type WatchStatus,
 } from '@twinbox/core';
 
 /**
@@ -80,12 +83,41 @@ export class RenamedDriver implements Driver {
 
   /** Present only when the inner driver can count: a caller tells "cannot count" from a count. */
   readonly countMessages?: (path: FolderPath) => Promise<number>;
+  /**
+   * Present only when the inner driver can be watched (all three or none, as the `Driver` contract
+   * says): the folders asked for are the inner driver's names, the folders reported the engine's.
+   */
+  readonly watch?: (request: WatchRequest) => Promise<WatchStatus>;
+  /** See {@link RenamedDriver.watch}. */
+  readonly nextChange?: (signal?: AbortSignal) => Promise<ChangeNotice>;
+  /** See {@link RenamedDriver.watch}. */
+  readonly unwatch?: () => Promise<void>;
 
   constructor(inner: Driver, renames: FolderRenames) {
     this.#inner = inner;
     this.#renames = renames;
     const count = inner.countMessages?.bind(inner);
     if (count) this.countMessages = (path) => count(this.#renames.toRight(path));
+    if (inner.watch && inner.nextChange && inner.unwatch) {
+      const toRight = (path: FolderPath) => this.#renames.toRight(path);
+      const toLeft = (path: FolderPath) => this.#renames.toLeft(path);
+      const watch = inner.watch.bind(inner);
+      const nextChange = inner.nextChange.bind(inner);
+      this.watch = async (request) => {
+        const folders = request.folders === 'all' ? 'all' : request.folders.map(toRight);
+        const status = await watch({ ...request, folders });
+        return {
+          ...status,
+          watched: status.watched === 'all' ? 'all' : status.watched.map(toLeft),
+          unwatched: status.unwatched.map(toLeft),
+        };
+      };
+      this.nextChange = async (signal) => {
+        const notice = await nextChange(signal);
+        return { ...notice, folders: notice.folders.map(toLeft) };
+      };
+      this.unwatch = inner.unwatch.bind(inner);
+    }
   }
 
   get capabilities() {

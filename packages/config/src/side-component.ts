@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Controller } from '@twinbox/controller';
 import type { SideController, StateBackend } from '@twinbox/core';
-import { connectRemote, transfer } from '@twinbox/worker-runtime';
+import { connectRemote, currentSignal, transfer } from '@twinbox/worker-runtime';
 import { openDriver } from './assemble.js';
 import { movableBuffers } from './buffers.js';
 import { FolderRenames, RenamedDriver } from './folders.js';
@@ -38,11 +38,19 @@ const METHODS = [
   'applyCopies',
   'commit',
   'interrupt',
+  'watch',
+  'unwatch',
 ] as const satisfies readonly (keyof SideController)[];
 
 /**
  * A side as a worker-runtime component: the account's driver and a controller, talking to the state
  * worker over its own port. Bodies it reads are moved to the caller, not copied.
+ *
+ * `watch`, `nextChange` and `unwatch` are always there (the controller's: `WATCH_UNSUPPORTED` when
+ * the driver cannot be watched). `nextChange` takes no signal across the boundary: abort it through
+ * the call's options (`handle.with({ signal }).nextChange()`), which the runtime hands the component
+ * as `currentSignal()`. Abort a waiting `nextChange` before closing the component: the runtime lets
+ * calls in flight finish for its grace period (5 s by default) before it closes anything.
  */
 export default async function createSide(args: SideArgs) {
   const state = await connectRemote<StateBackend>(args.statePort, {
@@ -63,6 +71,8 @@ export default async function createSide(args: SideArgs) {
     component[method] = (...a: unknown[]) =>
       (controller[method] as (...x: unknown[]) => unknown).apply(controller, a);
   }
+  // The caller's signal, not an argument: a signal cannot cross a worker port.
+  component.nextChange = () => controller.nextChange(currentSignal());
   component.read = async (path: Parameters<SideController['read']>[0], ids: readonly string[]) => {
     const contents = await controller.read(path, ids);
     return transfer(contents, movableBuffers(contents));

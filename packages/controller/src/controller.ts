@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type ActionOutcome,
+  type ChangeNotice,
   type ChangesOptions,
   type CopyItem,
   type DeleteAction,
@@ -23,6 +24,9 @@ import {
   type SideChanges,
   type SideController,
   type StateBackend,
+  StoreError,
+  type WatchRequest,
+  type WatchStatus,
 } from '@twinbox/core';
 import { twoWayMerge } from './two-way-merge.js';
 
@@ -50,6 +54,12 @@ function sameMarker(a: FolderMarker | null | undefined, b: FolderMarker): boolea
  * its source is still unpaired on the other, and pairs the two by content. We chose this repair over
  * undoing the write, because an undo can itself fail and deleting mail is the one thing a sync tool
  * must never get wrong; pairing by content is the same mechanism a first sync relies on.
+ *
+ * `watch`, `nextChange` and `unwatch` are always there, whatever the driver: they pass through to the
+ * driver's when it has them (paths are the driver's, as for every other call), and otherwise `watch`
+ * and `nextChange` reject with a `WATCH_UNSUPPORTED` StoreError and `unwatch` does nothing. Always,
+ * because a controller in a worker is reached through a method list fixed when the worker starts: a
+ * caller then finds out the same way inline and across threads, by calling `watch`.
  */
 export class Controller implements SideController {
   readonly side: Side;
@@ -188,6 +198,32 @@ export class Controller implements SideController {
 
   async interrupt(): Promise<void> {
     this.#driver.interrupt?.();
+  }
+
+  async watch(request: WatchRequest): Promise<WatchStatus> {
+    const driver = this.#watchable();
+    return driver.watch(request);
+  }
+
+  async nextChange(signal?: AbortSignal): Promise<ChangeNotice> {
+    const driver = this.#watchable();
+    return driver.nextChange(signal);
+  }
+
+  async unwatch(): Promise<void> {
+    const driver = this.#driver;
+    if (driver.watch && driver.nextChange && driver.unwatch) await driver.unwatch();
+  }
+
+  /** The driver, if it can be watched (it offers all three methods or none); else why not. */
+  #watchable(): Required<Pick<Driver, 'watch' | 'nextChange' | 'unwatch'>> {
+    const driver = this.#driver;
+    if (driver.watch && driver.nextChange && driver.unwatch)
+      return driver as Required<Pick<Driver, 'watch' | 'nextChange' | 'unwatch'>>;
+    throw new StoreError(
+      `The ${this.side} store cannot be watched for changes: its driver offers no watch. Sync it on a timer instead.`,
+      { code: 'WATCH_UNSUPPORTED' },
+    );
   }
 
   async #readOne(path: FolderPath, id: string): Promise<MessageContent | null> {

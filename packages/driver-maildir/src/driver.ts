@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import {
+  type ChangeNotice,
   type Driver,
   type DriverCapabilities,
   displayFolder,
@@ -24,6 +25,8 @@ import {
   quoteName,
   type RefusedFolder,
   StoreError,
+  type WatchRequest,
+  type WatchStatus,
   type WriteOutcome,
 } from '@twinbox/core';
 import { type Delivery, deliverBatch, fsyncDir } from './durable.js';
@@ -41,6 +44,7 @@ import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from '.
 import { mapLimit } from './limit.js';
 import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
 import { newUniqueName } from './unique.js';
+import { MaildirWatcher } from './watch.js';
 
 /** The directories of a Maildir itself, never folders of the `fs` layout. */
 const MAILDIR_DIRS = new Set(['cur', 'new', 'tmp']);
@@ -113,6 +117,7 @@ function toBytes(data: Buffer): Uint8Array {
  * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
  * - Messages are kept with LF line endings on disk and handed out with CRLF; a body that does not
  *   fit that (CR CR LF, a bare LF) still comes back byte for byte (see `eol.ts`).
+ * - It can be watched ({@link watch}): inotify on every folder's `new/` and `cur/`, no connection.
  */
 export class MaildirDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
@@ -123,6 +128,8 @@ export class MaildirDriver implements Driver {
   readonly #keywords = new Map<string, KeywordMap>();
   /** See {@link MaildirOptions.readOnly}. */
   readonly #readOnly: boolean;
+  /** The running watch, from {@link watch} to {@link unwatch}, and its start. */
+  #watch: { watcher: MaildirWatcher; started: Promise<WatchStatus> } | undefined;
 
   private constructor(layout: FolderLayout, fsync: boolean, readOnly: boolean) {
     this.#layout = layout;
@@ -557,7 +564,60 @@ export class MaildirDriver implements Driver {
     await this.#syncDirs(touched);
   }
 
+  // ---- watch ------------------------------------------------------------------------------------
+
+  /**
+   * Starts watching the whole tree, whatever `request` names (a Maildir watches every folder at the
+   * same cost): every folder's `new/` and `cur/`, and the directories folders appear in, with one
+   * inotify watch each. `tmp/` is not watched, since a delivery there is not mail until it is renamed
+   * into `new/`. A second call while watching changes nothing and answers the status. Rejects with a
+   * `WATCH_FAILED` StoreError when not one directory can be watched (the error says which limit to
+   * raise). Works read-only as well: watching writes nothing.
+   */
+  watch(_request: WatchRequest): Promise<WatchStatus> {
+    const running = this.#watch;
+    if (running && !running.watcher.failed) return running.started.then(() => running.watcher.status());
+    running?.watcher.stop();
+    const watcher = new MaildirWatcher(this.#layout);
+    const started = watcher.start();
+    const current = { watcher, started };
+    this.#watch = current;
+    started.catch(() => {
+      if (this.#watch === current) this.#watch = undefined;
+    });
+    return started;
+  }
+
+  /**
+   * The folders whose `new/` or `cur/` gained, lost or renamed a file since the previous call (flag
+   * changes are renames), at once if any, else as soon as one does; `all` after a folder was made,
+   * removed or renamed, or when a directory could not be watched (a limit reached) or could again.
+   * A burst of events is gathered for up to 250 ms into one notice. Changes made by this driver are
+   * reported like anyone's. Rejects with `WATCH_STOPPED` when not watching (before {@link watch},
+   * after {@link unwatch} or {@link close}), `ABORTED` when `signal` aborts, `WATCH_BUSY` when
+   * another call is waiting, and `WATCH_FAILED` once nothing can be watched any more (the root was
+   * removed).
+   */
+  nextChange(signal?: AbortSignal): Promise<ChangeNotice> {
+    const running = this.#watch;
+    if (!running)
+      return Promise.reject(
+        new StoreError(`The Maildir at ${this.#layout.root} is not being watched; call watch() first.`, {
+          code: 'WATCH_STOPPED',
+        }),
+      );
+    return running.watcher.nextChange(signal);
+  }
+
+  /** Stops watching: every inotify watch is removed, and a waiting {@link nextChange} rejects. Idempotent. */
+  async unwatch(): Promise<void> {
+    const running = this.#watch;
+    this.#watch = undefined;
+    running?.watcher.stop();
+  }
+
   async close(): Promise<void> {
+    await this.unwatch();
     this.#entries.clear();
     this.#keywords.clear();
   }
