@@ -30,7 +30,7 @@ export interface DaemonOptions {
   log: Logger;
   /** Seconds between two full passes; default: the config's `daemon.full-pass`. */
   fullPass?: number;
-  /** How long a notice waits for more before its sync starts, in ms. Default 50. */
+  /** How long a notice waits for more before its sync starts, in ms. Default 10 (the drivers coalesce too). */
   settleMs?: number;
   backoff?: BackoffPolicy;
   hooks?: RunnerHooks & {
@@ -153,7 +153,7 @@ export class Daemon implements ControlTarget {
       },
       watchPatterns: pair.watch,
       fullPassMs: (options.fullPass ?? loaded.config.daemon['full-pass']) * 1000,
-      settleMs: options.settleMs ?? 50,
+      settleMs: options.settleMs ?? 10,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       slots: this.#slots!,
       log: options.log,
