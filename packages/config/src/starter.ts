@@ -15,6 +15,11 @@ concurrency = 1
 [state]
 # dir = "~/.local/state/twinbox"   # one SQLite file per pair; default $XDG_STATE_HOME/twinbox
 
+# Only twinboxd, the daemon, reads this table.
+[daemon]
+# full-pass = 300                   # seconds between two passes over every folder, besides the push
+# pairs-at-once = 8                 # pairs syncing at the same time
+
 [accounts.work]
 type = "imap"
 host = "imap.example.com"
@@ -24,6 +29,7 @@ user = "me@example.com"
 password-command = "pass show mail/work"   # or: password = "…", password-env = "WORK_PASSWORD"
 # ca-file = "~/certs/my-ca.pem"      # trust a private CA
 # fingerprint = "sha256:AB:CD:…"     # pin the server certificate
+# watch-connections = 4             # twinboxd's connections to hear of changes (0: no push)
 
 # OAuth2 (XOAUTH2) in place of the password: delete password-command above, uncomment this table.
 # Each secret is written in, printed by a command (its first line), or read from the environment.
@@ -44,6 +50,7 @@ left = "work"
 right = "local"
 folders = ["*", "!Trash"]           # "*" anything, "%" within one level, "!" excludes; last match wins
 # rename = { "Sent Items" = "Sent" } # left name = right name
+# watch = ["INBOX"]                 # what twinboxd watches with IDLE when the server lacks NOTIFY
 direction = "both"                  # or "left-to-right", "right-to-left"
 sync = ["new", "flags", "deletions", "folder-creation", "folder-deletion"]
 # max-size = "10MB"                 # larger new messages are not copied
