@@ -103,15 +103,24 @@ export function startDaemon(args: string[], env: Record<string, string> = {}): D
   return process_;
 }
 
-/** Kills every daemon a test left running. */
+const dirs = new Set<string>();
+
+/** Kills every daemon a test left running and removes its directories. */
 export async function cleanup(): Promise<void> {
   await Promise.all([...running].map((d) => d.stop('SIGKILL')));
+  await Promise.all([...dirs].map((dir) => rm(dir, { recursive: true, force: true })));
+  dirs.clear();
 }
 
-/** A temporary directory for one test's config, Maildirs and state. */
-export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+/**
+ * A temporary directory for one test's config, Maildirs and state, with the fixture's CA in it
+ * (`ca-file = "ca.pem"`); {@link cleanup} removes it.
+ */
+export async function workDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'twinboxd-'));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  dirs.add(dir);
+  await writeFile(join(dir, 'ca.pem'), dovecot().ca);
+  return dir;
 }
 
 /** A fresh Dovecot user, with a logged-in client for the test's own reads and writes. */
@@ -140,11 +149,6 @@ export async function serverUser(): Promise<{
     account: (name, extra = '') =>
       `[accounts.${name}]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${user}"\npassword-env = "PW_${name.toUpperCase()}"\nca-file = "ca.pem"\n${extra}`,
   };
-}
-
-/** Writes the fixture's CA next to the config, where `ca-file = "ca.pem"` finds it. */
-export async function writeCa(dir: string): Promise<void> {
-  await writeFile(join(dir, 'ca.pem'), dovecot().ca);
 }
 
 export const message = (id: string, extra = '') =>

@@ -11,20 +11,14 @@ import {
   sample,
   serverUser,
   startDaemon,
-  tempDir,
-  writeCa,
+  workDir,
 } from './helpers.js';
 
 // The issue allows 2 s for a change to cross on a loaded CI machine; Dovecot itself waits 0.5 s
 // before it tells a watching client about a change.
 const PUSH_MS = 2000;
 
-let removeDir: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup();
-  await removeDir?.();
-  removeDir = undefined;
-});
+afterEach(cleanup);
 
 async function statusOf(config: string): Promise<PairStatus[]> {
   const client = await connectControl(controlSocketPath(config));
@@ -52,12 +46,10 @@ async function serverIds(client: Awaited<ReturnType<typeof serverUser>>['client'
 
 describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
   it('IMAP ⇄ Maildir: a change on either side crosses within 2 s, and status and metrics show it', async () => {
-    const t = await tempDir();
-    removeDir = t.remove;
-    await writeCa(t.dir);
+    const dir = await workDir();
     const server = await serverUser();
     await server.client.append('INBOX', message('before'));
-    const config = join(t.dir, 'config.toml');
+    const config = join(dir, 'config.toml');
     await writeFile(
       config,
       `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
@@ -76,15 +68,15 @@ describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
     // Server → Maildir.
     await server.client.append('INBOX', message('from-server'));
     const down = await eventually(
-      async () => (await maildirIds(join(t.dir, 'M'))).includes('from-server@twinbox.test'),
+      async () => (await maildirIds(join(dir, 'M'))).includes('from-server@twinbox.test'),
       PUSH_MS,
       'the server message in the Maildir',
     );
 
     // Maildir → server: a delivery the way an MDA makes it (tmp/, then a rename into new/).
     const file = `${Date.now()}.P1Q1.test`;
-    await writeFile(join(t.dir, 'M', 'tmp', file), message('from-maildir'));
-    await rename(join(t.dir, 'M', 'tmp', file), join(t.dir, 'M', 'new', file));
+    await writeFile(join(dir, 'M', 'tmp', file), message('from-maildir'));
+    await rename(join(dir, 'M', 'tmp', file), join(dir, 'M', 'new', file));
     const up = await eventually(
       async () => (await serverIds(server.client)).includes('from-maildir@twinbox.test'),
       PUSH_MS,
@@ -92,11 +84,11 @@ describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
     );
 
     // A flag set in the Maildir (a mail client renames the file) reaches the server.
-    const flags = await maildirFlags(join(t.dir, 'M'));
+    const flags = await maildirFlags(join(dir, 'M'));
     expect(flags['before@twinbox.test']).toBe('');
     // "before" was unseen: its file is in new/, without an info part; a client moves it to cur/.
-    const name = (await readdir(join(t.dir, 'M', 'new'))).sort()[0]!;
-    await rename(join(t.dir, 'M', 'new', name), join(t.dir, 'M', 'cur', `${name}:2,F`));
+    const name = (await readdir(join(dir, 'M', 'new'))).sort()[0]!;
+    await rename(join(dir, 'M', 'new', name), join(dir, 'M', 'cur', `${name}:2,F`));
     const flagged = await eventually(
       async () => {
         const lock = await server.client.getMailboxLock('INBOX');
@@ -129,13 +121,11 @@ describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
   });
 
   it('IMAP ⇄ IMAP: a message and a flag cross between two accounts within 2 s', async () => {
-    const t = await tempDir();
-    removeDir = t.remove;
-    await writeCa(t.dir);
+    const dir = await workDir();
     const a = await serverUser();
     const b = await serverUser();
     await a.client.append('INBOX', message('seed'));
-    const config = join(t.dir, 'config.toml');
+    const config = join(dir, 'config.toml');
     await writeFile(
       config,
       `workers = "${mode}"\n[state]\ndir = "state"\n${a.account('a')}\n${b.account('b')}\n[pairs.ab]\nleft = "a"\nright = "b"\n`,

@@ -10,16 +10,10 @@ import {
   sample,
   serverUser,
   startDaemon,
-  tempDir,
-  writeCa,
+  workDir,
 } from './helpers.js';
 
-let removeDir: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup();
-  await removeDir?.();
-  removeDir = undefined;
-});
+afterEach(cleanup);
 
 /** A port on loopback where nothing listens (bound, then released). */
 async function deadPort(): Promise<number> {
@@ -36,13 +30,11 @@ async function scrape(url: string): Promise<string> {
 
 describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s', (mode) => {
   it('a pair whose server is down backs off and shows it, while the other pair syncs', async () => {
-    const t = await tempDir();
-    removeDir = t.remove;
-    await writeCa(t.dir);
+    const dir = await workDir();
     const good = await serverUser();
     for (let i = 0; i < 3; i++) await good.client.append('INBOX', message(`good-${i}`));
     const port = await deadPort();
-    const config = join(t.dir, 'config.toml');
+    const config = join(dir, 'config.toml');
     await writeFile(
       config,
       `workers = "${mode}"\n[state]\ndir = "state"\n${good.account('good')}\n` +
@@ -56,7 +48,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     });
     const { url } = (await daemon.waitFor((l) => l.msg === 'serving metrics')) as unknown as { url: string };
     await daemon.waitFor((l) => l.msg === 'synced' && l.pair === 'up');
-    expect(await maildirIds(join(t.dir, 'M1'))).toHaveLength(3);
+    expect(await maildirIds(join(dir, 'M1'))).toHaveLength(3);
     const backoff = await daemon.waitFor((l) => l.msg === 'backing off' && l.pair === 'down');
     expect(backoff.ms).toBeGreaterThan(0);
     // It tries again and backs off longer, while "up" goes on.
@@ -83,9 +75,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
   });
 
   it('killed with SIGKILL in the middle of a large first sync, restarted, ends complete: nothing lost, nothing twice', async () => {
-    const t = await tempDir();
-    removeDir = t.remove;
-    await writeCa(t.dir);
+    const dir = await workDir();
     const server = await serverUser();
     const total = 1200;
     // Bodies of a few kB to a few tens of kB, so the first sync lasts long enough to be cut.
@@ -95,7 +85,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
         message(`big-${i}`, 'x'.repeat(2000 + (i % 20) * 1500)),
         i % 3 ? ['\\Seen'] : [],
       );
-    const config = join(t.dir, 'config.toml');
+    const config = join(dir, 'config.toml');
     await writeFile(
       config,
       `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
@@ -103,18 +93,18 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     const env = { PW_SRV: server.password };
     const first = startDaemon(['-c', config], env);
     await eventually(
-      async () => (await maildirIds(join(t.dir, 'M'))).length >= 100,
+      async () => (await maildirIds(join(dir, 'M'))).length >= 100,
       60_000,
       'a first part copied',
     );
     expect(first.lines.find((l) => l.msg === 'synced')).toBeUndefined();
     await first.stop('SIGKILL');
-    const part = (await maildirIds(join(t.dir, 'M'))).length;
+    const part = (await maildirIds(join(dir, 'M'))).length;
     expect(part).toBeLessThan(total);
 
     const second = startDaemon(['-c', config], env);
     await second.waitFor((l) => l.msg === 'synced', 120_000);
-    const ids = await maildirIds(join(t.dir, 'M'));
+    const ids = await maildirIds(join(dir, 'M'));
     expect(ids).toHaveLength(total);
     expect(new Set(ids).size).toBe(total);
     // Nothing went back up to the server either.
@@ -125,12 +115,10 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
   });
 
   it('an edit of the config starts a new pair and leaves the running one alone', async () => {
-    const t = await tempDir();
-    removeDir = t.remove;
-    await writeCa(t.dir);
+    const dir = await workDir();
     const server = await serverUser();
     await server.client.append('INBOX', message('one'));
-    const config = join(t.dir, 'config.toml');
+    const config = join(dir, 'config.toml');
     const base = `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[accounts.n]\ntype = "maildir"\npath = "N"\n[pairs.p]\nleft = "srv"\nright = "m"\n`;
     await writeFile(config, base);
     const daemon = startDaemon(['-c', config], { PW_SRV: server.password });
@@ -139,7 +127,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     const reloaded = await daemon.waitFor((l) => l.msg === 'config reloaded');
     expect(reloaded).toMatchObject({ added: ['q'], changed: [], removed: [] });
     await daemon.waitFor((l) => l.msg === 'synced' && l.pair === 'q');
-    expect(await maildirIds(join(t.dir, 'N'))).toEqual(['one@twinbox.test']);
+    expect(await maildirIds(join(dir, 'N'))).toEqual(['one@twinbox.test']);
     // A broken edit is logged and changes nothing.
     await writeFile(config, `${base}[pairs.q]\nleft = "m"\nright = "nowhere"\n`);
     await daemon.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('the config was not reloaded'));
