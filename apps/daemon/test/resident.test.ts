@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { connectControl, controlSocketPath } from '@twinbox/config/control';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
@@ -69,6 +70,20 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     };
     expect(health.ok).toBe(true);
     expect(health.pairs.down!.state).toBe('backing-off');
+    // What `twinbox status` shows, from the control socket.
+    const client = await connectControl(controlSocketPath(config));
+    const statuses = await client!.status();
+    client!.close();
+    expect(statuses.find((p) => p.name === 'down')).toMatchObject({
+      state: 'backing-off',
+      failures: expect.any(Number),
+      lastError: { code: expect.any(String) },
+      nextAttemptAt: expect.any(String),
+    });
+    expect(statuses.find((p) => p.name === 'up')).toMatchObject({
+      failures: 0,
+      lastSync: { totals: { copied: 3 } },
+    });
     expect(JSON.stringify(daemon.lines)).not.toContain(good.password);
     expect(await daemon.stop()).toBe(0);
     await good.client.logout();
