@@ -82,7 +82,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     });
     expect(statuses.find((p) => p.name === 'up')).toMatchObject({
       failures: 0,
-      lastSync: { totals: { copied: 3 } },
+      lastSync: { totals: { errors: 0 } },
     });
     expect(JSON.stringify(daemon.lines)).not.toContain(good.password);
     expect(await daemon.stop()).toBe(0);
