@@ -129,6 +129,50 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     await server.client.logout();
   });
 
+  it('SIGTERM in the middle of a sync exits 0 within seconds; a second signal exits 130 at once', async () => {
+    const dir = await workDir();
+    const server = await serverUser();
+    const total = 600;
+    for (let i = 0; i < total; i++)
+      await server.client.append('INBOX', message(`term-${i}`, 'y'.repeat(20_000 + (i % 10) * 2000)));
+    const config = join(dir, 'config.toml');
+    await writeFile(
+      config,
+      `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
+    );
+    const env = { PW_SRV: server.password };
+    const first = startDaemon(['-c', config], env);
+    await eventually(
+      async () => (await maildirIds(join(dir, 'M'))).length >= 50,
+      60_000,
+      'a first part copied',
+    );
+    let started = Date.now();
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(8000);
+    const copied = (await maildirIds(join(dir, 'M'))).length;
+    expect(copied).toBeLessThan(total);
+
+    const second = startDaemon(['-c', config], env);
+    await eventually(async () => (await maildirIds(join(dir, 'M'))).length > copied, 60_000, 'more copied');
+    started = Date.now();
+    second.child.kill('SIGTERM');
+    // Apart, so that the kernel does not merge the two into one pending signal.
+    await second.waitFor((l) => l.msg?.startsWith('stopping') === true, 5000);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(130);
+    expect(Date.now() - started).toBeLessThan(3000);
+
+    // Whatever the stops cut, a third run ends with every message once.
+    const third = startDaemon(['-c', config], env);
+    await third.waitFor((l) => l.msg === 'synced', 120_000);
+    const ids = await maildirIds(join(dir, 'M'));
+    expect(ids).toHaveLength(total);
+    expect(new Set(ids).size).toBe(total);
+    expect(await third.stop()).toBe(0);
+    await server.client.logout();
+  });
+
   it('an edit of the config starts a new pair and leaves the running one alone', async () => {
     const dir = await workDir();
     const server = await serverUser();
