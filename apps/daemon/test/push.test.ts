@@ -1,7 +1,9 @@
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectControl, controlSocketPath, type PairStatus } from '@twinbox/config/control';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
+import { ImapFlow } from 'imapflow';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
   eventually,
@@ -163,5 +165,84 @@ describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
     expect(await daemon.stop()).toBe(0);
     await a.client.logout();
     await b.client.logout();
+  });
+});
+
+describe('push over IDLE, on a server without NOTIFY', () => {
+  let server: DovecotServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("watches the pair's watch folders up to watch-connections, and a reload that raises the cap reopens only that pair", async () => {
+    server = await startDovecot({
+      extraConfig:
+        'imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC ESEARCH LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE',
+    });
+    const { info } = server;
+    const { user, password } = await server.addUser();
+    const client = new ImapFlow({
+      host: info.host,
+      port: info.tlsPort,
+      secure: true,
+      tls: { ca: [info.ca] },
+      auth: { user, pass: password },
+      logger: false,
+    });
+    client.on('error', () => {});
+    await client.connect();
+    await client.mailboxCreate('Lists');
+    await client.append('Lists', message('list-0'));
+    const dir = await workDir();
+    await writeFile(join(dir, 'ca-idle.pem'), info.ca);
+    const config = join(dir, 'config.toml');
+    const write = (connections: number) =>
+      writeFile(
+        config,
+        `[state]\ndir = "state"\n[accounts.srv]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${user}"\npassword-env = "PW"\nca-file = "ca-idle.pem"\nwatch-connections = ${connections}\n` +
+          `[accounts.m]\ntype = "maildir"\npath = "M"\n[accounts.n]\ntype = "maildir"\npath = "N"\n` +
+          `[pairs.p]\nleft = "srv"\nright = "m"\nwatch = ["INBOX", "Lists"]\n[pairs.other]\nleft = "m"\nright = "n"\n`,
+      );
+    await write(1);
+    const daemon = startDaemon(['-c', config], { PW: password });
+    await daemon.waitFor((l) => l.msg === 'watching' && l.pair === 'p' && l.side === 'left');
+    let [status] = await statusOf(config);
+    expect(status!.watch?.left).toEqual({
+      method: 'idle',
+      watched: [['INBOX']],
+      unwatched: [['Lists']],
+      connections: 1,
+    });
+
+    await client.append('INBOX', message('idle-inbox'));
+    await eventually(
+      async () => (await maildirIds(join(dir, 'M'))).includes('idle-inbox@twinbox.test'),
+      PUSH_MS,
+      'INBOX over IDLE',
+    );
+
+    await write(2);
+    const reloaded = await daemon.waitFor((l) => l.msg === 'config reloaded');
+    expect(reloaded).toMatchObject({ added: [], changed: ['p'], removed: [] });
+    const pairP = async () => (await statusOf(config)).find((p) => p.name === 'p');
+    await eventually(
+      async () => (await pairP())?.watch?.left?.connections === 2,
+      10_000,
+      'two IDLE connections',
+    );
+    status = await pairP();
+    expect(status!.watch?.left).toMatchObject({ method: 'idle', unwatched: [], connections: 2 });
+    await client.append('Lists', message('idle-lists'));
+    await eventually(
+      async () => (await maildirIds(join(dir, 'M', '.Lists'))).includes('idle-lists@twinbox.test'),
+      PUSH_MS,
+      'Lists over IDLE',
+    );
+    // The other pair was not reopened.
+    expect(
+      daemon.lines.filter((l) => l.msg === 'watching' && l.pair === 'other' && l.side === 'left'),
+    ).toHaveLength(1);
+    expect(await daemon.stop()).toBe(0);
+    await client.logout();
   });
 });
