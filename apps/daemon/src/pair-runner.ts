@@ -423,6 +423,9 @@ export class PairRunner {
         const connections = this.#options.watchConnections[side];
         const status = await pair[side].watch!({ folders: folders.named, maxConnections: connections });
         this.#watch[side] = status;
+        // A change made while the connections were replaced may have gone unreported: look once more.
+        for (const path of folders.named) this.#dirty.keys.add(folderKey(path));
+        this.#wakeup.wake();
         this.#options.hooks?.watching?.(this.name, side, status, watchedCount(status, folders.all));
       } catch (err) {
         this.#options.log.warn(
