@@ -31,7 +31,8 @@
 // A Markdown table on stdout, progress on stderr, every run in a JSON file (--out).
 //
 //   node bench/daemon.mjs [--limit N] [--repeat 10] [--runs 10] [--scenarios noop,server-batch,push,imap-push]
-//     [--workers threads|inline] [--dir /tmp] [--out results.json]
+//     [--workers threads|inline] [--dir /tmp] [--out results.json] [--cpu-prof dir]
+// --cpu-prof writes a V8 CPU profile of each twinboxd thread into dir (open it in Chrome's DevTools).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -57,6 +58,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: 'threads' },
     dir: { type: 'string' },
     out: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const scenarios = values.scenarios.split(',');
@@ -174,9 +176,16 @@ async function main(fx) {
     log(`${label}: first sync in ${m.wall.toFixed(2)} s`);
   }
 
-  /** Starts twinboxd on a config and waits for its first sync (of everything) to be over. */
-  async function startDaemon(label, config) {
-    const daemon = startResident(process.execPath, [twinboxdBin, '-c', config], {
+  /**
+   * Syncs a pair once with `twinbox --no-daemon`, then starts twinboxd on it and waits until the
+   * daemon's own first pass (nothing left to do) is over and its watches are up: a CPU profile of the
+   * daemon then holds what the measurements asked of it, not a first sync of the corpus.
+   */
+  async function startDaemon(label, { command, config }) {
+    await firstSync(`twinbox --no-daemon (${label})`, noDaemon(command));
+    // With --cpu-prof, every thread of the daemon writes a V8 CPU profile there when it stops.
+    const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+    const daemon = startResident(process.execPath, [...prof, twinboxdBin, '-c', config], {
       name: `twinboxd (${label})`,
     });
     residents.push(daemon);
@@ -189,7 +198,7 @@ async function main(fx) {
     ]);
     const [pair] = await pairStatus(config);
     log(
-      `twinboxd (${label}): first sync and watches up in ${((performance.now() - t) / 1000).toFixed(1)} s; ` +
+      `twinboxd (${label}): first pass and watches up in ${((performance.now() - t) / 1000).toFixed(1)} s; ` +
         `watched: ${JSON.stringify(Object.fromEntries(Object.entries(pair.watch ?? {}).map(([k, w]) => [k, w.method])))}`,
     );
     return daemon;
@@ -277,7 +286,8 @@ async function main(fx) {
     const mbsync = setup('mbsync', 'maildir', 'mbsync', { far: users.mbsync });
     await firstSync('mbsync', mbsync.command);
     await firstSync('twinbox --no-daemon', noDaemon(nodaemon.command));
-    const daemonA = await startDaemon('push', push.config);
+    const daemonA =
+      scenarios.includes('noop') || scenarios.includes('push') ? await startDaemon('push', push) : undefined;
     const noopTools = [
       { tool: 'twinbox via twinboxd', setup: push, command: push.command, daemon: daemonA },
       { tool: 'twinbox --no-daemon', setup: nodaemon, command: noDaemon(nodaemon.command) },
@@ -302,11 +312,11 @@ async function main(fx) {
       notes.push(`twinboxd (push) resident memory after the no-op runs: ${rssMb(daemonA.pid).toFixed(0)} MB`);
     }
     if (scenarios.includes('push')) await pushLatency(push, daemonA);
-    await stopDaemon(daemonA, 'push');
+    if (daemonA) await stopDaemon(daemonA, 'push');
 
     if (scenarios.includes('server-batch')) {
       const batch = setup('twinbox', 'maildir', 'batch', { far: users.batch, push: false });
-      const daemonB = await startDaemon('batch, no IMAP push', batch.config);
+      const daemonB = await startDaemon('batch, no IMAP push', batch);
       const batchTools = [
         { tool: 'twinbox via twinboxd', setup: batch, command: batch.command, daemon: daemonB },
         noopTools[1],
@@ -360,7 +370,7 @@ async function main(fx) {
       name: 'interimap',
     });
     residents.push(interimap);
-    const daemonD = await startDaemon('IMAP ⇄ IMAP', tb.config);
+    const daemonD = await startDaemon('IMAP ⇄ IMAP', tb);
     const notify = await bareWatcher(account(users.bare), 'notify');
     const idle = await bareWatcher(account(users.bare), 'idle');
     const bareWriter = await imap(users.bare);
@@ -440,6 +450,7 @@ function report() {
         .join('; ')}.`,
     ...(runs.length
       ? [
+          '',
           `1-minute load average before the timed syncs: ${Math.min(...runs.map((r) => r.load)).toFixed(2)}–${Math.max(...runs.map((r) => r.load)).toFixed(2)}.`,
         ]
       : []),
