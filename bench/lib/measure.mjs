@@ -77,7 +77,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs a command under GNU time, sampling its process tree's RSS; with `serverGroup`, the server's CPU
- * before and after. Never throws for the command's own failure: the result carries `exitCode` and the
+ * before and after. `wall` is GNU time's (10 ms steps); `elapsed` is this process's clock from the
+ * spawn to the close of the command's output, to the microsecond, GNU time's own start (~1 ms)
+ * included: for commands of a few tens of ms, where 10 ms steps say little. Never throws for the command's own failure: the result carries `exitCode` and the
  * tail of its output, and the caller decides.
  */
 export async function measure(
@@ -87,6 +89,7 @@ export async function measure(
 ) {
   const timeFile = join(tmpdir(), `twinbox-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const serverBefore = serverGroup === undefined ? undefined : groupCpu(serverGroup);
+  const startedAt = performance.now();
   const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %U %S %M', command, ...args], {
     env: { ...process.env, ...env },
     cwd,
@@ -113,6 +116,7 @@ export async function measure(
   const exitCode = await new Promise((resolve) =>
     child.on('close', (code, signal) => resolve(code ?? signal)),
   );
+  const elapsed = (performance.now() - startedAt) / 1000;
   clearInterval(sampler);
   clearTimeout(killer);
   let wall = Number.NaN;
@@ -135,6 +139,7 @@ export async function measure(
   return {
     exitCode,
     wall,
+    elapsed,
     user,
     sys,
     rssMb: Math.max(peak, maxrss * 1024) / 1024 / 1024,

@@ -1,9 +1,13 @@
 // The summary and the Markdown table of compare.mjs, from its runs: also used to re-render (and merge)
-// the JSON files of earlier runs, say a ×1 and a ×5 run made separately.
+// the JSON files of earlier runs, say a ×1 and a ×5 run made separately. daemon.mjs uses the median
+// and the machine's description.
+import { cpus, hostname, release, totalmem } from 'node:os';
+
 const TOOLS = ['twinbox', 'mbsync', 'interimap', 'offlineimap'];
 const SCENARIOS = ['first', 'noop', 'server-batch', 'maildir-batch', 'imap-first', 'imap-noop'];
 
-const median = (xs) => {
+/** The median of a list of numbers (the mean of the middle two for an even count). */
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
@@ -59,6 +63,18 @@ export function summarize(runs) {
 }
 
 const f2 = (x) => x.toFixed(2);
+
+/** The machine a run was measured on, for the table's header line and the JSON file. */
+export function machineInfo(versions) {
+  return {
+    host: hostname(),
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    versions,
+  };
+}
 
 /** The table, with a header line saying when, where and with what, and notes on every failure. */
 export function markdown({ started, seconds, machine, repeat, runs, notes = [] }) {

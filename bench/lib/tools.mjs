@@ -48,21 +48,25 @@ SyncState ${maildir ? '*' : `${stateDir}/`}
 `;
 }
 
-const imapAccount = (name, port, caFile, u) => `[accounts.${name}]
+const imapAccount = (name, port, caFile, u, extra = '') => `[accounts.${name}]
 type = "imap"
 host = "localhost"
 port = ${port}
 user = "${u.user}"
 password = "${u.password}"
 ca-file = "${caFile}"
-`;
+${extra}`;
 
 /**
  * Each tool: `version`, or undefined when not installed; `maildir` and `imap` build, in a directory of
  * the tool's own, the config for IMAP→Maildir and IMAP→IMAP, and return the command to run and `reset`,
  * which forgets the tool's local state (for a first sync). Absent when the tool cannot do that kind.
+ * For twinboxd (daemon.mjs): `fullPass` sets the daemon's seconds between full passes, and `push:
+ * false` to Twinbox's `maildir` gives its server account no watch connection (`watch-connections =
+ * 0`: the daemon then syncs it only when asked or on a full pass).
  */
-export function tools({ twinboxBin, workers }) {
+export function tools({ twinboxBin, workers, fullPass }) {
+  const daemon = fullPass ? `[daemon]\nfull-pass = ${fullPass}\n` : '';
   return {
     twinbox: {
       // The package version says little between releases; the commit says which code ran.
@@ -73,14 +77,15 @@ export function tools({ twinboxBin, workers }) {
         ]
           .filter(Boolean)
           .join(' @ ') || undefined,
-      maildir({ dir, port, caFile, far, maildir }) {
+      maildir({ dir, port, caFile, far, maildir, push = true }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `workers = "${workers}"\n${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],
+          config: cfg,
           reset: () => rmSync(join(dir, 'state'), { recursive: true, force: true }),
         };
       },
@@ -88,10 +93,11 @@ export function tools({ twinboxBin, workers }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `workers = "${workers}"\n${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],
+          config: cfg,
           reset: () => rmSync(join(dir, 'state'), { recursive: true, force: true }),
         };
       },
