@@ -187,7 +187,12 @@ export class ImapDriver implements Driver {
     const account = labelOf(options);
     const open = () => openSession(options, account);
     const client = await open();
-    const session = new Session(client, open, options.reconnect);
+    // Kept open between calls (a resident daemon), the session would otherwise end at the socket's
+    // quiet timeout, and the next sync would wait for a new login.
+    const session = new Session(client, open, {
+      keepAliveMs: Math.max(1000, (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) - 5000),
+      ...options.reconnect,
+    });
     let delimiter = client.namespace?.delimiter;
     if (!delimiter) {
       try {

@@ -9,6 +9,12 @@ export interface ReconnectOptions {
   initialDelayMs?: number;
   /** Longest wait between two attempts, in ms; default 5000. */
   maxDelayMs?: number;
+  /**
+   * A NOOP after this many ms without a call, so that a session kept open between calls (a resident
+   * daemon's) outlives the socket's quiet timeout and the server's autologout; 0 (the default) for
+   * none. The timer never keeps the process alive.
+   */
+  keepAliveMs?: number;
 }
 
 /**
@@ -21,6 +27,8 @@ export class Session {
   readonly #retry: Required<ReconnectOptions>;
   #reopening: Promise<ImapFlow> | undefined;
   #interrupted = false;
+  #closed = false;
+  #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(client: ImapFlow, open: () => Promise<ImapFlow>, retry: ReconnectOptions = {}) {
     this.#client = client;
@@ -29,7 +37,23 @@ export class Session {
       attempts: retry.attempts ?? 5,
       initialDelayMs: retry.initialDelayMs ?? 200,
       maxDelayMs: retry.maxDelayMs ?? 5000,
+      keepAliveMs: retry.keepAliveMs ?? 0,
     };
+    this.#armKeepAlive();
+  }
+
+  /** Re-arms the keep-alive: called at every use, so only an idle session sends NOOPs. */
+  #armKeepAlive(): void {
+    if (this.#retry.keepAliveMs <= 0 || this.#interrupted || this.#closed) return;
+    clearTimeout(this.#keepAlive);
+    this.#keepAlive = setTimeout(() => {
+      if (this.usable) {
+        // A NOOP that fails leaves a closed client; the next call reopens it, as after any drop.
+        this.#client.noop().catch(() => this.#client.close());
+      }
+      this.#armKeepAlive();
+    }, this.#retry.keepAliveMs);
+    this.#keepAlive.unref();
   }
 
   /** The current client, which may have dropped; see {@link ready}. */
@@ -50,7 +74,10 @@ export class Session {
   /** A client that can take commands: the current one, or a new one if it dropped. */
   ready(): Promise<ImapFlow> {
     if (this.#interrupted) return Promise.reject(interruptedError());
-    return this.usable ? Promise.resolve(this.#client) : this.reopen();
+    this.#armKeepAlive();
+    // Found closed before a command was sent: it ended while nobody used it (the server's autologout,
+    // a NAT that forgot it), so the first attempt is made at once.
+    return this.usable ? Promise.resolve(this.#client) : this.reopen({ immediate: true });
   }
 
   /**
@@ -59,25 +86,32 @@ export class Session {
    */
   interrupt(): void {
     this.#interrupted = true;
+    clearTimeout(this.#keepAlive);
     this.#client.close();
   }
 
-  /** Drops the current client and opens a new one; concurrent callers share one attempt. */
-  reopen(): Promise<ImapFlow> {
+  /**
+   * Drops the current client and opens a new one; concurrent callers share one attempt. The first
+   * attempt waits `initialDelayMs` (the connection just dropped under a command: give the network a
+   * moment) unless `immediate`.
+   */
+  reopen(options: { immediate?: boolean } = {}): Promise<ImapFlow> {
     if (this.#interrupted) return Promise.reject(interruptedError());
-    this.#reopening ??= this.#reopenWithBackoff().finally(() => {
+    this.#reopening ??= this.#reopenWithBackoff(options.immediate === true).finally(() => {
       this.#reopening = undefined;
     });
     return this.#reopening;
   }
 
-  async #reopenWithBackoff(): Promise<ImapFlow> {
+  async #reopenWithBackoff(immediate: boolean): Promise<ImapFlow> {
     this.#client.close();
     let delay = this.#retry.initialDelayMs;
     let last: unknown;
     for (let attempt = 1; attempt <= this.#retry.attempts; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, this.#retry.maxDelayMs);
+      if (attempt > 1 || !immediate) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, this.#retry.maxDelayMs);
+      }
       if (this.#interrupted) throw interruptedError();
       try {
         const client = await this.#open();
@@ -101,6 +135,8 @@ export class Session {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#keepAlive);
     await this.#reopening?.catch(() => undefined);
     if (!this.usable) {
       this.#client.close();
