@@ -29,13 +29,13 @@
 //   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maildirBatch, serverBatch } from './lib/batch.mjs';
 import { emptyUser, homeOf, newUser, resetFromSeed, startFixture } from './lib/fixture.mjs';
 import { dovecotGroup, measure } from './lib/measure.mjs';
-import { markdown } from './lib/report.mjs';
+import { machineInfo, markdown } from './lib/report.mjs';
 import { compareSnapshots, snapshot } from './lib/snapshot.mjs';
 import { tools as allTools } from './lib/tools.mjs';
 
@@ -97,11 +97,7 @@ const maildirChain = ['first', 'noop', 'server-batch', 'maildir-batch'];
 const lastMaildir = Math.max(...maildirChain.map((s, i) => (scenarios.includes(s) ? i : -1)));
 
 const machine = {
-  host: hostname(),
-  cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-  memoryGb: Math.round(totalmem() / 2 ** 30),
-  kernel: release(),
-  node: process.version,
+  ...machineInfo(),
   versions: Object.fromEntries(chosen.map((t) => [t, catalogue[t].version])),
 };
 const started = new Date();

@@ -51,8 +51,11 @@ export function choose(n, seedText) {
 
 const header = (tag) => Buffer.from(`X-Twinbox-Bench: ${tag}\r\n`);
 
-/** Applies a batch over IMAP, as another mail client would. Returns the counts. */
-export async function serverBatch({ host, port, ca, user, password }, tag) {
+/**
+ * A logged-in IMAPS client of the fixture, certificate verified, that never IDLEs on its own (a bench
+ * client must not look like a watching one, nor hold a connection busy between its commands).
+ */
+export async function connectImap({ host, port, ca, user, password }) {
   const client = new ImapFlow({
     host,
     port,
@@ -64,6 +67,12 @@ export async function serverBatch({ host, port, ca, user, password }, tag) {
   });
   client.on('error', () => {});
   await client.connect();
+  return client;
+}
+
+/** Applies a batch over IMAP, as another mail client would. Returns the counts. */
+export async function serverBatch(account, tag) {
+  const client = await connectImap(account);
   const counts = { added: 0, flagged: 0, deleted: 0 };
   try {
     for (const box of await client.list()) {
