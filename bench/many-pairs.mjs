@@ -1,10 +1,11 @@
 // Many pairs in one twinboxd: a fresh Dovecot fixture with --pairs users (a few messages in INBOX and
 // in a second folder each), each paired with a Maildir of its own, all in ONE daemon and one config.
 // At each size of --sizes (default 1, 10, 50 and --pairs), once every pair is synced and watching both
-// sides and has stayed so for 5 s: the daemon's RSS (median of 10 samples, 3 s apart, from
-// /proc/PID/status), its threads, its CPU over those 30 s, its established connections to Dovecot (from
-// /proc) at the start and the end of them next to its own count (twinbox_server_connections), and how
-// long until every pair watched. --inline runs the daemon with every side and state in its main thread.
+// sides and has stayed so for 5 s, over --idle seconds (default 30, the least): the daemon's RSS (from
+// /proc/PID/status every 3 s; the median of the last 10 samples), its threads, its CPU, its established
+// connections to Dovecot (from /proc) at the start and the end next to its own count
+// (twinbox_server_connections), and how long until every pair watched. --inline runs the daemon with every side and state in its main thread;
+// --side-threads N sets the config's daemon.side-threads (default 2).
 // --grow restart (default) starts a new daemon for each size, with every Maildir and the state wiped, so
 // each size is a first sync of that many pairs from nothing; --grow sighup keeps one daemon and adds the
 // pairs to its config, then sends SIGHUP. Then, with the largest size watched, how long a change takes
@@ -14,7 +15,7 @@
 // every change across within 2 s.
 //
 //   node bench/many-pairs.mjs [--pairs 100] [--sizes 1,10,50,100] [--grow restart|sighup] [--inline]
-//     [--samples 12] [--out results.json] [--keep]
+//     [--side-threads N] [--idle 30] [--samples 12] [--out results.json] [--keep]
 // Run after `pnpm build`. The Markdown tables go to standard output, progress to standard error.
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '12' },
     out: { type: 'string' },
     inline: { type: 'boolean', default: false },
+    'side-threads': { type: 'string' },
+    idle: { type: 'string', default: '30' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -56,6 +59,7 @@ const SIZES = (values.sizes ?? [1, 10, 50, PAIRS].join(','))
   .filter((n, i, all) => n >= 1 && n <= PAIRS && all.indexOf(n) === i)
   .sort((a, b) => a - b);
 const SAMPLES = Number(values.samples);
+const IDLE_S = Math.max(30, Number(values.idle));
 if (!['restart', 'sighup'].includes(values.grow)) throw new Error('--grow is restart or sighup');
 const PUSH_MS = 2000;
 const MiB = 2 ** 20;
@@ -87,6 +91,7 @@ try {
       stateDir: join(dir, 'state'),
       users: users.slice(0, size),
       maildirOf,
+      daemon: values['side-threads'] ? `side-threads = ${Number(values['side-threads'])}` : '',
     });
     writeFileSync(`${configFile}.new`, text);
     renameSync(`${configFile}.new`, configFile);
@@ -124,12 +129,12 @@ try {
     const waitedFrom = Date.now();
     const firstAll = await waitSettled(configFile, size, { quietMs: 5000 });
     const settledS = (waitedFrom - t0 + firstAll) / 1000;
-    // 30 s idle: long enough for a pair's sync session to time out (the account's 20 s), after which
-    // only its watch connection stays open.
+    // At least 30 s idle: long enough for a pair's sync session to time out (the account's 20 s),
+    // after which only its watch connection stays open.
     const cpuBefore = processCpu(daemon.pid);
     const connectionsAtSettle = connectionsTo(daemon.pid, info.tlsPort);
     const rss = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < IDLE_S / 3; i++) {
       await sleep(3000);
       rss.push(processStatus(daemon.pid).rssBytes);
     }
@@ -138,9 +143,12 @@ try {
       grow: values.grow,
       inline: values.inline,
       settledS,
-      rssMb: median(rss) / MiB,
+      idleS: IDLE_S,
+      rssMb: median(rss.slice(-10)) / MiB,
+      rssFirstMb: rss[0] / MiB,
       rssMaxMb: Math.max(...rss) / MiB,
-      idleCpuPercent: ((processCpu(daemon.pid) - cpuBefore) / 30) * 100,
+      rssSamplesMb: rss.map((b) => Math.round(b / MiB)),
+      idleCpuPercent: ((processCpu(daemon.pid) - cpuBefore) / IDLE_S) * 100,
       threads: processStatus(daemon.pid).threads,
       connectionsAtSettle,
       connections: connectionsTo(daemon.pid, info.tlsPort),
@@ -207,12 +215,12 @@ try {
   const first = rows[0];
   const lines = [
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineInfo().host} (${machineInfo().cpu}, ${machineInfo().memoryGb} GB, Linux ${machineInfo().kernel}, Node ${process.version}); ` +
-      `${PAIRS} IMAP ⇄ Maildir pairs (5 + 3 messages each) in one twinboxd, daemon defaults (side-threads 2, pairs-at-once 8)${values.inline ? ', --inline (every side and state in the main thread)' : ''}; ` +
+      `${PAIRS} IMAP ⇄ Maildir pairs (5 + 3 messages each) in one twinboxd, daemon defaults (side-threads ${values['side-threads'] ?? 2}, pairs-at-once 8)${values.inline ? ', --inline (every side and state in the main thread)' : ''}; ` +
       (values.grow === 'restart'
         ? 'a new daemon for each size, every Maildir and the state wiped.'
         : 'one daemon, pairs added to its config and SIGHUP.'),
     '',
-    '| pairs | all watching after s | RSS MB (median over 30 s idle) | MB per pair over the first row | MB per pair added since the row above | threads | idle CPU % | connections to Dovecot (/proc): settled, 30 s later | server sessions (metric), 30 s later |',
+    `| pairs | all watching after s | RSS MB (median of the last 30 s of ${IDLE_S} s idle) | MB per pair over the first row | MB per pair added since the row above | threads | idle CPU % | connections to Dovecot (/proc): settled, ${IDLE_S} s later | server sessions (metric), ${IDLE_S} s later |`,
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   rows.forEach((r, i) => {
