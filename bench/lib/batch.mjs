@@ -51,7 +51,10 @@ export function choose(n, seedText) {
 
 const header = (tag) => Buffer.from(`X-Twinbox-Bench: ${tag}\r\n`);
 
-/** A logged-in imapflow client over IMAPS, the certificate verified, that never IDLEs by itself. */
+/**
+ * A logged-in IMAPS client of the fixture, certificate verified, that never IDLEs on its own (a bench
+ * client must not look like a watching one, nor hold a connection busy between its commands).
+ */
 export async function connectImap({ host, port, ca, user, password }) {
   const client = new ImapFlow({
     host,

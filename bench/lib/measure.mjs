@@ -59,6 +59,12 @@ export function groupCpu(pgid) {
   return ticks / HZ;
 }
 
+/** CPU seconds (user + system) one process has used so far, all its threads included. */
+export function processCpu(pid) {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / HZ : Number.NaN;
+}
+
 /** The process group of the Dovecot fixture started with `configFile` (its master's group). */
 export function dovecotGroup(configFile) {
   for (const [pid] of processes()) {

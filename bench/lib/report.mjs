@@ -1,16 +1,34 @@
 // The summary and the Markdown table of compare.mjs, from its runs: also used to re-render (and merge)
-// the JSON files of earlier runs, say a ×1 and a ×5 run made separately. daemon.mjs uses the median
-// and the machine's description.
+// the JSON files of earlier runs, say a ×1 and a ×5 run made separately. The other benches use its
+// median, quantile and machine description.
 import { cpus, hostname, release, totalmem } from 'node:os';
 
 const TOOLS = ['twinbox', 'mbsync', 'interimap', 'offlineimap'];
 const SCENARIOS = ['first', 'noop', 'server-batch', 'maildir-batch', 'imap-first', 'imap-noop'];
 
-/** The median of a list of numbers (the mean of the middle two for an even count). */
+/** The median of a list of numbers (NaN for none). */
 export const median = (xs) => {
+  if (!xs.length) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** The q-quantile (0–1) by the nearest rank: a value that was measured, never an interpolation. */
+export const quantile = (xs, q) => {
+  if (!xs.length) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+
+/** Where a result was measured: host, CPUs, memory, kernel, Node, and the tools' versions if given. */
+export const machineInfo = (versions) => ({
+  host: hostname(),
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  ...(versions ? { versions } : {}),
+});
 
 /** Per multiplier, scenario and tool: timings over the correct runs only, and the ratios to Twinbox. */
 export function summarize(runs) {
@@ -63,18 +81,6 @@ export function summarize(runs) {
 }
 
 const f2 = (x) => x.toFixed(2);
-
-/** The machine a run was measured on, for the table's header line and the JSON file. */
-export function machineInfo(versions) {
-  return {
-    host: hostname(),
-    cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    kernel: release(),
-    node: process.version,
-    versions,
-  };
-}
 
 /** The table, with a header line saying when, where and with what, and notes on every failure. */
 export function markdown({ started, seconds, machine, repeat, runs, notes = [] }) {
