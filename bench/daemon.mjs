@@ -19,6 +19,8 @@
 //                 floor of both, a bare client that only waits for Dovecot's NOTIFY STATUS and IDLE
 //                 EXISTS after an APPEND.
 //
+// Each timed change comes 0 to 1 s at random after the previous one has settled, so that it does not
+// fall into step with a watcher's poll (twinboxd's `watch-poll`, interimap's --watch=1).
 // Every twinboxd runs with `daemon.full-pass` at a day, so that no full pass falls into a measurement;
 // before each timed step the daemon is waited on until it is idle (its own writes come back as notices
 // and short syncs). Times are wall clock in ms (lib/measure.mjs's `elapsed`: the spawn of the command
@@ -94,6 +96,13 @@ const machine = machineInfo({
 
 const log = (line) => console.error(line);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * A pause of 0 to 1 s at random before a timed change. A watcher that polls (twinboxd's NOOP every
+ * `watch-poll`, interimap's every second) hears of a change at its next poll; without the pause every
+ * change would come the same time after the poll that reported the previous one (the bench waits for
+ * a fixed quiet time after it), and the runs would show one phase of the poll instead of its spread.
+ */
+const dephase = () => sleep(Math.random() * 1000);
 const started = new Date();
 const dir = mkdtempSync(join(values.dir ?? tmpdir(), 'twinbox-daemon-bench-'));
 // The daemons' control sockets, private to this run; every twinbox and twinboxd started inherits it.
@@ -339,6 +348,7 @@ async function main(fx) {
     const poller = await imap(pair.far);
     for (let i = 0; i <= latencyRuns; i++) {
       await waitIdle(pair.config, { quietMs: 1000 });
+      await dephase();
       const down = `down-${i}-${Date.now()}`;
       const arrival = maildirArrival(pair.maildir, down);
       const t0 = performance.now();
@@ -351,6 +361,7 @@ async function main(fx) {
       const up = `up-${i}-${Date.now()}`;
       writeFileSync(join(pair.maildir, 'tmp', up), probeMessage(up));
       await waitIdle(pair.config, { quietMs: 1000 });
+      await dephase();
       const uidNext = await uidNextOf(poller, 'INBOX');
       const u0 = performance.now();
       const f0 = Date.now();
@@ -389,6 +400,7 @@ async function main(fx) {
         const p = peers[(k + i) % peers.length];
         if (p.daemon) await waitIdle(p.setup.config, { quietMs: 1000 });
         else await sleep(1500);
+        await dephase();
         const id = `imap-${i}-${k}-${Date.now()}`;
         if (p.bare) {
           const heard = [notify.next(), idle.next()];

@@ -107,6 +107,7 @@ export async function openDriver(account: AccountConfig, options: OpenDriverOpti
     ...(account.fingerprint ? { fingerprint: account.fingerprint } : {}),
     allowPlaintextPassword: account['allow-plaintext-password'],
     timeoutMs: account.timeout * 1000,
+    watchPollMs: account['watch-poll'] * 1000,
     readOnly,
   });
 }

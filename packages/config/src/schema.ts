@@ -121,6 +121,14 @@ export const imapAccountSchema = z
       .describe(
         "Connections twinboxd may open to this server to hear of changes as they happen: NOTIFY needs one for every folder, IDLE one per watched folder (the pair's watch list). 0: no push, the daemon's full pass only. Default 4.",
       ),
+    'watch-poll': z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(0.5)
+      .describe(
+        "Seconds between two NOOPs on each of twinboxd's watch connections: a server that holds its notifications back (Dovecot: 0.5 s after a change) reports at once what it holds when asked, so changes are heard sooner. An unanswered NOOP (see timeout) counts as a dropped connection. 0: only wait to be told. Default 0.5.",
+      ),
   })
   .superRefine((account, ctx) =>
     checkSources(

@@ -30,6 +30,7 @@ password-command = "pass show mail/work"   # or: password = "…", password-env 
 # ca-file = "~/certs/my-ca.pem"      # trust a private CA
 # fingerprint = "sha256:AB:CD:…"     # pin the server certificate
 # watch-connections = 4             # twinboxd's connections to hear of changes (0: no push)
+# watch-poll = 0.5                  # seconds between two NOOPs asking the server for news (0: only wait to be told)
 
 # OAuth2 (XOAUTH2) in place of the password: delete password-command above, uncomment this table.
 # Each secret is written in, printed by a command (its first line), or read from the environment.

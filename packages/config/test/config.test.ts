@@ -49,7 +49,10 @@ describe('parseConfig', () => {
   it('accepts a minimal config and fills in the defaults', () => {
     const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
     expect(config.workers).toBe('threads');
-    expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit' });
+    expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit', 'watch-poll': 0.5 });
+    expect(
+      parseConfig(good.replace('user = "me"', 'user = "me"\nwatch-poll = 0.25'), '/c.toml').accounts.remote,
+    ).toMatchObject({ 'watch-poll': 0.25 });
     expect(config.accounts.local).toMatchObject({ type: 'maildir', layout: 'maildir++', fsync: true });
     expect(config.pairs.main).toMatchObject({ folders: ['*'], direction: 'both' });
     expect(policyOf(config.pairs.main!).propagate.deletions).toBe(true);
@@ -170,6 +173,11 @@ describe('parseConfig', () => {
         .replace('[accounts.local]', '["accounts"."bad name"]')
         .replace('right = "local"', 'right = "remote2"'),
       { key: 'accounts.bad name', message: /letters, digits/ },
+    ],
+    [
+      'a negative watch-poll',
+      good.replace('user = "me"', 'user = "me"\nwatch-poll = -1'),
+      { line: 6, key: 'accounts.remote.watch-poll', message: /0/ },
     ],
     [
       'a non-boolean fsync',

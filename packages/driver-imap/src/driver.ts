@@ -41,7 +41,7 @@ import { connectionError, folderError, isConnectionLoss, serverAnswered, serverT
 import { levelProblem, pathOfListedName, wireName } from './names.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
-import { ImapWatch } from './watch.js';
+import { DEFAULT_WATCH_POLL_MS, ImapWatch } from './watch.js';
 
 /** Marker value of a server without CONDSTORE: it never proves a folder unchanged, so every listing is full. */
 const NO_MODSEQ = 'nomodseq';
@@ -111,6 +111,15 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * connections per user (Dovecot: 10 per IP by default), so keep the sum of all clients below that.
    */
   watchConnections?: number;
+  /**
+   * Default 500. Every watch connection ({@link ImapDriver.watch}) leaves IDLE every this many ms for a
+   * NOOP and goes back: a server that holds its notifications back (Dovecot: 0.5 s after a change, not
+   * configurable) reports at once what it holds when asked, so a change is heard sooner (on Dovecot,
+   * about 0.25 s after it on average instead of 0.5 s). Costs three round trips per connection and
+   * interval. A NOOP not answered within `timeoutMs` counts as a dropped connection. 0: no NOOP, only
+   * what the server pushes (with a check every 25 minutes).
+   */
+  watchPollMs?: number;
 }
 
 /** See {@link ImapDriverOptions.watchConnections}. */
@@ -178,6 +187,7 @@ export class ImapDriver implements Driver {
       utf8Names: namesAreUtf8,
       timeoutMs: account.timeoutMs,
       maxConnections: options.watchConnections ?? DEFAULT_WATCH_CONNECTIONS,
+      pollMs: options.watchPollMs ?? DEFAULT_WATCH_POLL_MS,
       account: `${account.user} at ${account.server}`,
     });
   }
@@ -220,8 +230,10 @@ export class ImapDriver implements Driver {
    * listed now), at most `request.maxConnections` ({@link ImapDriverOptions.watchConnections}), the rest
    * reported `unwatched`, as are folders that do not exist. A connection that drops is restored with
    * backoff (1 s doubling to 60 s, with jitter), then an `all` notice covers what it may have missed; a
-   * restore the server refuses (the login) makes {@link nextChange} reject with that error. Rejects
-   * with `WATCH_UNSUPPORTED` for a server with neither NOTIFY nor IDLE.
+   * restore the server refuses (the login) makes {@link nextChange} reject with that error. Every
+   * connection asks the server for news with a NOOP every {@link ImapDriverOptions.watchPollMs}. Rejects
+   * with `WATCH_UNSUPPORTED` for a server with neither NOTIFY nor IDLE, and with `WATCH_BAD_REQUEST`
+   * for a `maxConnections` or `watchPollMs` out of range.
    */
   watch(request: WatchRequest): Promise<WatchStatus> {
     if (this.#session.interrupted) return Promise.reject(interruptedError());

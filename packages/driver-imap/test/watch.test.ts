@@ -62,12 +62,33 @@ async function quietFor(driver: ImapDriver, ms: number): Promise<ChangeNotice | 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * The time from each of `count` APPENDs to `folder` by `writer` until the notice naming it, in ms,
+ * sorted. The appends are spaced at random so that they do not fall into step with a timer.
+ */
+async function pushTimes(driver: ImapDriver, writer: ImapFlow, folder: string, count: number) {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await sleep(200 + Math.random() * 300);
+    await driver.nextChange(AbortSignal.timeout(1)).catch(() => undefined);
+    const started = Date.now();
+    const noticed = noticeFor(driver, folder);
+    await writer.append(folder, mail(`push ${i}`).body);
+    expect(await noticed).toEqual({ folders: [[folder]], all: false });
+    times.push(Date.now() - started);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+/** Under Dovecot's own delay (0.5 s): only a NOOP can have made the server report this soon. */
+const POLLED_MS = 400;
+
 describe('watch with NOTIFY (the Dovecot fixture offers it)', () => {
-  async function watching(folders: string[] = []) {
+  async function watching(folders: string[] = [], options: Partial<ImapDriverOptions> = {}) {
     const account = await freshAccount();
     const writer = await other(account);
     for (const f of folders) await writer.mailboxCreate(f);
-    const driver = await driverFor(account);
+    const driver = await driverFor({ ...account, ...options });
     const status = await driver.watch({ folders: 'all' });
     return { account, writer, driver, status };
   }
@@ -170,6 +191,30 @@ describe('watch with NOTIFY (the Dovecot fixture offers it)', () => {
     expect(await again).toMatchObject({ code: 'WATCH_STOPPED' });
   });
 
+  it('asks with a NOOP every watchPollMs, so a change is reported sooner than Dovecot tells it', async () => {
+    // A short poll, so that the median of five is well under Dovecot's 0.5 s even on a busy machine.
+    const { writer, driver } = await watching(['Polled'], { watchPollMs: 100 });
+    for (const folder of ['Polled', 'INBOX']) {
+      const times = await pushTimes(driver, writer, folder, 5);
+      expect(times[2], `${folder}: ${times.join(', ')} ms`).toBeLessThan(POLLED_MS);
+    }
+  });
+
+  it('with watchPollMs 0 sends no NOOP: the notice comes when Dovecot tells it, 0.5 s after', async () => {
+    const { writer, driver } = await watching([], { watchPollMs: 0 });
+    const times = await pushTimes(driver, writer, 'INBOX', 3);
+    expect(times[0], times.join(', ')).toBeGreaterThanOrEqual(POLLED_MS);
+  });
+
+  it('refuses a watchPollMs below 0', async () => {
+    const driver = await driverFor({ ...(await freshAccount()), watchPollMs: -1 });
+    await expect(driver.watch({ folders: 'all' })).rejects.toMatchObject({
+      name: 'StoreError',
+      code: 'WATCH_BAD_REQUEST',
+      message: expect.stringMatching(/watchPollMs.*-1/),
+    });
+  });
+
   it('rejects nextChange before any watch', async () => {
     const driver = await driverFor(await freshAccount());
     await expect(driver.nextChange()).rejects.toMatchObject({ code: 'WATCH_STOPPED' });
@@ -204,6 +249,28 @@ describe('a watch connection that drops', () => {
     expect(await noticeFor(driver, 'After')).toEqual({ folders: [['After']], all: false });
     // The sync's session dropped too, and reopens on its next call.
     expect((await driver.listMessages(['After'], {})).kind).toBe('full');
+  });
+
+  it('is given up when a NOOP is not answered within timeoutMs, then restored with an all notice', async () => {
+    const { user, password } = await newUser();
+    const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };
+    const direct = await other({ ...account, port: dovecot().port });
+    await direct.mailboxCreate('Stalled');
+    const driver = await driverFor({
+      ...account,
+      timeoutMs: 1000,
+      watchPollMs: 200,
+      reconnect: { initialDelayMs: 50 },
+    });
+    await driver.watch({ folders: 'all' });
+    // The next bytes any client sends through the proxy (the watch's DONE before its NOOP) go nowhere,
+    // and the connection stays open: only the NOOP's deadline can notice.
+    proxy.arm({ kind: 'stall', direction: 'up', afterBytes: 0 });
+    // 0.2 s to the NOOP, 1 s for its answer, up to 1 s of backoff, the new connection's set-up.
+    expect(await within(driver, 4000)).toEqual({ folders: [], all: true });
+    expect(proxy.fired).toBe(true);
+    await direct.append('Stalled', mail('after the stall').body);
+    expect(await noticeFor(driver, 'Stalled')).toEqual({ folders: [['Stalled']], all: false });
   });
 
   it('that cannot be restored (the login is refused) rejects nextChange with the error', async () => {
@@ -325,6 +392,16 @@ describe('watch with IDLE (a Dovecot that does not offer NOTIFY)', () => {
     // C is over the cap: a change there is not pushed.
     await writer.append('C', mail('c').body);
     expect(await quietFor(driver, 1500)).toBe('nothing');
+  });
+
+  it('asks with a NOOP every watchPollMs under IDLE too', async () => {
+    const options = await account();
+    const writer = await other(options);
+    await writer.mailboxCreate('Polled');
+    const driver = await driverFor({ ...options, watchPollMs: 100 });
+    await driver.watch({ folders: [['Polled']] });
+    const times = await pushTimes(driver, writer, 'Polled', 5);
+    expect(times[2], times.join(', ')).toBeLessThan(POLLED_MS);
   });
 
   it('watches every folder listed now, up to watchConnections by default', async () => {
