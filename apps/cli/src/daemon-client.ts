@@ -76,6 +76,9 @@ export async function syncThroughDaemon(
         pairs,
         ...(options.folder?.length ? { folders: options.folder } : {}),
         ...(dryRun ? { dryRun } : {}),
+        // Only what the output shows: a plain or quiet run prints nothing of a batch's per-message
+        // progress and plans, the bulk of the daemon's replies.
+        ...(ctx.reporter.events === 'all' ? {} : { events: ctx.reporter.events }),
       },
       (reply) => {
         switch (reply.type) {
