@@ -11,10 +11,12 @@ module.enableCompileCache?.();
 // build's output alone.
 const quick = './quick.mjs';
 const bundle = './twinbox.mjs';
-const { throughDaemon } = (await import(quick)) as typeof import('./quick.js');
+const args = process.argv.slice(2);
+const viaDaemon = args.includes('sync') || args.includes('status');
 const code =
-  (await throughDaemon(process.argv)) ??
-  (await ((await import(bundle)) as typeof import('./program.js')).main(process.argv));
+  (viaDaemon
+    ? await ((await import(quick)) as typeof import('./quick.js')).throughDaemon(process.argv)
+    : undefined) ?? (await ((await import(bundle)) as typeof import('./program.js')).main(process.argv));
 process.exitCode = code;
 // Interrupted: what was done is recorded; a server still being connected to in a worker thread must
 // not keep the process alive until its timeout.

@@ -14,7 +14,10 @@ import { CliError } from './cli-error.js';
 import type { Context } from './context.js';
 import { EXIT } from './exit-codes.js';
 
-/** The variable that, set to 1, keeps the CLI from going through a daemon, as `--no-daemon` does. */
+/**
+ * The variable that, set to 1, keeps the CLI from going through a daemon, as `--no-daemon` does
+ * (quick.ts reads it too, without loading this module).
+ */
 export const NO_DAEMON_ENV = 'TWINBOX_NO_DAEMON';
 
 /**

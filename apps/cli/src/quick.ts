@@ -4,11 +4,12 @@
 // none of it. It reads only the command lines it can read exactly as commander would (below); for any
 // other, and when no daemon serves the config, it answers undefined and the program runs as before,
 // so what a command does and prints never depends on which path ran it.
-import { defaultConfigPath } from '@twinbox/config/control';
 import { CliError } from './cli-error.js';
 import type { Context, GlobalOptions } from './context.js';
-import { findDaemon, NO_DAEMON_ENV, statusThroughDaemon, syncThroughDaemon } from './daemon-client.js';
 import { JsonReporter, PlainReporter, type Reporter } from './output.js';
+
+/** The variable that keeps the CLI from going through a daemon (daemon-client.ts's NO_DAEMON_ENV). */
+const NO_DAEMON_ENV = 'TWINBOX_NO_DAEMON';
 
 /** What {@link parse} understood: a command, its pairs, and the options it knows. */
 interface QuickCommand {
@@ -78,6 +79,11 @@ export async function throughDaemon(argv: readonly string[]): Promise<number | u
   if (env && env !== '0') return undefined;
   const { options } = parsed;
   try {
+    // Only now: the control socket's client loads node:net and node:crypto, which `twinbox --version`
+    // or `twinbox check` would load for nothing before the program.
+    const [{ defaultConfigPath }, { findDaemon, statusThroughDaemon, syncThroughDaemon }] = await Promise.all(
+      [import('@twinbox/config/control'), import('./daemon-client.js')],
+    );
     const ctx: Context = {
       options,
       configPath: options.config ?? defaultConfigPath(),
