@@ -156,20 +156,17 @@ describe('what a reporter asks a daemon for', () => {
     return { out: lines(out.text()), err: lines(err.text()) };
   }
 
-  const cases: [string, 'all' | 'folders', (out: NodeJS.WriteStream, err: NodeJS.WriteStream) => Reporter][] =
-    [
-      ...(['quiet', 'normal', 'verbose'] as Verbosity[]).map(
-        (v) =>
-          [
-            `plain, ${v}`,
-            'folders',
-            (o: NodeJS.WriteStream, e: NodeJS.WriteStream) => new PlainReporter(v, o, e),
-          ] as const,
-      ),
-      ['terminal, quiet', 'folders', (o, e) => new TtyReporter('quiet', o, e)],
-      ['terminal', 'all', (o, e) => new TtyReporter('normal', o, e)],
-      ['JSON', 'all', (o) => new JsonReporter(o)],
-    ];
+  type Make = (out: NodeJS.WriteStream, err: NodeJS.WriteStream) => Reporter;
+  const cases: [string, 'all' | 'folders', Make][] = [
+    ...(['quiet', 'normal', 'verbose'] as Verbosity[]).map((v): [string, 'folders', Make] => [
+      `plain, ${v}`,
+      'folders',
+      (o, e) => new PlainReporter(v, o, e),
+    ]),
+    ['terminal, quiet', 'folders', (o, e) => new TtyReporter('quiet', o, e)],
+    ['terminal', 'all', (o, e) => new TtyReporter('normal', o, e)],
+    ['JSON', 'all', (o) => new JsonReporter(o)],
+  ];
   for (const [name, wanted, make] of cases) {
     it(`${name}: asks for ${wanted}, and prints the same with only those as with every event`, () => {
       expect(make(sink().stream, sink().stream).events).toBe(wanted);
