@@ -2,6 +2,7 @@
 // `twinbox` and each of its worker threads start by reading a handful of files instead of resolving and
 // loading ~450 modules one by one (most of a no-op sync's time on a slow machine):
 //
+//   dist/quick.mjs         `sync` and `status` through a running daemon (dist/bin.js tries it first)
 //   dist/twinbox.mjs       the program (dist/bin.js imports it after turning on the compile cache)
 //   dist/side-worker.mjs   a side: driver and controller (@twinbox/config's side component)
 //   dist/state-worker.mjs  the state (@twinbox/state-sqlite's component)
@@ -84,6 +85,8 @@ const main = await build({
   absWorkingDir: root,
   entryPoints: {
     twinbox: join(dist, 'program.js'),
+    // `sync` and `status` through a daemon, which bin.js tries before loading the program.
+    quick: join(dist, 'quick.js'),
     'state-worker': '@twinbox/state-sqlite/component',
   },
   splitting: true,

@@ -4,11 +4,19 @@ import module from 'node:module';
 // V8's code cache on disk: a run after the first skips compiling the modules it loads, which is most
 // of a no-op sync's start-up. Enabled before anything else is imported, hence the dynamic import.
 module.enableCompileCache?.();
-// The program bundled with its dependencies (scripts/bundle.mjs, part of the build): one file to read
-// rather than a few hundred modules to resolve. A variable, so tsc leaves the build's output alone.
+// `sync` and `status` through a running daemon first, from a small bundle of their own (quick.ts): most
+// of a no-op sync's time would otherwise go into loading the program. Then, for every other command
+// line, or with no daemon, the program bundled with its dependencies (scripts/bundle.mjs, part of the
+// build): one file to read rather than a few hundred modules to resolve. Variables, so tsc leaves the
+// build's output alone.
+const quick = './quick.mjs';
 const bundle = './twinbox.mjs';
-const { main } = (await import(bundle)) as typeof import('./program.js');
-const code = await main(process.argv);
+const args = process.argv.slice(2);
+const viaDaemon = args.includes('sync') || args.includes('status');
+const code =
+  (viaDaemon
+    ? await ((await import(quick)) as typeof import('./quick.js')).throughDaemon(process.argv)
+    : undefined) ?? (await ((await import(bundle)) as typeof import('./program.js')).main(process.argv));
 process.exitCode = code;
 // Interrupted: what was done is recorded; a server still being connected to in a worker thread must
 // not keep the process alive until its timeout.

@@ -3,7 +3,8 @@ import { defaultConfigPath } from '@twinbox/config/control';
 import type { Command } from 'commander';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import { makeReporter, type Reporter } from './output.js';
+import type { Reporter } from './output.js';
+import { makeReporter } from './tty-reporter.js';
 
 /** The options every command takes (declared once on the program). */
 export interface GlobalOptions {

@@ -14,7 +14,10 @@ import { CliError } from './cli-error.js';
 import type { Context } from './context.js';
 import { EXIT } from './exit-codes.js';
 
-/** The variable that, set to 1, keeps the CLI from going through a daemon, as `--no-daemon` does. */
+/**
+ * The variable that, set to 1, keeps the CLI from going through a daemon, as `--no-daemon` does
+ * (quick.ts reads it too, without loading this module).
+ */
 export const NO_DAEMON_ENV = 'TWINBOX_NO_DAEMON';
 
 /**
@@ -76,6 +79,9 @@ export async function syncThroughDaemon(
         pairs,
         ...(options.folder?.length ? { folders: options.folder } : {}),
         ...(dryRun ? { dryRun } : {}),
+        // Only what the output shows: a plain or quiet run prints nothing of a batch's per-message
+        // progress and plans, the bulk of the daemon's replies.
+        ...(ctx.reporter.events === 'all' ? {} : { events: ctx.reporter.events }),
       },
       (reply) => {
         switch (reply.type) {

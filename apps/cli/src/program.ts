@@ -7,6 +7,7 @@ import { registerInit } from './commands/init.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { reportError } from './quick.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -66,14 +67,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version end through here too, with code 0.
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
-    const json = argv.includes('--json');
-    const message = (err as Error).message;
-    if (json)
-      process.stdout.write(
-        `${JSON.stringify({ type: 'error', message, code: (err as { code?: string }).code })}\n`,
-      );
-    else process.stderr.write(`twinbox: ${message}\n`);
-    // Imported here: the mapping loads the config package, which a sync through the daemon never needs.
-    return (await import('./failure.js')).exitCodeOf(err);
+    return reportError(err, argv.includes('--json'));
   }
 }

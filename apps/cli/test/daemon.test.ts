@@ -216,9 +216,18 @@ describe('twinbox through a running daemon', () => {
     const through = await twinbox(['sync']);
     expect(through.code).toBe(0);
     const loaded = await through.loaded();
-    // The hook saw the bundle: what it reports is what ran.
-    expect(loaded.some((u) => u.endsWith('/dist/twinbox.mjs'))).toBe(true);
+    // The hook saw the bundles: what it reports is what ran. The quick path ran, and the program,
+    // commander and the progress bars' module were never loaded.
+    expect(loaded.some((u) => u.endsWith('/dist/quick.mjs'))).toBe(true);
+    expect(loaded.some((u) => u.endsWith('/dist/twinbox.mjs'))).toBe(false);
     expect(await bundledFrom(loaded, HEAVY)).toEqual([]);
+    expect(await bundledFrom(loaded, /\/(commander|cli-progress)@/)).toEqual([]);
+    // A command line the quick path leaves to the program (--folder) still loads none of the heavy ones.
+    const program = await twinbox(['sync', '--folder', 'INBOX']);
+    expect(program.code).toBe(0);
+    const programLoaded = await program.loaded();
+    expect(programLoaded.some((u) => u.endsWith('/dist/twinbox.mjs'))).toBe(true);
+    expect(await bundledFrom(programLoaded, HEAVY)).toEqual([]);
     // The same check on a local sync (here of a config that does not load) finds zod: it can fail.
     const local = await twinbox(['--no-daemon', 'sync']);
     expect(local.code).toBe(2);
@@ -227,15 +236,58 @@ describe('twinbox through a running daemon', () => {
     );
   });
 
+  it('reads a command line the same on the quick path as the program does on its own', async () => {
+    const ran = async (args: string[]) => {
+      const run = await twinbox(args);
+      const quick = !(await run.loaded()).some((u) => u.endsWith('/dist/twinbox.mjs'));
+      return { quick, code: run.code, stdout: run.stdout, stderr: run.stderr };
+    };
+    // Grouped short options are left to commander; spelled out, the quick path reads them.
+    const grouped = await ran(['sync', '-qn', 'work']);
+    const spelled = await ran(['-q', 'sync', 'work', '--dry-run']);
+    expect(grouped.quick).toBe(false);
+    expect(spelled.quick).toBe(true);
+    expect(spelled).toEqual({ ...grouped, quick: true });
+    expect(stub.requests.slice(-2)).toEqual([
+      { op: 'sync', pairs: ['work'], dryRun: true, events: 'folders' },
+      { op: 'sync', pairs: ['work'], dryRun: true, events: 'folders' },
+    ]);
+    // A usage error is commander's to report, whichever path saw it first.
+    const both = await ran(['sync', '-q', '-v']);
+    expect(both).toMatchObject({ quick: false, code: 64 });
+    expect((await ran(['status', '--json', '-c', config])).quick).toBe(true);
+  });
+
   it('prints the same plain lines, with a dry run said as such', async () => {
     const run = await twinbox(['sync', '--dry-run']);
     expect(run.code).toBe(0);
-    expect(stub.requests).toEqual([{ op: 'sync', pairs: [], dryRun: true }]);
+    // Plain output prints nothing of the per-message events: only the folders' ends are asked for.
+    expect(stub.requests).toEqual([{ op: 'sync', pairs: [], dryRun: true, events: 'folders' }]);
     expect(run.stdout).toBe(
       'work: imap ⇄ local (dry run: nothing is changed)\n' +
         'work: INBOX: copied 2 →, 0 ←\n' +
         'work: would copy 2, flagged 0, deleted 0, paired 0, folders created 0, deleted 0, conflicts 0, errors 0 in 0.5 s\n',
     );
+  });
+
+  it('asks for the events its output shows: folders for plain, quiet and verbose lines, all for JSON', async () => {
+    const errored = {
+      ...folder,
+      key: 'Sent',
+      errors: [{ scope: 'message' as const, code: 'READ_FAILED', message: 'uid 7: gone' }],
+    };
+    stub.script = async (send) => {
+      await fine(send, new AbortController().signal);
+      send({ type: 'event', pair: 'work', event: { type: 'folder-done', key: 'Sent', report: errored } });
+    };
+    const quiet = await twinbox(['sync', '-q']);
+    expect(quiet.stdout).toMatch(/^work: copied 2, .* in 0\.5 s\n$/);
+    expect(quiet.stderr).toBe('work: Sent: READ_FAILED: uid 7: gone\n');
+    const verbose = await twinbox(['sync', '-v']);
+    expect(verbose.stdout).toContain('work: INBOX: copied 2 →, 0 ←\n');
+    expect(verbose.stderr).toBe('work: Sent: READ_FAILED: uid 7: gone\n');
+    await twinbox(['sync', '--json']);
+    expect(stub.requests.map((r) => r.events)).toEqual(['folders', 'folders', undefined]);
   });
 
   it('exits as a local sync would: 1 partial, 3 login refused, 5 locked, 2 unknown pair, 130 interrupted', async () => {

@@ -16,7 +16,7 @@ import {
   type SyncReply,
   serveControl,
 } from '@twinbox/config/control';
-import type { SyncReport } from '@twinbox/core';
+import type { SyncEvent, SyncReport } from '@twinbox/core';
 import { type ComponentPool, startPool } from '@twinbox/worker-runtime';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
@@ -283,7 +283,10 @@ export class Daemon implements ControlTarget {
         const { report, seconds } = await this.syncNow(name, {
           ...(request.folders?.length ? { folders: request.folders } : {}),
           dryRun: request.dryRun === true,
-          onEvent: (event) => send({ type: 'event', pair: name, event }),
+          // The control server drops the events the client did not ask for; none at all, none made.
+          ...(request.events === 'none'
+            ? {}
+            : { onEvent: (event: SyncEvent) => send({ type: 'event', pair: name, event }) }),
         });
         send({ type: 'pair-done', pair: name, report, seconds });
       } catch (err) {

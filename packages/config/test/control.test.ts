@@ -184,6 +184,45 @@ describe('the control socket', () => {
     client!.close();
   });
 
+  it('sends only the events a client asks for; every event without the field, as before it existed', async () => {
+    const folderDone = { type: 'folder-done' as const, key: 'INBOX', report: report.folders[0]! };
+    const target = new StubTarget(async (send) => {
+      send({ type: 'pair-start', pair: 'work', title: 'imap ⇄ local' });
+      send({ type: 'event', pair: 'work', event: { type: 'folder-start', key: 'INBOX' } });
+      send({
+        type: 'event',
+        pair: 'work',
+        event: { type: 'copied', key: 'INBOX', to: 'right', count: 1, bytes: 9 },
+      });
+      send({ type: 'event', pair: 'work', event: folderDone });
+      send({ type: 'pair-done', pair: 'work', report, seconds: 0.5 });
+    });
+    await serve(target);
+    const client = await connectControl(path);
+    const seen = async (request: Omit<SyncRequest, 'op'>) => {
+      const replies: SyncReply[] = [];
+      await client!.sync(request, (r) => replies.push(r));
+      return replies.map((r) => (r.type === 'event' ? r.event.type : r.type));
+    };
+    expect(await seen({ pairs: [] })).toEqual([
+      'pair-start',
+      'folder-start',
+      'copied',
+      'folder-done',
+      'pair-done',
+    ]);
+    expect(await seen({ pairs: [], events: 'all' })).toHaveLength(5);
+    expect(await seen({ pairs: [], events: 'folders' })).toEqual(['pair-start', 'folder-done', 'pair-done']);
+    expect(await seen({ pairs: [], events: 'none' })).toEqual(['pair-start', 'pair-done']);
+    // The target is told what was asked (a daemon may then not make the events at all).
+    expect(target.requests.map((r) => r.events)).toEqual([undefined, 'all', 'folders', 'none']);
+    client!.close();
+    expect((await raw('{"op":"sync","pairs":[],"events":"some"}\n')).at(-1)).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/events must be one of all, folders, none/),
+    });
+  });
+
   it('makes the socket 0600 in a 0700 directory, and removes it on close', async () => {
     const server = await serve();
     expect((await stat(dirname(path))).mode & 0o777).toBe(0o700);

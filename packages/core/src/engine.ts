@@ -649,17 +649,22 @@ class FolderRun {
     for (const f of plan.forget) if (f.ids.length > 0) await this.sides[f.side].applyState(key, f.ids, []);
     if (plan.record.length > 0) await left.applyState(key, [], plan.record);
 
+    // A side is called only with something to do: with its controller in a worker thread, each call
+    // is a round trip, and an unchanged folder would pay four of them for nothing.
+    const none: ActionOutcome[] = [];
     // Flags: the left first; the right only for pairs whose left write (if any) succeeded.
-    const leftFlags = await left.applyFlags(key, plan.left, plan.toLeft.flags);
+    const leftFlags = plan.toLeft.flags.length
+      ? await left.applyFlags(key, plan.left, plan.toLeft.flags)
+      : none;
     folder.flagged.left = count(leftFlags);
     const failedLeft = new Set(leftFlags.filter((o) => !o.ok).map((o) => o.id));
     const rightActions = plan.toRight.flags.filter((a) => !failedLeft.has(a.pair.left));
-    const rightFlags = await right.applyFlags(key, plan.right, rightActions);
+    const rightFlags = rightActions.length ? await right.applyFlags(key, plan.right, rightActions) : none;
     folder.flagged.right = count(rightFlags);
 
     const [leftDeletes, rightDeletes] = await Promise.all([
-      left.applyDeletes(key, plan.left, plan.toLeft.deletes),
-      right.applyDeletes(key, plan.right, plan.toRight.deletes),
+      plan.toLeft.deletes.length ? left.applyDeletes(key, plan.left, plan.toLeft.deletes) : none,
+      plan.toRight.deletes.length ? right.applyDeletes(key, plan.right, plan.toRight.deletes) : none,
     ]);
     folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
 

@@ -17,6 +17,7 @@ export {
   type PairState,
   type PairStatus,
   type StatusRequest,
+  type SyncEvents,
   type SyncReply,
   type SyncRequest,
 } from './protocol.js';

@@ -21,14 +21,34 @@ export const MAX_REQUEST_LINE = 1024 * 1024;
 export const MAX_REPLY_LINE = 256 * 1024 * 1024;
 
 /**
+ * Which of a sync's {@link SyncReply} `event` lines a client wants: `all` of them (progress bars, JSON
+ * output); only each folder's end (`folders`: the `folder-done` events, with the folder's report,
+ * which is all a plain summary prints); or `none`. The pair's start and end are sent whatever it says.
+ * A batch's plans and per-message progress are the bulk of a busy sync's replies: a client that shows
+ * none of them does not make the daemon encode and send them.
+ */
+export type SyncEvents = 'all' | 'folders' | 'none';
+
+/** The values of {@link SyncEvents}, for checking a request. */
+export const SYNC_EVENTS: readonly SyncEvents[] = ['all', 'folders', 'none'];
+
+/**
  * Sync now, as `twinbox sync` would: the pairs named (every pair when empty), only the folders matching
- * `folders` (patterns as `--folder` takes them), or a dry run.
+ * `folders` (patterns as `--folder` takes them), or a dry run; `events` says which events the client
+ * wants (`all` when absent, as before the field existed).
  */
 export interface SyncRequest {
   op: 'sync';
   pairs: string[];
   folders?: string[];
   dryRun?: boolean;
+  events?: SyncEvents;
+}
+
+/** Whether a sync's `event` reply goes to a client that asked for `events` (see {@link SyncEvents}). */
+export function wantsEvent(events: SyncEvents | undefined, event: SyncEvent): boolean {
+  if (events === undefined || events === 'all') return true;
+  return events === 'folders' && event.type === 'folder-done';
 }
 
 /** Each pair's live state. */

@@ -8,8 +8,11 @@ import {
   LineSplitter,
   MAX_REQUEST_LINE,
   type PairStatus,
+  SYNC_EVENTS,
+  type SyncEvents,
   type SyncReply,
   type SyncRequest,
+  wantsEvent,
 } from './protocol.js';
 import { checkControlDir } from './socket-path.js';
 
@@ -20,7 +23,8 @@ export interface ControlTarget {
   readonly version: string;
   /**
    * Runs a sync request (its pairs exist: the server checked them against {@link status}), calling
-   * `send` with each pair's start, events and end, and resolves once every pair is done; the server
+   * `send` with each pair's start, events and end, and resolves once every pair is done (`send` drops
+   * the events `request.events` leaves out; a target may skip making them); the server
    * then sends `end`. A rejection is sent as an `error` line. `signal` aborts when the client goes
    * away: the daemon may stop or finish the sync in flight, its call. `send` is a no-op once the client
    * is gone.
@@ -237,8 +241,16 @@ function handle(
           'UNKNOWN_PAIR',
         );
       const heartbeat = setInterval(() => send({ type: 'heartbeat' }), heartbeatMs);
+      // Events the client did not ask for are dropped here, so every target honours `events`.
+      const events = req.events;
+      const sendReply =
+        events === undefined || events === 'all'
+          ? send
+          : (reply: SyncReply) => {
+              if (reply.type !== 'event' || wantsEvent(events, reply.event)) send(reply);
+            };
       try {
-        await target.sync(req, send, signal);
+        await target.sync(req, sendReply, signal);
       } finally {
         clearInterval(heartbeat);
       }
@@ -262,5 +274,7 @@ function invalid(request: unknown): string | undefined {
   if (!strings(r.pairs)) return 'sync: pairs must be an array of pair names ([] for all)';
   if (r.folders !== undefined && !strings(r.folders)) return 'sync: folders must be an array of patterns';
   if (r.dryRun !== undefined && typeof r.dryRun !== 'boolean') return 'sync: dryRun must be true or false';
+  if (r.events !== undefined && !SYNC_EVENTS.includes(r.events as SyncEvents))
+    return `sync: events must be one of ${SYNC_EVENTS.join(', ')}`;
   return undefined;
 }
