@@ -107,6 +107,14 @@ export type FlagOutcome =
   | { id: string; ok: true }
   | { id: string; ok: false; gone: boolean; message: string };
 
+/**
+ * What became of moving one message to another folder: its id there (where the store says it), or why
+ * this message (only) was not moved (`gone` when it was no longer in the source folder).
+ */
+export type MoveOutcome =
+  | { id: string; ok: true; newId?: string }
+  | { id: string; ok: false; gone: boolean; message: string };
+
 /** What a driver's store can hold, declared rather than guessed. */
 export interface DriverCapabilities {
   /** The store keeps keywords (not only system flags). Without this, keywords never sync to it. */
@@ -180,6 +188,22 @@ export interface Driver extends Partial<ChangeWatch> {
   setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]>;
   /** Removes messages for good (IMAP: `\Deleted` and UID EXPUNGE). Ids already gone are ignored. */
   deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void>;
+  /**
+   * Optional: moves messages into another folder of the same store as the store's own move, so no body
+   * crosses the connection and the message keeps its body, flags and arrival time (and, on a server,
+   * what other clients attached to it: EMAILID, labels). IMAP: UID MOVE (RFC 6851), or UID COPY then
+   * UID EXPUNGE without it; a Maildir: a rename into the target folder. `to` must exist (a
+   * `FOLDER_GONE` {@link FolderError} otherwise) and differ from `from`.
+   *
+   * One outcome per id, in order. `newId` is the message's id in `to` where the store says it (IMAP:
+   * COPYUID, RFC 4315; a Maildir keeps the file's unique name), absent where it does not: the caller
+   * then finds the message there by content. A message no longer in `from` is `gone`.
+   *
+   * Like every write, a move that rejects may have happened, in part or in whole; and a move without
+   * MOVE cut between its copy and its expunge leaves the message in both folders. Callers must be ready
+   * to find it in either folder, or in both, on the next listing.
+   */
+  moveMessages?(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]>;
 
   /**
    * Optional: the sync is stopping (Ctrl-C, SIGTERM) and will not wait for the store. Ends any command

@@ -15,6 +15,7 @@ export {
   type ListRequest,
   type MessageContent,
   type MessageProblem,
+  type MoveOutcome,
   type ReadFailure,
   type ReadResult,
   type WriteOutcome,

@@ -310,6 +310,59 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         expect(await d.readMessages(box, [])).toEqual([]);
       });
 
+      it('moves messages into another folder (moveMessages, where the driver has it), bodies and flags kept', async () => {
+        const d = driver();
+        if (!d.moveMessages) return;
+        const target = [...root, 'Ablage'];
+        await createFolder(target);
+        const bodies = [mail('m1'), mail('m2'), mail('m3')];
+        const ids = await append(
+          { body: bodies[0]!, flags: ['\\Seen', ...keywords(d, '$label1')] },
+          { body: bodies[1]!, flags: [] },
+          { body: bodies[2]!, flags: ['\\Flagged'] },
+        );
+        const before = await listFull();
+        const dateOf = async (id: string) => (await d.readMessage(box, id)).internalDate;
+        const dates = [await dateOf(ids[0]!), await dateOf(ids[2]!)];
+        await d.deleteMessages(box, [ids[1]!]);
+
+        const outcomes = await d.moveMessages(box, target, [ids[2]!, ids[1]!, ids[0]!]);
+        expect(structuredClone(outcomes)).toEqual(outcomes);
+        expect(outcomes).toHaveLength(3);
+        expect(outcomes[0]).toMatchObject({ id: ids[2], ok: true });
+        expect(outcomes[1]).toMatchObject({ id: ids[1], ok: false, gone: true });
+        expect(outcomes[2]).toMatchObject({ id: ids[0], ok: true });
+
+        // Gone from the source, in a full listing and in one since the marker taken before the move.
+        expect((await listFull()).messages).toEqual([]);
+        const since = await d.listMessages(box, { since: before.marker });
+        expect([...resolveListing(resolveListing(undefined, before), since).keys()]).toEqual([]);
+
+        // In the target, with the body, flags and arrival time the message had; `newId` names it there.
+        const listing = await d.listMessages(target, {});
+        if (listing.kind !== 'full')
+          throw new Error(`A listing without a marker answered '${listing.kind}'.`);
+        expect(listing.messages).toHaveLength(2);
+        for (const [outcome, body, flags, date] of [
+          [outcomes[0]!, bodies[2]!, ['\\Flagged'], dates[1]],
+          [outcomes[2]!, bodies[0]!, visible(['\\Seen', '$label1']), dates[0]],
+        ] as const) {
+          const listed = listing.messages.find((m) =>
+            outcome.ok && outcome.newId !== undefined
+              ? m.id === outcome.newId
+              : m.flags.length === flags.length && m.flags.every((f, i) => f === flags[i]),
+          );
+          expect(listed, `the moved message with flags ${flags.join(' ')}`).toBeDefined();
+          expect(listed!.flags).toEqual(flags);
+          const content = await d.readMessage(target, listed!.id);
+          expect(new Uint8Array(content.body)).toEqual(body);
+          if (date !== undefined && content.internalDate !== undefined) {
+            expect(Math.floor(content.internalDate / 1000)).toBe(Math.floor(date / 1000));
+          }
+        }
+        expect(await d.moveMessages(box, target, [])).toEqual([]);
+      });
+
       it('keeps a message id across flag changes', async () => {
         const body = mail('stable');
         const [a] = await append({ body, flags: [] });

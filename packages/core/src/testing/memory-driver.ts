@@ -7,6 +7,7 @@ import type {
   Listing,
   ListRequest,
   MessageContent,
+  MoveOutcome,
   WriteOutcome,
 } from '../driver.js';
 import { FolderError, MessageError, StoreError } from '../errors.js';
@@ -185,6 +186,21 @@ export class MemoryStore {
     if (!message) throw gone(folder, id);
     message.flags = normalizeFlags(flags);
     message.modseq = ++folder.modseq;
+  }
+
+  /**
+   * Moves messages into another folder, as a mail client's move would (IMAP MOVE): each keeps its body,
+   * flags and arrival time, gets a new id there, and is recorded as vanished from `from`. Returns the
+   * new ids, in order.
+   */
+  moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): string[] {
+    const source = getFolder(this.data, from);
+    const target = getFolder(this.data, to);
+    return ids.map((id) => {
+      const message = source.messages.find((m) => m.id === id);
+      if (!message) throw gone(source, id);
+      return moveTo(source, target, message);
+    });
   }
 
   /** Expunges a message, as a mail client would. */
@@ -427,6 +443,33 @@ export class MemoryDriver implements Driver {
     });
   }
 
+  moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
+    return this.#run('moveMessages', from, async () => {
+      if (keyOf(from) === keyOf(to)) {
+        throw new FolderError(`Cannot move messages of ${displayFolder(from)} into the same folder.`, {
+          code: 'FOLDER_BAD',
+        });
+      }
+      const source = this.#sameEpoch(from);
+      const target = this.#sameEpoch(to);
+      const outcomes: MoveOutcome[] = [];
+      for (const [index, id] of ids.entries()) {
+        const message = source.messages.find((m) => m.id === id);
+        if (!message) {
+          outcomes.push({ id, ok: false, gone: true, message: gone(source, id).message });
+          continue;
+        }
+        const failure = await this.#messageFault('moveMessages', from, index, id);
+        if (failure) {
+          outcomes.push({ id, ok: false, gone: false, message: failure.message });
+          continue;
+        }
+        outcomes.push({ id, ok: true, newId: moveTo(source, target, message) });
+      }
+      return outcomes;
+    });
+  }
+
   /**
    * The folder, provided its epoch is still the one this driver last listed: an id from an older epoch
    * may name another message now, so using it would read, flag or delete the wrong one.
@@ -539,6 +582,13 @@ function appendTo(folder: MemoryFolder, body: Uint8Array, flags: string[], inter
     internalDate: internalDate ?? Date.now(),
   };
   folder.messages.push(message);
+  return id;
+}
+
+/** Moves one message of `source` into `target` under a new id there; returns that id. */
+function moveTo(source: MemoryFolder, target: MemoryFolder, message: MemoryMessage): string {
+  const id = appendTo(target, message.body, [...message.flags], message.internalDate);
+  removeFrom(source, new Set([message.id]));
   return id;
 }
 
