@@ -3,8 +3,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
-import { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
+import { imapClient } from './helpers.js';
 
 const bin = new URL('../dist/bin.js', import.meta.url).pathname;
 let dir = '';
@@ -42,16 +42,7 @@ async function setup(mode: 'threads' | 'inline') {
   const { user, password } = await newUser();
   dir = await mkdtemp(join(tmpdir(), 'twinboxd-'));
   await writeFile(join(dir, 'ca.pem'), info.ca);
-  const client = new ImapFlow({
-    host: info.host,
-    port: info.tlsPort,
-    secure: true,
-    tls: { ca: [info.ca] },
-    auth: { user, pass: password },
-    logger: false,
-  });
-  client.on('error', () => {});
-  await client.connect();
+  const client = await imapClient(info, user, password);
   for (let i = 0; i < 3; i++)
     await client.append('INBOX', Buffer.from(`Message-ID: <d${i}@x>\r\nSubject: ${i}\r\n\r\nhi\r\n`), [
       '\\Seen',

@@ -132,6 +132,22 @@ export async function serverUser(): Promise<{
 }> {
   const info = dovecot();
   const { user, password } = await newUser();
+  const client = await imapClient(info, user, password);
+  return {
+    user,
+    password,
+    client,
+    account: (name, extra = '') =>
+      `[accounts.${name}]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${user}"\npassword-env = "PW_${name.toUpperCase()}"\nca-file = "ca.pem"\n${extra}`,
+  };
+}
+
+/** A logged-in client of the test's own on a fixture server, for its reads and writes. */
+export async function imapClient(
+  info: { host: string; tlsPort: number; ca: string },
+  user: string,
+  password: string,
+): Promise<ImapFlow> {
   const client = new ImapFlow({
     host: info.host,
     port: info.tlsPort,
@@ -142,21 +158,34 @@ export async function serverUser(): Promise<{
   });
   client.on('error', () => {});
   await client.connect();
-  return {
-    user,
-    password,
-    client,
-    account: (name, extra = '') =>
-      `[accounts.${name}]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${user}"\npassword-env = "PW_${name.toUpperCase()}"\nca-file = "ca.pem"\n${extra}`,
-  };
+  return client;
+}
+
+/**
+ * A daemon config with `accounts` (TOML tables, e.g. from `serverUser().account()`) and one Maildir
+ * account per name of `maildirs` (path = the name upper-cased), then `rest` (pairs and the like).
+ */
+export function daemonConfig(
+  mode: 'threads' | 'inline',
+  accounts: string[],
+  maildirs: string[],
+  rest: string,
+): string {
+  const local = maildirs.map((m) => `[accounts.${m}]\ntype = "maildir"\npath = "${m.toUpperCase()}"\n`);
+  return `workers = "${mode}"\n[state]\ndir = "state"\n${accounts.join('\n')}\n${local.join('')}${rest}`;
+}
+
+/** The config of the tests' usual pair `p`: the server account `srv` on the left, Maildir `m` (at `M`). */
+export function serverMaildirConfig(mode: 'threads' | 'inline', server: { account(name: string): string }) {
+  return daemonConfig(mode, [server.account('srv')], ['m'], '[pairs.p]\nleft = "srv"\nright = "m"\n');
 }
 
 export const message = (id: string, extra = '') =>
   Buffer.from(`Message-ID: <${id}@twinbox.test>\r\nSubject: ${id}\r\n\r\nbody of ${id}\r\n${extra}`);
 
-/** The Message-IDs of every message file of a Maildir folder (both `new/` and `cur/`). */
-export async function maildirIds(folder: string): Promise<string[]> {
-  const ids: string[] = [];
+/** Each message file of a Maildir folder (`new/` and `cur/`): its name and its Message-ID, if any. */
+async function maildirFiles(folder: string): Promise<{ name: string; id: string | undefined }[]> {
+  const files: { name: string; id: string | undefined }[] = [];
   for (const sub of ['new', 'cur']) {
     let names: string[] = [];
     try {
@@ -166,28 +195,21 @@ export async function maildirIds(folder: string): Promise<string[]> {
     }
     for (const name of names) {
       const text = await readFile(join(folder, sub, name), 'latin1');
-      ids.push(/^Message-ID: <([^>]+)>/im.exec(text)?.[1] ?? `(none: ${name})`);
+      files.push({ name, id: /^Message-ID: <([^>]+)>/im.exec(text)?.[1] });
     }
   }
-  return ids.sort();
+  return files;
+}
+
+/** The Message-IDs of every message file of a Maildir folder (both `new/` and `cur/`). */
+export async function maildirIds(folder: string): Promise<string[]> {
+  return (await maildirFiles(folder)).map((f) => f.id ?? `(none: ${f.name})`).sort();
 }
 
 /** Maildir file names of a folder with their flags (the `:2,` info), by Message-ID. */
 export async function maildirFlags(folder: string): Promise<Record<string, string>> {
   const flags: Record<string, string> = {};
-  for (const sub of ['new', 'cur']) {
-    let names: string[] = [];
-    try {
-      names = await readdir(join(folder, sub));
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const text = await readFile(join(folder, sub, name), 'latin1');
-      const id = /^Message-ID: <([^>]+)>/im.exec(text)?.[1];
-      if (id) flags[id] = name.split(':2,')[1] ?? '';
-    }
-  }
+  for (const f of await maildirFiles(folder)) if (f.id) flags[f.id] = f.name.split(':2,')[1] ?? '';
   return flags;
 }
 

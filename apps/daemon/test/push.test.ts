@@ -2,15 +2,16 @@ import { readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectControl, controlSocketPath, type PairStatus } from '@twinbox/config/control';
 import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
-import { ImapFlow } from 'imapflow';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   cleanup,
   eventually,
+  imapClient,
   maildirFlags,
   maildirIds,
   message,
   sample,
+  serverMaildirConfig,
   serverUser,
   startDaemon,
   workDir,
@@ -52,10 +53,7 @@ describe.each(['threads', 'inline'] as const)('push, workers = %s', (mode) => {
     const server = await serverUser();
     await server.client.append('INBOX', message('before'));
     const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
-    );
+    await writeFile(config, serverMaildirConfig(mode, server));
     const daemon = startDaemon(['-c', config, '--metrics', '127.0.0.1:0'], { PW_SRV: server.password });
     const { url } = (await daemon.waitFor((l) => l.msg === 'serving metrics')) as unknown as { url: string };
     await daemon.waitFor((l) => l.msg === 'synced' && l.pair === 'p');
@@ -181,16 +179,7 @@ describe('push over IDLE, on a server without NOTIFY', () => {
     });
     const { info } = server;
     const { user, password } = await server.addUser();
-    const client = new ImapFlow({
-      host: info.host,
-      port: info.tlsPort,
-      secure: true,
-      tls: { ca: [info.ca] },
-      auth: { user, pass: password },
-      logger: false,
-    });
-    client.on('error', () => {});
-    await client.connect();
+    const client = await imapClient(info, user, password);
     await client.mailboxCreate('Lists');
     await client.append('Lists', message('list-0'));
     const dir = await workDir();

@@ -9,6 +9,7 @@ import {
   maildirIds,
   message,
   sample,
+  serverMaildirConfig,
   serverUser,
   startDaemon,
   workDir,
@@ -101,10 +102,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
         i % 3 ? ['\\Seen'] : [],
       );
     const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
-    );
+    await writeFile(config, serverMaildirConfig(mode, server));
     const env = { PW_SRV: server.password };
     const first = startDaemon(['-c', config], env);
     await eventually(
@@ -136,10 +134,7 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     for (let i = 0; i < total; i++)
       await server.client.append('INBOX', message(`term-${i}`, 'y'.repeat(20_000 + (i % 10) * 2000)));
     const config = join(dir, 'config.toml');
-    await writeFile(
-      config,
-      `workers = "${mode}"\n[state]\ndir = "state"\n${server.account('srv')}\n[accounts.m]\ntype = "maildir"\npath = "M"\n[pairs.p]\nleft = "srv"\nright = "m"\n`,
-    );
+    await writeFile(config, serverMaildirConfig(mode, server));
     const env = { PW_SRV: server.password };
     const first = startDaemon(['-c', config], env);
     await eventually(
