@@ -1,12 +1,14 @@
-import { AUTH_ERROR_CODES, ConfigError } from '@twinbox/config';
+import { ConfigError } from '@twinbox/config';
+import { AUTH_ERROR_CODES } from '@twinbox/driver-imap/auth-codes';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 
 export { CliError };
 
 /**
- * The driver's own list, not a copy: a copy once said `OAUTH_REFRESH_FAILED` where the driver throws
- * `OAUTH2_REFRESH_FAILED`, and a revoked refresh token exited 4 as an unreachable server.
+ * The driver's own list (from its module that imports nothing: no imapflow is loaded), not a copy: a
+ * copy once said `OAUTH_REFRESH_FAILED` where the driver throws `OAUTH2_REFRESH_FAILED`, and a revoked
+ * refresh token exited 4 as an unreachable server.
  */
 const AUTH_CODES: ReadonlySet<string> = new Set(Object.values(AUTH_ERROR_CODES));
 

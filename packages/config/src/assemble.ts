@@ -17,9 +17,11 @@ import {
 import type { CallOptions, ComponentHandle, StartOptions } from '@twinbox/worker-runtime';
 import { movableBuffers } from './buffers.js';
 // The drivers, the state and the controller are imported when a pair is opened, not with this module:
-// `twinbox --help` and a config check then load neither imapflow nor SQLite.
+// `twinbox --help` and a config check then load neither imapflow nor SQLite; and the drivers and the
+// state are optional peer dependencies (optional.ts), installed only by those whose configs use them.
 import { folderMatcher } from './folders.js';
 import type { LoadedConfig } from './load.js';
+import { installed, loadOptional, missingPackage, type OptionalPackage } from './optional.js';
 import { defaultStateDir } from './paths.js';
 import { type AccountConfig, type PairConfig, parseAge, parseSize, type TwinboxConfig } from './schema.js';
 import type { SideArgs } from './side-component.js';
@@ -58,11 +60,18 @@ export interface OpenDriverOptions {
   readOnly?: boolean;
 }
 
-/** Opens the store an account names. Throws the driver's StoreError when it cannot. */
+/**
+ * Opens the store an account names. Throws the driver's StoreError when it cannot, and an error with
+ * code `PACKAGE_MISSING` naming the package to install when the account's driver
+ * (`@twinbox/driver-imap` or `@twinbox/driver-maildir`, optional peer dependencies) is not installed.
+ */
 export async function openDriver(account: AccountConfig, options: OpenDriverOptions = {}): Promise<Driver> {
   const readOnly = options.readOnly === true;
   if (account.type === 'maildir') {
-    const { MaildirDriver } = await import('@twinbox/driver-maildir');
+    const { MaildirDriver } = await loadOptional(
+      '@twinbox/driver-maildir',
+      () => import('@twinbox/driver-maildir'),
+    );
     return MaildirDriver.open({
       root: account.path,
       layout: account.layout,
@@ -96,7 +105,7 @@ export async function openDriver(account: AccountConfig, options: OpenDriverOpti
       : account['password-env'] !== undefined
         ? { passwordEnv: account['password-env'] }
         : { password: account.password ?? '' };
-  const { ImapDriver } = await import('@twinbox/driver-imap');
+  const { ImapDriver } = await loadOptional('@twinbox/driver-imap', () => import('@twinbox/driver-imap'));
   return ImapDriver.connect({
     host: account.host,
     ...(account.port ? { port: account.port } : {}),
@@ -201,6 +210,12 @@ export interface OpenPairOptions {
  * Opens both stores and the state of a pair as worker-runtime components (see
  * {@link OpenPairOptions.mode}). Whatever was opened is closed again if a
  * later step fails, so a failed open leaves no connection or lock behind.
+ *
+ * The drivers the pair's accounts use and `@twinbox/state-sqlite` are optional peer dependencies of
+ * this package: when one is not installed, it rejects before starting anything with an error of code
+ * `PACKAGE_MISSING` that names the config file, the account and the package to install ("…:
+ * accounts.work: this config uses an IMAP account: install @twinbox/driver-imap …"). With `entries`,
+ * the modules given bring their own.
  */
 export async function openPair(
   loaded: LoadedConfig,
@@ -210,6 +225,7 @@ export async function openPair(
   const { config } = loaded;
   const pair = config.pairs[pairName];
   if (!pair) throw new Error(`No pair named ${JSON.stringify(pairName)} in ${loaded.file}.`);
+  requirePackages(loaded, pair, options.entries);
   const opened: { state?: { close(): Promise<void> }; sides: { close(): Promise<void> }[] } = { sides: [] };
   const closeAll = async () => {
     // Both sides at once (each logs out of its own server), then the state they write to.
@@ -319,6 +335,20 @@ export async function openPair(
     await closeAll();
     throw err;
   }
+}
+
+/** The error {@link openPair} throws up front when the pair needs a package that is not installed. */
+function requirePackages(loaded: LoadedConfig, pair: PairConfig, entries: OpenPairOptions['entries']): void {
+  const needed: [OptionalPackage, string][] = [];
+  // Another side or state module loads its own drivers or state (the CLI's are bundled with theirs).
+  if (!entries?.side) {
+    for (const name of [pair.left, pair.right]) {
+      const type = loaded.config.accounts[name]?.type;
+      needed.push([type === 'imap' ? '@twinbox/driver-imap' : '@twinbox/driver-maildir', `accounts.${name}`]);
+    }
+  }
+  if (!entries?.state) needed.push(['@twinbox/state-sqlite', 'state']);
+  for (const [pkg, key] of needed) if (!installed(pkg)) throw missingPackage(pkg, `${loaded.file}: ${key}`);
 }
 
 /** What a sync of one pair may add to what its config says: a dry run, a stop signal, progress. */

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '@twinbox/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { typeErrors } from '../src/typecheck.ts';
 import {
@@ -50,6 +51,22 @@ const MECHANISMS: Record<string, Mechanism> = {
   '@twinbox/core': { kind: 'example' },
   '@twinbox/daemon': { kind: 'sh' },
   '@twinbox/driver-imap': { kind: 'compile' },
+  '@twinbox/importers': {
+    kind: 'run',
+    // An mbsync config of one channel: the example writes its translation, which must load.
+    setUp: async (home) => {
+      await writeFile(
+        join(home, '.mbsyncrc'),
+        'IMAPAccount work\nHost imap.example.com\nUser me\nPassCmd "pass show mail"\nSSLType IMAPS\n\n' +
+          'IMAPStore work-remote\nAccount work\n\nMaildirStore work-local\nPath ~/Mail/\nInbox ~/Mail/INBOX\n\n' +
+          'Channel work\nFar :work-remote:\nNear :work-local:\nPatterns *\nSync All\nCreate Both\nExpunge Both\n',
+      );
+    },
+    check: async (home) => {
+      const { config } = await loadConfig(join(home, 'twinbox.toml'));
+      expect(config.pairs.work).toMatchObject({ left: 'work-remote', right: 'work-local', folders: ['*'] });
+    },
+  },
   '@twinbox/driver-maildir': {
     kind: 'run',
     check: async (home) => {

@@ -34,7 +34,8 @@ Examples:
         command: Command,
       ) => {
         const ctx = contextOf(command);
-        const { importMbsync, importOfflineImap, parseConfig } = await import('@twinbox/config');
+        const { importMbsync, importOfflineImap } = await import('@twinbox/importers');
+        const { parseConfig } = await import('@twinbox/config');
         const convert =
           format === 'mbsync' ? importMbsync : format === 'offlineimap' ? importOfflineImap : undefined;
         if (!convert)

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { parseConfig } from '@twinbox/config';
 import { describe, expect, it } from 'vitest';
-import { type ImportNote, importMbsync, importOfflineImap } from '../src/import/index.js';
-import { syncMatrix } from '../src/import/mbsync.js';
-import { readMbsyncrc, splitLine } from '../src/import/mbsyncrc.js';
-import { folderFilter, nameTrans } from '../src/import/python.js';
-import { parseConfig } from '../src/index.js';
+import { type ImportNote, importMbsync, importOfflineImap } from '../src/index.js';
+import { syncMatrix } from '../src/mbsync.js';
+import { readMbsyncrc, splitLine } from '../src/mbsyncrc.js';
+import { folderFilter, nameTrans } from '../src/python.js';
 
 const fixture = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url), 'utf8');
 const HOME = '/home/jane';

@@ -3,13 +3,13 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { FolderRenames, folderMatcher, type MaildirAccountConfig, parseConfig } from '@twinbox/config';
 import { displayFolder } from '@twinbox/core';
 import { MaildirDriver } from '@twinbox/driver-maildir';
 import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importMbsync } from '../src/import/index.js';
-import { FolderRenames, folderMatcher, type MaildirAccountConfig, parseConfig } from '../src/index.js';
+import { importMbsync } from '../src/index.js';
 
 /*
  * Real mbsync against a real Dovecot: what mbsync lays out on disk, and whether the imported config

@@ -1,0 +1,3 @@
+import { twinboxVitestConfig } from '@twinbox/vitest-config';
+
+export default twinboxVitestConfig();
