@@ -1108,12 +1108,12 @@ export class ImapDriver implements Driver {
    */
   async #expungeExactly(set: string): Promise<boolean> {
     const client = this.#client;
-    if (client.capabilities.has('UIDPLUS')) return (await client.messageDelete(set, { uid: true })) === true;
+    const store = { uid: true, silent: true };
+    if (client.capabilities.has('UIDPLUS')) return (await client.messageDelete(set, store)) === true;
     const ours = new Set(expandUidSet(set));
     const marked = await client.search({ deleted: true }, { uid: true });
     if (!marked) return false;
     const others = marked.filter((uid) => !ours.has(uid));
-    const store = { uid: true, silent: true };
     if (others.length > 0 && !(await client.messageFlagsRemove(uidSet(others), ['\\Deleted'], store))) {
       return false;
     }
