@@ -17,6 +17,7 @@ import {
   type MessageContent,
   MessageError,
   type MessageProblem,
+  type MoveOutcome,
   normalizeFlags,
   quoteName,
   type ReadResult,
@@ -996,10 +997,158 @@ export class ImapDriver implements Driver {
     );
   }
 
+  /**
+   * See {@link Driver.moveMessages}. Selects `from` (checking its UIDVALIDITY), checks `to` (STATUS:
+   * it must exist, and its UIDVALIDITY be the one last listed), asks which of the UIDs `from` still
+   * holds (UID SEARCH: the others are `gone`), and moves those with one `UID MOVE` (RFC 6851).
+   * Without MOVE: `UID COPY`, then `\Deleted` and `UID EXPUNGE` of exactly those UIDs; a server
+   * without UIDPLUS either has only a plain EXPUNGE, so the `\Deleted` mark of any other message of
+   * `from` is taken off for the EXPUNGE and put back after it (a connection cut in between leaves
+   * those messages unmarked, never expunged). `newId` comes from the COPYUID answer of a server that
+   * advertises UIDPLUS, when its UIDVALIDITY is the one STATUS gave; else it is absent. Leaves `from`
+   * selected.
+   *
+   * The checks are repeated on a new session after a dropped connection; the move itself is not (a
+   * second COPY would make a second copy): a connection lost during it rejects with a
+   * `CONNECTION_LOST` {@link FolderError}, and the messages may be in either folder, or in both.
+   */
+  async moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
+    this.#writable('move messages out of', from);
+    const fromName = this.#name(from);
+    const toName = this.#name(to);
+    if (fromName === toName) {
+      throw new FolderError(`Cannot move messages of ${displayFolder(from)} into the same folder.`, {
+        code: 'FOLDER_BAD',
+      });
+    }
+    if (ids.length === 0) return [];
+    const wanted = [...new Set(ids)].filter(isUid);
+    // `from` is selected first: Dovecot answers STATUS of a selected folder from the session's view,
+    // which keeps the UIDVALIDITY of a folder another client deleted and made again meanwhile.
+    const { present, epoch } = await this.#run(from, () =>
+      this.#withFolder(from, fromName, async () => {
+        const target = await this.#status(to, toName);
+        const epoch = String(target.uidValidity);
+        const listed = this.#epochs.get(toName);
+        if (listed !== undefined && listed !== epoch) throw epochChanged(to, listed, epoch);
+        const present =
+          wanted.length === 0
+            ? []
+            : ((await this.#client.search({ uid: uidSet(wanted) }, { uid: true })) || []).map(String);
+        return { present, epoch };
+      }),
+    );
+    const moved =
+      present.length === 0 ? undefined : await this.#moveOnce(from, fromName, to, toName, present);
+    const newIds =
+      moved?.uidValidity !== undefined && String(moved.uidValidity) === epoch ? moved.uidMap : undefined;
+    const found = new Set(present);
+    return ids.map((id): MoveOutcome => {
+      if (!found.has(id)) {
+        return {
+          id,
+          ok: false,
+          gone: true,
+          message: `Message ${id} is no longer in ${displayFolder(from)}.`,
+        };
+      }
+      const newId = newIds?.get(Number(id));
+      return newId === undefined ? { id, ok: true } : { id, ok: true, newId: String(newId) };
+    });
+  }
+
+  /**
+   * The move of `uids` (all present in `from` a moment ago), run once: see {@link moveMessages}.
+   * Returns the COPYUID answer, only from a server that advertises UIDPLUS.
+   */
+  async #moveOnce(
+    from: FolderPath,
+    fromName: string,
+    to: FolderPath,
+    toName: string,
+    uids: readonly string[],
+  ): Promise<{ uidValidity?: bigint; uidMap?: Map<number, number> } | undefined> {
+    await this.#session.ready();
+    const client = this.#client;
+    const set = uidSet(uids);
+    const where = `messages ${set} from ${displayFolder(from)} to ${displayFolder(to)}`;
+    try {
+      const answer = await this.#withFolder(from, fromName, async () => {
+        if (client.capabilities.has('MOVE')) {
+          const moved = await client.messageMove(set, toName, { uid: true });
+          if (moved === false) throw this.#refusedMove(where, 'UID MOVE', false);
+          return moved;
+        }
+        const copied = await client.messageCopy(set, toName, { uid: true });
+        if (copied === false) throw this.#refusedMove(where, 'UID COPY', false);
+        if (!(await this.#expungeExactly(set)))
+          throw this.#refusedMove(where, 'the EXPUNGE after UID COPY', true);
+        return copied;
+      });
+      return client.capabilities.has('UIDPLUS') ? answer : undefined;
+    } catch (err) {
+      if (err instanceof FolderError) throw err;
+      if (this.#session.interrupted) throw interruptedError();
+      const stalled = stalledCommand(client);
+      if (stalled) throw stallError(this.#account, from, stalled);
+      if (err instanceof StalledError) throw stallError(this.#account, from, err.command);
+      if (!isConnectionLoss(err, this.#session.usable && this.#client === client)) throw err;
+      throw new FolderError(
+        `The IMAP connection dropped while moving ${where} (${(err as Error).message}); the move may have happened in part or in whole${client.capabilities.has('MOVE') ? '' : ', and a message may now be in both folders'}. It was not sent again: the next sync lists both folders and finds the messages where they are.`,
+        { code: 'CONNECTION_LOST', cause: err },
+      );
+    }
+  }
+
+  /**
+   * `\Deleted` and EXPUNGE of exactly `set` in the selected folder. With UIDPLUS that is UID EXPUNGE.
+   * Without it EXPUNGE removes every `\Deleted` message, so the mark of the others (another client's,
+   * waiting for its own EXPUNGE) is taken off first and put back after; what a cut in between leaves
+   * is a message unmarked, not one lost. False when the server refused a step.
+   */
+  async #expungeExactly(set: string): Promise<boolean> {
+    const client = this.#client;
+    const store = { uid: true, silent: true };
+    if (client.capabilities.has('UIDPLUS')) return (await client.messageDelete(set, store)) === true;
+    const ours = new Set(expandUidSet(set));
+    const marked = await client.search({ deleted: true }, { uid: true });
+    if (!marked) return false;
+    const others = marked.filter((uid) => !ours.has(uid));
+    if (others.length > 0 && !(await client.messageFlagsRemove(uidSet(others), ['\\Deleted'], store))) {
+      return false;
+    }
+    try {
+      return (await client.messageDelete(set, store)) === true;
+    } finally {
+      if (others.length > 0 && this.#session.usable) {
+        await client.messageFlagsAdd(uidSet(others), ['\\Deleted'], store);
+      }
+    }
+  }
+
+  /** A move the server refused (NO or BAD): what is where, and what to do. */
+  #refusedMove(where: string, command: string, copied: boolean): Error {
+    if (!this.#session.usable) return new Error(`the connection closed during ${command}`);
+    return new FolderError(
+      `The server refused ${command} of ${where}${copied ? ': the messages were copied and are now in both folders; the next sync finds them in both' : '; nothing was moved'}. Check the folders' permissions and quota on the server.`,
+      { code: 'MOVE_REFUSED' },
+    );
+  }
+
   async close(): Promise<void> {
     await this.#watch.unwatch();
     await this.#session.close();
   }
+}
+
+/** The UIDs of a set made by {@link uidSet} (`1:3,7`). */
+function expandUidSet(set: string): number[] {
+  const uids: number[] = [];
+  for (const part of set.split(',')) {
+    const [first, last = first] = part.split(':').map(Number) as [number, number?];
+    for (let uid = first; uid <= last!; uid++) uids.push(uid);
+  }
+  return uids;
 }
 
 /** Whether `client` sends and reads names as UTF-8 (see the driver's `#utf8Names`). */

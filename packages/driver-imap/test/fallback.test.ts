@@ -2,14 +2,15 @@ import { describeDriverConformance } from '@twinbox/core/testing';
 import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
-import { fullOf, mail } from './helpers.js';
+import { appendAll, fullOf, mail } from './helpers.js';
 
 /**
- * A Dovecot that advertises none of CONDSTORE, QRESYNC and UIDPLUS (it still sends APPENDUID codes,
- * which the driver only trusts from a server that advertises UIDPLUS, so the fallback is what runs).
+ * A Dovecot that advertises none of CONDSTORE, QRESYNC, UIDPLUS and MOVE (it still sends APPENDUID and
+ * COPYUID codes, which the driver only trusts from a server that advertises UIDPLUS, so the fallback is
+ * what runs; without MOVE a move is UID COPY, then \Deleted and EXPUNGE).
  */
 const PLAIN_CAPABILITIES =
-  'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SPECIAL-USE NAMESPACE CHILDREN MOVE';
+  'imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SPECIAL-USE NAMESPACE CHILDREN';
 
 let server: DovecotServer;
 beforeAll(async () => {
@@ -25,15 +26,18 @@ async function account(): Promise<ImapAccountOptions> {
   return { host: 'localhost', port: info.tlsPort, tls: 'implicit', ca: info.ca, user, password };
 }
 
-describeDriverConformance('ImapDriver against Dovecot without CONDSTORE, QRESYNC and UIDPLUS', async () => ({
-  driver: await ImapDriver.connect(await account()),
-}));
+describeDriverConformance(
+  'ImapDriver against Dovecot without CONDSTORE, QRESYNC, UIDPLUS and MOVE',
+  async () => ({
+    driver: await ImapDriver.connect(await account()),
+  }),
+);
 
-describe('ImapDriver on a server without CONDSTORE, QRESYNC and UIDPLUS', () => {
+describe('ImapDriver on a server without CONDSTORE, QRESYNC, UIDPLUS and MOVE', () => {
   it('runs against a server that really does not advertise them', async () => {
     const client = await openImap(await account());
     try {
-      for (const capability of ['CONDSTORE', 'QRESYNC', 'UIDPLUS']) {
+      for (const capability of ['CONDSTORE', 'QRESYNC', 'UIDPLUS', 'MOVE']) {
         expect(client.capabilities.has(capability), capability).toBe(false);
       }
       expect([...client.enabled]).toEqual([]);
@@ -76,6 +80,45 @@ describe('ImapDriver on a server without CONDSTORE, QRESYNC and UIDPLUS', () => 
       expect((await driver.readMessage(['NoUidplus'], ids[1]!)).flags).toEqual(['\\Seen']);
       expect((await driver.readMessage(['NoUidplus'], ids[2]!)).flags).toEqual([]);
     } finally {
+      await driver.close();
+    }
+  });
+
+  it("moves by COPY and EXPUNGE without expunging another client's \\Deleted messages", async () => {
+    const options = await account();
+    const driver = await ImapDriver.connect(options);
+    const other = await openImap(options);
+    try {
+      await driver.createFolder(['Moved']);
+      const [keep, marked, move] = await appendAll(driver, ['INBOX'], ['keep', 'marked', 'move']);
+      fullOf(await driver.listMessages(['INBOX'], {}));
+      fullOf(await driver.listMessages(['Moved'], {}));
+      // Another client marks a message \Deleted and has not expunged it yet.
+      let lock = await other.getMailboxLock('INBOX');
+      try {
+        await other.messageFlagsAdd(marked!, ['\\Deleted'], { uid: true });
+      } finally {
+        lock.release();
+      }
+
+      const outcomes = await driver.moveMessages(['INBOX'], ['Moved'], [move!]);
+      expect(outcomes).toEqual([{ id: move, ok: true }]);
+
+      lock = await other.getMailboxLock('INBOX');
+      try {
+        await other.noop();
+        const left = await other.fetchAll('1:*', { uid: true, flags: true });
+        expect(left.map((m) => [String(m.uid), [...(m.flags ?? [])]])).toEqual([
+          [keep, []],
+          [marked, ['\\Deleted']],
+        ]);
+      } finally {
+        lock.release();
+      }
+      const moved = fullOf(await driver.listMessages(['Moved'], {})).messages;
+      expect(moved.map((m) => m.flags)).toEqual([[]]);
+    } finally {
+      await other.logout();
       await driver.close();
     }
   });

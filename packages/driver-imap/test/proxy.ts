@@ -14,6 +14,9 @@ export class CuttingProxy {
   /** What clients sent, as latin1 text, while {@link record} is on. */
   recorded = '';
   #recording = false;
+  /** Bytes the clients sent, and the server sent them, since the start or {@link resetBytes}. */
+  bytesUp = 0;
+  bytesDown = 0;
   /** Connections accepted so far (refused ones not counted). */
   connections = 0;
   port = 0;
@@ -50,6 +53,7 @@ export class CuttingProxy {
     client.on('close', cut);
     upstream.on('close', cut);
     client.on('data', (chunk: Buffer) => {
+      this.bytesUp += chunk.length;
       if (this.#recording) this.recorded += chunk.toString('latin1');
       const rule = this.#clientRule;
       if (rule) {
@@ -72,6 +76,7 @@ export class CuttingProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      this.bytesDown += chunk.length;
       if (this.#serverRule && chunk.includes(this.#serverRule, 0, 'latin1')) {
         this.#serverRule = undefined;
         cut(); // the answer is lost on the way: the server acted, the client never hears it
@@ -100,6 +105,12 @@ export class CuttingProxy {
   /** The commands clients sent while recording (`FETCH`, `UID FETCH`, `STATUS`, …), one per tagged line. */
   commands(): string[] {
     return [...this.recorded.matchAll(/^[A-Za-z0-9.]+ ((?:UID )?[A-Z]+)/gm)].map((m) => m[1]!);
+  }
+
+  /** Starts counting {@link bytesUp} and {@link bytesDown} from zero. */
+  resetBytes(): void {
+    this.bytesUp = 0;
+    this.bytesDown = 0;
   }
 
   cutAll(): void {

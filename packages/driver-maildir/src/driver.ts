@@ -1,4 +1,15 @@
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import {
   type ChangeNotice,
@@ -20,6 +31,7 @@ import {
   type ListRequest,
   type MessageContent,
   MessageError,
+  type MoveOutcome,
   messageIdFromHeaders,
   normalizeFlags,
   quoteName,
@@ -564,6 +576,132 @@ export class MaildirDriver implements Driver {
     await this.#syncDirs(touched);
   }
 
+  /**
+   * See {@link Driver.moveMessages}: each file is renamed into `to`'s `cur/` (`new/` if it was in
+   * `new/`), so it keeps its unique name (`newId` is the id it had), its flags and its mtime (the
+   * arrival time); keyword letters are translated to `to`'s `dovecot-keywords`, and a message with a
+   * keyword `to` has no free letter for stays where it is (`KEYWORD_LIMIT` in its outcome). The
+   * directories touched are fsynced once, at the end, as for every write; both folders' markers move.
+   *
+   * A file of the same unique name already in `to` (an earlier copy left by another program) never
+   * makes two files of one id: with the same bytes, that file is kept, renamed to the moved message's
+   * flags and given its mtime, and the source file is removed; with other bytes, the moved file gets a
+   * new unique name there (its size fields kept), which is its `newId`.
+   */
+  async moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
+    this.#writable('move messages out of', from);
+    const fromDir = this.#layout.dirOf(from);
+    const toDir = this.#layout.dirOf(to);
+    if (fromDir === toDir) {
+      throw new FolderError(
+        `Cannot move messages of ${JSON.stringify(displayFolder(from))} into the same folder.`,
+        { code: 'FOLDER_BAD' },
+      );
+    }
+    if (ids.length === 0) return [];
+    if (!(await isMaildir(fromDir))) throw this.#missing(from, fromDir);
+    if (!(await isMaildir(toDir))) {
+      throw new FolderError(
+        `Cannot move messages into ${JSON.stringify(displayFolder(to))}: the folder does not exist in the Maildir (no ${join(toDir, 'cur')}). Create it first.`,
+        { code: 'FOLDER_GONE' },
+      );
+    }
+    const touched = new Set<string>();
+    const outcomes: MoveOutcome[] = [];
+    try {
+      const sourceKeywords = await this.#keywordMap(fromDir, true);
+      // The keywords the moved files carry, given letters in `to` once for the whole batch.
+      const wantedKeywords = new Set<string>();
+      const sourceEntries = await this.#rescan(fromDir);
+      for (const id of ids) {
+        const entry = sourceEntries.get(id);
+        if (!entry) continue;
+        for (const letter of parseMaildirName(entry.name).keywordLetters) {
+          const keyword = sourceKeywords.keywordOf(letter);
+          if (keyword) wantedKeywords.add(keyword);
+        }
+      }
+      // Read fresh: letters are translated by the file as it is now, whoever wrote it last.
+      await this.#keywordMap(toDir, true);
+      const { keywords: targetKeywords } = await this.#ensureKeywords(toDir, [...wantedKeywords]);
+      // Read fresh: a same-named file there is what decides between a plain rename and a collision.
+      const targetEntries = await this.#rescan(toDir);
+      for (const id of ids) {
+        try {
+          outcomes.push(
+            await this.#withEntry(fromDir, id, (entry) =>
+              this.#moveOne(
+                { from, fromDir, toDir, to, id, entry },
+                sourceKeywords,
+                targetKeywords,
+                targetEntries,
+                touched,
+              ),
+            ),
+          );
+        } catch (err) {
+          const gone = err instanceof MessageError && err.code === 'MESSAGE_GONE';
+          outcomes.push({ id, ok: false, gone, message: (err as Error).message });
+        }
+      }
+      await this.#syncDirs(touched);
+    } catch (err) {
+      throw this.#folderError(from, fromDir, 'move messages out of', err);
+    }
+    return outcomes;
+  }
+
+  /** Moves one message's file (see {@link moveMessages}); `touched` gathers the directories to fsync. */
+  async #moveOne(
+    move: { from: FolderPath; to: FolderPath; fromDir: string; toDir: string; id: string; entry: Entry },
+    sourceKeywords: KeywordMap,
+    targetKeywords: KeywordMap,
+    targetEntries: Entries,
+    touched: Set<string>,
+  ): Promise<MoveOutcome> {
+    const { fromDir, toDir, id, entry } = move;
+    let unplaced: string | undefined;
+    const name = withKeywordLetters(entry.name, (letter) => {
+      const keyword = sourceKeywords.keywordOf(letter);
+      if (keyword === undefined) return undefined;
+      const translated = targetKeywords.letterOf(keyword);
+      unplaced ??= translated === undefined ? keyword : undefined;
+      return translated;
+    });
+    if (unplaced !== undefined) {
+      return { id, ok: false, gone: false, message: this.#keywordLimit(move.to, unplaced) };
+    }
+    const source = join(fromDir, entry.sub, entry.name);
+    const existing = targetEntries.get(id);
+    let newId = id;
+    let target = join(toDir, entry.sub, name);
+    if (existing) {
+      const there = join(toDir, existing.sub, existing.name);
+      if (await sameBytes(source, there)) {
+        // Already there, byte for byte: that file stays (renamed to the moved message's flags, given its
+        // arrival time) and the source goes. A crash in between leaves it in both folders, not twice in one.
+        const { mtime } = await stat(source);
+        if (there !== target) await rename(there, target);
+        await utimes(target, mtime, mtime);
+        await unlink(source);
+        touched.add(join(toDir, existing.sub)).add(join(toDir, entry.sub)).add(join(fromDir, entry.sub));
+        this.#entries.get(fromDir)?.delete(id);
+        targetEntries.set(id, { sub: entry.sub, name });
+        return { id, ok: true, newId: id };
+      }
+      // Another message under the same name: this one gets a new unique name, with its size fields,
+      // which say how it is read (see eol.ts).
+      const { disk, crlf } = sizesFromName(id);
+      newId = `${newUniqueName()}${disk === undefined ? '' : `,S=${disk}`}${crlf === undefined ? '' : `,W=${crlf}`}`;
+      target = join(toDir, entry.sub, `${newId}${name.slice(id.length)}`);
+    }
+    await rename(source, target);
+    touched.add(join(fromDir, entry.sub)).add(join(toDir, entry.sub));
+    this.#entries.get(fromDir)?.delete(id);
+    targetEntries.set(newId, { sub: entry.sub, name: target.slice(join(toDir, entry.sub).length + 1) });
+    return { id, ok: true, newId };
+  }
+
   // ---- watch ------------------------------------------------------------------------------------
 
   /**
@@ -755,6 +893,43 @@ export class MaildirDriver implements Driver {
 
   #keywordLimit(path: FolderPath, keyword: string): string {
     return `The keyword ${JSON.stringify(keyword)} cannot be stored in the folder ${JSON.stringify(displayFolder(path))}: its 26 keyword letters (dovecot-keywords) are all in use. Remove unused keywords from that folder's messages, or exclude the keyword.`;
+  }
+}
+
+/**
+ * `name` with each keyword letter of its info replaced by `translate`'s (dropped where it gives none),
+ * the other letters kept; the name itself when no letter changes.
+ */
+function withKeywordLetters(name: string, translate: (letter: string) => string | undefined): string {
+  const at = infoStart(name);
+  if (at < 0) return name;
+  const info = name.slice(at + 3);
+  const letters = new Set<string>();
+  for (const letter of info) {
+    if (letter < 'a' || letter > 'z') letters.add(letter);
+    else {
+      const translated = translate(letter);
+      if (translated !== undefined) letters.add(translated);
+    }
+  }
+  const before = new Set(info);
+  if (letters.size === before.size && [...letters].every((l) => before.has(l))) return name;
+  return `${name.slice(0, at + 3)}${[...letters].sort().join('')}`;
+}
+
+/**
+ * Whether two files hold the same bytes (sizes first: a differing size needs no read). False when one
+ * of them is gone: the caller's rename then finds out which.
+ */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  try {
+    const [sa, sb] = await Promise.all([stat(a), stat(b)]);
+    if (sa.size !== sb.size) return false;
+    const [da, db] = await Promise.all([readFile(a), readFile(b)]);
+    return da.equals(db);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false;
+    throw err;
   }
 }
 
