@@ -157,7 +157,8 @@ interface AppendBatch {
  *
  * Without UIDPLUS, a new message's UID is found after its APPEND among the UIDs from the folder's
  * UIDNEXT before the batch, by Message-ID and size; and deletion is `\Deleted` and a plain EXPUNGE,
- * which also removes messages another client had marked `\Deleted` in that folder.
+ * with the `\Deleted` mark another client set on other messages of the folder taken off for it and
+ * put back after, so that EXPUNGE removes only ours.
  */
 export class ImapDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
@@ -984,9 +985,8 @@ export class ImapDriver implements Driver {
     const name = this.#name(path);
     await this.#run(path, () =>
       this.#withFolder(path, name, async () => {
-        // imapflow marks \Deleted and, with UIDPLUS, expunges only these UIDs (UID EXPUNGE).
-        const done = await this.#client.messageDelete(uidSet(wanted), { uid: true });
-        if (done === false) {
+        const done = await this.#expungeExactly(uidSet(wanted));
+        if (!done) {
           if (!this.#session.usable) throw connectionError(path, new Error('the connection closed'));
           throw new FolderError(
             `The server refused to delete messages ${uidSet(wanted)} in ${displayFolder(path)} (STORE \\Deleted or EXPUNGE failed).`,
@@ -1111,6 +1111,10 @@ export class ImapDriver implements Driver {
     const store = { uid: true, silent: true };
     if (client.capabilities.has('UIDPLUS')) return (await client.messageDelete(set, store)) === true;
     const ours = new Set(expandUidSet(set));
+    // Dovecot answers a command on the selected folder from the session's view, which takes in other
+    // sessions' flag changes only when it syncs (NOOP does): without it, a \Deleted mark set since by
+    // another client goes unseen here, and EXPUNGE takes its message.
+    await client.noop();
     const marked = await client.search({ deleted: true }, { uid: true });
     if (!marked) return false;
     const others = marked.filter((uid) => !ours.has(uid));

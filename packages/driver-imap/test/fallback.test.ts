@@ -84,6 +84,40 @@ describe('ImapDriver on a server without CONDSTORE, QRESYNC, UIDPLUS and MOVE', 
     }
   });
 
+  it("deletes without expunging another client's \\Deleted messages", async () => {
+    const options = await account();
+    const driver = await ImapDriver.connect(options);
+    const other = await openImap(options);
+    try {
+      await driver.createFolder(['Deleting']);
+      const [keep, marked, gone] = await appendAll(driver, ['Deleting'], ['keep', 'marked', 'gone']);
+      fullOf(await driver.listMessages(['Deleting'], {}));
+      let lock = await other.getMailboxLock('Deleting');
+      try {
+        await other.messageFlagsAdd(marked!, ['\\Deleted'], { uid: true });
+      } finally {
+        lock.release();
+      }
+
+      await driver.deleteMessages(['Deleting'], [gone!]);
+
+      lock = await other.getMailboxLock('Deleting');
+      try {
+        await other.noop();
+        const left = await other.fetchAll('1:*', { uid: true, flags: true });
+        expect(left.map((m) => [String(m.uid), [...(m.flags ?? [])]])).toEqual([
+          [keep, []],
+          [marked, ['\\Deleted']],
+        ]);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await other.logout();
+      await driver.close();
+    }
+  });
+
   it("moves by COPY and EXPUNGE without expunging another client's \\Deleted messages", async () => {
     const options = await account();
     const driver = await ImapDriver.connect(options);
