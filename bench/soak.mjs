@@ -9,9 +9,13 @@
 // (both sides equal by Message-ID and system flags, folder by folder). Printed: RSS at start, end and max
 // with a slope (least squares, MB per hour), the changes made, crossing latency median / p95 / max (in
 // all and per kind), every change that did not cross within 2 s, the log's warnings and errors, and the
-// verification. Ctrl-C (SIGINT) ends the driver early and still reports.
+// verification. Ctrl-C (SIGINT) ends the driver early and still reports. Each sample also reads the
+// daemon's /metrics for its main thread's V8 heap (used) and external memory: growth in RSS without
+// heap growth points at native memory or at the worker threads, whose heaps are not in it (--inline
+// puts every component in the main thread, so that the heap figures cover them all).
 //
 //   node bench/soak.mjs [--minutes 60] [--pairs 10] [--out soak.json] [--late 60] [--keep]
+//                       [--watch-poll SECONDS] [--inline]
 // Run after `pnpm build`. The daemon's log goes next to the JSON (soak.daemon.log).
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +40,7 @@ import {
   until,
 } from './lib/pairs.mjs';
 import { machineInfo, median, quantile } from './lib/report.mjs';
-import { connectionsTo, processStatus, startTwinboxd, waitSettled } from './lib/twinboxd.mjs';
+import { connectionsTo, processStatus, scrape, startTwinboxd, waitSettled } from './lib/twinboxd.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +49,8 @@ const { values } = parseArgs({
     out: { type: 'string' },
     late: { type: 'string', default: '60' },
     keep: { type: 'boolean', default: false },
+    'watch-poll': { type: 'string' },
+    inline: { type: 'boolean', default: false },
   },
 });
 const MINUTES = Number(values.minutes);
@@ -90,25 +96,42 @@ try {
   log(`seeding ${PAIRS} users (10 messages in INBOX, 5 in ${OTHER} each)`);
   const users = await seedUsers(server, PAIRS, { prefix: 'soak', inbox: 10, other: 5 });
   mkdirSync(join(dir, 'maildir'));
-  writeFileSync(configFile, pairsConfig({ info, caFile, stateDir: join(dir, 'state'), users, maildirOf }));
-  daemon = startTwinboxd({ config: configFile, logFile: daemonLog });
+  const imap = values['watch-poll'] === undefined ? '' : `watch-poll = ${Number(values['watch-poll'])}`;
+  writeFileSync(
+    configFile,
+    pairsConfig({ info, caFile, stateDir: join(dir, 'state'), users, maildirOf, imap }),
+  );
+  daemon = startTwinboxd({
+    config: configFile,
+    logFile: daemonLog,
+    args: ['--metrics', '127.0.0.1:0', ...(values.inline ? ['--inline'] : [])],
+  });
+  const { url: metricsUrl } = await daemon.waitFor((l) => l.msg === 'serving metrics');
   await waitSettled(configFile, PAIRS, { quietMs: 3000 });
   log(`${PAIRS} pairs synced and watching; changes for ${MINUTES} min`);
   for (const u of users) clients.push(await connectImap(imapAccount(info, u)));
 
   const t0 = Date.now();
   const samples = [];
-  const sample = () => {
+  const metric = (name) => scrape(metricsUrl, name).catch(() => Number.NaN);
+  const sample = async () => {
     const s = processStatus(daemon.pid);
+    const at = (Date.now() - t0) / 1000;
+    const [heapUsed, external] = await Promise.all([
+      metric('twinbox_nodejs_heap_size_used_bytes'),
+      metric('twinbox_nodejs_external_memory_bytes'),
+    ]);
     samples.push({
-      s: (Date.now() - t0) / 1000,
+      s: at,
       rssMb: s.rssBytes / MiB,
+      heapUsedMb: heapUsed / MiB,
+      externalMb: external / MiB,
       threads: s.threads,
       connections: connectionsTo(daemon.pid, info.tlsPort),
     });
   };
-  sample();
-  const sampler = setInterval(sample, SAMPLE_MS);
+  await sample();
+  const sampler = setInterval(() => void sample(), SAMPLE_MS);
 
   /** One change of `kind` on pair i, made and followed until it crossed (or was given up). */
   async function change(i, kind, folder) {
@@ -211,7 +234,7 @@ try {
     await sleep(1000 + Math.random() * 4000);
   }
   clearInterval(sampler);
-  sample();
+  await sample();
   const minutes = (Date.now() - t0) / 60_000;
 
   log('changes over; waiting for every pair to be watching, then comparing both sides');
@@ -226,11 +249,11 @@ try {
   // The report.
   const rss = samples.map((s) => s.rssMb);
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  /** Least-squares slope of RSS over time, MB per hour. */
-  const slopeOf = (ss) => {
+  /** Least-squares slope of a sample field (RSS by default) over time, MB per hour. */
+  const slopeOf = (ss, field = 'rssMb') => {
     if (ss.length < 2) return Number.NaN;
     const h = ss.map((x) => x.s / 3600);
-    const m = ss.map((x) => x.rssMb);
+    const m = ss.map((x) => x[field]);
     return (
       h.reduce((a, x, k) => a + (x - mean(h)) * (m[k] - mean(m)), 0) /
       h.reduce((a, x) => a + (x - mean(h)) ** 2, 0)
@@ -241,6 +264,16 @@ try {
   const settledSamples = samples.filter((x) => x.s >= 600);
   const slopeAfter10 = settledSamples.length >= 4 ? slopeOf(settledSamples) : Number.NaN;
   const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+  const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+  const heap = {
+    start: samples[0].heapUsedMb,
+    end: samples.at(-1).heapUsedMb,
+    max: Math.max(...samples.map((x) => x.heapUsedMb)),
+    slopeMbPerHour: slopeOf(samples, 'heapUsedMb'),
+    slopeAfter10MinMbPerHour: settledSamples.length >= 4 ? slopeOf(settledSamples, 'heapUsedMb') : Number.NaN,
+    externalStart: samples[0].externalMb,
+    externalEnd: samples.at(-1).externalMb,
+  };
   const latencyRow = (name, cs) => {
     const ms = cs.map((c) => c.ms).filter((x) => x !== null);
     return `| ${name} | ${cs.length} | ${f0(median(ms))} | ${f0(quantile(ms, 0.95))} | ${f0(Math.max(...ms))} | ${cs.filter((c) => c.late).length} | ${cs.filter((c) => c.ms === null).length} |`;
@@ -248,11 +281,13 @@ try {
   const unequal = verification.filter((v) => v.differences.length);
   const lines = [
     `Soak ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineInfo().host} (${machineInfo().cpu}, ${machineInfo().memoryGb} GB, Linux ${machineInfo().kernel}, Node ${process.version}): ` +
-      `${PAIRS} IMAP ⇄ Maildir pairs in one twinboxd (daemon defaults), ${minutes.toFixed(1)} min of changes, one every 1–5 s.`,
+      `${PAIRS} IMAP ⇄ Maildir pairs in one twinboxd (${values.inline ? '--inline' : 'daemon defaults'}, watch-poll ${values['watch-poll'] ?? 'default'}), ${minutes.toFixed(1)} min of changes, one every 1–5 s.`,
     '',
     '| RSS MB at start | at end | max | slope MB/hour | slope after 10 min | threads start / end | connections to Dovecot start / end | samples |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     `| ${f0(rss[0])} | ${f0(rss.at(-1))} | ${f0(Math.max(...rss))} | ${slope.toFixed(1)} | ${Number.isFinite(slopeAfter10) ? slopeAfter10.toFixed(1) : '–'} | ${samples[0].threads} / ${samples.at(-1).threads} | ${samples[0].connections} / ${samples.at(-1).connections} | ${samples.length} |`,
+    '',
+    `Main thread's V8 heap used: ${f1(heap.start)} MB at start, ${f1(heap.end)} at end, max ${f1(heap.max)}, slope ${f1(heap.slopeMbPerHour)} MB/hour (${f1(heap.slopeAfter10MinMbPerHour)} after 10 min); external ${f1(heap.externalStart)} → ${f1(heap.externalEnd)} MB.`,
     '',
     '| change | made | median ms | p95 ms | max ms | not within 2 s | never (within the late limit) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -295,6 +330,7 @@ try {
           slopeMbPerHour: slope,
           slopeAfter10MinMbPerHour: slopeAfter10,
         },
+        heap,
         samples,
         changes,
         failures,

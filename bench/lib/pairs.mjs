@@ -72,14 +72,15 @@ export async function seedUsers(server, count, { prefix = 'pair', inbox = 5, oth
 
 /**
  * A twinboxd config pairing each user with the Maildir `maildirOf(user)`: pair `p${i}` between
- * accounts `s${i}` (IMAP) and `m${i}` (Maildir). `daemon` is extra text for its [daemon] table.
+ * accounts `s${i}` (IMAP) and `m${i}` (Maildir). `daemon` is extra text for its [daemon] table, `imap`
+ * for every IMAP account's table (`watch-poll = 0`, say).
  */
-export function pairsConfig({ info, caFile, stateDir, users, maildirOf, daemon = '' }) {
+export function pairsConfig({ info, caFile, stateDir, users, maildirOf, daemon = '', imap = '' }) {
   const parts = [`[state]\ndir = "${stateDir}"\n`];
   if (daemon) parts.push(`[daemon]\n${daemon}\n`);
   users.forEach((u, i) => {
     parts.push(
-      `[accounts.s${i}]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${u.user}"\npassword = "${u.password}"\nca-file = "${caFile}"\n` +
+      `[accounts.s${i}]\ntype = "imap"\nhost = "${info.host}"\nport = ${info.tlsPort}\nuser = "${u.user}"\npassword = "${u.password}"\nca-file = "${caFile}"\n${imap ? `${imap}\n` : ''}` +
         `[accounts.m${i}]\ntype = "maildir"\npath = "${maildirOf(u)}"\n` +
         `[pairs.p${i}]\nleft = "s${i}"\nright = "m${i}"\n`,
     );
