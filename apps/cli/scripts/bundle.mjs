@@ -130,11 +130,30 @@ const quickApart = {
     });
   },
 };
+/**
+ * Node's built-in modules as CommonJS (`require`, the banner's): imported as ES modules, each one's
+ * namespace is built from all its exports, and `node:fs`'s include the lazy `promises`, which loads
+ * fs/promises, readline and a dozen more internal modules (~2 ms) that a sync through a daemon never
+ * uses.
+ */
+const builtinsRequired = {
+  name: 'builtins-required',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      // The module's own require below stays Node's.
+      args.kind === 'require-call' ? undefined : { path: args.path, namespace: 'builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 const quick = await build({
   ...common,
   absWorkingDir: root,
   entryPoints: { quick: join(dist, 'quick.js') },
-  plugins: [quickApart],
+  plugins: [quickApart, builtinsRequired],
   outdir: dist,
   outExtension: { '.js': '.mjs' },
 });
