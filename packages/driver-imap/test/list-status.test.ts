@@ -33,8 +33,9 @@ async function setup(): Promise<{ driver: ImapDriver; other: ImapFlow }> {
 /** Another program appends a message to `folder`. */
 async function appendElsewhere(other: ImapFlow, folder: string, tag: string): Promise<string> {
   const appended = await other.append(folder, Buffer.from(mail(tag).body), []);
-  if (!appended?.uid) throw new Error('the other session got no UID for its APPEND');
-  return String(appended.uid);
+  const uid = appended ? appended.uid : undefined;
+  if (!uid) throw new Error('the other session got no UID for its APPEND');
+  return String(uid);
 }
 
 describe('STATUS from the folder list (LIST-STATUS)', () => {
