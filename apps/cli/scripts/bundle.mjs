@@ -2,8 +2,11 @@
 // `twinbox` and each of its worker threads start by reading a handful of files instead of resolving and
 // loading ~450 modules one by one (most of a no-op sync's time on a slow machine):
 //
-//   dist/quick.mjs         `sync` and `status` through a running daemon (dist/bin.js tries it first)
+//   dist/quick.mjs         `sync` and `status` through a running daemon (dist/bin.js tries it first),
+//                          one file with all it needs but the two modules below
 //   dist/twinbox.mjs       the program (dist/bin.js imports it after turning on the compile cache)
+//   dist/tty-reporter.mjs  the progress bars, and dist/failure.mjs, the exit-code mapping: imported by
+//                          quick.mjs when it needs them (a terminal, a failure)
 //   dist/side-worker.mjs   a side: driver and controller (@twinbox/config's side component)
 //   dist/state-worker.mjs  the state (@twinbox/state-sqlite's component)
 //   dist/chunk-*.mjs       code they share (and the drivers, loaded when a side opens one)
@@ -73,6 +76,9 @@ await import(${JSON.stringify(host)});
   },
 };
 
+/** The modules quick.mjs imports only when it needs them: entries of the program's build. */
+const QUICK_APART = ['tty-reporter', 'failure'];
+
 // Outputs of an earlier build (chunk names change with their content).
 for (const file of await readdir(dist)) {
   if (/\.mjs(\.map)?$/.test(file) || /^host\.js(\.map)?$/.test(file)) await rm(join(dist, file));
@@ -85,9 +91,9 @@ const main = await build({
   absWorkingDir: root,
   entryPoints: {
     twinbox: join(dist, 'program.js'),
-    // `sync` and `status` through a daemon, which bin.js tries before loading the program.
-    quick: join(dist, 'quick.js'),
     'state-worker': '@twinbox/state-sqlite/component',
+    // What quick.mjs imports when it needs it.
+    ...Object.fromEntries(QUICK_APART.map((name) => [name, join(dist, `${name}.js`)])),
   },
   splitting: true,
   outdir: dist,
@@ -105,6 +111,51 @@ const side = await build({
   outdir: dist,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'side-chunk-[hash]',
+});
+// `sync` and `status` through a daemon, which bin.js tries before loading the program: one file, not
+// split, since each module file more costs a no-op sync through the daemon ~0.5 ms to find, read and
+// link (the ten chunks it was split into: ~5 ms). What it imports only when needed stays apart, in the
+// entries of the program's build above: bundled in, the exit-code mapping would bring the config
+// package's schema (zod) into every sync through the daemon.
+const quickApart = {
+  name: 'quick-apart',
+  setup(b) {
+    const names = new RegExp(`^\\./(${QUICK_APART.join('|')})\\.js$`);
+    b.onResolve({ filter: names }, (args) => {
+      if (args.kind !== 'dynamic-import')
+        return {
+          errors: [{ text: `${args.importer} imports ${args.path} statically: quick.mjs would hold it` }],
+        };
+      return { path: args.path.replace(/\.js$/, '.mjs'), external: true };
+    });
+  },
+};
+/**
+ * Node's built-in modules as CommonJS (`require`, the banner's): imported as ES modules, each one's
+ * namespace is built from all its exports, and `node:fs`'s include the lazy `promises`, which loads
+ * fs/promises, readline and a dozen more internal modules (~2 ms) that a sync through a daemon never
+ * uses.
+ */
+const builtinsRequired = {
+  name: 'builtins-required',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      // The module's own require below stays Node's.
+      args.kind === 'require-call' ? undefined : { path: args.path, namespace: 'builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+const quick = await build({
+  ...common,
+  absWorkingDir: root,
+  entryPoints: { quick: join(dist, 'quick.js') },
+  plugins: [quickApart, builtinsRequired],
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
 });
 const host = await build({
   ...common,
@@ -127,7 +178,7 @@ if (!code.includes('new URL("./host.js", import.meta.url)'))
 // esbuild writes code in ASCII (charset: 'ascii') but copies comments as they are. One non-ASCII
 // character makes Node read a whole file as UTF-16 rather than Latin-1, about twice the time for the
 // 2 MB imapflow chunk, in every thread that loads it: escape them (comments only, so nothing changes).
-const builds = [main, side, host];
+const builds = [main, side, quick, host];
 for (const b of builds) {
   for (const file of Object.keys(b.metafile.outputs)) {
     if (file.endsWith('.map')) continue;

@@ -4,8 +4,15 @@
 // none of it. It reads only the command lines it can read exactly as commander would (below); for any
 // other, and when no daemon serves the config, it answers undefined and the program runs as before,
 // so what a command does and prints never depends on which path ran it.
+//
+// The build makes this module and what it imports one file (scripts/bundle.mjs), so the control
+// socket's client is imported here statically: bin.js loads this file only for a command line naming
+// `sync` or `status`, which nearly always comes here. Only the progress bars and the exit-code mapping
+// (which loads the config package) stay apart, imported when needed.
+import { defaultConfigPath } from '@twinbox/config/control';
 import { CliError } from './cli-error.js';
 import type { Context, GlobalOptions } from './context.js';
+import { findDaemon, statusThroughDaemon, syncThroughDaemon } from './daemon-client.js';
 import { JsonReporter, PlainReporter, type Reporter } from './output.js';
 
 /** The variable that keeps the CLI from going through a daemon (daemon-client.ts's NO_DAEMON_ENV). */
@@ -79,11 +86,6 @@ export async function throughDaemon(argv: readonly string[]): Promise<number | u
   if (env && env !== '0') return undefined;
   const { options } = parsed;
   try {
-    // Only now: the control socket's client loads node:net and node:crypto, which `twinbox --version`
-    // or `twinbox check` would load for nothing before the program.
-    const [{ defaultConfigPath }, { findDaemon, statusThroughDaemon, syncThroughDaemon }] = await Promise.all(
-      [import('@twinbox/config/control'), import('./daemon-client.js')],
-    );
     const ctx: Context = {
       options,
       configPath: options.config ?? defaultConfigPath(),

@@ -222,6 +222,13 @@ describe('twinbox through a running daemon', () => {
     expect(loaded.some((u) => u.endsWith('/dist/twinbox.mjs'))).toBe(false);
     expect(await bundledFrom(loaded, HEAVY)).toEqual([]);
     expect(await bundledFrom(loaded, /\/(commander|cli-progress)@/)).toEqual([]);
+    // Nor node:crypto (~6 ms to load), whose only use here was the socket name's hash; the quick path
+    // is one file (the bundle's), not a module per chunk.
+    expect(loaded).not.toContain('node:crypto');
+    expect(loaded.filter((u) => u.startsWith('file:') && u.includes('/dist/'))).toEqual([
+      expect.stringMatching(/\/dist\/bin\.js$/),
+      expect.stringMatching(/\/dist\/quick\.mjs$/),
+    ]);
     // A command line the quick path leaves to the program (--folder) still loads none of the heavy ones.
     const program = await twinbox(['sync', '--folder', 'INBOX']);
     expect(program.code).toBe(0);

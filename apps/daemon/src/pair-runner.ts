@@ -126,6 +126,8 @@ export class PairRunner {
   #lastError: RunnerStatus['lastError'];
   #nextAttemptAt: Date | undefined;
   #running: Promise<void> | undefined;
+  /** The last-sync file being written: one write at a time, in the order of the syncs. */
+  #recording: Promise<void> = Promise.resolve();
 
   constructor(options: RunnerOptions) {
     this.name = options.name;
@@ -152,6 +154,7 @@ export class PairRunner {
     for (const request of this.#requests.splice(0))
       request.reject(new Error(`The daemon stopped the pair ${this.name} before syncing it.`));
     await this.#running;
+    await this.#recording;
     this.#setState('stopped');
   }
 
@@ -341,13 +344,16 @@ export class PairRunner {
       if (!how.dryRun) {
         this.#failures = 0;
         this.#lastSync = lastSyncOf(report, seconds);
-        // What `twinbox status --offline` reads once the daemon is gone.
-        await recordLastSync(pair.statePath, report, seconds).catch((err: unknown) => {
-          this.#options.log.warn(
-            { pair: this.name },
-            `cannot record the last sync: ${(err as Error).message}`,
-          );
-        });
+        // What `twinbox status --offline` reads once the daemon is gone (stop waits for it): written
+        // after the sync's caller has its answer, not before, which a no-op sync would wait ~1 ms for.
+        this.#recording = this.#recording.then(() =>
+          recordLastSync(pair.statePath, report, seconds).catch((err: unknown) => {
+            this.#options.log.warn(
+              { pair: this.name },
+              `cannot record the last sync: ${(err as Error).message}`,
+            );
+          }),
+        );
       }
       for (const folder of report.folders)
         for (const e of folder.errors) {

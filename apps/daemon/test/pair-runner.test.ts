@@ -196,7 +196,9 @@ describe('PairRunner', () => {
     expect(w.syncs).toHaveLength(2);
     expect(w.syncs[1]!.folders).toEqual([folderKey(INBOX)]);
     expect(w.runner.status()).toMatchObject({ failures: 0, lastSync: { totals: { copied: 1 } } });
-    // Recorded next to the state, for `twinbox status --offline` once the daemon is gone.
+    // Recorded next to the state, for `twinbox status --offline` once the daemon is gone: by the time
+    // the pair has stopped.
+    await w.runner.stop();
     expect(await readLastSync(w.statePath)).toMatchObject({ totals: { copied: 1 } });
   });
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, lstat, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
@@ -144,6 +145,17 @@ describe('controlSocketPath', () => {
     expect(p).toMatch(/^\/run\/user\/1000\/twinbox\/config-[0-9a-f]{12}\.sock$/);
     expect(controlSocketPath(join(dir, 'link.toml'), env)).toBe(p);
     expect(controlSocketPath(join(dir, 'other.toml'), env)).not.toBe(p);
+  });
+
+  it('is named by the first 12 hex digits of the SHA-256 of the real path, as in earlier versions', () => {
+    // Computed in JavaScript so the CLI need not load node:crypto: the names must stay those
+    // node:crypto gave, including for a path outside ASCII.
+    for (const file of ['/etc/twinbox.toml', '/home/zoë/.config/twinbox/config.toml', '/tmp/邮件.toml']) {
+      const hash = createHash('sha256').update(file).digest('hex').slice(0, 12);
+      expect(controlSocketPath(file, { XDG_RUNTIME_DIR: '/run/user/1000' })).toMatch(
+        new RegExp(`/twinbox/[^/]*-?${hash}\\.sock$`),
+      );
+    }
   });
 
   it('without XDG_RUNTIME_DIR, a directory of the uid under the temporary directory', () => {

@@ -30,7 +30,7 @@ import {
   type WatchStatus,
   type WriteOutcome,
 } from '@twinbox/core';
-import type { ImapFlow } from 'imapflow';
+import type { ImapFlow, ListResponse, StatusObject } from 'imapflow';
 import {
   DEFAULT_TIMEOUT_MS,
   type ImapAccountOptions,
@@ -126,6 +126,12 @@ export interface ImapDriverOptions extends ImapAccountOptions {
 /** See {@link ImapDriverOptions.watchConnections}. */
 const DEFAULT_WATCH_CONNECTIONS = 4;
 
+/** The STATUS items a listing's marker is built from (and a count and UIDNEXT, which cost nothing more). */
+const STATUS_QUERY = { uidValidity: true, highestModseq: true, uidNext: true, messages: true } as const;
+
+/** A folder's STATUS as imapflow gives it, with the UIDVALIDITY every use of it needs. */
+type FolderStatus = StatusObject & { uidValidity: bigint };
+
 /** What an append batch needs to find a message whose APPEND was not confirmed with its UID. */
 interface AppendBatch {
   /** UIDNEXT before the batch: every message it stores gets a UID at least this. */
@@ -167,6 +173,11 @@ export class ImapDriver implements Driver {
   readonly #account: AccountLabel;
   /** UIDVALIDITY of each folder at its last listing: ids are only used within it. */
   readonly #epochs = new Map<string, string>();
+  /**
+   * Each folder's STATUS as the last {@link listFolders} got it with LIST-STATUS, by name: the next
+   * listing of that folder takes it (once) instead of sending a STATUS of its own.
+   */
+  readonly #listedStatus = new Map<string, FolderStatus>();
   /** See {@link ImapDriverOptions.readOnly}. */
   readonly #readOnly: boolean;
 
@@ -255,9 +266,16 @@ export class ImapDriver implements Driver {
     return this.#watch.unwatch();
   }
 
-  /** Rejects a write in read-only mode, before any command reaches the server. */
+  /**
+   * Rejects a write in read-only mode, before any command reaches the server. Otherwise the folder's
+   * STATUS from the last LIST is dropped: it no longer describes the folder (or one by its name).
+   */
   #writable(what: string, path: FolderPath): void {
-    if (!this.#readOnly) return;
+    if (!this.#readOnly) {
+      // The name #name gives (a name it refuses was never kept).
+      this.#listedStatus.delete(isInbox(path) ? 'INBOX' : path.join(this.#delimiter));
+      return;
+    }
     throw new StoreError(
       `The IMAP account ${this.#account.user} at ${this.#account.server} was opened read-only, so it cannot ${what} ${displayFolder(path)}.`,
       { code: 'READ_ONLY' },
@@ -337,8 +355,22 @@ export class ImapDriver implements Driver {
     };
   }
 
+  /**
+   * LIST. On a server with LIST-STATUS (RFC 5819; Dovecot has it) the same command returns every
+   * folder's STATUS too, and the next {@link listMessages} of each folder takes its marker from there:
+   * a sync of unchanged folders then costs one round trip for all of them rather than a STATUS each.
+   * That STATUS is as old as this call, as the one {@link listMessages} sends itself is as old as its
+   * listing: a change made after it is seen by the listing that follows the next LIST.
+   */
   async listFolders(): Promise<ListedFolder[]> {
-    const boxes = await this.#run([], () => this.#client.list());
+    const withStatus = this.#client.capabilities.has('LIST-STATUS');
+    this.#listedStatus.clear();
+    const boxes = await this.#run([], async () => {
+      // Dovecot answers the STATUS of the selected folder from the session's view (see #status), here
+      // as in a STATUS command of its own: a NOOP first, so that view has caught up.
+      if (withStatus && this.#client.mailbox) await this.#client.noop();
+      return this.#client.list(withStatus ? { statusQuery: STATUS_QUERY } : undefined);
+    });
     const utf8 = this.#utf8Names;
     return boxes.map((box): ListedFolder => {
       const path = pathOfListedName(box.pathAsListed, box.delimiter, utf8);
@@ -348,8 +380,21 @@ export class ImapDriver implements Driver {
         selectable: !box.flags.has('\\Noselect') && !box.flags.has('\\NonExistent'),
       };
       if (box.specialUse && box.specialUse !== '\\Inbox') folder.specialUse = box.specialUse;
+      if (folder.selectable && box.status?.uidValidity !== undefined) this.#keepStatus(path, box.status);
       return folder;
     });
+  }
+
+  /** Keeps a listed folder's STATUS for its next listing, under the name that listing will send. */
+  #keepStatus(path: FolderPath, status: NonNullable<ListResponse['status']>): void {
+    let name: string;
+    try {
+      name = this.#name(path);
+    } catch {
+      // A name this driver cannot send: no listing will ask for it.
+      return;
+    }
+    this.#listedStatus.set(name, status as FolderStatus);
   }
 
   async createFolder(path: FolderPath): Promise<void> {
@@ -406,8 +451,12 @@ export class ImapDriver implements Driver {
 
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const name = this.#name(path);
+    // Taken once: a second listing of the folder (the engine lists a side again after an epoch change)
+    // asks the server.
+    const listed = this.#listedStatus.get(name);
+    this.#listedStatus.delete(name);
     return this.#run(path, async () => {
-      const status = await this.#status(path, name);
+      const status = listed ?? (await this.#status(path, name));
       const marker: FolderMarker = {
         epoch: String(status.uidValidity),
         value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
@@ -578,22 +627,17 @@ export class ImapDriver implements Driver {
     }
   }
 
-  async #status(path: FolderPath, name: string) {
+  async #status(path: FolderPath, name: string): Promise<FolderStatus> {
     let status: Awaited<ReturnType<ImapFlow['status']>> | undefined;
     try {
       // Dovecot answers STATUS of the selected folder from the session's view, which only catches up
       // with other sessions' changes at the next command on it: a NOOP first, or the marker is stale.
       if (this.#client.mailbox && this.#client.mailbox.path === name) await this.#client.noop();
-      status = await this.#client.status(name, {
-        uidValidity: true,
-        highestModseq: true,
-        uidNext: true,
-        messages: true,
-      });
+      status = await this.#client.status(name, STATUS_QUERY);
     } catch (err) {
       throw folderError('list', path, err, 'FOLDER_GONE');
     }
-    if (status && status.uidValidity !== undefined) return status as typeof status & { uidValidity: bigint };
+    if (status && status.uidValidity !== undefined) return status as FolderStatus;
     if (!this.#session.usable) throw connectionError(path, new Error('the connection closed during STATUS'));
     // imapflow answers a refused STATUS (a folder that does not exist) with no status at all.
     throw new FolderError(`The IMAP folder ${displayFolder(path)} does not exist (STATUS was refused).`, {

@@ -1,0 +1,105 @@
+import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
+import type { ImapFlow } from 'imapflow';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
+import { appendAll, deltaOf, fullOf, mail } from './helpers.js';
+import { CuttingProxy } from './proxy.js';
+
+let proxy: CuttingProxy;
+beforeAll(async () => {
+  proxy = await CuttingProxy.start(dovecot().port);
+});
+afterAll(async () => {
+  await proxy?.stop();
+});
+
+const open: { close(): Promise<unknown> }[] = [];
+afterEach(async () => {
+  proxy.record(false);
+  for (const c of open.splice(0)) await c.close();
+});
+
+/** A driver through the recording proxy, and another program's session on the same account. */
+async function setup(): Promise<{ driver: ImapDriver; other: ImapFlow }> {
+  const { user, password } = await newUser();
+  const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };
+  const driver = await ImapDriver.connect(account);
+  open.push(driver);
+  const other = await openImap({ ...account, port: dovecot().port });
+  open.push({ close: () => other.logout() });
+  return { driver, other };
+}
+
+/** Another program appends a message to `folder`. */
+async function appendElsewhere(other: ImapFlow, folder: string, tag: string): Promise<string> {
+  const appended = await other.append(folder, Buffer.from(mail(tag).body), []);
+  const uid = appended ? appended.uid : undefined;
+  if (!uid) throw new Error('the other session got no UID for its APPEND');
+  return String(uid);
+}
+
+describe('STATUS from the folder list (LIST-STATUS)', () => {
+  it('answers an unchanged folder listed after a LIST without a command of its own, once', async () => {
+    const { driver } = await setup();
+    await driver.createFolder(['Quiet']);
+    await appendAll(driver, ['Quiet'], ['a', 'b']);
+    const first = fullOf(await driver.listMessages(['Quiet'], {}));
+    await driver.listMessages(['INBOX'], {});
+
+    proxy.record(true);
+    await driver.listFolders();
+    // INBOX is selected: a NOOP first (see the next test), then one LIST for every folder's STATUS.
+    expect(proxy.commands()).toEqual(['NOOP', 'LIST']);
+    expect(proxy.recorded).toMatch(/RETURN \(STATUS \(/);
+    proxy.record(true);
+    expect(await driver.listMessages(['Quiet'], { since: first.marker })).toEqual({
+      kind: 'unchanged',
+      marker: first.marker,
+    });
+    expect(proxy.commands()).toEqual([]);
+    // Taken once: listed again without a LIST in between, the folder is asked about.
+    proxy.record(true);
+    await driver.listMessages(['Quiet'], { since: first.marker });
+    expect(proxy.commands()).toEqual(['STATUS']);
+  });
+
+  it('sees what another program changed between two syncs, in a folder selected or not', async () => {
+    const { driver, other } = await setup();
+    await driver.createFolder(['Selected']);
+    await driver.createFolder(['Elsewhere']);
+    await appendAll(driver, ['Selected'], ['a']);
+    await appendAll(driver, ['Elsewhere'], ['b']);
+    // One sync: both folders listed after a LIST; the second one stays selected.
+    await driver.listFolders();
+    const elsewhere = fullOf(await driver.listMessages(['Elsewhere'], {}));
+    const selected = fullOf(await driver.listMessages(['Selected'], {}));
+
+    const added = {
+      selected: await appendElsewhere(other, 'Selected', 'c'),
+      elsewhere: await appendElsewhere(other, 'Elsewhere', 'd'),
+    };
+
+    // The next sync: Dovecot answers the selected folder's STATUS from the session's view, which
+    // has not caught up with the other program yet unless something asked it to.
+    await driver.listFolders();
+    const seen = {
+      selected: deltaOf(await driver.listMessages(['Selected'], { since: selected.marker })),
+      elsewhere: deltaOf(await driver.listMessages(['Elsewhere'], { since: elsewhere.marker })),
+    };
+    expect(seen.selected.changed.map((m) => m.id)).toEqual([added.selected]);
+    expect(seen.elsewhere.changed.map((m) => m.id)).toEqual([added.elsewhere]);
+  });
+
+  it("drops a folder's listed STATUS once the driver writes to it", async () => {
+    const { driver } = await setup();
+    await driver.createFolder(['Written']);
+    await appendAll(driver, ['Written'], ['a']);
+    const first = fullOf(await driver.listMessages(['Written'], {}));
+    await driver.listFolders();
+    const [id] = await appendAll(driver, ['Written'], ['b']);
+    proxy.record(true);
+    const after = deltaOf(await driver.listMessages(['Written'], { since: first.marker }));
+    expect(proxy.commands()).toContain('STATUS');
+    expect(after.changed.map((m) => m.id)).toEqual([id]);
+  });
+});
