@@ -1058,6 +1058,7 @@ export class ImapDriver implements Driver {
    */
   async moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
     this.#writable('move messages out of', from);
+    this.#writable('move messages into', to);
     const fromName = this.#name(from);
     const toName = this.#name(to);
     if (fromName === toName) {

@@ -102,4 +102,20 @@ describe('STATUS from the folder list (LIST-STATUS)', () => {
     expect(proxy.commands()).toContain('STATUS');
     expect(after.changed.map((m) => m.id)).toEqual([id]);
   });
+
+  it('drops the listed STATUS of both folders of a move', async () => {
+    const { driver } = await setup();
+    await driver.createFolder(['MoveFrom']);
+    await driver.createFolder(['MoveTo']);
+    const [id] = await appendAll(driver, ['MoveFrom'], ['moving']);
+    const from = fullOf(await driver.listMessages(['MoveFrom'], {}));
+    const to = fullOf(await driver.listMessages(['MoveTo'], {}));
+    await driver.listFolders();
+    const [outcome] = await driver.moveMessages(['MoveFrom'], ['MoveTo'], [id!]);
+    expect(outcome).toMatchObject({ id, ok: true });
+    const source = await driver.listMessages(['MoveFrom'], { since: from.marker });
+    const target = await driver.listMessages(['MoveTo'], { since: to.marker });
+    expect(source.kind === 'delta' ? source.vanished : []).toEqual([id]);
+    expect(target.kind === 'delta' ? target.changed.length : 0).toBe(1);
+  });
 });
