@@ -83,6 +83,8 @@ export class RenamedDriver implements Driver {
 
   /** Present only when the inner driver can count: a caller tells "cannot count" from a count. */
   readonly countMessages?: (path: FolderPath) => Promise<number>;
+  /** Present only when the inner driver can move messages. */
+  readonly moveMessages?: Driver['moveMessages'];
   /**
    * Present only when the inner driver can be watched (all three or none, as the `Driver` contract
    * says): the folders asked for are the inner driver's names, the folders reported the engine's.
@@ -98,6 +100,11 @@ export class RenamedDriver implements Driver {
     this.#renames = renames;
     const count = inner.countMessages?.bind(inner);
     if (count) this.countMessages = (path) => count(this.#renames.toRight(path));
+    const move = inner.moveMessages?.bind(inner);
+    if (move) {
+      this.moveMessages = (from, to, ids) =>
+        move(this.#renames.toRight(from), this.#renames.toRight(to), ids);
+    }
     if (inner.watch && inner.nextChange && inner.unwatch) {
       const toRight = (path: FolderPath) => this.#renames.toRight(path);
       const toLeft = (path: FolderPath) => this.#renames.toLeft(path);

@@ -159,8 +159,7 @@ export function matchMoves(
 ): DetectedMove[] {
   const moves: DetectedMove[] = [];
   const contested = (t: MoveTarget) => {
-    const sizes = rivals.get(t.key);
-    return sizes !== undefined && sizes.some((s) => s === undefined || s === t.size);
+    return rivals.get(t.key)?.some((s) => s === undefined || s === t.size) === true;
   };
   for (const g of groups(sources, targets).values()) {
     if (!crossesFolders(g)) continue;
