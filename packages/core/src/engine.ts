@@ -289,10 +289,17 @@ async function folderPasses(
     // Every folder of the pass is listed before any is applied: a message the user moved between two
     // folders shows as a deletion in one and a new message in the other, and only both change sets
     // together tell a move, whichever folder comes first.
+    // Waiting for every listing has a price: a folder whose listing stalls holds up the others, and a
+    // sync stopped meanwhile has applied nothing. So it is paid only where a move can be found: one
+    // needs a message pair recorded by an earlier sync, which only a folder pair synced before holds.
+    // A first sync (the longest) still applies each folder as soon as it is listed.
+    const movesPossible = decisions.some((d) => d.kind === 'sync' && !d.isNew && d.selectable);
     const jobs: FolderJob[] = [];
     await runLimited(decisions, options.concurrency ?? 1, async (d) => {
       const job = await run.begin(d);
-      if (job) jobs.push(job);
+      if (!job) return;
+      if (movesPossible) jobs.push(job);
+      else await run.finish(job);
     });
     jobs.sort((a, b) => (a.folder.key < b.folder.key ? -1 : a.folder.key > b.folder.key ? 1 : 0));
     await run.moves(jobs);
