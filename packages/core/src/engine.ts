@@ -140,6 +140,9 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
 /**
  * The engine: syncs every folder pair of two sides. Per folder it asks both sides for their changes
  * concurrently, merges them into a plan (pure, see `mergeFolder`), and has each side apply its half.
+ * Where a folder pair synced before takes part, every folder of the pass is listed first, so that a
+ * message the user moved between folders on one side is moved on the other (see `moveCandidates` and
+ * {@link SideController.applyMoves}) rather than deleted there and copied again.
  *
  * `left` must be the controller built for the left side (`left.side === 'left'`) and `right` the one
  * for the right side: each records its pairs and markers under its own side in the shared state, so
