@@ -40,7 +40,7 @@ export function summaryLine(report: SyncReport, seconds: number, dryRun: boolean
   const t = report.totals;
   const verb = dryRun ? 'would copy' : 'copied';
   return (
-    `${verb} ${t.copied}, flagged ${t.flagged}, deleted ${t.deleted}, paired ${t.paired}, ` +
+    `${verb} ${t.copied}, ${t.moved ? `moved ${t.moved}, ` : ''}flagged ${t.flagged}, deleted ${t.deleted}, paired ${t.paired}, ` +
     `folders created ${t.foldersCreated}, deleted ${t.foldersDeleted}, conflicts ${t.conflicts}, ` +
     `${t.tooLarge ? `too large (not copied) ${t.tooLarge}, ` : ''}${t.tooOld ? `too old (not copied) ${t.tooOld}, ` : ''}errors ${t.errors} in ${seconds.toFixed(1)} s${report.aborted ? ' (interrupted: the rest is synced next time)' : ''}`
   );
@@ -49,6 +49,8 @@ export function summaryLine(report: SyncReport, seconds: number, dryRun: boolean
 export function folderLine(f: SyncReport['folders'][number]): string | undefined {
   const parts: string[] = [];
   if (f.copied.toLeft || f.copied.toRight) parts.push(`copied ${f.copied.toRight} →, ${f.copied.toLeft} ←`);
+  // A report from a daemon older than moves has none.
+  if (f.moved?.toLeft || f.moved?.toRight) parts.push(`moved ${f.moved.toRight} →, ${f.moved.toLeft} ←`);
   if (f.flagged.left || f.flagged.right) parts.push(`flagged ${f.flagged.right} →, ${f.flagged.left} ←`);
   if (f.deleted.left || f.deleted.right) parts.push(`deleted ${f.deleted.right} →, ${f.deleted.left} ←`);
   if (f.paired) parts.push(`paired ${f.paired}`);
@@ -129,11 +131,13 @@ export class JsonReporter implements Reporter {
           copies: plan.toLeft.copies.length,
           flags: plan.toLeft.flags.length,
           deletes: plan.toLeft.deletes.length,
+          moves: plan.toLeft.moves?.length ?? 0,
         },
         toRight: {
           copies: plan.toRight.copies.length,
           flags: plan.toRight.flags.length,
           deletes: plan.toRight.deletes.length,
+          moves: plan.toRight.moves?.length ?? 0,
         },
       });
     } else if (event.type === 'copied') {

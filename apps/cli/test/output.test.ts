@@ -95,6 +95,7 @@ function folderReport(key: string, errors = 0): SyncReport['folders'][number] {
     key,
     action: 'synced',
     copied: { toLeft: 0, toRight: errors ? 1 : 0 },
+    moved: { toLeft: 0, toRight: 0 },
     flagged: { left: 0, right: 0 },
     deleted: { left: 0, right: 0 },
     paired: 0,
@@ -125,6 +126,7 @@ describe('what a reporter asks a daemon for', () => {
     plans: [],
     totals: {
       copied: 1,
+      moved: 0,
       flagged: 0,
       deleted: 0,
       paired: 0,
@@ -177,3 +179,36 @@ describe('what a reporter asks a daemon for', () => {
     });
   }
 });
+
+describe('moves in the plain output', () => {
+  it('shows a folder’s moves by direction and their total in the summary', async () => {
+    const { folderLine, summaryLine } = await import('../src/output.js');
+    const report = folderReport('Archive');
+    report.moved = { toLeft: 1, toRight: 3 };
+    expect(folderLine(report)).toBe('Archive: moved 3 →, 1 ←');
+    const sync: SyncReport = {
+      aborted: false,
+      folders: [report],
+      plans: [],
+      totals: { ...emptyTotals(), moved: 4 },
+    };
+    expect(summaryLine(sync, 1, false)).toMatch(/^copied 0, moved 4, flagged 0, /);
+    expect(summaryLine({ ...sync, totals: emptyTotals() }, 1, false)).toMatch(/^copied 0, flagged 0, /);
+  });
+});
+
+function emptyTotals(): SyncReport['totals'] {
+  return {
+    copied: 0,
+    moved: 0,
+    flagged: 0,
+    deleted: 0,
+    paired: 0,
+    conflicts: 0,
+    tooLarge: 0,
+    tooOld: 0,
+    errors: 0,
+    foldersCreated: 0,
+    foldersDeleted: 0,
+  };
+}

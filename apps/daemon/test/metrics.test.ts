@@ -370,6 +370,7 @@ function emptyReport(): SyncReport {
     plans: [],
     totals: {
       copied: 0,
+      moved: 0,
       flagged: 0,
       deleted: 0,
       paired: 0,

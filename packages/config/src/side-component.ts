@@ -36,6 +36,7 @@ const METHODS = [
   'applyFlags',
   'applyDeletes',
   'applyCopies',
+  'applyMoves',
   'commit',
   'interrupt',
   'watch',

@@ -25,6 +25,7 @@ const report: SyncReport = {
       key: 'INBOX',
       action: 'synced',
       copied: { toLeft: 0, toRight: 2 },
+      moved: { toLeft: 0, toRight: 0 },
       flagged: { left: 0, right: 0 },
       deleted: { left: 0, right: 0 },
       paired: 0,
@@ -37,6 +38,7 @@ const report: SyncReport = {
   plans: [],
   totals: {
     copied: 2,
+    moved: 0,
     flagged: 0,
     deleted: 0,
     paired: 0,

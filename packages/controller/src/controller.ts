@@ -19,6 +19,7 @@ import {
   type Listing,
   type MessageContent,
   type MessagePair,
+  type MoveAction,
   type ReadResult,
   type Side,
   type SideChanges,
@@ -321,6 +322,68 @@ export class Controller implements SideController {
       }
     });
     return this.#record(path, outcomes, () => this.#state.recordPairs(key, record), record.length > 0);
+  }
+
+  async applyMoves(
+    fromKey: string,
+    fromPath: FolderPath,
+    toKey: string,
+    toPath: FolderPath,
+    actions: readonly MoveAction[],
+  ): Promise<ActionOutcome[] | null> {
+    if (!this.#driver.moveMessages) return null;
+    if (actions.length === 0) return [];
+    const results = await this.#driver.moveMessages(
+      fromPath,
+      toPath,
+      actions.map((a) => a.pair[this.side]),
+    );
+    const byId = new Map(results.map((r) => [r.id, r]));
+    const outcomes: ActionOutcome[] = [];
+    const record: MessagePair[] = [];
+    const forget: string[] = [];
+    for (const a of actions) {
+      const id = a.pair[this.side];
+      const r = byId.get(id);
+      const where = `message ${id} from ${displayFolder(fromPath)} to ${displayFolder(toPath)} (${this.side})`;
+      if (r?.ok) {
+        outcomes.push(r.newId === undefined ? { ok: true, id } : { ok: true, id, newId: r.newId });
+        forget.push(id);
+        if (r.newId !== undefined) {
+          record.push(
+            this.side === 'left'
+              ? { left: r.newId, right: a.id, flags: a.pair.base }
+              : { left: a.id, right: r.newId, flags: a.pair.base },
+          );
+        }
+      } else if (r) {
+        outcomes.push({
+          ok: false,
+          id,
+          code: r.gone ? 'MESSAGE_GONE' : 'MOVE_FAILED',
+          message: `Could not move ${where}: ${r.message}`,
+        });
+      } else {
+        outcomes.push({
+          ok: false,
+          id,
+          code: 'MOVE_UNANSWERED',
+          message: `The store gave no outcome for moving ${where}; the next sync finds it in either folder.`,
+        });
+      }
+    }
+    // The pair is recorded where the message is now before it is forgotten where it was: a crash in
+    // between leaves it in both, and the next sync, finding it gone from the old folder on both sides,
+    // forgets it there. The other order would leave it in neither, and the moved message unpaired.
+    return this.#record(
+      toPath,
+      outcomes,
+      async () => {
+        if (record.length > 0) await this.#state.recordPairs(toKey, record);
+        await this.#state.forgetPairs(fromKey, this.side, forget);
+      },
+      forget.length > 0,
+    );
   }
 
   /**

@@ -8,7 +8,7 @@ import type {
 } from './driver.js';
 import type { FolderPath, ListedFolder } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
-import type { CopyAction, DeleteAction, FlagAction } from './plan.js';
+import type { CopyAction, DeleteAction, FlagAction, MoveAction } from './plan.js';
 import type { FolderPairRecord, MessagePair } from './state.js';
 import type { ChangeWatch } from './watch.js';
 
@@ -90,6 +90,28 @@ export interface SideController extends Partial<ChangeWatch> {
   applyFlags(key: string, path: FolderPath, actions: readonly FlagAction[]): Promise<ActionOutcome[]>;
   applyDeletes(key: string, path: FolderPath, actions: readonly DeleteAction[]): Promise<ActionOutcome[]>;
   applyCopies(key: string, path: FolderPath, items: readonly CopyItem[]): Promise<ActionOutcome[]>;
+  /**
+   * Optional: moves this side's halves of the actions' pairs from folder pair `fromKey` (this side's
+   * `fromPath`) into `toKey` (`toPath`) with the store's own move ({@link Driver.moveMessages}), because
+   * the user moved them so on the other side. Answers `null` when this side cannot move messages (its
+   * driver has no `moveMessages`): the engine then copies and deletes as it would without moves. With
+   * no actions it only answers that: `[]` or `null`.
+   *
+   * One outcome per action, by this side's id in `fromPath`. For each message the driver moved with a
+   * new id, the pair is recorded in `toKey` (the other side's `id`, the new id, the old base flags)
+   * before it is forgotten in `fromKey`, so a crash in between leaves it in both, and the next sync,
+   * finding it gone from `fromKey` on both sides, forgets it there. A message moved without a new id
+   * (a store that does not say it) is only forgotten in `fromKey`, and its outcome has no `newId`: the
+   * engine then pairs the two by content on the next sync. A message no longer in `fromPath` fails with
+   * `MESSAGE_GONE`; one moved but not recorded fails with `STATE_WRITE_FAILED`, as for copies.
+   */
+  applyMoves?(
+    fromKey: string,
+    fromPath: FolderPath,
+    toKey: string,
+    toPath: FolderPath,
+    actions: readonly MoveAction[],
+  ): Promise<ActionOutcome[] | null>;
   commit(key: string, marker: FolderMarker): Promise<void>;
   /**
    * Optional: the sync is stopping and will not wait; see {@link Driver.interrupt}. Calls in flight

@@ -1,4 +1,4 @@
-import { displayFolder } from './folders.js';
+import { displayFolder, parseFolderKey } from './folders.js';
 import type { FolderPlan, SidePlan } from './plan.js';
 
 function side(lines: string[], name: 'left' | 'right', plan: SidePlan) {
@@ -9,6 +9,8 @@ function side(lines: string[], name: 'left' | 'right', plan: SidePlan) {
     lines.push(`  flags of ${f.id} on the ${name}: ${parts.join(' ')}`);
   }
   for (const d of plan.deletes) lines.push(`  delete ${d.id} on the ${name}`);
+  for (const m of plan.moves ?? [])
+    lines.push(`  move ${m.pair[name]} from ${displayFolder(parseFolderKey(m.from))} on the ${name}`);
 }
 
 /** A plan in words, one line per action: what a dry run prints. */

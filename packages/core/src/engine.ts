@@ -1,12 +1,22 @@
 import type { ActionOutcome, CopyItem, SideController } from './controller.js';
 import { isReadFailure } from './driver.js';
 import { errorScope } from './errors.js';
+import { flagsEqual } from './flags.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
 import { type FolderPath, folderKey, isRefusedFolder, type ListedFolder, quoteName } from './folders.js';
 import { keptOnConflict, mergeFolder } from './merge.js';
 import { otherSide, type PairRef, type Side, type SideChanges } from './model.js';
+import {
+  type DetectedMove,
+  type MoveSource,
+  type MoveTarget,
+  matchMoves,
+  moveCandidates,
+  movedFlags,
+  moveHashNeeds,
+} from './moves.js';
 import { type Candidate, contentPairingNeeds } from './pairing.js';
-import { type FolderPlan, isEmptyFolderPlan } from './plan.js';
+import { type FolderPlan, isEmptyFolderPlan, type MoveAction } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
 import type { FolderPairRecord } from './state.js';
 
@@ -60,6 +70,11 @@ export interface FolderReport {
   /** What happened to the folder itself. */
   action: 'synced' | 'created' | 'deleted' | 'recreated' | 'forgotten' | 'skipped' | 'failed';
   copied: { toLeft: number; toRight: number };
+  /**
+   * Messages moved into this folder from another folder of the same side (the store's own move, no
+   * body copied), because the user moved them so on the other side: `toRight` moved on the right.
+   */
+  moved: { toLeft: number; toRight: number };
   flagged: { left: number; right: number };
   deleted: { left: number; right: number };
   /** Messages found on both sides and paired by content rather than copied. */
@@ -81,6 +96,8 @@ export interface SyncReport {
   plans: FolderPlan[];
   totals: {
     copied: number;
+    /** Messages moved between folders rather than copied and deleted (see {@link FolderReport.moved}). */
+    moved: number;
     flagged: number;
     deleted: number;
     paired: number;
@@ -109,6 +126,7 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
     key,
     action,
     copied: { toLeft: 0, toRight: 0 },
+    moved: { toLeft: 0, toRight: 0 },
     flagged: { left: 0, right: 0 },
     deleted: { left: 0, right: 0 },
     paired: 0,
@@ -122,6 +140,9 @@ function newReport(key: string, action: FolderReport['action']): FolderReport {
 /**
  * The engine: syncs every folder pair of two sides. Per folder it asks both sides for their changes
  * concurrently, merges them into a plan (pure, see `mergeFolder`), and has each side apply its half.
+ * Where a folder pair synced before takes part, every folder of the pass is listed first, so that a
+ * message the user moved between folders on one side is moved on the other (see `moveCandidates` and
+ * {@link SideController.applyMoves}) rather than deleted there and copied again.
  *
  * `left` must be the controller built for the left side (`left.side === 'left'`) and `right` the one
  * for the right side: each records its pairs and markers under its own side in the shared state, so
@@ -146,6 +167,7 @@ export async function sync(
     plans: [],
     totals: {
       copied: 0,
+      moved: 0,
       flagged: 0,
       deleted: 0,
       paired: 0,
@@ -170,6 +192,7 @@ export async function sync(
   report.aborted = run.stopped;
   for (const f of report.folders) {
     report.totals.copied += f.copied.toLeft + f.copied.toRight;
+    report.totals.moved += f.moved.toLeft + f.moved.toRight;
     report.totals.flagged += f.flagged.left + f.flagged.right;
     report.totals.deleted += f.deleted.left + f.deleted.right;
     report.totals.paired += f.paired;
@@ -266,7 +289,24 @@ async function folderPasses(
     const before = report.folders.length;
     // Decisions come sorted by key, so a parent is reached before its children; and drivers create
     // missing parents anyway, so concurrent folders cannot trip over each other.
-    await runLimited(decisions, options.concurrency ?? 1, (d) => run.decide(d));
+    // Every folder of the pass is listed before any is applied: a message the user moved between two
+    // folders shows as a deletion in one and a new message in the other, and only both change sets
+    // together tell a move, whichever folder comes first.
+    // Waiting for every listing has a price: a folder whose listing stalls holds up the others, and a
+    // sync stopped meanwhile has applied nothing. So it is paid only where a move can be found: one
+    // needs a message pair recorded by an earlier sync, which only a folder pair synced before holds.
+    // A first sync (the longest) still applies each folder as soon as it is listed.
+    const movesPossible = decisions.some((d) => d.kind === 'sync' && !d.isNew && d.selectable);
+    const jobs: FolderJob[] = [];
+    await runLimited(decisions, options.concurrency ?? 1, async (d) => {
+      const job = await run.begin(d);
+      if (!job) return;
+      if (movesPossible) jobs.push(job);
+      else await run.finish(job);
+    });
+    jobs.sort((a, b) => (a.folder.key < b.folder.key ? -1 : a.folder.key > b.folder.key ? 1 : 0));
+    await run.moves(jobs);
+    await runLimited(jobs, options.concurrency ?? 1, (job) => run.finish(job));
     for (const d of decisions) handled.add(d.key);
     const changedLists = report.folders
       .slice(before)
@@ -315,6 +355,51 @@ async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) =
   await Promise.all(workers);
 }
 
+/** A folder pair listed in this pass, waiting for the moves of the pass and then for its own merge. */
+interface FolderJob {
+  folder: FolderReport;
+  left: FolderPath;
+  right: FolderPath;
+  /** Synced as it stands on both sides (not recreated, not reset): a move may come from it or go into it. */
+  movable: boolean;
+  heldBefore: string | undefined;
+  limits: string;
+  lc: SideChanges;
+  rc: SideChanges;
+  /** Sides whose marker must not be committed after this sync, whatever the plan says, because of a move. */
+  hold: Set<Side>;
+  /** The moves made into this folder, by the side that made them. */
+  moves: Record<Side, MoveAction[]>;
+}
+
+const samePair = (a: { left: string; right: string }, b: { left: string; right: string }) =>
+  a.left === b.left && a.right === b.right;
+
+function changesOf(job: FolderJob, side: Side): SideChanges {
+  return side === 'left' ? job.lc : job.rc;
+}
+
+function setChanges(job: FolderJob, changes: SideChanges): void {
+  if (changes.side === 'left') job.lc = changes;
+  else job.rc = changes;
+}
+
+function pathOf(job: FolderJob, side: Side): FolderPath {
+  return side === 'left' ? job.left : job.right;
+}
+
+/** Items grouped by a key, in the order each key was first seen. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): [string, T[]][] {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return [...out];
+}
+
 class FolderRun {
   constructor(
     private readonly sides: Record<Side, SideController>,
@@ -347,8 +432,13 @@ class FolderRun {
     return this.stopped;
   }
 
-  async decide(d: FolderDecision): Promise<void> {
-    if (this.aborted) return;
+  /**
+   * Starts a folder decision: whatever the folder itself needs (created, deleted, forgotten), then, for
+   * a folder whose messages are synced, both sides' listings, returned for {@link finish} once every
+   * folder of the pass is listed. A folder that ends here is reported at once.
+   */
+  async begin(d: FolderDecision): Promise<FolderJob | undefined> {
+    if (this.aborted) return undefined;
     const { left } = this.sides;
     // The report of the folder in progress, so what was done before an interruption is still counted.
     let folder: FolderReport | undefined;
@@ -367,30 +457,55 @@ class FolderRun {
             await this.sides[d.on].createFolder(d.on === 'left' ? d.left : d.right);
             await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
           }
-          if (d.selectable) await this.syncFolder(folder, d.left, d.right, d.on);
+          if (d.selectable) return await this.list(folder, d.left, d.right, true, d.on);
           break;
         case 'sync':
           folder = newReport(d.key, 'synced');
           if (d.isNew && !this.dry) await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
-          if (d.selectable) await this.syncFolder(folder, d.left, d.right);
+          if (d.selectable) return await this.list(folder, d.left, d.right, true);
           break;
-        case 'deleted':
-          folder = await this.deletedOnOneSide(d);
+        case 'deleted': {
+          const outcome = await this.deletedOnOneSide(d);
+          if ('lc' in outcome) return outcome;
+          folder = outcome;
           break;
+        }
       }
     } catch (err) {
-      if (this.aborted) {
-        // Cut short by the stop: what was done is counted, the rest is done next time.
-        if (folder) this.report.folders.push(folder);
-        throw err;
-      }
-      // A message error that escaped a batch's outcomes still only concerns this folder.
-      if (errorScope(err) === 'store') throw err;
-      folder = newReport(d.key, 'failed');
-      folder.errors.push({ scope: 'folder', code: codeOf(err), message: (err as Error).message });
+      folder = this.failed(d.key, folder, err);
     }
+    this.done(folder);
+    return undefined;
+  }
+
+  /** Merges and applies a listed folder (see {@link begin}), and reports it. */
+  async finish(job: FolderJob): Promise<void> {
+    let folder = job.folder;
+    try {
+      if (!this.aborted) await this.syncListed(job);
+    } catch (err) {
+      folder = this.failed(job.folder.key, job.folder, err);
+    }
+    this.done(folder);
+  }
+
+  private done(folder: FolderReport): void {
     this.report.folders.push(folder);
-    this.options.onEvent?.({ type: 'folder-done', key: d.key, report: folder });
+    this.options.onEvent?.({ type: 'folder-done', key: folder.key, report: folder });
+  }
+
+  /** The report of a folder that failed; rethrows what is not the folder's alone (a store error, the stop). */
+  private failed(key: string, folder: FolderReport | undefined, err: unknown): FolderReport {
+    if (this.aborted) {
+      // Cut short by the stop: what was done is counted, the rest is done next time.
+      if (folder) this.report.folders.push(folder);
+      throw err;
+    }
+    // A message error that escaped a batch's outcomes still only concerns this folder.
+    if (errorScope(err) === 'store') throw err;
+    const failed = newReport(key, 'failed');
+    failed.errors.push({ scope: 'folder', code: codeOf(err), message: (err as Error).message });
+    return failed;
   }
 
   /**
@@ -398,7 +513,9 @@ class FolderRun {
    * since the last sync (every message there was also in the deleted folder, unchanged); otherwise
    * bring it back and sync it afresh, forgetting the old pairs, which would read as deletions.
    */
-  private async deletedOnOneSide(d: Extract<FolderDecision, { kind: 'deleted' }>): Promise<FolderReport> {
+  private async deletedOnOneSide(
+    d: Extract<FolderDecision, { kind: 'deleted' }>,
+  ): Promise<FolderReport | FolderJob> {
     const present = otherSide(d.missingOn);
     const presentPath = present === 'left' ? d.left : d.right;
     const mayDelete = this.policy.propagate.folderDeletion && flowsFrom(this.policy, d.missingOn);
@@ -442,12 +559,23 @@ class FolderRun {
       await this.sides[d.missingOn].createFolder(d.missingOn === 'left' ? d.left : d.right);
       await this.sides.left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
     }
-    if (d.selectable) await this.syncFolder(folder, d.left, d.right, d.missingOn);
+    // Its pairs were forgotten: it is synced afresh, and takes no part in moves.
+    if (d.selectable) return await this.list(folder, d.left, d.right, false, d.missingOn);
     return folder;
   }
 
-  /** `absentOn`: in a dry run, the side where the folder does not exist yet (so it is not listed). */
-  private async syncFolder(folder: FolderReport, lp: FolderPath, rp: FolderPath, absentOn?: Side) {
+  /**
+   * Lists both sides of a folder whose messages are synced. `movable`: the folder is synced as it
+   * stands on both sides, so a move may come from it or go into it. `absentOn`: in a dry run, the side
+   * where the folder does not exist yet (so it is not listed).
+   */
+  private async list(
+    folder: FolderReport,
+    lp: FolderPath,
+    rp: FolderPath,
+    movable: boolean,
+    absentOn?: Side,
+  ): Promise<FolderJob> {
     const { left, right } = this.sides;
     const key = folder.key;
     this.options.onEvent?.({ type: 'folder-start', key });
@@ -478,10 +606,32 @@ class FolderRun {
         skipListing('right') ? rc : right.changes(key, rp, again),
       ]);
     }
-    const paths = { left: lp, right: rp };
     for (const problem of [...(lc.problems ?? []), ...(rc.problems ?? [])]) {
       folder.errors.push({ scope: 'message', code: problem.code, message: problem.message });
     }
+    return {
+      folder,
+      left: lp,
+      right: rp,
+      movable,
+      heldBefore,
+      limits,
+      lc,
+      rc,
+      hold: new Set(),
+      moves: { left: [], right: [] },
+    };
+  }
+
+  /** The rest of a folder's sync once every folder of the pass is listed and the moves are done. */
+  private async syncListed(job: FolderJob): Promise<void> {
+    const { left, right } = this.sides;
+    const { folder, heldBefore, limits } = job;
+    const key = folder.key;
+    const lp = job.left;
+    const rp = job.right;
+    let { lc, rc } = job;
+    const paths = { left: lp, right: rp };
 
     // The surviving halves of pairs orphaned by an epoch change, described by their side.
     const orphans: { left: Candidate[]; right: Candidate[] } = { left: [], right: [] };
@@ -525,6 +675,9 @@ class FolderRun {
       hashes: { left: lh, right: rh },
       policy: this.policy,
     });
+    for (const side of ['left', 'right'] as const) {
+      if (job.moves[side].length > 0) (side === 'left' ? plan.toLeft : plan.toRight).moves = job.moves[side];
+    }
     folder.conflicts = plan.conflicts.length;
     folder.paired = plan.record.length;
     this.holdBack(folder, plan, lc, rc);
@@ -541,6 +694,7 @@ class FolderRun {
     }
     const failures = await this.apply(folder, plan);
     if (failures !== 0) return;
+    const hold = new Set([...plan.hold, ...job.hold]);
     // Messages held back stay unpaired, and a listing since the marker would not show them again. The
     // limits they were held under are recorded before the marker, so changing them (raising a limit)
     // lists the folder in full and brings them over, while keeping them costs nothing.
@@ -548,13 +702,260 @@ class FolderRun {
     const record = { key, left: lp, right: rp };
     if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
     await Promise.all([
-      plan.hold.includes('left') ? undefined : left.commit(key, lc.marker),
-      plan.hold.includes('right') ? undefined : right.commit(key, rc.marker),
+      hold.has('left') ? undefined : left.commit(key, lc.marker),
+      hold.has('right') ? undefined : right.commit(key, rc.marker),
     ]);
     // Only a full listing of both sides proves that nothing is held back any more.
     if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
       await left.recordFolderPair(record);
     }
+  }
+
+  /** Whether each side's controller can move messages, once asked (see {@link SideController.applyMoves}). */
+  private readonly canMove: Partial<Record<Side, boolean>> = {};
+
+  /**
+   * Finds the messages the user moved between folders on either side since the last sync, and moves
+   * them the same way on the other side, before any folder is applied. Each folder's change sets are
+   * then what remains: a move is neither a deletion in the folder it left nor a new message in the
+   * one it went to, and its flags are merged in the folder it went to. A move that cannot be proven,
+   * or made, stays the deletion and the new message it looked like.
+   */
+  async moves(jobs: readonly FolderJob[]): Promise<void> {
+    const movable = jobs.filter((j) => j.movable);
+    if (movable.length < 2) return;
+    for (const mover of ['left', 'right'] as const) {
+      if (this.aborted) return;
+      let detected: DetectedMove[];
+      try {
+        detected = await this.detectMoves(mover, movable);
+      } catch (err) {
+        if (this.aborted || errorScope(err) === 'store') throw err;
+        // A folder that fails to describe or hash (gone since it was listed) fails in its own sync:
+        // here it only means no moves.
+        continue;
+      }
+      if (detected.length > 0) await this.makeMoves(mover, detected, movable);
+    }
+  }
+
+  /** The moves `mover` made, proven by body hashes; the other side must be able to make them. */
+  private async detectMoves(mover: Side, jobs: readonly FolderJob[]): Promise<DetectedMove[]> {
+    const other = otherSide(mover);
+    const folders = jobs.map((j) => ({ key: j.folder.key, left: j.lc, right: j.rc }));
+    const candidates = moveCandidates(folders, mover, this.policy);
+    if (candidates.sources.length === 0) return [];
+    if (!(await this.movesSupported(other))) return [];
+    const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
+    // The other side describes its halves of the pairs that left a folder on the mover's side.
+    const sources = (
+      await Promise.all(
+        groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
+          const job = byKey.get(key)!;
+          const ids = list.map((c) => c.pair[other]);
+          const described = new Map(
+            (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
+          );
+          return list.flatMap((c): MoveSource[] => {
+            const d = described.get(c.pair[other]);
+            return d ? [{ ...c, size: d.size, messageId: d.messageId ?? null }] : [];
+          });
+        }),
+      )
+    ).flat();
+    // New messages of the target folders are described on both sides, into the folders' own change
+    // sets (their merge needs the same descriptions): the mover's as candidates, the other side's as
+    // the rivals a candidate must not be moved beside.
+    const targetKeys = [...new Set(candidates.targets.map((t) => t.key))];
+    await Promise.all(
+      targetKeys.flatMap((key) => {
+        const job = byKey.get(key)!;
+        return (['left', 'right'] as const).map(async (side) => {
+          setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true));
+        });
+      }),
+    );
+    const targets: MoveTarget[] = targetKeys.flatMap((key) =>
+      changesOf(byKey.get(key)!, mover).added.map((m) => ({
+        key,
+        id: m.id,
+        flags: m.flags,
+        size: m.size,
+        messageId: m.messageId,
+      })),
+    );
+    const rivals = new Map<string, (number | undefined)[]>();
+    for (const key of targetKeys) {
+      const job = byKey.get(key)!;
+      const sizes: (number | undefined)[] = changesOf(job, other).added.map((m) => m.size);
+      // A message kept on a delete-vs-change conflict there pairs by content too: the folder is left alone.
+      if (keptOnConflict(job.lc, job.rc, this.policy)[other].length > 0) sizes.push(undefined);
+      if (sizes.length > 0) rivals.set(key, sizes);
+    }
+    const needs = moveHashNeeds(sources, targets);
+    if (needs.sources.length === 0) return [];
+    const hashed = async (side: Side, list: { key: string; id: string }[]) => {
+      const out = new Map<string, string>();
+      await Promise.all(
+        groupBy(list, (c) => c.key).map(async ([key, items]) => {
+          const hashes = await this.sides[side].hashes(
+            pathOf(byKey.get(key)!, side),
+            items.map((i) => i.id),
+          );
+          for (const [id, h] of Object.entries(hashes)) out.set(`${key}\u0000${id}`, h);
+        }),
+      );
+      return out;
+    };
+    const [sourceHashes, targetHashes] = await Promise.all([
+      hashed(
+        other,
+        needs.sources.map((s) => ({ key: s.key, id: s.pair[other] })),
+      ),
+      hashed(mover, needs.targets),
+    ]);
+    return matchMoves(
+      sources.map((s) => ({ ...s, hash: sourceHashes.get(`${s.key}\u0000${s.pair[other]}`) })),
+      targets.map((t) => ({ ...t, hash: targetHashes.get(`${t.key}\u0000${t.id}`) })),
+      rivals,
+    );
+  }
+
+  /** Whether `side` can move messages: asked once per sync, with an empty call. */
+  private async movesSupported(side: Side): Promise<boolean> {
+    const known = this.canMove[side];
+    if (known !== undefined) return known;
+    const controller = this.sides[side];
+    const answer = controller.applyMoves ? await controller.applyMoves('', [], '', [], []) : null;
+    this.canMove[side] = answer !== null;
+    return this.canMove[side];
+  }
+
+  /**
+   * Makes the moves `mover` made on the other side, folder pair by folder pair, and takes them out of
+   * the folders' change sets. Each message's outcome decides: moved (the pair is in the target folder
+   * now, its flags merged there), refused (the deletion and the new message it looked like), gone or
+   * uncertain (nothing copied or deleted for it now; the folders are not committed, so the next sync
+   * looks again and finds it moved, or not).
+   */
+  private async makeMoves(mover: Side, detected: readonly DetectedMove[], jobs: readonly FolderJob[]) {
+    const other = otherSide(mover);
+    const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
+    const keepsKeywords = (await this.sides[mover].capabilities()).keywords;
+    for (const [, group] of groupBy(detected, (m) => `${m.from}\u0000${m.to}`)) {
+      if (this.aborted) return;
+      const from = byKey.get(group[0]!.from)!;
+      const to = byKey.get(group[0]!.to)!;
+      const actions: MoveAction[] = group.map((m) => ({ from: m.from, pair: m.pair, id: m.id }));
+      let outcomes: ActionOutcome[] | null;
+      if (this.dry) {
+        // Planned, not made: the other side's id stands in for the one the move would give.
+        outcomes = actions.map((a) => ({ ok: true, id: a.pair[other], newId: a.pair[other] }));
+      } else {
+        try {
+          outcomes = await this.sides[other].applyMoves!(
+            from.folder.key,
+            pathOf(from, other),
+            to.folder.key,
+            pathOf(to, other),
+            actions,
+          );
+        } catch (err) {
+          if (this.aborted || errorScope(err) === 'store') throw err;
+          // The move may have happened, in part or in whole: every message of it is uncertain.
+          const code = codeOf(err) === 'MOVE_FAILED' ? 'FOLDER_BAD' : codeOf(err);
+          const message = (err as Error).message;
+          outcomes = actions.map((a) => ({ ok: false, id: a.pair[other], code, message }));
+        }
+      }
+      if (outcomes === null) {
+        this.canMove[other] = false;
+        return;
+      }
+      const byId = new Map(outcomes.map((o) => [o.id, o]));
+      group.forEach((m, i) => {
+        this.settleMove(mover, m, actions[i]!, byId.get(m.pair[other]), from, to, keepsKeywords);
+      });
+    }
+  }
+
+  private settleMove(
+    mover: Side,
+    move: DetectedMove,
+    action: MoveAction,
+    outcome: ActionOutcome | undefined,
+    from: FolderJob,
+    to: FolderJob,
+    keepsKeywords: boolean,
+  ): void {
+    const other = otherSide(mover);
+    const { pair } = move;
+    const leftFrom = () => {
+      const gone = changesOf(from, mover);
+      const kept = changesOf(from, other);
+      setChanges(from, { ...gone, removed: gone.removed.filter((p) => !samePair(p, pair)) });
+      setChanges(from, { ...kept, flagged: kept.flagged.filter((f) => !samePair(f.pair, pair)) });
+    };
+    const arrived = () => {
+      const added = changesOf(to, mover);
+      setChanges(to, { ...added, added: added.added.filter((m) => m.id !== move.id) });
+    };
+    if (outcome?.ok) {
+      const otherFlags =
+        changesOf(from, other).flagged.find((f) => samePair(f.pair, pair))?.flags ?? pair.base;
+      leftFrom();
+      arrived();
+      to.folder.moved[other === 'left' ? 'toLeft' : 'toRight']++;
+      to.moves[other].push(action);
+      if (outcome.newId === undefined) {
+        // Moved where the store did not say its new id: the two are paired by content next time,
+        // which only a listing of the folder since its last marker on both sides shows.
+        to.hold.add('left');
+        to.hold.add('right');
+        return;
+      }
+      // The pair now lives in the target folder with its old base; each side's flags that differ from
+      // it go through the folder's flag merge, as a flag change on a known pair would.
+      const moved: PairRef =
+        mover === 'left'
+          ? { left: move.id, right: outcome.newId, base: pair.base }
+          : { left: outcome.newId, right: move.id, base: pair.base };
+      const flags = { [mover]: movedFlags(move.flags, pair.base, keepsKeywords), [other]: otherFlags };
+      for (const side of [mover, other]) {
+        const changes = changesOf(to, side);
+        const now = flags[side]!;
+        if (!flagsEqual(now, pair.base)) {
+          setChanges(to, { ...changes, flagged: [...changes.flagged, { pair: moved, flags: now }] });
+        }
+      }
+      return;
+    }
+    if (outcome?.code === 'MOVE_FAILED') {
+      // The store refused to move this one and said so: nothing moved, so it is the deletion and
+      // the new message it looked like.
+      return;
+    }
+    arrived();
+    to.hold.add('left');
+    to.hold.add('right');
+    if (outcome?.code === 'MESSAGE_GONE') {
+      // Gone from its folder on the other side since the listing (another program): that folder's merge
+      // forgets the pair. The new message waits for the next sync, which sees where the other went.
+      return;
+    }
+    // Uncertain (the call failed, or the move was made and not recorded): nothing is deleted or copied
+    // for it now, and neither folder is committed, so the next sync lists both again and finds the
+    // message moved (then paired by content) or not (then moved again).
+    leftFrom();
+    from.hold.add('left');
+    from.hold.add('right');
+    to.folder.errors.push({
+      scope: 'message',
+      code: outcome?.code ?? 'MOVE_UNANSWERED',
+      message:
+        outcome?.message ??
+        `The ${other} side gave no outcome for moving message ${pair[other]} into ${to.folder.key}; the next sync looks again.`,
+    });
   }
 
   /** Fills in the size and Message-ID of new messages that need them; ones vanished since are dropped. */

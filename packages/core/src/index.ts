@@ -63,6 +63,16 @@ export {
   type Side,
   type SideChanges,
 } from './model.js';
+export {
+  type DetectedMove,
+  type MoveFolder,
+  type MoveSource,
+  type MoveTarget,
+  matchMoves,
+  moveCandidates,
+  movedFlags,
+  moveHashNeeds,
+} from './moves.js';
 export { decodeMutf7, encodeMutf7 } from './mutf7.js';
 export {
   type Candidate,
@@ -81,6 +91,7 @@ export {
   type FolderPlan,
   isEmptyFolderListPlan,
   isEmptyFolderPlan,
+  type MoveAction,
   type SidePlan,
   sidePlanSize,
 } from './plan.js';

@@ -1,6 +1,6 @@
 import type { FlagList } from './flags.js';
 import type { FolderPath } from './folders.js';
-import type { Side } from './model.js';
+import type { PairRef, Side } from './model.js';
 import type { MessagePair } from './state.js';
 
 /** Copy the other side's message `from` into this side; once written, it pairs with `from`. */
@@ -29,11 +29,30 @@ export interface DeleteAction {
   pair: { left: string; right: string };
 }
 
+/**
+ * Move a message into this folder from another folder of the same side, because the user moved it on
+ * the other side: the store's own move, so no body crosses. Once done, the pair is recorded here (the
+ * other side's id `id` with this side's new id, and the old base flags) before it is forgotten in `from`.
+ */
+export interface MoveAction {
+  /** The key of the folder pair the message left. */
+  from: string;
+  /** The pair it was in there: this side's half is the message to move; `base` the last synced flags. */
+  pair: PairRef;
+  /** The moved message's id in this folder on the other side, where the user put it. */
+  id: string;
+}
+
 /** What one side must do in one folder. */
 export interface SidePlan {
   copies: CopyAction[];
   flags: FlagAction[];
   deletes: DeleteAction[];
+  /**
+   * Moves into this folder, set only when there are some. The engine does them before any folder's
+   * copies, flags and deletions, since a move's source is another folder.
+   */
+  moves?: MoveAction[];
 }
 
 /** A conflict the merge resolved, reported so the user can see what was decided. */
@@ -81,9 +100,9 @@ export function emptySidePlan(): SidePlan {
   return { copies: [], flags: [], deletes: [] };
 }
 
-/** How many actions a side plan holds: copies, flag changes and deletions. */
+/** How many actions a side plan holds: copies, flag changes, deletions and moves. */
 export function sidePlanSize(plan: SidePlan): number {
-  return plan.copies.length + plan.flags.length + plan.deletes.length;
+  return plan.copies.length + plan.flags.length + plan.deletes.length + (plan.moves?.length ?? 0);
 }
 
 /** True when applying the plan would change nothing, neither a store nor the state. */
