@@ -58,6 +58,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
 );
+/** A history in which a message is filed on the left, then another on the right. */
+const MOVES_EACH_WAY: Op[][] = [
+  [
+    { t: 'add', side: 'left', folder: 0, flags: ['\\Seen'], messageId: true },
+    { t: 'add', side: 'right', folder: 1, flags: [], messageId: true },
+  ],
+  [{ t: 'move', side: 'left', from: 0, to: 3, pick: 0, count: 1 }],
+  [{ t: 'move', side: 'right', from: 1, to: 2, pick: 0, count: 1 }],
+];
+
 /** A history: rounds of user changes on both sides, each followed by a sync. */
 const history = fc.array(fc.array(op, { maxLength: 8 }), { minLength: 1, maxLength: 5 });
 
@@ -231,7 +241,8 @@ describe('sync over random histories of two stores (default policy)', slow, () =
           await checkSynced(world, before);
         }
       }),
-      { numRuns: RUNS },
+      // One history that surely moves, each way, so a short run (TWINBOX_PROPERTY_RUNS=5) reaches a move too.
+      { numRuns: RUNS, examples: [[MOVES_EACH_WAY]] },
     );
     // The histories do reach the moves: users' moves are made as moves, not only copied and deleted.
     expect(moved).toBeGreaterThan(0);

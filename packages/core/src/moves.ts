@@ -126,17 +126,31 @@ function crossesFolders(g: Group): boolean {
 }
 
 /**
+ * Whether a group is proven by its fingerprint alone, as content pairing takes it: one source and one
+ * target, in different folders, sharing a Message-ID and a size that nothing else in the sync shares.
+ * Hashing them would read both bodies, and over IMAP download the one the move exists not to transfer.
+ */
+function uniqueByMessageId(key: string, g: Group): boolean {
+  return (
+    !key.startsWith('\u0001') &&
+    g.sources.length === 1 &&
+    g.targets.length === 1 &&
+    g.sources[0]!.key !== g.targets[0]!.key
+  );
+}
+
+/**
  * Which described candidates need a body hash: every one whose fingerprint (Message-ID and size, or the
- * size alone) it shares with a candidate of the other kind in another folder. Equal fingerprints only
- * make a move possible; equal hashes prove it, so nothing else is ever moved.
+ * size alone) it shares with a candidate of the other kind in another folder, unless that fingerprint
+ * is a Message-ID and size held by exactly one source and one target (see {@link matchMoves}).
  */
 export function moveHashNeeds(
   sources: readonly MoveSource[],
   targets: readonly MoveTarget[],
 ): { sources: MoveSource[]; targets: MoveTarget[] } {
   const need = { sources: [] as MoveSource[], targets: [] as MoveTarget[] };
-  for (const g of groups(sources, targets).values()) {
-    if (!crossesFolders(g)) continue;
+  for (const [key, g] of groups(sources, targets)) {
+    if (!crossesFolders(g) || uniqueByMessageId(key, g)) continue;
     need.sources.push(...g.sources);
     need.targets.push(...g.targets);
   }
@@ -144,9 +158,11 @@ export function moveHashNeeds(
 }
 
 /**
- * The moves proven: each target paired with a source of the same fingerprint and the same body hash
- * in another folder, one to one (among identical bodies any pairing is right, as in content pairing).
- * A candidate without a hash, or without its twin, is no move: it stays a deletion and a new message.
+ * The moves proven, by the identity content pairing uses: a target and a source in another folder
+ * that alone share a Message-ID and a size are the same message; otherwise each target is paired with
+ * a source of the same fingerprint and the same body hash in another folder, one to one (among
+ * identical bodies any pairing is right, as in content pairing). A candidate without a hash where one
+ * is needed, or without its twin, is no move: it stays a deletion and a new message.
  *
  * `rivals` lists, by folder key, the sizes of what is new on the other side of that folder (`undefined`
  * for a size it did not list). A target that could pair by content with one of those is left alone:
@@ -161,8 +177,14 @@ export function matchMoves(
   const contested = (t: MoveTarget) => {
     return rivals.get(t.key)?.some((s) => s === undefined || s === t.size) === true;
   };
-  for (const g of groups(sources, targets).values()) {
+  for (const [key, g] of groups(sources, targets)) {
     if (!crossesFolders(g)) continue;
+    if (uniqueByMessageId(key, g)) {
+      const [s, t] = [g.sources[0]!, g.targets[0]!];
+      if (!contested(t))
+        moves.push({ from: s.key, to: t.key, pair: s.pair, id: t.id, flags: normalizeFlags(t.flags) });
+      continue;
+    }
     const free = g.sources.filter((s) => s.hash !== undefined);
     for (const t of g.targets) {
       if (t.hash === undefined || contested(t)) continue;

@@ -80,12 +80,23 @@ describe('moveHashNeeds and matchMoves', () => {
     ...over,
   });
 
-  it('asks hashes only where a fingerprint ties across folders', () => {
-    const sources = [src('INBOX', pair('1', 'a')), src('INBOX', pair('2', 'b'), { messageId: '<other@x>' })];
-    const targets = [tgt('Archive', '7'), tgt('INBOX', '8', { messageId: '<other@x>' })];
+  it('asks hashes only where a fingerprint ties across folders, not for a unique Message-ID and size', () => {
+    const sources = [
+      src('INBOX', pair('1', 'a')),
+      src('INBOX', pair('2', 'b'), { messageId: '<other@x>' }),
+      src('INBOX', pair('3', 'c'), { messageId: '<twice@x>' }),
+    ];
+    const targets = [
+      tgt('Archive', '7'),
+      tgt('INBOX', '8', { messageId: '<other@x>' }),
+      tgt('Archive', '9', { messageId: '<twice@x>' }),
+      tgt('Later', '10', { messageId: '<twice@x>' }),
+    ];
     const needs = moveHashNeeds(sources, targets);
-    expect(needs.sources.map((s) => s.pair.left)).toEqual(['1']);
-    expect(needs.targets.map((t) => t.id)).toEqual(['7']);
+    // <m@x>: one source, one target in another folder: proven by the fingerprint, as content pairing
+    // takes it. <other@x>: only within one folder, no move. <twice@x>: two targets, hashes decide.
+    expect(needs.sources.map((s) => s.pair.left)).toEqual(['3']);
+    expect(needs.targets.map((t) => t.id)).toEqual(['9', '10']);
   });
 
   it('groups messages without Message-ID by size alone', () => {
@@ -96,15 +107,27 @@ describe('moveHashNeeds and matchMoves', () => {
     expect(needs.targets.map((t) => t.id)).toEqual(['7']);
   });
 
-  it('moves only what equal hashes prove: a fingerprint alone is no proof', () => {
+  it('moves a unique Message-ID and size without hashes, and anything else only on equal hashes', () => {
     const p = pair('1', 'a', ['\\Seen']);
-    const unproven = matchMoves([src('INBOX', p)], [tgt('Archive', '7')]);
-    expect(unproven).toEqual([]);
-    const different = matchMoves([src('INBOX', p, { hash: 'h1' })], [tgt('Archive', '7', { hash: 'h2' })]);
+    expect(matchMoves([src('INBOX', p)], [tgt('Archive', '7', { flags: ['\\Seen'] })])).toEqual([
+      { from: 'INBOX', to: 'Archive', pair: p, id: '7', flags: ['\\Seen'] },
+    ]);
+    // Without a Message-ID, a size is no proof; nor are two targets sharing one fingerprint.
+    const bare = { messageId: null };
+    expect(matchMoves([src('INBOX', p, bare)], [tgt('Archive', '7', bare)])).toEqual([]);
+    const twins = [tgt('Archive', '7'), tgt('Later', '8')];
+    expect(matchMoves([src('INBOX', p)], twins)).toEqual([]);
+    const different = matchMoves(
+      [src('INBOX', p, { hash: 'h1', ...bare })],
+      [tgt('Archive', '7', { hash: 'h2', ...bare })],
+    );
     expect(different).toEqual([]);
     const proven = matchMoves(
       [src('INBOX', p, { hash: 'h1' })],
-      [tgt('Archive', '7', { hash: 'h1', flags: ['\\Seen', '\\Flagged'] })],
+      [
+        tgt('Archive', '7', { hash: 'h1', flags: ['\\Seen', '\\Flagged'] }),
+        tgt('Later', '8', { hash: 'h2' }),
+      ],
     );
     expect(proven).toEqual([
       { from: 'INBOX', to: 'Archive', pair: p, id: '7', flags: ['\\Flagged', '\\Seen'] },
