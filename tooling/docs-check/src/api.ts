@@ -30,18 +30,21 @@ export interface ApiExport {
   text: string;
 }
 
+/** How the checks compile the shipped declarations: as a user's project on Node resolves them. */
+export const declarationOptions: ts.CompilerOptions = {
+  module: ts.ModuleKind.NodeNext,
+  moduleResolution: ts.ModuleResolutionKind.NodeNext,
+  target: ts.ScriptTarget.ES2023,
+  types: ['node'],
+  noEmit: true,
+  skipLibCheck: true,
+};
+
 /** The exports of each entry point, by specifier, from one program over all of them. */
 export function readApi(entries: readonly EntryPoint[]): Map<string, ApiExport[]> {
   const program = ts.createProgram(
     entries.map((e) => e.declarations),
-    {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2023,
-      types: ['node'],
-      noEmit: true,
-      skipLibCheck: true,
-    },
+    declarationOptions,
   );
   const checker = program.getTypeChecker();
   const printer = ts.createPrinter({ removeComments: true });
