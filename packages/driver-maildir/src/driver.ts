@@ -106,6 +106,8 @@ const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\seen': 'S',
   '\\deleted': 'T',
 };
+/** How many renames or removals of one batch are in flight at once. */
+const RENAMES_AT_ONCE = 16;
 /** Directories made 0700 and files 0600: mail is for its owner only. */
 const DIR_MODE = 0o700;
 
@@ -566,13 +568,11 @@ export class MaildirDriver implements Driver {
       updates.flatMap((u) => u.add),
     );
     const touched = new Set<string>();
-    const outcomes: FlagOutcome[] = [];
-    for (const update of updates) {
+    // Renames of distinct files, so several at once: each waits on the disk, not on the one before.
+    const outcomes = await mapLimit(updates, RENAMES_AT_ONCE, async (update): Promise<FlagOutcome> => {
       const refused = normalizeFlags(update.add).find((f) => full.has(f.toLowerCase()));
-      if (refused) {
-        outcomes.push({ id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) });
-        continue;
-      }
+      if (refused)
+        return { id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) };
       try {
         await this.#withEntry(dir, update.id, async (entry) => {
           const name = renamedForFlags(entry.name, update, (k) => keywords.letterOf(k));
@@ -582,12 +582,12 @@ export class MaildirDriver implements Driver {
           if (entry.sub === 'new') touched.add(join(dir, 'new'));
           this.#ownEntries(dir)?.set(update.id, { sub: 'cur', name });
         });
-        outcomes.push({ id: update.id, ok: true });
+        return { id: update.id, ok: true };
       } catch (err) {
         const gone = err instanceof MessageError && err.code === 'MESSAGE_GONE';
-        outcomes.push({ id: update.id, ok: false, gone, message: (err as Error).message });
+        return { id: update.id, ok: false, gone, message: (err as Error).message };
       }
-    }
+    });
     await this.#syncDirs(touched);
     return outcomes;
   }
@@ -598,18 +598,21 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
     const touched = new Set<string>();
-    for (const id of ids) {
+    // Every removal is tried and settled before an error is thrown, so none is left running behind it.
+    const failures = await mapLimit(ids, RENAMES_AT_ONCE, async (id): Promise<unknown> => {
       try {
         await this.#withEntry(dir, id, async (entry) => {
           await unlink(join(dir, entry.sub, entry.name));
           touched.add(join(dir, entry.sub));
           this.#ownEntries(dir)?.delete(id);
         });
+        return undefined;
       } catch (err) {
-        if (err instanceof MessageError && err.code === 'MESSAGE_GONE') continue;
-        throw this.#folderError(path, dir, 'delete messages in', err);
+        return err instanceof MessageError && err.code === 'MESSAGE_GONE' ? undefined : err;
       }
-    }
+    });
+    const failed = failures.find((err) => err !== undefined);
+    if (failed !== undefined) throw this.#folderError(path, dir, 'delete messages in', failed);
     await this.#syncDirs(touched);
   }
 
