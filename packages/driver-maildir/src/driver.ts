@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   mkdir,
   open,
@@ -105,6 +106,8 @@ const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\seen': 'S',
   '\\deleted': 'T',
 };
+/** How many renames or removals of one batch are in flight at once. */
+const RENAMES_AT_ONCE = 16;
 /** Directories made 0700 and files 0600: mail is for its owner only. */
 const DIR_MODE = 0o700;
 
@@ -125,7 +128,9 @@ function toBytes(data: Buffer): Uint8Array {
  * - Flags live in the `:2,` info (D F P R S T), keywords as Dovecot's letters (`dovecot-keywords`).
  *   Info letters this driver does not know are kept when it renames a file.
  * - The marker is the inode and mtime of `new/` and `cur/`: an unchanged folder costs two `stat`s,
- *   a changed one a read of its directory entries, never of file contents.
+ *   a changed one a read of its directory entries, never of file contents. Since a marker this driver
+ *   gave, a changed folder is answered as a `delta` against the files that listing saw, whoever
+ *   changed them: its own writes cost a lookup each, not a listing of the whole folder.
  * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
  * - Messages are kept with LF line endings on disk and handed out with CRLF; a body that does not
  *   fit that (CR CR LF, a bare LF) still comes back byte for byte (see `eol.ts`).
@@ -135,8 +140,23 @@ export class MaildirDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
   readonly #layout: FolderLayout;
   readonly #fsync: boolean;
-  /** Each folder's messages as of its last scan: where to find a file without listing again. */
+  /**
+   * Each folder's messages as of its last scan, kept up to date by our own writes: where to find a
+   * file without listing again. Shares its map with {@link #listed} until the first write (see
+   * {@link #ownEntries}).
+   */
   readonly #entries = new Map<string, Entries>();
+  /**
+   * Each folder's last listing: its marker and the files it saw, exactly as listed. A later listing
+   * since that marker answers with what differs from them (a `delta`), so a folder changed by a few
+   * files costs a directory read and those files, not a listing of every message (and the state's
+   * pairs for all of them) again. One per folder: a listing since any other marker is full.
+   */
+  readonly #listed = new Map<string, { marker: string; entries: Entries; keywords: string }>();
+  /** Tells this driver's markers of unreliable stamps from any other instance's (another process). */
+  readonly #token = randomBytes(6).toString('base64url');
+  /** Counts listings, so that every unreliable marker of this driver is a new one. */
+  #listings = 0;
   readonly #keywords = new Map<string, KeywordMap>();
   /** See {@link MaildirOptions.readOnly}. */
   readonly #readOnly: boolean;
@@ -311,6 +331,7 @@ export class MaildirDriver implements Driver {
     if (isInbox(path)) throw new FolderError('The inbox cannot be deleted.', { code: 'FOLDER_IS_INBOX' });
     const dir = this.#layout.dirOf(path);
     this.#entries.delete(dir);
+    this.#listed.delete(dir);
     this.#keywords.delete(dir);
     if (!(await exists(dir))) return;
     // Moved aside first, then removed: a crash in between leaves the folder gone, never half there.
@@ -346,36 +367,54 @@ export class MaildirDriver implements Driver {
 
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const dir = this.#layout.dirOf(path);
-    const since = request.since;
+    const since = request.since?.epoch === EPOCH ? request.since : undefined;
     try {
-      if (since && since.epoch === EPOCH && !since.value.endsWith(UNRELIABLE)) {
+      if (since && !since.value.includes(UNRELIABLE)) {
         const stamp = await folderStamp(dir);
         if (!stamp) throw this.#missing(path, dir);
         if (stamp.value === since.value) return { kind: 'unchanged', marker: since };
       }
       const scan = await scanFolder(dir);
       if (!scan) throw this.#missing(path, dir);
-      this.#entries.set(dir, scan.entries);
       const keywords = await this.#keywordMap(dir, true);
-      // Many files share one info string (`:2,S`): parse each distinct one once.
-      const flagsByInfo = new Map<string, string[]>();
-      const messages: ListedMessage[] = [];
-      for (const [id, entry] of scan.entries) {
-        const at = infoStart(entry.name);
-        const info = at < 0 ? '' : entry.name.slice(at + 3);
-        let flags = flagsByInfo.get(info);
-        if (!flags) {
-          const parsed = parseMaildirName(`x:2,${info}`);
-          flags = flagsOf(parsed.flags, parsed.keywordLetters, keywords);
-          flagsByInfo.set(info, flags);
-        }
+      const keywordText = keywords.serialize();
+      const previous = this.#listed.get(dir);
+      // A stamp that proves nothing gets a token no other listing has: it then names this listing's
+      // snapshot alone, never another one taken at the same stamp with other files in it.
+      const value = scan.stamp.includes(UNRELIABLE)
+        ? `${scan.stamp}${this.#token}${++this.#listings}`
+        : scan.stamp;
+      const marker: FolderMarker = { epoch: EPOCH, value };
+      this.#listed.set(dir, { marker: value, entries: scan.entries, keywords: keywordText });
+      this.#entries.set(dir, scan.entries);
+      const flagsOfName = flagParser(keywords);
+      const listedOf = (id: string, entry: Entry): ListedMessage => {
+        const flags = flagsOfName(entry.name);
         const crlf = sizeField(id, ',W=');
-        messages.push(crlf === undefined ? { id, flags } : { id, flags, size: crlf });
+        return crlf === undefined ? { id, flags } : { id, flags, size: crlf };
+      };
+      let listing: Listing;
+      if (since && previous?.marker === since.value && previous.keywords === keywordText) {
+        // The files as of `since` are known: the answer is what differs from them, whoever changed it
+        // (our own writes since then included, which the state already holds and so cost a lookup
+        // each). Compared name by name, not by mtime, so a change made by another program in the same
+        // clock tick as one of ours is seen all the same.
+        const changed: ListedMessage[] = [];
+        const vanished: string[] = [];
+        for (const [id, entry] of scan.entries) {
+          if (previous.entries.get(id)?.name !== entry.name) changed.push(listedOf(id, entry));
+        }
+        for (const id of previous.entries.keys()) if (!scan.entries.has(id)) vanished.push(id);
+        if (request.dates) await addDates(dir, scan.entries, changed);
+        listing = { kind: 'delta', marker, changed, vanished };
+      } else {
+        const messages: ListedMessage[] = [];
+        for (const [id, entry] of scan.entries) messages.push(listedOf(id, entry));
+        if (request.dates) await addDates(dir, scan.entries, messages);
+        listing = { kind: 'full', marker, messages };
       }
-      if (request.dates) await addDates(dir, scan.entries, messages);
       if (!this.#readOnly) await cleanTmp(dir);
-      const marker: FolderMarker = { epoch: EPOCH, value: scan.stamp };
-      return { kind: 'full', marker, messages };
+      return listing;
     } catch (err) {
       throw this.#folderError(path, dir, 'list', err);
     }
@@ -498,7 +537,7 @@ export class MaildirDriver implements Driver {
       index.push(i);
     }
     const delivered = await deliverBatch(join(dir, 'tmp'), deliveries, this.#fsync);
-    const entries = this.#entries.get(dir);
+    const entries = this.#ownEntries(dir);
     for (const [k, outcome] of delivered.entries()) {
       const d = deliveries[k]!;
       if (outcome.ok) {
@@ -529,13 +568,11 @@ export class MaildirDriver implements Driver {
       updates.flatMap((u) => u.add),
     );
     const touched = new Set<string>();
-    const outcomes: FlagOutcome[] = [];
-    for (const update of updates) {
+    // Renames of distinct files, so several at once: each waits on the disk, not on the one before.
+    const outcomes = await mapLimit(updates, RENAMES_AT_ONCE, async (update): Promise<FlagOutcome> => {
       const refused = normalizeFlags(update.add).find((f) => full.has(f.toLowerCase()));
-      if (refused) {
-        outcomes.push({ id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) });
-        continue;
-      }
+      if (refused)
+        return { id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) };
       try {
         await this.#withEntry(dir, update.id, async (entry) => {
           const name = renamedForFlags(entry.name, update, (k) => keywords.letterOf(k));
@@ -543,14 +580,14 @@ export class MaildirDriver implements Driver {
           await rename(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
           touched.add(join(dir, 'cur'));
           if (entry.sub === 'new') touched.add(join(dir, 'new'));
-          this.#entries.get(dir)?.set(update.id, { sub: 'cur', name });
+          this.#ownEntries(dir)?.set(update.id, { sub: 'cur', name });
         });
-        outcomes.push({ id: update.id, ok: true });
+        return { id: update.id, ok: true };
       } catch (err) {
         const gone = err instanceof MessageError && err.code === 'MESSAGE_GONE';
-        outcomes.push({ id: update.id, ok: false, gone, message: (err as Error).message });
+        return { id: update.id, ok: false, gone, message: (err as Error).message };
       }
-    }
+    });
     await this.#syncDirs(touched);
     return outcomes;
   }
@@ -561,18 +598,21 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
     const touched = new Set<string>();
-    for (const id of ids) {
+    // Every removal is tried and settled before an error is thrown, so none is left running behind it.
+    const failures = await mapLimit(ids, RENAMES_AT_ONCE, async (id): Promise<unknown> => {
       try {
         await this.#withEntry(dir, id, async (entry) => {
           await unlink(join(dir, entry.sub, entry.name));
           touched.add(join(dir, entry.sub));
-          this.#entries.get(dir)?.delete(id);
+          this.#ownEntries(dir)?.delete(id);
         });
+        return undefined;
       } catch (err) {
-        if (err instanceof MessageError && err.code === 'MESSAGE_GONE') continue;
-        throw this.#folderError(path, dir, 'delete messages in', err);
+        return err instanceof MessageError && err.code === 'MESSAGE_GONE' ? undefined : err;
       }
-    }
+    });
+    const failed = failures.find((err) => err !== undefined);
+    if (failed !== undefined) throw this.#folderError(path, dir, 'delete messages in', failed);
     await this.#syncDirs(touched);
   }
 
@@ -685,7 +725,7 @@ export class MaildirDriver implements Driver {
         await utimes(target, mtime, mtime);
         await unlink(source);
         touched.add(join(toDir, existing.sub)).add(join(toDir, entry.sub)).add(join(fromDir, entry.sub));
-        this.#entries.get(fromDir)?.delete(id);
+        this.#ownEntries(fromDir)?.delete(id);
         targetEntries.set(id, { sub: entry.sub, name });
         return { id, ok: true, newId: id };
       }
@@ -697,7 +737,7 @@ export class MaildirDriver implements Driver {
     }
     await rename(source, target);
     touched.add(join(fromDir, entry.sub)).add(join(toDir, entry.sub));
-    this.#entries.get(fromDir)?.delete(id);
+    this.#ownEntries(fromDir)?.delete(id);
     targetEntries.set(newId, { sub: entry.sub, name: target.slice(join(toDir, entry.sub).length + 1) });
     return { id, ok: true, newId };
   }
@@ -757,6 +797,7 @@ export class MaildirDriver implements Driver {
   async close(): Promise<void> {
     await this.unwatch();
     this.#entries.clear();
+    this.#listed.clear();
     this.#keywords.clear();
   }
 
@@ -797,6 +838,18 @@ export class MaildirDriver implements Driver {
     throw new MessageError(`The message ${id} is no longer in ${dir}: another program removed it.`, {
       code: 'MESSAGE_GONE',
     });
+  }
+
+  /**
+   * The folder's entries, ready for a write to change them: a copy once, while they are still the map
+   * the last listing saw, since that snapshot must stay what was listed.
+   */
+  #ownEntries(dir: string): Entries | undefined {
+    const entries = this.#entries.get(dir);
+    if (!entries || entries !== this.#listed.get(dir)?.entries) return entries;
+    const own = new Map(entries);
+    this.#entries.set(dir, own);
+    return own;
   }
 
   async #rescan(dir: string): Promise<Entries> {
@@ -931,6 +984,22 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
     if (errno(err) === 'ENOENT') return false;
     throw err;
   }
+}
+
+/** Flags by file name; many files share one info string (`:2,S`), so each distinct one is parsed once. */
+function flagParser(keywords: KeywordMap): (name: string) => string[] {
+  const byInfo = new Map<string, string[]>();
+  return (name) => {
+    const at = infoStart(name);
+    const info = at < 0 ? '' : name.slice(at + 3);
+    let flags = byInfo.get(info);
+    if (!flags) {
+      const parsed = parseMaildirName(`x:2,${info}`);
+      flags = flagsOf(parsed.flags, parsed.keywordLetters, keywords);
+      byInfo.set(info, flags);
+    }
+    return flags;
+  };
 }
 
 function flagsOf(flags: readonly string[], letters: readonly string[], keywords: KeywordMap): string[] {

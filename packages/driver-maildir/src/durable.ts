@@ -32,7 +32,7 @@ const CONCURRENCY = 32;
 /**
  * Delivers a batch the Maildir way, durably, with far fewer waits than one fsync per message:
  * 1. every file is written to `tmp/` and fsynced, many at once, so one journal commit covers many;
- * 2. each is renamed into place (atomic: a reader sees the whole message or none);
+ * 2. each is renamed into place (atomic: a reader sees the whole message or none), many at once;
  * 3. each target directory is fsynced once, which makes all its renames durable;
  * and only then is a message reported delivered. After a crash at any point a message is either
  * whole in its folder or absent (a leftover in `tmp/` is never read as mail).
@@ -65,8 +65,8 @@ export async function deliverBatch(
   });
 
   const touched = new Set<string>();
-  for (const [i, d] of batch.entries()) {
-    if (!outcomes[i]!.ok) continue;
+  await mapLimit(batch, CONCURRENCY, async (d, i) => {
+    if (!outcomes[i]!.ok) return;
     try {
       await rename(join(tmpDir, d.tempName), join(d.finalDir, d.finalName));
       touched.add(d.finalDir);
@@ -74,7 +74,7 @@ export async function deliverBatch(
       await unlink(join(tmpDir, d.tempName)).catch(() => {});
       outcomes[i] = { ok: false, error: error as Error };
     }
-  }
+  });
 
   if (fsync) {
     for (const dir of touched) {

@@ -347,15 +347,89 @@ describe('MaildirDriver messages', () => {
     expect(again).toEqual({ kind: 'unchanged', marker: first.marker });
     await rename(join(root, 'new', id), join(root, 'cur', `${id}:2,S`));
     const after = await driver.listMessages(['INBOX'], { since: first.marker });
-    expect(full(after).get(id)?.flags).toEqual(['\\Seen']);
+    expect(after).toMatchObject({ kind: 'delta', changed: [{ id, flags: ['\\Seen'] }], vanished: [] });
+    // Another driver (another process) never saw that listing: it lists in full.
+    const other = await MaildirDriver.open({ root });
+    expect(full(await other.listMessages(['INBOX'], { since: first.marker })).get(id)?.flags).toEqual([
+      '\\Seen',
+    ]);
   });
 
-  it('never trusts a marker taken while the folder was changing: the next listing is full', async () => {
+  it('never trusts a marker taken while the folder was changing: the next listing reads the folder again', async () => {
     const driver = await MaildirDriver.open({ root });
-    await appendOne(driver, ['INBOX'], 'fresh');
+    const id = await appendOne(driver, ['INBOX'], 'fresh');
     const first = await driver.listMessages(['INBOX'], {});
-    expect(first.marker.value.endsWith('!')).toBe(true);
-    expect((await driver.listMessages(['INBOX'], { since: first.marker })).kind).toBe('full');
+    expect(first.marker.value).toContain('!');
+    // Within the clock's granularity a change can leave the mtimes as they were: only a read shows it.
+    const [newDir, curDir] = [await stat(join(root, 'new')), await stat(join(root, 'cur'))];
+    await rename(join(root, 'new', id), join(root, 'cur', `${id}:2,F`));
+    await utimes(join(root, 'new'), newDir.atime, newDir.mtime);
+    await utimes(join(root, 'cur'), curDir.atime, curDir.mtime);
+    const again = await driver.listMessages(['INBOX'], { since: first.marker });
+    expect(again).toMatchObject({ kind: 'delta', changed: [{ id, flags: ['\\Flagged'] }], vanished: [] });
+    // Each such marker names one listing only, never another one taken at the same stamp.
+    expect(again.marker.value).not.toBe(first.marker.value);
+    const other = await MaildirDriver.open({ root });
+    expect(full(await other.listMessages(['INBOX'], { since: first.marker })).size).toBe(1);
+  });
+
+  it('answers a listing since its own marker with what changed, its own writes included', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const [a, b, c] = [
+      await appendOne(driver, ['INBOX'], 'a'),
+      await appendOne(driver, ['INBOX'], 'b'),
+      await appendOne(driver, ['INBOX'], 'c'),
+    ];
+    await age(root);
+    const first = await driver.listMessages(['INBOX'], {});
+    expect(first.kind).toBe('full');
+    await driver.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    await driver.deleteMessages(['INBOX'], [b]);
+    const d = await appendOne(driver, ['INBOX'], 'd', ['\\Seen']);
+    const after = await driver.listMessages(['INBOX'], { since: first.marker });
+    if (after.kind !== 'delta') throw new Error(`expected a delta, got ${after.kind}`);
+    expect(after.changed.map((m) => [m.id, m.flags]).sort()).toEqual(
+      [
+        [a, ['\\Flagged']],
+        [d, ['\\Seen']],
+      ].sort(),
+    );
+    expect(after.vanished).toEqual([b]);
+    // The driver still finds every file by its current name.
+    expect((await driver.readMessage(['INBOX'], c)).flags).toEqual([]);
+    expect((await driver.readMessage(['INBOX'], a)).flags).toEqual(['\\Flagged']);
+  });
+
+  it('sees a change another program made in the same clock tick as its own write', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    await age(root);
+    const first = await driver.listMessages(['INBOX'], {});
+    await driver.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    const cur = join(root, 'cur');
+    const ours = await stat(cur);
+    // Another program flags b right after our rename, and the file system's clock has not moved on:
+    // cur/ keeps the mtime our own write gave it.
+    await rename(join(cur, `${b}:2,S`), join(cur, `${b}:2,RS`));
+    await utimes(cur, ours.atime, ours.mtime);
+    const after = await driver.listMessages(['INBOX'], { since: first.marker });
+    if (after.kind !== 'delta') throw new Error(`expected a delta, got ${after.kind}`);
+    expect(new Map(after.changed.map((m) => [m.id, m.flags])).get(b)).toEqual(['\\Answered', '\\Seen']);
+  });
+
+  it('lists in full when the folder keywords changed meaning since its listing', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    await age(root);
+    const first = await driver.listMessages(['INBOX'], {});
+    expect(full(first).get(a)?.flags).toEqual(['Work']);
+    // Another program renames the keyword behind letter a, then touches a file.
+    await writeFile(join(root, 'dovecot-keywords'), '0 Home\n');
+    await appendOne(driver, ['INBOX'], 'b');
+    expect(full(await driver.listMessages(['INBOX'], { since: first.marker })).get(a)?.flags).toEqual([
+      'Home',
+    ]);
   });
 
   it('a folder deleted and made again is listed in full even with equal mtimes', async () => {

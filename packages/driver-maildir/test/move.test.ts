@@ -100,9 +100,22 @@ for (const layout of ['maildir++', 'fs'] as const) {
         kind: 'unchanged',
       });
       await driver.moveMessages(['INBOX'], ['Archive'], [id]);
-      expect(messages(await driver.listMessages(['INBOX'], { since: inbox.marker }))).toEqual([]);
+      // A delta against what each listing saw: the driver still holds both.
+      expect(await driver.listMessages(['INBOX'], { since: inbox.marker })).toMatchObject({
+        kind: 'delta',
+        changed: [],
+        vanished: [id],
+      });
+      expect(await driver.listMessages(['Archive'], { since: archive.marker })).toMatchObject({
+        kind: 'delta',
+        changed: [{ id }],
+        vanished: [],
+      });
+      // Another process never saw those listings: in full.
+      const other = await MaildirDriver.open({ root, layout });
+      expect(messages(await other.listMessages(['INBOX'], { since: inbox.marker }))).toEqual([]);
       expect(
-        messages(await driver.listMessages(['Archive'], { since: archive.marker })).map((m) => m.id),
+        messages(await other.listMessages(['Archive'], { since: archive.marker })).map((m) => m.id),
       ).toEqual([id]);
     });
 
