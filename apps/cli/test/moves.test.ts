@@ -359,6 +359,9 @@ describe('moves end to end (built binary, Dovecot)', () => {
       .map((l) => JSON.parse(l) as { type: string; dryRun?: boolean; totals?: Totals })
       .find((e) => e.type === 'pair-done');
     expect(dryTotals).toMatchObject({ dryRun: true, totals: { moved: MOVED, copied: 0, deleted: 0 } });
+    const pending = await twinbox(['-c', p.config, 'status'], p.env);
+    expect(pending.code, pending.stderr).toBe(0);
+    expect(pending.stdout).toMatch(/pending Archive: copy 0 →, 0 ←; moves 1000; flags 2; deletions 0/);
 
     p.proxy.reset();
     const moved = await sync(p);
@@ -380,6 +383,8 @@ describe('moves end to end (built binary, Dovecot)', () => {
     expect(pairs.map((x) => Number(x.left)).sort((a, b) => a - b)).toEqual(
       [...server.values()].map((m) => m.uid).sort((a, b) => a - b),
     );
+    const status = await twinbox(['-c', p.config, 'status', '--offline'], p.env);
+    expect(status.stdout).toMatch(/last sync .*: copied 0, moved 1000, flagged 2, deleted 0/);
 
     p.proxy.reset();
     expect(await sync(p)).toMatchObject({ ...nothingWritten, moved: 0 });
