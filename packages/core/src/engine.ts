@@ -792,8 +792,9 @@ class FolderRun {
       if (keptOnConflict(job.lc, job.rc, this.policy)[other].length > 0) sizes.push(undefined);
       if (sizes.length > 0) rivals.set(key, sizes);
     }
+    // No hash needed is the usual case (every move proven by a Message-ID and size alone), not "no
+    // moves": matchMoves decides either way, and hashing an empty list reads nothing.
     const needs = moveHashNeeds(sources, targets);
-    if (needs.sources.length === 0) return [];
     const hashed = async (side: Side, list: { key: string; id: string }[]) => {
       const out = new Map<string, string>();
       await Promise.all(

@@ -10,7 +10,15 @@ interface PairStatus {
   state: string;
   lastSync?: LastSync;
   /** Per folder with something to do: what a sync now would do (a dry run). */
-  pending?: { folder: string; toLeft: number; toRight: number; flags: number; deletes: number }[];
+  pending?: {
+    folder: string;
+    toLeft: number;
+    toRight: number;
+    flags: number;
+    deletes: number;
+    /** Messages to move into this folder (from another), both ways. */
+    moves: number;
+  }[];
   error?: string;
 }
 
@@ -56,6 +64,7 @@ export function registerStatus(program: Command): void {
               toRight: p.toRight.copies.length,
               flags: p.toLeft.flags.length + p.toRight.flags.length,
               deletes: p.toLeft.deletes.length + p.toRight.deletes.length,
+              moves: (p.toLeft.moves?.length ?? 0) + (p.toRight.moves?.length ?? 0),
             }));
           } catch (err) {
             status.error = (err as Error).message;
@@ -78,7 +87,7 @@ function renderStatus(s: PairStatus): string {
   if (s.lastSync) {
     const t = s.lastSync.totals;
     lines.push(
-      `  last sync ${s.lastSync.finishedAt}${s.lastSync.aborted ? ' (interrupted)' : ''}: copied ${t.copied}, flagged ${t.flagged}, deleted ${t.deleted}, errors ${t.errors}, ${s.lastSync.folders.length} folders`,
+      `  last sync ${s.lastSync.finishedAt}${s.lastSync.aborted ? ' (interrupted)' : ''}: copied ${t.copied}, ${t.moved ? `moved ${t.moved}, ` : ''}flagged ${t.flagged}, deleted ${t.deleted}, errors ${t.errors}, ${s.lastSync.folders.length} folders`,
     );
   } else {
     lines.push('  never synced');
@@ -88,7 +97,7 @@ function renderStatus(s: PairStatus): string {
   else if (s.pending) {
     for (const p of s.pending)
       lines.push(
-        `  pending ${p.folder}: copy ${p.toRight} →, ${p.toLeft} ←; flags ${p.flags}; deletions ${p.deletes}`,
+        `  pending ${p.folder}: copy ${p.toRight} →, ${p.toLeft} ←; ${p.moves ? `moves ${p.moves}; ` : ''}flags ${p.flags}; deletions ${p.deletes}`,
       );
   }
   return `${lines.join('\n')}\n`;

@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+// Issue 18's filing benchmark: 5,000 corpus messages filed from INBOX into several folders on one side
+// (on the server by UID MOVE from another client; in the Maildir by renaming the files, as a mail
+// client does), then one `twinbox sync` of the IMAP ⇄ Maildir pair: its wall time, and the bytes on the
+// wire each way (a TCP proxy in front of Dovecot's plain port counts them; plain IMAP on loopback, so no
+// TLS overhead). A Twinbox that knows moves moves the messages on the other side too; one that does not
+// copies each message (downloads or uploads its body) and deletes the original. Give `--bin` another
+// build's `apps/cli/dist/bin.js` to measure it:
+//
+//   git worktree add /tmp/base e0162f6 && (cd /tmp/base && pnpm install --frozen-lockfile && pnpm build)
+//   node bench/moves-sync.mjs --bin /tmp/base/apps/cli/dist/bin.js    # before: no moves
+//   node bench/moves-sync.mjs                                         # after: this checkout
+//
+// Options: --count 5000 (corpus messages, spread over the corpus), --folders 4 (message i goes to folder
+// `Filed<i mod folders>`), --runs 1 (each run on fresh data: a new server user copied from a seed, a
+// new Maildir, a first sync that is not timed), --bin (default: this checkout's build).
+// Each run is checked: afterwards both sides hold every message in its folder and INBOX is empty.
+// Needs the built packages (pnpm build) and Dovecot (dovecot-imapd).
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ImapDriver } from '../packages/driver-imap/dist/index.js';
+import { readCorpus } from '../tooling/corpus/dist/index.js';
+import { startDovecot } from '../tooling/dovecot/dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '5000' },
+    folders: { type: 'string', default: '4' },
+    runs: { type: 'string', default: '1' },
+    bin: { type: 'string', default: join(here, '../apps/cli/dist/bin.js') },
+  },
+});
+const COUNT = Number(values.count);
+const FOLDERS = Array.from({ length: Number(values.folders) }, (_, k) => `Filed${k}`);
+const RUNS = Number(values.runs);
+const BIN = values.bin;
+const log = (line) => process.stderr.write(`${line}\n`);
+
+/** A TCP proxy that counts the bytes each way. */
+async function countingProxy(targetPort) {
+  const counts = { up: 0, down: 0 };
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) s.on('error', () => {});
+    client.on('data', (chunk) => {
+      counts.up += chunk.length;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      counts.down += chunk.length;
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    counts,
+    reset: () => {
+      counts.up = 0;
+      counts.down = 0;
+    },
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+const run = (args) =>
+  new Promise((resolve, reject) => {
+    const started = performance.now();
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`twinbox ${args.join(' ')} failed: ${stderr || error.message}`));
+      else resolve({ ms: performance.now() - started, stdout });
+    });
+  });
+
+const messages = [];
+for await (const m of readCorpus({ limit: COUNT })) {
+  messages.push({ body: new Uint8Array(m.raw), flags: m.flags, internalDate: m.date?.getTime() });
+}
+const bodyBytes = messages.reduce((n, m) => n + m.body.byteLength, 0);
+const fmtBytes = (n) =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const server = await startDovecot();
+const { info } = server;
+const proxy = await countingProxy(info.port);
+const account = (u, port) => ({ host: '127.0.0.1', port, tls: 'none', user: u.user, password: u.password });
+
+// The seed: every message in INBOX, the folders they are filed into already there (a user files into
+// folders of their own, synced long ago). Each run's user is a copy of it made on the server's disk.
+const seed = await server.addUser('seed');
+{
+  const loader = await ImapDriver.connect(account(seed, info.port));
+  for (const f of FOLDERS) await loader.createFolder([f]);
+  const loaded = await loader.appendMessages(['INBOX'], messages);
+  await loader.close();
+  if (loaded.some((o) => !o.ok)) throw new Error('the corpus load failed');
+  log(`loaded ${messages.length} corpus messages (${fmtBytes(bodyBytes)}) into the seed user`);
+}
+
+let users = 0;
+async function freshPair() {
+  const u = await server.addUser(`run${++users}`);
+  rmSync(join(info.homeRoot, u.user), { recursive: true, force: true });
+  execFileSync('cp', ['-a', join(info.homeRoot, 'seed'), join(info.homeRoot, u.user)]);
+  const dir = mkdtempSync(join(tmpdir(), 'twinbox-bench-moves-'));
+  const maildir = join(dir, 'Mail');
+  const config = join(dir, 'twinbox.toml');
+  writeFileSync(
+    config,
+    `[state]\ndir = "${join(dir, 'state')}"\n[accounts.far]\ntype = "imap"\nhost = "127.0.0.1"\nport = ${proxy.port}\ntls = "none"\nuser = "${u.user}"\npassword = "${u.password}"\n[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
+  );
+  await run(['-q', '-c', config, 'sync']);
+  return { u, dir, maildir, config };
+}
+
+const folderOf = (i) => FOLDERS[i % FOLDERS.length];
+
+/** Files every message on the server, by UID MOVE from another client (not through the proxy). */
+async function fileOnServer(pair) {
+  const client = await ImapDriver.connect(account(pair.u, info.port));
+  try {
+    const ids = (await client.listMessages(['INBOX'], {})).messages.map((m) => m.id);
+    for (const [k, f] of FOLDERS.entries()) {
+      const out = await client.moveMessages(
+        ['INBOX'],
+        [f],
+        ids.filter((_, i) => i % FOLDERS.length === k),
+      );
+      if (out.some((o) => !o.ok)) throw new Error(`a move into ${f} failed`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Files every message in the Maildir: each file renamed into its folder's cur/, name kept, as a mail
+ * client does; the folders get INBOX's dovecot-keywords, so that keyword letters keep their meaning.
+ */
+function fileInMaildir(pair) {
+  const root = pair.maildir;
+  for (const f of FOLDERS) {
+    if (existsSync(join(root, 'dovecot-keywords')))
+      copyFileSync(join(root, 'dovecot-keywords'), join(root, `.${f}`, 'dovecot-keywords'));
+  }
+  let i = 0;
+  for (const sub of ['cur', 'new']) {
+    for (const name of readdirSync(join(root, sub)).sort()) {
+      const to = join(root, `.${folderOf(i++)}`, 'cur', name.includes(':2,') ? name : `${name}:2,`);
+      renameSync(join(root, sub, name), to);
+    }
+  }
+}
+
+/** Both sides hold the same number of messages in each folder, all of them filed, and INBOX none. */
+async function check(pair) {
+  const client = await ImapDriver.connect(account(pair.u, info.port));
+  let total = 0;
+  try {
+    for (const f of ['INBOX', ...FOLDERS]) {
+      const onServer = (await client.listMessages([f], {})).messages.length;
+      const dir = f === 'INBOX' ? pair.maildir : join(pair.maildir, `.${f}`);
+      const local = ['cur', 'new'].reduce((k, s) => k + readdirSync(join(dir, s)).length, 0);
+      if (onServer !== local || (f === 'INBOX' && local !== 0))
+        throw new Error(`${f}: ${onServer} on the server, ${local} in the Maildir`);
+      total += local;
+    }
+  } finally {
+    await client.close();
+  }
+  if (total !== COUNT) throw new Error(`${total} messages after the sync, ${COUNT} expected`);
+}
+
+const rows = [];
+for (const [where, file] of [
+  ['server (UID MOVE)', fileOnServer],
+  ['Maildir (renames)', fileInMaildir],
+]) {
+  const results = [];
+  for (let r = 0; r < RUNS; r++) {
+    const pair = await freshPair();
+    try {
+      await file(pair);
+      proxy.reset();
+      const { ms, stdout } = await run(['-c', pair.config, 'sync']);
+      const summary = /mail: (copied .*) in [\d.]+ s/.exec(stdout)?.[1] ?? stdout.trim();
+      results.push({ ms, up: proxy.counts.up, down: proxy.counts.down, summary });
+      await check(pair);
+      log(`${where}, run ${r + 1}: ${(ms / 1000).toFixed(1)} s, ${summary}`);
+    } finally {
+      rmSync(pair.dir, { recursive: true, force: true });
+    }
+  }
+  const pick = (k) => median(results.map((x) => x[k]));
+  rows.push(
+    `| ${where} | ${(pick('ms') / 1000).toFixed(1)} s | ${fmtBytes(pick('down'))} | ${fmtBytes(pick('up'))} | ${results[0].summary.replace(/, folders created.*$/, '')} |`,
+  );
+}
+await proxy.stop();
+await server.stop();
+
+let version = '';
+try {
+  version = execFileSync('git', ['-C', dirname(BIN), 'rev-parse', '--short', 'HEAD'], {
+    encoding: 'utf8',
+  }).trim();
+} catch {}
+console.log(
+  `${COUNT} corpus messages (${fmtBytes(bodyBytes)}) filed from INBOX into ${FOLDERS.length} folders, one sync; Twinbox ${version || BIN}; median of ${RUNS}\n`,
+);
+console.log('| filed on | sync wall time | bytes received | bytes sent | the sync says |');
+console.log('| --- | ---: | ---: | ---: | --- |');
+for (const row of rows) console.log(row);
