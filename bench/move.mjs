@@ -11,7 +11,6 @@
 //   node bench/move.mjs [--runs 3] [--count 1000]
 // Needs the built packages: pnpm build
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +19,7 @@ import { ImapDriver } from '../packages/driver-imap/dist/index.js';
 import { MaildirDriver } from '../packages/driver-maildir/dist/index.js';
 import { readCorpus } from '../tooling/corpus/dist/index.js';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { countingProxy } from './lib/proxy.mjs';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '3' }, count: { type: 'string', default: '1000' } },
@@ -31,35 +31,6 @@ const FILED = ['Archive'];
 /** Dovecot's own capabilities without MOVE: the driver's COPY path (UIDPLUS kept). */
 const NO_MOVE =
   'imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED CONDSTORE QRESYNC ESEARCH LIST-STATUS BINARY LITERAL+ SPECIAL-USE';
-
-/** A TCP proxy that counts the bytes each way. */
-async function countingProxy(targetPort) {
-  const counts = { up: 0, down: 0 };
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) s.on('error', () => {});
-    client.on('data', (chunk) => {
-      counts.up += chunk.length;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => {
-      counts.down += chunk.length;
-      client.write(chunk);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: server.address().port,
-    counts,
-    reset: () => {
-      counts.up = 0;
-      counts.down = 0;
-    },
-    stop: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 const messages = [];
 for await (const m of readCorpus({ limit: COUNT })) {

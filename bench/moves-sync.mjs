@@ -26,7 +26,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { ImapDriver } from '../packages/driver-imap/dist/index.js';
 import { readCorpus } from '../tooling/corpus/dist/index.js';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { countingProxy } from './lib/proxy.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -50,35 +50,6 @@ const FOLDERS = Array.from({ length: Number(values.folders) }, (_, k) => `Filed$
 const RUNS = Number(values.runs);
 const BIN = values.bin;
 const log = (line) => process.stderr.write(`${line}\n`);
-
-/** A TCP proxy that counts the bytes each way. */
-async function countingProxy(targetPort) {
-  const counts = { up: 0, down: 0 };
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) s.on('error', () => {});
-    client.on('data', (chunk) => {
-      counts.up += chunk.length;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => {
-      counts.down += chunk.length;
-      client.write(chunk);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: server.address().port,
-    counts,
-    reset: () => {
-      counts.up = 0;
-      counts.down = 0;
-    },
-    stop: () => new Promise((resolve) => server.close(resolve)),
-  };
-}
 
 const run = (args) =>
   new Promise((resolve, reject) => {
