@@ -1,5 +1,6 @@
 import { describeDriverConformance } from '@twinbox/core/testing';
 import { type DovecotServer, startDovecot } from '@twinbox/test-dovecot';
+import type { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
 import { appendAll, fullOf, mail } from './helpers.js';
@@ -32,6 +33,28 @@ describeDriverConformance(
     driver: await ImapDriver.connect(await account()),
   }),
 );
+
+/** Another client marks a message \\Deleted and does not expunge it (yet). */
+async function markDeleted(client: ImapFlow, folder: string, uid: string): Promise<void> {
+  const lock = await client.getMailboxLock(folder);
+  try {
+    await client.messageFlagsAdd(uid, ['\\Deleted'], { uid: true });
+  } finally {
+    lock.release();
+  }
+}
+
+/** What another client sees in `folder` now: each message's UID and flags. */
+async function uidsAndFlags(client: ImapFlow, folder: string): Promise<[string, string[]][]> {
+  const lock = await client.getMailboxLock(folder);
+  try {
+    await client.noop();
+    const messages = await client.fetchAll('1:*', { uid: true, flags: true });
+    return messages.map((m) => [String(m.uid), [...(m.flags ?? [])]]);
+  } finally {
+    lock.release();
+  }
+}
 
 describe('ImapDriver on a server without CONDSTORE, QRESYNC, UIDPLUS and MOVE', () => {
   it('runs against a server that really does not advertise them', async () => {
@@ -92,26 +115,14 @@ describe('ImapDriver on a server without CONDSTORE, QRESYNC, UIDPLUS and MOVE', 
       await driver.createFolder(['Deleting']);
       const [keep, marked, gone] = await appendAll(driver, ['Deleting'], ['keep', 'marked', 'gone']);
       fullOf(await driver.listMessages(['Deleting'], {}));
-      let lock = await other.getMailboxLock('Deleting');
-      try {
-        await other.messageFlagsAdd(marked!, ['\\Deleted'], { uid: true });
-      } finally {
-        lock.release();
-      }
+      await markDeleted(other, 'Deleting', marked!);
 
       await driver.deleteMessages(['Deleting'], [gone!]);
 
-      lock = await other.getMailboxLock('Deleting');
-      try {
-        await other.noop();
-        const left = await other.fetchAll('1:*', { uid: true, flags: true });
-        expect(left.map((m) => [String(m.uid), [...(m.flags ?? [])]])).toEqual([
-          [keep, []],
-          [marked, ['\\Deleted']],
-        ]);
-      } finally {
-        lock.release();
-      }
+      expect(await uidsAndFlags(other, 'Deleting')).toEqual([
+        [keep, []],
+        [marked, ['\\Deleted']],
+      ]);
     } finally {
       await other.logout();
       await driver.close();
@@ -128,27 +139,15 @@ describe('ImapDriver on a server without CONDSTORE, QRESYNC, UIDPLUS and MOVE', 
       fullOf(await driver.listMessages(['INBOX'], {}));
       fullOf(await driver.listMessages(['Moved'], {}));
       // Another client marks a message \Deleted and has not expunged it yet.
-      let lock = await other.getMailboxLock('INBOX');
-      try {
-        await other.messageFlagsAdd(marked!, ['\\Deleted'], { uid: true });
-      } finally {
-        lock.release();
-      }
+      await markDeleted(other, 'INBOX', marked!);
 
       const outcomes = await driver.moveMessages(['INBOX'], ['Moved'], [move!]);
       expect(outcomes).toEqual([{ id: move, ok: true }]);
 
-      lock = await other.getMailboxLock('INBOX');
-      try {
-        await other.noop();
-        const left = await other.fetchAll('1:*', { uid: true, flags: true });
-        expect(left.map((m) => [String(m.uid), [...(m.flags ?? [])]])).toEqual([
-          [keep, []],
-          [marked, ['\\Deleted']],
-        ]);
-      } finally {
-        lock.release();
-      }
+      expect(await uidsAndFlags(other, 'INBOX')).toEqual([
+        [keep, []],
+        [marked, ['\\Deleted']],
+      ]);
       const moved = fullOf(await driver.listMessages(['Moved'], {})).messages;
       expect(moved.map((m) => m.flags)).toEqual([[]]);
     } finally {
