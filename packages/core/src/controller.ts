@@ -9,7 +9,7 @@ import type {
 import type { FolderPath, ListedFolder } from './folders.js';
 import type { ListedMessage, Side, SideChanges } from './model.js';
 import type { CopyAction, DeleteAction, FlagAction, MoveAction } from './plan.js';
-import type { FolderPairRecord, MessagePair } from './state.js';
+import type { FolderPairRecord, FolderPairRename, MessagePair } from './state.js';
 import type { ChangeWatch } from './watch.js';
 
 /** What became of one action; failures are per message and never stop the rest of a batch. */
@@ -112,6 +112,21 @@ export interface SideController extends Partial<ChangeWatch> {
     toPath: FolderPath,
     actions: readonly MoveAction[],
   ): Promise<ActionOutcome[] | null>;
+  /**
+   * Optional: renames folder `from` to `to` on this side with the store's own rename
+   * ({@link Driver.renameFolder}, subfolders along), because the user renamed it so on the other side,
+   * then files the state's folder pairs as `pairs` says (the renamed folder's and its subfolders', see
+   * `StateBackend.renameFolderPairs`). Answers `false`, and does nothing, when this side cannot
+   * rename (its driver has no `renameFolder`, or its state no `renameFolderPairs`): the engine then
+   * copies and deletes as it would without renames. With an empty `from` it only answers that.
+   *
+   * The store is renamed first and the state follows: a crash in between leaves the folder renamed on
+   * both stores and known to the state under its old name, which the next sync then finds missing on
+   * both sides (it forgets the old pair) and new on both (it pairs the messages by content). Rejects
+   * with the driver's error, or with a `STATE_WRITE_FAILED` folder error when the store was
+   * renamed but the state could not record it.
+   */
+  renameFolder?(from: FolderPath, to: FolderPath, pairs: readonly FolderPairRename[]): Promise<boolean>;
   commit(key: string, marker: FolderMarker): Promise<void>;
   /**
    * Optional: the sync is stopping and will not wait; see {@link Driver.interrupt}. Calls in flight

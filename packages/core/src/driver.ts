@@ -206,6 +206,21 @@ export interface Driver extends Partial<ChangeWatch> {
   moveMessages?(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]>;
 
   /**
+   * Optional: renames a folder with the store's own rename, every folder below it along (IMAP RENAME;
+   * a directory rename on a Maildir), so no message crosses the connection and each keeps its body,
+   * flags, arrival time and, where the store keeps them across a rename, its id and the folder's epoch
+   * (a store that changes the epoch on a rename says so in the next listing, and the caller then pairs
+   * the messages again by content).
+   *
+   * `from` must exist (a `FOLDER_GONE` {@link FolderError} otherwise) and `to` must not (a
+   * `FOLDER_EXISTS` {@link FolderError}); missing parents of `to` are created. Neither is the inbox, and
+   * `to` is not below `from` (a `FOLDER_RENAME_REFUSED` {@link FolderError}: on IMAP, renaming INBOX
+   * moves its messages and leaves it in place). Like every write, a rename that rejects may have
+   * happened: the caller must be ready to find the folder under either name.
+   */
+  renameFolder?(from: FolderPath, to: FolderPath): Promise<void>;
+
+  /**
    * Optional: the sync is stopping (Ctrl-C, SIGTERM) and will not wait for the store. Ends any command
    * in flight at once (IMAP: closes the connection) and makes every later call reject with a
    * `INTERRUPTED` {@link StoreError}. A write in flight may or may not have happened, as after a

@@ -96,5 +96,5 @@ export {
   sidePlanSize,
 } from './plan.js';
 export { DEFAULT_POLICY, flowsFrom, resolvePolicy, type SyncPolicy } from './policy.js';
-export type { FolderPairRecord, MessagePair, StateBackend } from './state.js';
+export type { FolderPairRecord, FolderPairRename, MessagePair, StateBackend } from './state.js';
 export type { ChangeNotice, ChangeWatch, WatchRequest, WatchStatus } from './watch.js';

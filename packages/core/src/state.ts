@@ -28,6 +28,12 @@ export interface FolderPairRecord {
   heldBack?: string;
 }
 
+/** A folder pair to file under another key: the one under `from` becomes `to`, its pairs and markers kept. */
+export interface FolderPairRename {
+  from: string;
+  to: FolderPairRecord;
+}
+
 /**
  * Contract of a state backend: what the last sync left behind.
  *
@@ -46,6 +52,16 @@ export interface StateBackend {
   recordFolderPair(record: FolderPairRecord): Promise<void>;
   /** Forgets a folder pair with all of its message pairs and markers. */
   forgetFolderPair(key: string): Promise<void>;
+
+  /**
+   * Optional: files each folder pair `from` under `to.key`, with `to`'s paths and `heldBack`, keeping
+   * its message pairs and both markers, all renames in one atomic write (a folder renamed with its
+   * subfolders moves several pairs, and a crash must not leave some moved and some not). A pair
+   * already under `to.key` is replaced; an unknown `from` is skipped. The `from` and `to` keys of one
+   * call are all distinct. Without it, a renamed folder is synced as a new one (copied, then the old
+   * one deleted) rather than renamed.
+   */
+  renameFolderPairs?(renames: readonly FolderPairRename[]): Promise<void>;
 
   loadPairs(key: string): Promise<MessagePair[]>;
   /**

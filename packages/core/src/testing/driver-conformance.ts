@@ -363,6 +363,78 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         expect(await d.moveMessages(box, target, [])).toEqual([]);
       });
 
+      it('renames a folder with its subfolders (renameFolder, where the driver has it), messages kept', async () => {
+        const d = driver();
+        if (!d.renameFolder) return;
+        const child = [...box, 'Unterordner'];
+        await createFolder(child);
+        const bodies = [mail('r1'), mail('r2'), mail('r3')];
+        const ids = await append(
+          { body: bodies[0]!, flags: ['\\Seen', ...keywords(d, '$label1')] },
+          { body: bodies[1]!, flags: ['\\Flagged'] },
+        );
+        const childOutcome = await d.appendMessages(child, [{ body: bodies[2]!, flags: ['\\Answered'] }]);
+        expect(childOutcome[0]?.ok).toBe(true);
+        const before = await listFull();
+        const childBefore = await d.listMessages(child, {});
+
+        // Into a parent that does not exist yet, which is made along.
+        const to = [...root, 'Archiv', 'Neu'];
+        await createFolder(to);
+        await d.deleteFolder(to);
+        await d.deleteFolder(to.slice(0, -1));
+        await d.renameFolder(box, to);
+        created.push([...to, 'Unterordner']);
+
+        const folders = (await d.listFolders()).filter((f): f is FolderInfo => !isRefusedFolder(f));
+        const has = (path: FolderPath) => folders.some((f) => samePath(f.path, path));
+        expect(has(to), 'the new name').toBe(true);
+        expect(has([...to, 'Unterordner']), 'the subfolder under the new name').toBe(true);
+        expect(has(box), 'the old name').toBe(false);
+        expect(has(child), 'the subfolder under the old name').toBe(false);
+
+        const after = await d.listMessages(to, {});
+        if (after.kind !== 'full') throw new Error(`A listing without a marker answered '${after.kind}'.`);
+        expect(after.messages).toHaveLength(2);
+        if (after.marker.epoch === before.marker.epoch) {
+          expect(after.messages.map((m) => m.id).sort(), 'ids kept with the epoch').toEqual([...ids].sort());
+        }
+        for (const [body, flags] of [
+          [bodies[0]!, visible(['\\Seen', '$label1'])],
+          [bodies[1]!, ['\\Flagged']],
+        ] as const) {
+          const listed = after.messages.find(
+            (m) => m.flags.length === flags.length && m.flags.every((f, i) => f === flags[i]),
+          );
+          expect(listed, `the renamed folder's message with flags ${flags.join(' ')}`).toBeDefined();
+          expect(new Uint8Array((await d.readMessage(to, listed!.id)).body)).toEqual(body);
+        }
+        const childAfter = await d.listMessages([...to, 'Unterordner'], {});
+        if (childAfter.kind !== 'full' || childBefore.kind !== 'full')
+          throw new Error('Listings without a marker must be full.');
+        expect(childAfter.messages.map((m) => m.flags)).toEqual([['\\Answered']]);
+
+        // The old name is gone for every call; the new one cannot be taken twice.
+        const failure = async (p: Promise<unknown>) =>
+          p.then(
+            () => undefined,
+            (err: unknown) => err as { code?: unknown },
+          );
+        const gone = await failure(d.renameFolder(box, [...root, 'Anderswo']));
+        expect(errorScope(gone)).toBe('folder');
+        expect(gone?.code).toBe('FOLDER_GONE');
+        await createFolder([...root, 'Besetzt']);
+        const exists = await failure(d.renameFolder([...root, 'Besetzt'], to));
+        expect(errorScope(exists)).toBe('folder');
+        expect(exists?.code).toBe('FOLDER_EXISTS');
+        const below = await failure(d.renameFolder(to, [...to, 'Unterordner', 'Tiefer']));
+        expect(below?.code).toBe('FOLDER_RENAME_REFUSED');
+        const inbox = await failure(d.renameFolder(['INBOX'], [...root, 'Posteingang']));
+        expect(inbox?.code).toBe('FOLDER_RENAME_REFUSED');
+        const still = (await d.listFolders()).filter((f): f is FolderInfo => !isRefusedFolder(f));
+        expect(still.some((f) => samePath(f.path, to))).toBe(true);
+      });
+
       it('keeps a message id across flag changes', async () => {
         const body = mail('stable');
         const [a] = await append({ body, flags: [] });

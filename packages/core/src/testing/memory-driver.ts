@@ -135,6 +135,46 @@ export class MemoryStore {
   }
 
   /**
+   * Renames the folder and every folder below it, as a mail client or the driver does: messages keep
+   * their ids and the folders their epochs, unless `newEpoch` (a server that changes UIDVALIDITY on a
+   * rename: every renamed folder gets a new epoch and its messages new ids). Missing parents of `to`
+   * are created. Throws `FOLDER_GONE` when `from` does not exist, `FOLDER_EXISTS` when `to` does, and
+   * `FOLDER_RENAME_REFUSED` for the inbox or a `to` below `from`.
+   */
+  renameFolder(from: FolderPath, to: FolderPath, options: { newEpoch?: boolean } = {}): void {
+    const below = (path: readonly string[], top: FolderPath) =>
+      path.length >= top.length && keyOf(path.slice(0, top.length)) === keyOf(top);
+    if (isInbox(from) || isInbox(to) || to.length === 0 || below(to, from)) {
+      throw new FolderError(
+        `Cannot rename ${displayFolder(from)} to ${displayFolder(to)}: neither may be the inbox, nor the new name below the old.`,
+        { code: 'FOLDER_RENAME_REFUSED' },
+      );
+    }
+    getFolder(this.data, from);
+    if (findFolder(this.data, to)) {
+      throw new FolderError(`Cannot rename ${displayFolder(from)}: ${displayFolder(to)} exists already.`, {
+        code: 'FOLDER_EXISTS',
+      });
+    }
+    const moving = this.data.folders.filter((f) => below(f.path, from));
+    const targets = moving.map((f) => [...to, ...f.path.slice(from.length)]);
+    if (targets.some((path) => findFolder(this.data, path))) {
+      throw new FolderError(
+        `Cannot rename ${displayFolder(from)}: a folder below ${displayFolder(to)} exists already.`,
+        {
+          code: 'FOLDER_EXISTS',
+        },
+      );
+    }
+    moving.forEach((folder, i) => {
+      folder.path = targets[i]!;
+      folder.key = keyOf(folder.path);
+    });
+    if (to.length > 1) this.createFolder(to.slice(0, -1));
+    if (options.newEpoch) for (const folder of moving) this.resetEpoch(folder.path);
+  }
+
+  /**
    * Simulates a UIDVALIDITY change: the folder gets a new epoch and every message a new id. Ids restart
    * at 1 and are handed out rotated (the oldest message gets 2, the newest 1), so that an old id still
    * in use names a different message: an engine that ignored the epoch would pair the wrong messages
@@ -467,6 +507,16 @@ export class MemoryDriver implements Driver {
         outcomes.push({ id, ok: true, newId: moveTo(source, target, message) });
       }
       return outcomes;
+    });
+  }
+
+  renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+    return this.#run('renameFolder', from, () => {
+      this.store.renameFolder(from, to);
+      // A listing of the new name comes before any id of it is used again.
+      for (const key of [...this.#epochs.keys()]) {
+        if (key === keyOf(from) || key.startsWith(`${keyOf(from)}/`)) this.#epochs.delete(key);
+      }
     });
   }
 
