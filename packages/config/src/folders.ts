@@ -94,6 +94,12 @@ export class RenamedDriver implements Driver {
     ids: readonly string[],
   ) => Promise<MoveOutcome[]>;
   /**
+   * Present only when the inner driver can rename folders ({@link Driver.renameFolder}): both names
+   * are translated, so a folder the config maps can be renamed too (the mapping then names a folder
+   * that is no longer there, and the renamed one syncs under its new name on both sides).
+   */
+  readonly renameFolder?: (from: FolderPath, to: FolderPath) => Promise<void>;
+  /**
    * Present only when the inner driver can be watched (all three or none, as the `Driver` contract
    * says): the folders asked for are the inner driver's names, the folders reported the engine's.
    */
@@ -113,6 +119,9 @@ export class RenamedDriver implements Driver {
       this.moveMessages = (from, to, ids) =>
         move(this.#renames.toRight(from), this.#renames.toRight(to), ids);
     }
+    const rename = inner.renameFolder?.bind(inner);
+    if (rename)
+      this.renameFolder = (from, to) => rename(this.#renames.toRight(from), this.#renames.toRight(to));
     if (inner.watch && inner.nextChange && inner.unwatch) {
       const toRight = (path: FolderPath) => this.#renames.toRight(path);
       const toLeft = (path: FolderPath) => this.#renames.toLeft(path);

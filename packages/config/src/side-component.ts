@@ -37,6 +37,7 @@ const METHODS = [
   'applyDeletes',
   'applyCopies',
   'applyMoves',
+  'renameFolder',
   'commit',
   'interrupt',
   'watch',

@@ -13,6 +13,7 @@ import {
   FolderError,
   type FolderMarker,
   type FolderPairRecord,
+  type FolderPairRename,
   type FolderPath,
   type ListedFolder,
   type ListedMessage,
@@ -384,6 +385,23 @@ export class Controller implements SideController {
       },
       forget.length > 0,
     );
+  }
+
+  async renameFolder(from: FolderPath, to: FolderPath, pairs: readonly FolderPairRename[]): Promise<boolean> {
+    if (!this.#driver.renameFolder || !this.#state.renameFolderPairs) return false;
+    if (from.length === 0) return true;
+    await this.#driver.renameFolder(from, to);
+    try {
+      await this.#state.renameFolderPairs(pairs);
+    } catch (err) {
+      throw new FolderError(
+        `Folder ${displayFolder(from)} was renamed to ${displayFolder(to)} (${this.side}), but the state could not record it ` +
+          `(${(err as Error).message}); the next sync finds the folder under its new name on both sides and pairs its messages by content.`,
+        { code: 'STATE_WRITE_FAILED' },
+      );
+    }
+    for (const p of pairs) this.#recorded.delete(p.from);
+    return true;
   }
 
   /**

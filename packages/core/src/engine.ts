@@ -5,7 +5,7 @@ import { flagsEqual } from './flags.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
 import { type FolderPath, folderKey, isRefusedFolder, type ListedFolder, quoteName } from './folders.js';
 import { keptOnConflict, mergeFolder } from './merge.js';
-import { otherSide, type PairRef, type Side, type SideChanges } from './model.js';
+import { type ListedMessage, otherSide, type PairRef, type Side, type SideChanges } from './model.js';
 import {
   type DetectedMove,
   type MoveSource,
@@ -18,6 +18,13 @@ import {
 import { type Candidate, contentPairingNeeds } from './pairing.js';
 import { type FolderPlan, isEmptyFolderPlan, type MoveAction } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
+import {
+  chooseRenames,
+  type RenameCandidate,
+  renameCandidates,
+  renamedPairs,
+  renameProof,
+} from './renames.js';
 import type { FolderPairRecord } from './state.js';
 
 /** How {@link sync} runs: the policy, a dry run, which folders, how many at once, a stop signal, progress. */
@@ -68,7 +75,14 @@ export interface FolderReport {
   /** Set for a name a side listed and refused: which side, and the name exactly as it was listed. */
   refused?: { side: Side; name: string };
   /** What happened to the folder itself. */
-  action: 'synced' | 'created' | 'deleted' | 'recreated' | 'forgotten' | 'skipped' | 'failed';
+  action: 'synced' | 'created' | 'deleted' | 'recreated' | 'renamed' | 'forgotten' | 'skipped' | 'failed';
+  /**
+   * Set for a folder the user renamed on one side (`key` is its new name): its old key, the side on
+   * which the sync renamed it the same way, and how many folder pairs the rename carried (the folder
+   * and the known folders below it). Its messages are then synced under the new name, in a report of
+   * their own.
+   */
+  renamed?: { from: string; on: Side; folders: number };
   copied: { toLeft: number; toRight: number };
   /**
    * Messages moved into this folder from another folder of the same side (the store's own move, no
@@ -109,11 +123,16 @@ export interface SyncReport {
     errors: number;
     foldersCreated: number;
     foldersDeleted: number;
+    /** Folders renamed rather than copied and deleted (see {@link FolderReport.renamed}). */
+    foldersRenamed: number;
   };
 }
 
 /** Folder-list passes per sync; each one after the first only follows up implicit changes. */
 const MAX_FOLDER_PASSES = 3;
+
+/** Passes per sync that may rename folders (each is followed by one on fresh listings). */
+const MAX_RENAME_ROUNDS = 2;
 
 const EMPTY_MARKER = { epoch: '', value: '' };
 
@@ -177,6 +196,7 @@ export async function sync(
       errors: 0,
       foldersCreated: 0,
       foldersDeleted: 0,
+      foldersRenamed: 0,
     },
   };
   const run = new FolderRun(sides, policy, options, report);
@@ -202,6 +222,7 @@ export async function sync(
     report.totals.errors += f.errors.length;
     if (f.action === 'created' || f.action === 'recreated') report.totals.foldersCreated++;
     if (f.action === 'deleted') report.totals.foldersDeleted++;
+    if (f.action === 'renamed') report.totals.foldersRenamed++;
   }
   return report;
 }
@@ -261,6 +282,9 @@ async function folderPasses(
   // hold still. A later pass only handles what is new or still differs; folders synced stay synced.
   const handled = new Set<string>();
   const refusedSeen = new Set<string>();
+  // A pass that renamed folders is followed by one on fresh listings, and does not count as a pass:
+  // the renamed folders are synced there. Bounded, so a store that keeps changing cannot loop.
+  let renameRounds = 0;
   for (let pass = 0; pass < MAX_FOLDER_PASSES; pass++) {
     const [leftFolders, rightFolders, known] = await Promise.all([
       left.listFolders(),
@@ -273,7 +297,7 @@ async function folderPasses(
     const failed = new Set(
       report.folders.filter((f) => f.action === 'failed' && !f.refused).map((f) => f.key),
     );
-    const decisions = planFolders({
+    let decisions = planFolders({
       left: leftFolders,
       right: rightFolders,
       known,
@@ -282,10 +306,22 @@ async function folderPasses(
       (d) =>
         (!options.folders || options.folders(d.key)) &&
         !failed.has(d.key) &&
+        !run.renameFailed.has(d.key) &&
         !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
     );
     if (decisions.length === 0 || run.aborted) break;
     run.known = new Map(known.map((r) => [r.key, r]));
+    if (renameRounds < MAX_RENAME_ROUNDS) {
+      const renamed = await run.renames(decisions, { left: leftFolders, right: rightFolders });
+      if (renamed.applied) {
+        renameRounds++;
+        pass--;
+        continue;
+      }
+      if (renamed.covered.size > 0) {
+        decisions = decisions.filter((d) => !renamed.covered.has(d.key));
+      }
+    }
     const before = report.folders.length;
     // Decisions come sorted by key, so a parent is reached before its children; and drivers create
     // missing parents anyway, so concurrent folders cannot trip over each other.
@@ -382,6 +418,10 @@ function changesOf(job: FolderJob, side: Side): SideChanges {
 function setChanges(job: FolderJob, changes: SideChanges): void {
   if (changes.side === 'left') job.lc = changes;
   else job.rc = changes;
+}
+
+function pathOfRecord(record: FolderPairRecord, side: Side): FolderPath {
+  return side === 'left' ? record.left : record.right;
 }
 
 function pathOf(job: FolderJob, side: Side): FolderPath {
@@ -709,6 +749,111 @@ class FolderRun {
     if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
       await left.recordFolderPair(record);
     }
+  }
+
+  /** Whether each side's controller can rename folders, once asked (see {@link SideController.renameFolder}). */
+  private readonly canRename: Partial<Record<Side, boolean>> = {};
+
+  /**
+   * Keys of a rename that failed in this sync: not tried again, and left alone for the rest of the
+   * sync, so the old folder is not deleted on the side that still has it while the new one waits.
+   */
+  readonly renameFailed = new Set<string>();
+
+  private async renameSupported(side: Side): Promise<boolean> {
+    const known = this.canRename[side];
+    if (known !== undefined) return known;
+    const controller = this.sides[side];
+    this.canRename[side] = controller.renameFolder ? await controller.renameFolder([], [], []) : false;
+    return this.canRename[side];
+  }
+
+  /**
+   * Finds the folders the user renamed on one side since the last sync (a known folder gone from that
+   * side, and a new one there holding its messages: see {@link renameProof}) and renames each the same
+   * way on the other side, with the store's own rename and the state's pairs along, so that no message
+   * is copied. Returns the keys the renames stand for, which a dry run leaves out of the rest of the
+   * pass, and whether anything was written (or may have been, by a rename that failed): the pass is
+   * then done again on fresh listings, where the renamed folders are synced under their new names.
+   */
+  async renames(
+    decisions: readonly FolderDecision[],
+    lists: Record<Side, readonly ListedFolder[]>,
+  ): Promise<{ applied: boolean; covered: Set<string> }> {
+    const covered = new Set<string>();
+    if (this.aborted) return { applied: false, covered };
+    const keysOf = (list: readonly ListedFolder[]) =>
+      new Set(list.flatMap((f) => (isRefusedFolder(f) ? [] : [folderKey(f.path)])));
+    const listed = { left: keysOf(lists.left), right: keysOf(lists.right) };
+    const candidates: RenameCandidate[] = [];
+    for (const c of renameCandidates(decisions, this.known, listed, this.policy)) {
+      if (this.renameFailed.has(c.from.key) || this.renameFailed.has(c.to.key)) continue;
+      if (await this.renameSupported(otherSide(c.on))) candidates.push(c);
+    }
+    if (candidates.length === 0) return { applied: false, covered };
+    // Each folder listed once, in full, under the new folder's key, which no pair knows yet: so every
+    // message comes as new, and is described for its fingerprint. Nothing is recorded (a dry listing).
+    const contents = new Map<string, Promise<ListedMessage[]>>();
+    const content = (side: Side, probe: string, path: FolderPath) => {
+      const id = `${side}\u0000${folderKey(path)}`;
+      let listing = contents.get(id);
+      if (!listing) {
+        listing = this.sides[side]
+          .changes(probe, path, { dryRun: true, full: true })
+          .then((changes) => this.fingerprint(changes, path, true))
+          .then((changes) => changes.added);
+        contents.set(id, listing);
+      }
+      return listing;
+    };
+    const proven: RenameCandidate[] = [];
+    for (const c of candidates) {
+      const stays = otherSide(c.on);
+      try {
+        const [before, after] = await Promise.all([
+          content(stays, c.to.key, pathOfRecord(c.from, stays)),
+          content(c.on, c.to.key, c.to.path),
+        ]);
+        if (renameProof(before, after).proven) proven.push(c);
+      } catch (err) {
+        // Gone again, or unreadable now: not a rename this time; the pass deals with both folders.
+        if (errorScope(err) === 'store' || this.aborted) throw err;
+      }
+    }
+    let applied = false;
+    for (const c of chooseRenames(proven)) {
+      if (this.aborted) break;
+      const renaming = otherSide(c.on);
+      const pairs = renamedPairs(c, this.known.values());
+      let folder = newReport(c.to.key, 'renamed');
+      folder.renamed = { from: c.from.key, on: renaming, folders: pairs.length };
+      if (!this.dry) {
+        try {
+          const done = await this.sides[renaming].renameFolder!(
+            pathOfRecord(c.from, renaming),
+            c.to.path,
+            pairs,
+          );
+          if (!done) {
+            this.canRename[renaming] = false;
+            continue;
+          }
+        } catch (err) {
+          folder = this.failed(c.to.key, folder, err);
+          for (const p of pairs) {
+            this.renameFailed.add(p.from);
+            this.renameFailed.add(p.to.key);
+          }
+        }
+        applied = true;
+      }
+      for (const p of pairs) {
+        covered.add(p.from);
+        covered.add(p.to.key);
+      }
+      this.done(folder);
+    }
+    return { applied, covered };
   }
 
   /** Whether each side's controller can move messages, once asked (see {@link SideController.applyMoves}). */
