@@ -41,7 +41,7 @@ export function summaryLine(report: SyncReport, seconds: number, dryRun: boolean
   const verb = dryRun ? 'would copy' : 'copied';
   return (
     `${verb} ${t.copied}, ${t.moved ? `moved ${t.moved}, ` : ''}flagged ${t.flagged}, deleted ${t.deleted}, paired ${t.paired}, ` +
-    `folders created ${t.foldersCreated}, deleted ${t.foldersDeleted}, conflicts ${t.conflicts}, ` +
+    `folders created ${t.foldersCreated}, deleted ${t.foldersDeleted}, ${t.foldersRenamed ? `renamed ${t.foldersRenamed}, ` : ''}conflicts ${t.conflicts}, ` +
     `${t.tooLarge ? `too large (not copied) ${t.tooLarge}, ` : ''}${t.tooOld ? `too old (not copied) ${t.tooOld}, ` : ''}errors ${t.errors} in ${seconds.toFixed(1)} s${report.aborted ? ' (interrupted: the rest is synced next time)' : ''}`
   );
 }
@@ -58,6 +58,12 @@ export function folderLine(f: SyncReport['folders'][number]): string | undefined
   if (f.tooLarge) parts.push(`too large (not copied) ${f.tooLarge}`);
   if (f.tooOld) parts.push(`too old (not copied) ${f.tooOld}`);
   if (f.errors.length) parts.push(`errors ${f.errors.length}`);
+  if (f.action === 'renamed' && f.renamed) {
+    const below = f.renamed.folders - 1;
+    const along = below > 0 ? `, with ${below} subfolder${below === 1 ? '' : 's'}` : '';
+    parts.unshift(`renamed ${f.renamed.from} → ${f.key} (on the ${f.renamed.on}${along})`);
+    return parts.join(', ');
+  }
   if (f.action !== 'synced') parts.unshift(f.action);
   return parts.length ? `${f.key}: ${parts.join(', ')}` : undefined;
 }

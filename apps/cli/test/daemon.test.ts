@@ -49,6 +49,7 @@ function reportOf(errors = 0, aborted = false): SyncReport {
       errors,
       foldersCreated: 0,
       foldersDeleted: 0,
+      foldersRenamed: 0,
     },
   };
 }

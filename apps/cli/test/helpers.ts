@@ -48,6 +48,7 @@ export const nothingWritten = {
   deleted: 0,
   foldersCreated: 0,
   foldersDeleted: 0,
+  foldersRenamed: 0,
   errors: 0,
 };
 

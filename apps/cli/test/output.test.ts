@@ -136,6 +136,7 @@ describe('what a reporter asks a daemon for', () => {
       errors: 1,
       foldersCreated: 0,
       foldersDeleted: 0,
+      foldersRenamed: 0,
     },
   };
   /** Stdout and stderr of a whole pair's output, given only the events `only` lets through. */
@@ -197,6 +198,25 @@ describe('moves in the plain output', () => {
   });
 });
 
+describe('renames in the plain output', () => {
+  it('shows a renamed folder as old → new, the side and its subfolders, and the count in the summary', async () => {
+    const { folderLine, summaryLine } = await import('../src/output.js');
+    const report = { ...folderReport('Archiv/Projekte'), action: 'renamed' as const };
+    report.renamed = { from: 'Projekte', on: 'right', folders: 3 };
+    expect(folderLine(report)).toBe('renamed Projekte → Archiv/Projekte (on the right, with 2 subfolders)');
+    report.renamed = { from: 'Projekte', on: 'left', folders: 1 };
+    expect(folderLine(report)).toBe('renamed Projekte → Archiv/Projekte (on the left)');
+    const sync: SyncReport = {
+      aborted: false,
+      folders: [report],
+      plans: [],
+      totals: { ...emptyTotals(), foldersRenamed: 1 },
+    };
+    expect(summaryLine(sync, 1, false)).toMatch(/folders created 0, deleted 0, renamed 1, conflicts 0/);
+    expect(summaryLine({ ...sync, totals: emptyTotals() }, 1, false)).toMatch(/deleted 0, conflicts 0/);
+  });
+});
+
 function emptyTotals(): SyncReport['totals'] {
   return {
     copied: 0,
@@ -210,5 +230,6 @@ function emptyTotals(): SyncReport['totals'] {
     errors: 0,
     foldersCreated: 0,
     foldersDeleted: 0,
+    foldersRenamed: 0,
   };
 }

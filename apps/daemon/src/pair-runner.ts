@@ -367,6 +367,8 @@ export class PairRunner {
       const { totals } = report;
       if (
         totals.copied +
+          totals.moved +
+          (totals.foldersRenamed ?? 0) +
           totals.flagged +
           totals.deleted +
           totals.errors +

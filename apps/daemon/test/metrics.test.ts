@@ -380,6 +380,7 @@ function emptyReport(): SyncReport {
       errors: 0,
       foldersCreated: 0,
       foldersDeleted: 0,
+      foldersRenamed: 0,
     },
   };
 }

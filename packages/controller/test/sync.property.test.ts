@@ -21,7 +21,7 @@ type Op =
   | { t: 'remove'; side: Side; folder: number; pick: number }
   | { t: 'mkdir'; side: Side; folder: number }
   | { t: 'rmdir'; side: Side; folder: number }
-  | { t: 'rename'; side: Side; from: number; to: number }
+  | { t: 'rename'; side: Side; from: number; to: number; newEpoch: boolean }
   | { t: 'move'; side: Side; from: number; to: number; pick: number; count: number }
   | { t: 'reset'; side: Side; folder: number };
 
@@ -44,7 +44,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('remove' as const), side, folder, pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('mkdir' as const), side, folder }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('rmdir' as const), side, folder }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('rename' as const), side, from: folder, to: folder }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('rename' as const),
+      side,
+      from: folder,
+      to: folder,
+      newEpoch: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('reset' as const), side, folder }) },
   {
     weight: 3,
@@ -66,6 +75,16 @@ const MOVES_EACH_WAY: Op[][] = [
   ],
   [{ t: 'move', side: 'left', from: 0, to: 3, pick: 0, count: 1 }],
   [{ t: 'move', side: 'right', from: 1, to: 2, pick: 0, count: 1 }],
+];
+
+/** A history in which a folder is renamed on the left, then renamed back on the right. */
+const RENAMES_EACH_WAY: Op[][] = [
+  [
+    { t: 'add', side: 'left', folder: 1, flags: ['\\Seen'], messageId: true },
+    { t: 'add', side: 'right', folder: 2, flags: [], messageId: true },
+  ],
+  [{ t: 'rename', side: 'left', from: 1, to: 3, newEpoch: false }],
+  [{ t: 'rename', side: 'right', from: 3, to: 1, newEpoch: true }],
 ];
 
 /** A history: rounds of user changes on both sides, each followed by a sync. */
@@ -130,22 +149,21 @@ function apply(world: World, o: Op) {
       break;
     }
     case 'rename': {
-      // A server-side rename seen by a client without folder ids: a new folder holding the same mail
-      // (under new ids), and the old one gone.
+      // A mail client renames a folder (IMAP RENAME, a directory rename): its subfolders go along, the
+      // messages keep their ids, or get new ones where the store gives new ids on a rename.
       const from = FOLDERS[o.from]!;
       const to = FOLDERS[o.to]!;
-      // Like IMAP RENAME, it refuses a target that exists.
-      if (o.from === 0 || !exists(world, o.side, from) || exists(world, o.side, to)) break;
-      if (to.join('/').startsWith(`${from.join('/')}/`)) break;
       const store = world.stores[o.side];
-      store.createFolder(to);
-      for (const m of store.messages(from)) store.addMessage(to, m.body, m.flags);
-      for (const f of store.folders()) {
-        if (f.path.join('/') === from.join('/') || f.path.join('/').startsWith(`${from.join('/')}/`)) {
-          if (f.path.join('/') !== from.join('/')) {
-            for (const m of store.messages(f.path)) world.deleted.add(tokenOf(m.body));
-          }
-          store.deleteFolder(f.path);
+      // Like IMAP RENAME, it refuses a target that exists, the inbox, and a target below the folder.
+      if (o.from === 0 || o.to === 0 || !exists(world, o.side, from)) break;
+      try {
+        store.renameFolder(from, to, { newEpoch: o.newEpoch });
+      } catch (err) {
+        if (
+          (err as { code?: string }).code !== 'FOLDER_EXISTS' &&
+          (err as { code?: string }).code !== 'FOLDER_RENAME_REFUSED'
+        ) {
+          throw err;
         }
       }
       break;
@@ -212,7 +230,7 @@ async function checkSynced(world: World, before: Set<string>) {
   // A second sync plans nothing, and then writes nothing to either store.
   const dry = await world.sync({ dryRun: true });
   expect(dry.plans).toEqual([]);
-  expect(dry.totals).toMatchObject({ foldersCreated: 0, foldersDeleted: 0 });
+  expect(dry.totals).toMatchObject({ foldersCreated: 0, foldersDeleted: 0, foldersRenamed: 0 });
   const stamp = (s: Side) =>
     world.stores[s].folders().map((f) => [f.path.join('/'), world.stores[s].modseq(f.path)]);
   const stamps = { left: stamp('left'), right: stamp('right') };
@@ -229,6 +247,7 @@ function tokensNow(world: World) {
 describe('sync over random histories of two stores (default policy)', slow, () => {
   it('converges with nothing lost or duplicated, and a second sync plans nothing', async () => {
     let moved = 0;
+    let renamed = 0;
     await fc.assert(
       fc.asyncProperty(history, async (rounds) => {
         const world = new World();
@@ -238,14 +257,18 @@ describe('sync over random histories of two stores (default policy)', slow, () =
           const report = await world.sync();
           expect(report.totals.errors).toBe(0);
           moved += report.totals.moved;
+          renamed += report.totals.foldersRenamed;
           await checkSynced(world, before);
         }
       }),
-      // One history that surely moves, each way, so a short run (TWINBOX_PROPERTY_RUNS=5) reaches a move too.
-      { numRuns: RUNS, examples: [[MOVES_EACH_WAY]] },
+      // Histories that surely move and rename, each way, so a short run (TWINBOX_PROPERTY_RUNS=5)
+      // reaches both too.
+      { numRuns: RUNS, examples: [[MOVES_EACH_WAY], [RENAMES_EACH_WAY]] },
     );
-    // The histories do reach the moves: users' moves are made as moves, not only copied and deleted.
+    // The histories do reach the moves and renames: users' moves are made as moves and their renames
+    // as renames, not only copied and deleted.
     expect(moved).toBeGreaterThan(0);
+    expect(renamed).toBeGreaterThan(0);
   });
 });
 

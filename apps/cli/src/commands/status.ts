@@ -87,7 +87,7 @@ function renderStatus(s: PairStatus): string {
   if (s.lastSync) {
     const t = s.lastSync.totals;
     lines.push(
-      `  last sync ${s.lastSync.finishedAt}${s.lastSync.aborted ? ' (interrupted)' : ''}: copied ${t.copied}, ${t.moved ? `moved ${t.moved}, ` : ''}flagged ${t.flagged}, deleted ${t.deleted}, errors ${t.errors}, ${s.lastSync.folders.length} folders`,
+      `  last sync ${s.lastSync.finishedAt}${s.lastSync.aborted ? ' (interrupted)' : ''}: copied ${t.copied}, ${t.moved ? `moved ${t.moved}, ` : ''}${t.foldersRenamed ? `folders renamed ${t.foldersRenamed}, ` : ''}flagged ${t.flagged}, deleted ${t.deleted}, errors ${t.errors}, ${s.lastSync.folders.length} folders`,
     );
   } else {
     lines.push('  never synced');
