@@ -11,7 +11,7 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import {
   type ChangeNotice,
   type Driver,
@@ -53,7 +53,7 @@ import {
   sizesFromName,
 } from './filename.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
-import { FolderLayout, type FolderNameEncoding, type MaildirLayoutName } from './layout.js';
+import { FolderLayout, type FolderNameEncoding, MAX_NAME_BYTES, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
 import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
 import { newUniqueName } from './unique.js';
@@ -82,8 +82,8 @@ export interface MaildirOptions {
   /**
    * Default false. True changes nothing on disk, ever: `open` makes no directory (a missing root is a
    * `STORE_MISSING` error), listings leave old debris in `tmp/` alone, the inbox is listed only if it
-   * is a Maildir, and every write method (`createFolder`, `deleteFolder`, `appendMessages`,
-   * `setFlags`, `deleteMessages`) rejects with a `READ_ONLY` StoreError: for a verifier such as
+   * is a Maildir, and every write method (`createFolder`, `deleteFolder`, `renameFolder`,
+   * `appendMessages`, `setFlags`, `deleteMessages`, `moveMessages`) rejects with a `READ_ONLY` StoreError: for a verifier such as
    * `twinbox check`, which must not change what it inspects.
    */
   readOnly?: boolean | undefined;
@@ -360,6 +360,156 @@ export class MaildirDriver implements Driver {
         `Cannot delete the folder ${JSON.stringify(displayFolder(path))} at ${dir}: ${(err as Error).message}.`,
         { code: 'FOLDER_DELETE_FAILED', cause: err },
       );
+    }
+  }
+
+  /**
+   * See {@link Driver.renameFolder}: the folder's directory is renamed, and so every message keeps its
+   * file, its unique name (its id), flags, keywords (`dovecot-keywords` goes along) and mtime. The epoch
+   * is the same for every folder and the marker is the identity and mtime of `new/` and `cur/`, which a
+   * rename of their parent leaves as they were: a listing of `to` since a marker of `from` answers
+   * `unchanged`, and every id the caller paired under `from` names the same message under `to`. That is
+   * also what a rename by another program (`mv`, a mail client) looks like, which is how the engine
+   * tells a renamed folder from a deleted one and a new one.
+   *
+   * In the `fs` layout one directory rename carries the subfolders. In `maildir++` every subfolder is a
+   * directory of its own beside the folder (`.A.B` next to `.A`), so each is renamed in turn, the folder
+   * itself last (why is said where the driver gathers them); a subfolder whose name this layout refuses to read goes
+   * along by its name, so nothing is left behind under the old one. Missing parents of `to` are made as
+   * {@link createFolder} makes them, and the directories changed are fsynced before this resolves.
+   */
+  async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+    this.#writable('rename the folder', from);
+    const names = `${JSON.stringify(displayFolder(from))} to ${JSON.stringify(displayFolder(to))}`;
+    const refuse = (why: string) =>
+      new FolderError(`Cannot rename the folder ${names}: ${why}.`, { code: 'FOLDER_RENAME_REFUSED' });
+    if (isInbox(from) || isInbox(to))
+      throw refuse('the inbox can be neither renamed nor replaced; move its messages instead');
+    if (isBelow(to, from)) throw refuse('the new name is the folder itself or one of its subfolders');
+    // Both names checked as any folder name: nothing below is ever written outside the root.
+    const fromDir = this.#layout.dirOf(from);
+    const toDir = this.#layout.dirOf(to);
+    const listed = await this.listFolders();
+    if (!listed.some((f) => !isRefusedFolder(f) && folderKey(f.path) === folderKey(from)))
+      throw new FolderError(
+        `Cannot rename the folder ${names}: there is no folder ${JSON.stringify(displayFolder(from))} in the Maildir at ${this.#layout.root} (any more). List the folders again.`,
+        { code: 'FOLDER_GONE' },
+      );
+    const taken = (dir: string) =>
+      new FolderError(
+        `Cannot rename the folder ${names}: ${dir} exists already. Pick another name, or move or remove that directory first.`,
+        { code: 'FOLDER_EXISTS' },
+      );
+    if (listed.some((f) => !isRefusedFolder(f) && f.selectable && folderKey(f.path) === folderKey(to)))
+      throw taken(toDir);
+    if (isWithin(this.#layout.inboxDir, fromDir))
+      throw refuse(`the inbox (${this.#layout.inboxDir}) lies inside it`);
+    await this.#refuseCollision(to, from);
+
+    // Source and target directories, outermost first. Every target is checked before anything moves:
+    // rename(2) would put a directory over an empty one without a word.
+    const moves =
+      this.#layout.options.layout === 'fs'
+        ? [{ from: fromDir, to: toDir }]
+        : await this.#dotDirsBelow(fromDir, toDir, names);
+    for (const move of moves) if (await exists(move.to)) throw taken(move.to);
+    if (moves.some((move) => move.from === this.#layout.inboxDir))
+      throw refuse(`the inbox (${this.#layout.inboxDir}) is one of its directories`);
+
+    try {
+      for (let depth = 1; depth < to.length; depth++) {
+        const parent = to.slice(0, depth);
+        if (isInbox(parent)) continue;
+        const dir = this.#layout.dirOf(parent);
+        // Only what is missing: a parent that is there stays as it is (a Maildir or just a directory).
+        if (!(await exists(dir))) await this.#ensureMaildir(dir);
+      }
+    } catch (err) {
+      throw new FolderError(
+        `Cannot rename the folder ${names}: making the parent folders of the new name failed: ${(err as Error).message}.`,
+        { code: 'FOLDER_CREATE_FAILED', cause: err },
+      );
+    }
+
+    // Whatever happens below, no cached listing of either name (or of a folder below) may be used again:
+    // a directory seen under a name is not the one there now.
+    const forget = () => {
+      for (const move of moves) {
+        this.#forget(move.from);
+        this.#forget(move.to);
+      }
+    };
+    forget();
+    try {
+      // Children first, the folder itself last (see #dotDirsBelow for why).
+      for (const move of [...moves].reverse()) await rename(move.from, move.to);
+      if (this.#fsync) {
+        for (const dir of new Set(moves.flatMap((move) => [dirname(move.from), dirname(move.to)])))
+          await fsyncDir(dir);
+      }
+    } catch (err) {
+      const code = errno(err);
+      throw new FolderError(
+        `Cannot rename the folder ${names}: ${(err as Error).message}. Part of it may have moved: list the folders again before retrying.`,
+        {
+          code:
+            code === 'ENOENT'
+              ? 'FOLDER_GONE'
+              : code === 'EEXIST' || code === 'ENOTEMPTY'
+                ? 'FOLDER_EXISTS'
+                : 'FOLDER_RENAME_FAILED',
+          cause: err,
+        },
+      );
+    } finally {
+      forget();
+    }
+  }
+
+  /**
+   * The `maildir++` directories of a rename, the folder's own first: `.A` (when there, which it need
+   * not be for a folder that exists only as the parent of `.A.B`) and every `.A.<…>` directory, each
+   * with its new name. A directory whose name this layout refuses (listed as refused) but that starts
+   * with the folder's name and a separator is taken along by its name, its tail kept as it is.
+   *
+   * They are renamed children first and the folder itself last. A crash in the middle (each single
+   * rename is atomic; the set is not, and Maildir++ has no way to make it so) then leaves the folder
+   * whole and readable under its old name, its own messages in place, with some subfolders already
+   * moved, each whole, under the new name: to the engine's next sync those read as subfolders renamed
+   * by another program (same ids, same epoch), which it recognises, and the old folder as unchanged.
+   * The other order would leave the old name a mere parent of leftover subfolders while its messages
+   * appear elsewhere. A retry of the same rename finishes it: targets already moved are no longer
+   * sources, and a new name that exists only as the parent of moved subfolders has no directory yet.
+   */
+  async #dotDirsBelow(
+    fromDir: string,
+    toDir: string,
+    names: string,
+  ): Promise<{ from: string; to: string }[]> {
+    const fromName = basename(fromDir);
+    const toName = basename(toDir);
+    const prefix = `${fromName}${this.#layout.options.separator}`;
+    const moves = (await exists(fromDir)) ? [{ from: fromDir, to: toDir }] : [];
+    for (const dirent of await this.#readRoot()) {
+      // By its spelling, which takes a refused name along too: a level never holds the separator, so
+      // every name starting `.A.` is below `A`.
+      if (!dirent.isDirectory() || !dirent.name.startsWith(prefix)) continue;
+      const target = `${toName}${dirent.name.slice(fromName.length)}`;
+      if (Buffer.byteLength(target) > MAX_NAME_BYTES)
+        throw new FolderError(
+          `Cannot rename the folder ${names}: its subfolder directory ${quoteName(dirent.name)} would be named ${quoteName(target)}, longer than ${MAX_NAME_BYTES} bytes. Pick a shorter name.`,
+          { code: 'FOLDER_NAME_UNSAFE' },
+        );
+      moves.push({ from: join(this.#layout.root, dirent.name), to: join(this.#layout.root, target) });
+    }
+    return moves;
+  }
+
+  /** Drops every cached view of a folder directory and, in the `fs` layout, of the folders inside it. */
+  #forget(dir: string): void {
+    const inside = `${dir}${sep}`;
+    for (const cache of [this.#entries, this.#listed, this.#keywords]) {
+      for (const key of [...cache.keys()]) if (key === dir || key.startsWith(inside)) cache.delete(key);
     }
   }
 
@@ -917,10 +1067,12 @@ export class MaildirDriver implements Driver {
   }
 
   /** Two folder names that differ only in Unicode normalisation would be one folder to a person. */
-  async #refuseCollision(path: FolderPath): Promise<void> {
+  async #refuseCollision(path: FolderPath, renamed?: FolderPath): Promise<void> {
     const wanted = folderKey(path.map((l) => l.normalize('NFC')));
     for (const folder of await this.listFolders()) {
       if (isRefusedFolder(folder) || folderKey(folder.path) === folderKey(path)) continue;
+      // The folder being renamed (and what it carries) leaves its name: `Café` may become `Café`.
+      if (renamed && isBelow(folder.path, renamed)) continue;
       if (folderKey(folder.path.map((l) => l.normalize('NFC'))) === wanted)
         throw new FolderError(
           `The folder ${JSON.stringify(displayFolder(path))} cannot be created: the Maildir already has ${JSON.stringify(displayFolder(folder.path))}, the same name in another Unicode normalisation. Rename one of them.`,
@@ -1024,6 +1176,16 @@ function lettersFor(flags: readonly string[], keywords: KeywordMap): string {
     if (letter) letters.add(letter);
   }
   return [...letters].sort().join('');
+}
+
+/** Whether `path` is `top` or a folder below it. */
+function isBelow(path: FolderPath, top: FolderPath): boolean {
+  return path.length >= top.length && folderKey(path.slice(0, top.length)) === folderKey(top);
+}
+
+/** Whether the directory `inner` is `outer` or lies inside it. */
+function isWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}${sep}`);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -36,7 +36,7 @@ export interface LayoutOptions {
 export type FolderNameEncoding = 'utf-8' | 'modified-utf-7';
 
 /** Most file systems cap one directory entry at 255 bytes. */
-const MAX_NAME_BYTES = 255;
+export const MAX_NAME_BYTES = 255;
 /** The three directories of a Maildir: a folder level with one of these names would collide with them. */
 const MAILDIR_SUBDIRS = new Set(['cur', 'new', 'tmp']);
 
