@@ -19,6 +19,11 @@ interface PairStatus {
     /** Messages to move into this folder (from another), both ways. */
     moves: number;
   }[];
+  /**
+   * What a sync now would do to folders themselves (`rename Projekte → Archiv/Projekte`, `create X`,
+   * `delete Y`): a dry run's folder reports other than synced and skipped.
+   */
+  pendingFolders?: string[];
   error?: string;
 }
 
@@ -66,6 +71,14 @@ export function registerStatus(program: Command): void {
               deletes: p.toLeft.deletes.length + p.toRight.deletes.length,
               moves: (p.toLeft.moves?.length ?? 0) + (p.toRight.moves?.length ?? 0),
             }));
+            status.pendingFolders = report.folders.flatMap((f) => {
+              if (f.action === 'renamed' && f.renamed) {
+                return [`rename ${f.renamed.from} → ${f.key} (on the ${f.renamed.on})`];
+              }
+              if (f.action === 'created' || f.action === 'recreated') return [`create ${f.key}`];
+              if (f.action === 'deleted') return [`delete ${f.key}`];
+              return [];
+            });
           } catch (err) {
             status.error = (err as Error).message;
             exit = Math.max(exit, exitCodeOf(err));
@@ -93,8 +106,9 @@ function renderStatus(s: PairStatus): string {
     lines.push('  never synced');
   }
   if (s.error) lines.push(`  cannot tell what is pending: ${s.error}`);
-  else if (s.pending?.length === 0) lines.push('  in sync: nothing pending');
+  else if (s.pending?.length === 0 && !s.pendingFolders?.length) lines.push('  in sync: nothing pending');
   else if (s.pending) {
+    for (const f of s.pendingFolders ?? []) lines.push(`  pending folder ${f}`);
     for (const p of s.pending)
       lines.push(
         `  pending ${p.folder}: copy ${p.toRight} →, ${p.toLeft} ←; ${p.moves ? `moves ${p.moves}; ` : ''}flags ${p.flags}; deletions ${p.deletes}`,
