@@ -1,4 +1,11 @@
-import type { FolderMarker, FolderPairRecord, MessagePair, Side, StateBackend } from '@twinbox/core';
+import type {
+  FolderMarker,
+  FolderPairRecord,
+  FolderPairRename,
+  MessagePair,
+  Side,
+  StateBackend,
+} from '@twinbox/core';
 
 /** The message pairs of one folder pair, indexed by both ids so either side finds its pair at once. */
 interface PairIndex {
@@ -38,6 +45,37 @@ export class MemoryState implements StateBackend {
 
   async forgetFolderPair(key: string): Promise<void> {
     this.#assertOpen();
+    this.#drop(key);
+  }
+
+  /**
+   * Moves each known `from` with its message pairs and markers to `to.key`, replacing what was there;
+   * skips an unknown `from`. Rejects, changing nothing, when a key appears twice in one call (the
+   * contract forbids it: the outcome would depend on the order of the renames).
+   */
+  async renameFolderPairs(renames: readonly FolderPairRename[]): Promise<void> {
+    this.#assertOpen();
+    assertDistinctKeys(renames);
+    // Copied and taken out before anything is put in: a bad record throws before any change, and
+    // with distinct keys no rename sees another's effect.
+    const moving = renames
+      .filter((r) => this.#folderPairs.has(r.from))
+      .map((r) => ({
+        from: r.from,
+        to: copyFolderPair(r.to),
+        pairs: this.#pairs.get(r.from),
+        markers: this.#markers.get(r.from),
+      }));
+    for (const { from } of moving) this.#drop(from);
+    for (const { to, pairs, markers } of moving) {
+      this.#drop(to.key);
+      this.#folderPairs.set(to.key, to);
+      if (pairs) this.#pairs.set(to.key, pairs);
+      if (markers) this.#markers.set(to.key, markers);
+    }
+  }
+
+  #drop(key: string): void {
     this.#folderPairs.delete(key);
     this.#pairs.delete(key);
     this.#markers.delete(key);
@@ -113,6 +151,21 @@ export class MemoryState implements StateBackend {
   /** Closing twice is harmless; every other call after the first close rejects. */
   async close(): Promise<void> {
     this.#closed = true;
+  }
+}
+
+function assertDistinctKeys(renames: readonly FolderPairRename[]): void {
+  const seen = new Set<string>();
+  for (const { from, to } of renames) {
+    for (const key of [from, to.key]) {
+      if (seen.has(key)) {
+        throw new Error(
+          `Cannot rename folder pairs: the key ${JSON.stringify(key)} appears twice in one call. ` +
+            'Each key may appear once per call: split the renames into calls whose keys are distinct.',
+        );
+      }
+      seen.add(key);
+    }
   }
 }
 

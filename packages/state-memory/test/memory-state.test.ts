@@ -6,6 +6,7 @@ import { MemoryState } from '../src/index.js';
 describeStateConformance('MemoryState', async () => ({ state: new MemoryState() }), {
   persistent: false,
   findPairs: true,
+  renameFolderPairs: true,
 });
 
 describe('MemoryState', () => {
@@ -33,5 +34,20 @@ describe('MemoryState', () => {
     };
     await expect(state.recordPairs('f', [{ left: '1', right: 'z', flags: [] }, broken])).rejects.toThrow();
     expect(await state.loadPairs('f')).toEqual([{ left: '1', right: 'a', flags: [] }]);
+  });
+
+  it('refuses renames that name a key twice, changing nothing, and says what to do', async () => {
+    const state = new MemoryState();
+    const inbox = { key: 'INBOX', left: ['INBOX'], right: ['INBOX'] };
+    await state.recordFolderPair(inbox);
+    await state.recordPairs('INBOX', [{ left: '1', right: 'a', flags: [] }]);
+    await expect(
+      state.renameFolderPairs([
+        { from: 'INBOX', to: { ...inbox, key: 'Ablage' } },
+        { from: 'Archiv', to: { ...inbox, key: 'Ablage' } },
+      ]),
+    ).rejects.toThrow(/"Ablage" appears twice.*split the renames/);
+    expect(await state.listFolderPairs()).toEqual([inbox]);
+    expect(await state.loadPairs('INBOX')).toEqual([{ left: '1', right: 'a', flags: [] }]);
   });
 });

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type {
   FolderMarker,
   FolderPairRecord,
+  FolderPairRename,
   FolderPath,
   MessagePair,
   Side,
@@ -171,6 +172,7 @@ export class SqliteState implements StateBackend {
   readonly #record;
   readonly #forget;
   readonly #forgetFolder;
+  readonly #renameFolders;
   readonly #lock: { release(): void };
 
   /**
@@ -222,6 +224,14 @@ export class SqliteState implements StateBackend {
          ON CONFLICT (key) DO UPDATE SET left_path = excluded.left_path, right_path = excluded.right_path,
            held_back = excluded.held_back`,
       ),
+      // Only a key with a folder pair record can be renamed: a row without paths is no folder pair.
+      listedFolderId: db.prepare<[string], { id: number }>(
+        'SELECT id FROM folder_pair WHERE key = ? AND left_path IS NOT NULL',
+      ),
+      // Message pairs and markers point at the row's id, not its key, so they follow the row.
+      renameFolder: db.prepare<[string, string, string, string | null, number]>(
+        'UPDATE folder_pair SET key = ?, left_path = ?, right_path = ?, held_back = ? WHERE id = ?',
+      ),
       forgetFolderPairs: db.prepare<[number]>('DELETE FROM message_pair WHERE folder_pair = ?'),
       forgetFolderMarkers: db.prepare<[number]>('DELETE FROM marker WHERE folder_pair = ?'),
       forgetFolder: db.prepare<[number]>('DELETE FROM folder_pair WHERE id = ?'),
@@ -267,6 +277,23 @@ export class SqliteState implements StateBackend {
       stmts.forgetFolderPairs.run(id);
       stmts.forgetFolderMarkers.run(id);
       stmts.forgetFolder.run(id);
+    });
+    // One rename after the other is safe because the keys of one call are distinct: no `to.key` is
+    // the `from` of a later rename, so clearing it never drops a folder pair still to be moved.
+    this.#renameFolders = db.transaction((renames: readonly FolderPairRename[]) => {
+      for (const { from, to } of renames) {
+        const id = stmts.listedFolderId.get(from)?.id;
+        if (id === undefined) continue;
+        const replaced = this.#folderId(to.key, false);
+        if (replaced !== undefined) this.#forgetFolder(replaced);
+        stmts.renameFolder.run(
+          to.key,
+          JSON.stringify(to.left),
+          JSON.stringify(to.right),
+          to.heldBack ?? null,
+          id,
+        );
+      }
     });
   }
 
@@ -349,6 +376,23 @@ export class SqliteState implements StateBackend {
     this.#run(`forget the folder pair ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id !== undefined) this.#forgetFolder(id);
+    });
+  }
+
+  /**
+   * Moves each known `from` to `to.key` in one transaction: the folder pair's row takes the new key and
+   * paths, so its message pairs and markers move without being copied. What was under `to.key` is
+   * forgotten first; an unknown `from` is skipped. Rejects, changing nothing, when a key appears twice
+   * in one call (the contract forbids it: the outcome would depend on the order of the renames).
+   */
+  async renameFolderPairs(renames: readonly FolderPairRename[]): Promise<void> {
+    for (const { from, to } of renames) {
+      this.#preloaded.delete(from);
+      this.#preloaded.delete(to.key);
+    }
+    this.#run('rename folder pairs', () => {
+      assertDistinctKeys(renames);
+      if (renames.length > 0) this.#renameFolders(renames);
     });
   }
 
@@ -452,6 +496,21 @@ export class SqliteState implements StateBackend {
         `Cannot close the Twinbox state database ${this.path}: ${(err as Error).message}`,
         { cause: err },
       );
+    }
+  }
+}
+
+function assertDistinctKeys(renames: readonly FolderPairRename[]): void {
+  const seen = new Set<string>();
+  for (const { from, to } of renames) {
+    for (const key of [from, to.key]) {
+      if (seen.has(key)) {
+        throw new Error(
+          `the key ${JSON.stringify(key)} appears twice in one call. ` +
+            'Each key may appear once per call: split the renames into calls whose keys are distinct.',
+        );
+      }
+      seen.add(key);
     }
   }
 }

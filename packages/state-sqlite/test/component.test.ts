@@ -29,5 +29,5 @@ describeStateConformance(
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   },
-  { findPairs: true },
+  { findPairs: true, renameFolderPairs: true },
 );

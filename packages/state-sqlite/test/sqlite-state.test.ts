@@ -18,7 +18,7 @@ describeStateConformance(
       cleanup: () => rm(fixtureDir, { recursive: true, force: true }),
     };
   },
-  { findPairs: true },
+  { findPairs: true, renameFolderPairs: true },
 );
 
 /** The schema as the first release wrote it, frozen here: the migration must accept exactly this. */
@@ -139,6 +139,73 @@ describe('SqliteState', () => {
     probe.close();
   });
 
+  it('renames folder pairs in one transaction: a failure part-way leaves every pair where it was', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    const folders = [
+      { key: 'Archiv', left: ['Archiv'], right: ['Archive'] },
+      { key: 'Archiv/2025', left: ['Archiv', '2025'], right: ['Archive', '2025'] },
+      { key: 'Ablage/2025', left: ['Ablage', '2025'], right: ['Filed', '2025'] },
+    ];
+    for (const [i, folder] of folders.entries()) {
+      await state.recordFolderPair(folder);
+      await state.recordPairs(folder.key, [{ left: `${i}`, right: `r${i}`, flags: [] }]);
+      await state.recordMarker(folder.key, 'left', { epoch: `${i}`, value: 'v' });
+    }
+    // Another connection adds a trigger that makes SQLite refuse the second rename, after the first
+    // one (and the clearing of the second one's target) already ran inside the transaction.
+    const db = new Database(path);
+    db.exec(`CREATE TRIGGER refuse BEFORE UPDATE OF key ON folder_pair WHEN NEW.key = 'Ablage/2025'
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`);
+    db.close();
+    const renames = [
+      { from: 'Archiv', to: { key: 'Ablage', left: ['Ablage'], right: ['Filed'] } },
+      { from: 'Archiv/2025', to: { key: 'Ablage/2025', left: ['Ablage', '2025'], right: ['Filed', '2025'] } },
+    ];
+    await expect(state.renameFolderPairs(renames)).rejects.toThrow(/p\.sqlite.*injected failure/);
+    const sorted = async () => [...(await state.listFolderPairs())].sort((a, b) => (a.key < b.key ? -1 : 1));
+    expect(await sorted()).toEqual([folders[2], folders[0], folders[1]]);
+    for (const [i, folder] of folders.entries()) {
+      expect(await state.loadPairs(folder.key)).toEqual([{ left: `${i}`, right: `r${i}`, flags: [] }]);
+      expect(await state.loadMarker(folder.key, 'left')).toEqual({ epoch: `${i}`, value: 'v' });
+    }
+    expect(await state.loadPairs('Ablage')).toEqual([]);
+
+    // Without the trigger, the same call goes through whole.
+    const fix = new Database(path);
+    fix.exec('DROP TRIGGER refuse');
+    fix.close();
+    await state.renameFolderPairs(renames);
+    expect(await sorted()).toEqual(renames.map((r) => r.to));
+    expect(await state.loadPairs('Ablage/2025')).toEqual([{ left: '1', right: 'r1', flags: [] }]);
+    await state.close();
+
+    // The replaced folder pair's rows are gone, not only hidden.
+    const probe = new Database(path, { readonly: true });
+    expect(probe.prepare('SELECT count(*) AS n FROM message_pair').get()).toEqual({ n: 2 });
+    expect(probe.prepare('SELECT count(*) AS n FROM marker').get()).toEqual({ n: 2 });
+    expect(probe.prepare('SELECT count(*) AS n FROM folder_pair').get()).toEqual({ n: 2 });
+    probe.close();
+  });
+
+  it('refuses renames that name a key twice, changing nothing, and says what to do', async () => {
+    const state = new SqliteState({ path: join(dir, 'p.sqlite') });
+    const inbox = { key: 'INBOX', left: ['INBOX'], right: ['INBOX'] };
+    const archive = { key: 'Archiv', left: ['Archiv'], right: ['Archive'] };
+    await state.recordFolderPair(inbox);
+    await state.recordFolderPair(archive);
+    // A swap: its outcome would depend on the order of the renames.
+    await expect(
+      state.renameFolderPairs([
+        { from: 'INBOX', to: { ...archive, key: 'Archiv' } },
+        { from: 'Archiv', to: { ...inbox, key: 'INBOX' } },
+      ]),
+    ).rejects.toThrow(/"Archiv" appears twice.*split the renames/);
+    const keys = (await state.listFolderPairs()).map((r) => r.key).sort();
+    expect(keys).toEqual(['Archiv', 'INBOX']);
+    await state.close();
+  });
+
   it('records and loads 100,000 pairs in one call', async () => {
     const state = new SqliteState({ path: join(dir, 'big.sqlite') });
     const pairs = Array.from({ length: 100_000 }, (_, i) => ({
@@ -202,6 +269,27 @@ describe('SqliteState.preload', () => {
       await state.recordPairs('INBOX', [{ left: '2', right: 'b', flags: [] }]);
       expect(await state.loadPairs('INBOX')).toHaveLength(2);
       expect(await state.loadPairs('Empty')).toEqual([]);
+    } finally {
+      await state.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteState.preload and renames', () => {
+  it('reads a renamed key from the database, not from what was preloaded under either key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'twinbox-preload-'));
+    const state = new SqliteState({ path: join(dir, 's.sqlite') });
+    try {
+      await state.recordFolderPair({ key: 'INBOX', left: ['INBOX'], right: ['INBOX'] });
+      await state.recordPairs('INBOX', [{ left: '1', right: 'a', flags: [] }]);
+      await state.recordPairs('Ablage', [{ left: '9', right: 'z', flags: [] }]);
+      await state.preload(['INBOX', 'Ablage']);
+      await state.renameFolderPairs([
+        { from: 'INBOX', to: { key: 'Ablage', left: ['Ablage'], right: ['Ablage'] } },
+      ]);
+      expect(await state.loadPairs('INBOX')).toEqual([]);
+      expect(await state.loadPairs('Ablage')).toEqual([{ left: '1', right: 'a', flags: [] }]);
     } finally {
       await state.close();
       await rm(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { FolderMarker } from '../driver.js';
 import { normalizeFlags } from '../flags.js';
 import { type FolderPath, folderKey } from '../folders.js';
 import type { Side } from '../model.js';
-import type { FolderPairRecord, MessagePair, StateBackend } from '../state.js';
+import type { FolderPairRecord, FolderPairRename, MessagePair, StateBackend } from '../state.js';
 
 /** One backend under test, on fresh, empty storage of its own. */
 export interface StateFixture {
@@ -41,6 +41,11 @@ export function describeStateConformance(
     persistent?: boolean;
     /** True for a backend that implements the optional {@link StateBackend.findPairs}: it is then tested. */
     findPairs?: boolean;
+    /**
+     * True for a backend that implements the optional {@link StateBackend.renameFolderPairs}: it is then
+     * tested, and renames join the randomized operations.
+     */
+    renameFolderPairs?: boolean;
   } = {},
 ): void {
   const persistent = options.persistent ?? true;
@@ -160,6 +165,214 @@ export function describeStateConformance(
             (byLeft[0]!.flags as string[]).push('\\Flagged');
             expect(await findPairs!('INBOX', 'left', ['1'])).toEqual([pair('1', 'a', ['\\Seen'])]);
           }));
+      });
+    }
+
+    if (options.renameFolderPairs) {
+      describe('renameFolderPairs', () => {
+        /** The backend's renameFolderPairs, which it was declared to have. */
+        const renamer = (state: StateBackend) => {
+          const rename = state.renameFolderPairs?.bind(state);
+          expect(rename, 'the backend was declared to implement renameFolderPairs').toBeTypeOf('function');
+          return rename!;
+        };
+
+        it('files a folder pair under the new key with the new paths and heldBack, keeping its pairs and markers', () =>
+          run(async ({ state }) => {
+            await fillFolderPair(state, ARCHIVE_PAIR, 'a');
+            const to = { key: 'Ablage', left: ['Ablage'], right: ['Filed'], heldBack: 'size<=1000' };
+            await renamer(state)([{ from: ARCHIVE_PAIR.key, to }]);
+            expect(await state.listFolderPairs()).toEqual([to]);
+            await expectFilled(state, 'Ablage', 'a');
+            await expectEmpty(state, ARCHIVE_PAIR.key);
+
+            // Renamed without heldBack, it holds nothing back any more.
+            const plain = { key: 'Archiv', left: ['Archiv'], right: ['Archive'] };
+            await renamer(state)([{ from: 'Ablage', to: plain }]);
+            expect(await state.listFolderPairs()).toEqual([plain]);
+            await expectFilled(state, 'Archiv', 'a');
+          }));
+
+        it('moves a folder and its subfolders in one call, and touches no other key', () =>
+          run(async ({ state }) => {
+            const parent = { key: 'Archiv', left: ['Archiv'], right: ['Archive'] };
+            const child = { ...ARCHIVE_PAIR, heldBack: 'age<=86400000' };
+            const grandchild = {
+              key: 'Archiv/Übersicht/2026',
+              left: ['Archiv', 'Übersicht', '2026'],
+              right: ['Archive', 'Overview', '2026'],
+            };
+            const other = { key: 'Archive', left: ['Archive'], right: ['Archiv'] };
+            await fillFolderPair(state, parent, 'p');
+            await fillFolderPair(state, child, 'c');
+            await fillFolderPair(state, grandchild, 'g');
+            await fillFolderPair(state, INBOX_PAIR, 'i');
+            await fillFolderPair(state, other, 'o');
+            const renames = [
+              { from: 'Archiv', to: { key: 'Ablage', left: ['Ablage'], right: ['Archive'] } },
+              {
+                from: 'Archiv/Übersicht',
+                to: {
+                  key: 'Ablage/Übersicht',
+                  left: ['Ablage', 'Übersicht'],
+                  right: ['Archive', 'Overview'],
+                },
+              },
+              {
+                from: 'Archiv/Übersicht/2026',
+                to: {
+                  key: 'Ablage/Übersicht/2026',
+                  left: ['Ablage', 'Übersicht', '2026'],
+                  right: ['Archive', 'Overview', '2026'],
+                },
+              },
+            ];
+            await renamer(state)(renames);
+            expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+              sortFolderPairs([...renames.map((r) => r.to), INBOX_PAIR, other]),
+            );
+            await expectFilled(state, 'Ablage', 'p');
+            await expectFilled(state, 'Ablage/Übersicht', 'c');
+            await expectFilled(state, 'Ablage/Übersicht/2026', 'g');
+            await expectFilled(state, INBOX_PAIR.key, 'i');
+            await expectFilled(state, other.key, 'o');
+            for (const { from } of renames) await expectEmpty(state, from);
+
+            // The old keys are free: recorded again, they start empty and do not alias the new ones.
+            await state.recordFolderPair(parent);
+            await state.recordPairs(parent.key, [pair('new', 'new')]);
+            expect(await state.loadPairs(parent.key)).toEqual([pair('new', 'new')]);
+            expect(await state.loadMarker(parent.key, 'left')).toBeNull();
+            await expectFilled(state, 'Ablage', 'p');
+          }));
+
+        it('replaces a folder pair already under the new key, dropping its message pairs and markers', () =>
+          run(async ({ state }) => {
+            await fillFolderPair(state, INBOX_PAIR, 'i');
+            await fillFolderPair(state, ARCHIVE_PAIR, 'a');
+            await state.recordPairs(ARCHIVE_PAIR.key, [pair('only-in-target', 'x')]);
+            const to = { ...ARCHIVE_PAIR, left: ['INBOX'], right: ['Archive', 'Overview'] };
+            await renamer(state)([{ from: INBOX_PAIR.key, to }]);
+            expect(await state.listFolderPairs()).toEqual([to]);
+            // Exactly the moved pairs: none of the replaced folder pair's is left beside them.
+            await expectFilled(state, ARCHIVE_PAIR.key, 'i');
+            await expectEmpty(state, INBOX_PAIR.key);
+
+            // A folder pair that holds nothing yet leaves the new key holding nothing either.
+            const bare = { key: 'bare', left: ['bare'], right: ['bare'] };
+            await state.recordFolderPair(bare);
+            await renamer(state)([{ from: bare.key, to: { ...bare, key: ARCHIVE_PAIR.key } }]);
+            expect(await state.listFolderPairs()).toEqual([{ ...bare, key: ARCHIVE_PAIR.key }]);
+            expect(await state.loadPairs(ARCHIVE_PAIR.key)).toEqual([]);
+            expect(await state.loadMarker(ARCHIVE_PAIR.key, 'left')).toBeNull();
+            expect(await state.loadMarker(ARCHIVE_PAIR.key, 'right')).toBeNull();
+          }));
+
+        it('replaces message pairs and markers recorded under the new key without a folder pair record', () =>
+          run(async ({ state }) => {
+            await fillFolderPair(state, INBOX_PAIR, 'i');
+            await state.recordPairs('Ablage', [pair('stray', 'stray')]);
+            await state.recordMarker('Ablage', 'right', { epoch: 'stray', value: 'stray' });
+            const to = { key: 'Ablage', left: ['Ablage'], right: ['Ablage'] };
+            await renamer(state)([{ from: INBOX_PAIR.key, to }]);
+            expect(await state.listFolderPairs()).toEqual([to]);
+            await expectFilled(state, 'Ablage', 'i');
+          }));
+
+        it('skips a rename whose old key it does not know, keeping what is under its new key', () =>
+          run(async ({ state }) => {
+            await fillFolderPair(state, INBOX_PAIR, 'i');
+            await fillFolderPair(state, ARCHIVE_PAIR, 'a');
+            const to = { key: 'Posteingang', left: ['INBOX'], right: ['Posteingang'] };
+            await renamer(state)([
+              { from: 'never recorded', to: { key: 'Ghost', left: ['Ghost'], right: ['Ghost'] } },
+              { from: INBOX_PAIR.key, to },
+              { from: 'gone too', to: { ...ARCHIVE_PAIR, left: ['Elsewhere'] } },
+            ]);
+            expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+              sortFolderPairs([to, ARCHIVE_PAIR]),
+            );
+            await expectFilled(state, 'Posteingang', 'i');
+            await expectFilled(state, ARCHIVE_PAIR.key, 'a');
+            await expectEmpty(state, 'Ghost');
+            await renamer(state)([]);
+            expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+              sortFolderPairs([to, ARCHIVE_PAIR]),
+            );
+          }));
+
+        it('keeps copies: changing the renames after the call does not change the state', () =>
+          run(async ({ state }) => {
+            await state.recordFolderPair(INBOX_PAIR);
+            const left = ['Posteingang'];
+            const rename = { from: INBOX_PAIR.key, to: { key: 'Posteingang', left, right: ['INBOX'] } };
+            await renamer(state)([rename]);
+            left.push('changed');
+            rename.to.key = 'changed';
+            expect(await state.listFolderPairs()).toEqual([
+              { key: 'Posteingang', left: ['Posteingang'], right: ['INBOX'] },
+            ]);
+          }));
+
+        it('rejects after close', () =>
+          run(async (session) => {
+            const rename = renamer(session.state);
+            await session.state.recordFolderPair(INBOX_PAIR);
+            await session.close();
+            await expect(rename([{ from: INBOX_PAIR.key, to: ARCHIVE_PAIR }])).rejects.toThrow();
+          }));
+
+        if (persistent) {
+          it('keeps the renames when reopened', () =>
+            run(async (session) => {
+              if (!session.canReopen)
+                throw new Error(`${name}: a persistent backend's fixture must give reopen().`);
+              await fillFolderPair(session.state, INBOX_PAIR, 'i');
+              await fillFolderPair(session.state, ARCHIVE_PAIR, 'a');
+              await fillFolderPair(
+                session.state,
+                { key: 'Ablage', left: ['Ablage'], right: ['Ablage'] },
+                'x',
+              );
+              const renames = [
+                { from: INBOX_PAIR.key, to: { ...INBOX_PAIR, key: 'Posteingang', heldBack: 'size<=1' } },
+                { from: ARCHIVE_PAIR.key, to: { ...ARCHIVE_PAIR, key: 'Ablage' } },
+              ];
+              await renamer(session.state)(renames);
+              const state = await session.reopen();
+              expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
+                sortFolderPairs(renames.map((r) => r.to)),
+              );
+              await expectFilled(state, 'Posteingang', 'i');
+              await expectFilled(state, 'Ablage', 'a');
+              await expectEmpty(state, INBOX_PAIR.key);
+              await expectEmpty(state, ARCHIVE_PAIR.key);
+            }));
+        }
+
+        it('agrees with the model over random sequences of operations that include renames', async () => {
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(operationWithRenamesArbitrary, { minLength: 1, maxLength: 25 }),
+              (ops) =>
+                run(async (session) => {
+                  const model = new ReferenceState();
+                  for (const op of ops) {
+                    if (op.op === 'reopen') {
+                      if (session.canReopen) await session.reopen();
+                    } else {
+                      await applyOperation(session.state, op);
+                      model.apply(op);
+                    }
+                    await expectAgrees(session.state, model);
+                  }
+                }),
+            ),
+            // Fewer runs than the plain property: it repeats most of that one, and across a worker thread
+            // a run costs about 0.2 s.
+            { numRuns: 50 },
+          );
+        }, 60_000);
       });
     }
 
@@ -640,6 +853,44 @@ function expectSamePairs(actual: readonly MessagePair[], expected: readonly Mess
   }).toEqual({ count: expected.length, missing: [], unexpected: [] });
 }
 
+/**
+ * Records `record` with two message pairs and both markers, all derived from `tag`, so that
+ * {@link expectFilled} can tell afterwards whose they are.
+ */
+async function fillFolderPair(state: StateBackend, record: FolderPairRecord, tag: string): Promise<void> {
+  await state.recordFolderPair(record);
+  await state.recordPairs(record.key, filledPairs(tag));
+  await state.recordMarker(record.key, 'left', { epoch: tag, value: `left of ${tag}` });
+  await state.recordMarker(record.key, 'right', { epoch: tag, value: `right of ${tag}` });
+}
+
+function filledPairs(tag: string): MessagePair[] {
+  return [pair(`${tag}1`, `${tag}a`, ['\\Seen']), pair(`${tag}2`, `${tag}b`)];
+}
+
+/** `key` holds exactly what {@link fillFolderPair} recorded with `tag`: its pairs and both markers. */
+async function expectFilled(state: StateBackend, key: string, tag: string): Promise<void> {
+  expect(sortPairs(await state.loadPairs(key)), `loadPairs(${JSON.stringify(key)})`).toEqual(
+    filledPairs(tag),
+  );
+  expect(await state.loadMarker(key, 'left'), `left marker of ${JSON.stringify(key)}`).toEqual({
+    epoch: tag,
+    value: `left of ${tag}`,
+  });
+  expect(await state.loadMarker(key, 'right'), `right marker of ${JSON.stringify(key)}`).toEqual({
+    epoch: tag,
+    value: `right of ${tag}`,
+  });
+}
+
+/** `key` is not listed and holds no message pair and no marker. */
+async function expectEmpty(state: StateBackend, key: string): Promise<void> {
+  expect((await state.listFolderPairs()).map((r) => r.key)).not.toContain(key);
+  expect(await state.loadPairs(key), `loadPairs(${JSON.stringify(key)})`).toEqual([]);
+  expect(await state.loadMarker(key, 'left'), `left marker of ${JSON.stringify(key)}`).toBeNull();
+  expect(await state.loadMarker(key, 'right'), `right marker of ${JSON.stringify(key)}`).toBeNull();
+}
+
 function sortFolderPairs(records: readonly FolderPairRecord[]): FolderPairRecord[] {
   return [...records].sort((a, b) => compare(a.key, b.key));
 }
@@ -724,7 +975,8 @@ type Operation =
   | { op: 'forgetFolderPair'; key: string }
   | { op: 'recordPairs'; key: string; pairs: MessagePair[] }
   | { op: 'forgetPairs'; key: string; side: Side; ids: string[] }
-  | { op: 'recordMarker'; key: string; side: Side; marker: FolderMarker | null };
+  | { op: 'recordMarker'; key: string; side: Side; marker: FolderMarker | null }
+  | { op: 'renameFolderPairs'; renames: FolderPairRename[] };
 
 const DURABILITY_SCRIPT: readonly Operation[] = [
   { op: 'recordFolderPair', record: INBOX_PAIR },
@@ -763,6 +1015,9 @@ async function applyOperation(state: StateBackend, op: Operation): Promise<void>
       return state.forgetPairs(op.key, op.side, op.ids);
     case 'recordMarker':
       return state.recordMarker(op.key, op.side, op.marker);
+    case 'renameFolderPairs':
+      if (!state.renameFolderPairs) throw new Error('This backend has no renameFolderPairs.');
+      return state.renameFolderPairs(op.renames);
   }
 }
 
@@ -779,6 +1034,10 @@ class ReferenceState {
   readonly keys = new Set<string>();
 
   apply(op: Operation): void {
+    if (op.op === 'renameFolderPairs') {
+      this.#rename(op.renames);
+      return;
+    }
     const key = op.op === 'recordFolderPair' ? op.record.key : op.key;
     this.keys.add(key);
     switch (op.op) {
@@ -813,6 +1072,40 @@ class ReferenceState {
         else this.markers.set(markerKey(key, op.side), { ...op.marker });
         return;
     }
+  }
+
+  /**
+   * Every known `from` is taken out first, then put in under its `to.key`: the keys of one call are
+   * distinct, so no rename can see another's effect, whatever their order.
+   */
+  #rename(renames: readonly FolderPairRename[]): void {
+    const moving = renames
+      .filter((r) => this.folderPairs.has(r.from))
+      .map((r) => ({
+        to: structuredCopy(r.to),
+        pairs: this.pairs.get(r.from),
+        left: this.markers.get(markerKey(r.from, 'left')),
+        right: this.markers.get(markerKey(r.from, 'right')),
+      }));
+    for (const { from, to } of renames) {
+      this.keys.add(from);
+      this.keys.add(to.key);
+    }
+    for (const { from } of renames.filter((r) => this.folderPairs.has(r.from))) this.#drop(from);
+    for (const { to, pairs, left, right } of moving) {
+      this.#drop(to.key);
+      this.folderPairs.set(to.key, to);
+      if (pairs) this.pairs.set(to.key, pairs);
+      if (left) this.markers.set(markerKey(to.key, 'left'), left);
+      if (right) this.markers.set(markerKey(to.key, 'right'), right);
+    }
+  }
+
+  #drop(key: string): void {
+    this.folderPairs.delete(key);
+    this.pairs.delete(key);
+    this.markers.delete(markerKey(key, 'left'));
+    this.markers.delete(markerKey(key, 'right'));
   }
 }
 
@@ -856,7 +1149,7 @@ const markerArbitrary = fc.option(
   { nil: null },
 );
 
-const operationArbitrary: fc.Arbitrary<Operation | { op: 'reopen' }> = fc.oneof(
+const baseOperationArbitraries = [
   fc.record({
     op: fc.constant('recordFolderPair' as const),
     record: fc.record({ key: keyArbitrary, left: pathArbitrary, right: pathArbitrary }),
@@ -891,4 +1184,44 @@ const operationArbitrary: fc.Arbitrary<Operation | { op: 'reopen' }> = fc.oneof(
     }),
   },
   fc.constant({ op: 'reopen' as const }),
+] as const;
+
+const operationArbitrary: fc.Arbitrary<Operation | { op: 'reopen' }> = fc.oneof(...baseOperationArbitraries);
+
+/**
+ * Renames among the three keys of the other operations and one only renames reach: distinct keys
+ * (as the contract requires), taken two by two as `from` and `to`, so a call makes one or two renames.
+ */
+const renamesArbitrary: fc.Arbitrary<FolderPairRename[]> = fc
+  .uniqueArray(fc.constantFrom('INBOX', 'Archiv/Übersicht', 'a%2Fb', 'Ablage'), {
+    minLength: 2,
+    maxLength: 4,
+  })
+  .chain((keys) =>
+    fc.tuple(
+      fc.constant(keys),
+      fc.array(
+        fc.tuple(
+          pathArbitrary,
+          pathArbitrary,
+          fc.option(fc.constantFrom('size<=1', 'age<=2'), { nil: null }),
+        ),
+        { minLength: 2, maxLength: 2 },
+      ),
+    ),
+  )
+  .map(([keys, records]) =>
+    records.slice(0, Math.floor(keys.length / 2)).map(([left, right, heldBack], i) => {
+      const to: FolderPairRecord = { key: keys[2 * i + 1]!, left, right };
+      if (heldBack !== null) to.heldBack = heldBack;
+      return { from: keys[2 * i]!, to };
+    }),
+  );
+
+const operationWithRenamesArbitrary: fc.Arbitrary<Operation | { op: 'reopen' }> = fc.oneof(
+  ...baseOperationArbitraries,
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('renameFolderPairs' as const), renames: renamesArbitrary }),
+  },
 );
