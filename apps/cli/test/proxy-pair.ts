@@ -201,3 +201,16 @@ export async function statePairs(p: Pair, folder: string) {
     await state.close();
   }
 }
+
+/**
+ * What a sync that moved or renamed and sent no body may have cost, at most: no command that fetches
+ * a whole message or stores one went out, and the bytes agree. Listing and describing the folders
+ * (Message-ID, size and flags, about a hundred bytes per message and side) and the UIDs of MOVE
+ * commands stay well under `bodies`, the bytes of the messages, which one download or upload would
+ * exceed on its own.
+ */
+export function expectNoBodies(p: Pair, bodies: number): void {
+  expect(p.proxy.sent).not.toMatch(/BODY(\.PEEK)?\[\]|BINARY(\.PEEK)?\[\]|RFC822[ )]|\bAPPEND\b/i);
+  expect(p.proxy.down, `bytes received (bodies are ${bodies})`).toBeLessThan(bodies / 4);
+  expect(p.proxy.up, `bytes sent (bodies are ${bodies})`).toBeLessThan(bodies / 4);
+}
