@@ -38,6 +38,14 @@ export interface FolderInfo {
   specialUse?: string;
   /** False for a folder that only holds other folders (IMAP `\Noselect`); it has no messages. */
   selectable: boolean;
+  /**
+   * The store's identity of the folder, where it has one that survives a rename and is never given to
+   * another folder: IMAP `MAILBOXID` (RFC 8474, OBJECTID), a Maildir directory's device, inode and
+   * birth time. Opaque. The engine records it with the folder pair, and a known folder missing under
+   * its name whose id is listed under another name was renamed there, whatever it holds now. Absent
+   * where the store has none; never a value that a later folder could be given.
+   */
+  id?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { FolderMarker } from './driver.js';
 import type { FlagList } from './flags.js';
-import type { FolderPath } from './folders.js';
+import type { FolderInfo, FolderPath } from './folders.js';
 import type { Side } from './model.js';
 
 /**
@@ -26,6 +26,12 @@ export interface FolderPairRecord {
    * Opaque to a backend, which stores and returns it as given; absent when nothing is held back.
    */
   heldBack?: string;
+  /**
+   * Each side's folder id ({@link FolderInfo.id}) as last listed, where that side's store gives one:
+   * lets the engine prove a rename by the id alone. Set by the engine; opaque to a backend, which
+   * stores and returns it as given, and absent (not an empty object) when neither side has one.
+   */
+  ids?: { left?: string; right?: string };
 }
 
 /** A folder pair to file under another key: the one under `from` becomes `to`, its pairs and markers kept. */
