@@ -109,6 +109,8 @@ let hostedCount = 0;
 export class World {
   readonly stores: Record<Side, MemoryStore> = { left: new MemoryStore(), right: new MemoryStore() };
   readonly state = new MemoryState();
+  /** Drivers list each folder's id (`FolderInfo.id`), like servers with OBJECTID. */
+  folderIds = false;
   /** Tokens the user deleted (a message, or a folder with its messages) since the last complete sync. */
   deleted = new Set<string>();
   /** Tokens that existed anywhere after the last complete sync. */
@@ -140,6 +142,7 @@ export class World {
     const driver = (side: Side) =>
       new MemoryDriver(this.stores[side], {
         keywords: options.keywords?.[side] ?? true,
+        folderIds: this.folderIds,
         ...(hooks ? { faults: hooks } : {}),
       });
     return { state, drivers: { left: driver('left'), right: driver('right') } };

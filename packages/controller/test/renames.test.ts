@@ -325,3 +325,94 @@ describe('a folder renamed on one side', () => {
     expect(Object.keys(contents(world, 'left'))).toContain('Projekte');
   });
 });
+
+describe('a folder renamed on a store that gives folder ids (OBJECTID)', () => {
+  /** Like `synced`, on stores that list folder ids. */
+  async function syncedWithIds() {
+    const world = new World();
+    world.folderIds = true;
+    world.stores.left.createFolder(OLD);
+    const tokens = [world.add('left', PROJECTS, ['\\Seen']), world.add('left', PROJECTS, [])];
+    world.stores.left.createFolder(['Leer']);
+    expect((await world.sync()).totals).toMatchObject({ copied: 2, errors: 0 });
+    return { world, tokens };
+  }
+
+  it('records each side’s folder id with the folder pair', async () => {
+    const { world } = await syncedWithIds();
+    const records = await world.state.listFolderPairs();
+    for (const r of records) {
+      expect(r.ids?.left, r.key).toMatch(/^F\d+$/);
+      expect(r.ids?.right, r.key).toMatch(/^F\d+$/);
+    }
+    // Recorded once: a sync with nothing changed writes no folder pair.
+    let writes = 0;
+    const counting = new Proxy(world.state, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === 'recordFolderPair') writes++;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await world.sync({ state: counting });
+    expect(writes).toBe(0);
+  });
+
+  for (const renamer of SIDES) {
+    const other = otherOf(renamer);
+
+    it(`an empty folder renamed on the ${renamer}: renamed by its id, which no content could prove`, async () => {
+      const { world } = await syncedWithIds();
+      world.stores[renamer].renameFolder(['Leer'], ['Auch leer']);
+      const report = await world.sync();
+      expect(report.totals).toMatchObject({
+        foldersRenamed: 1,
+        foldersCreated: 0,
+        foldersDeleted: 0,
+        errors: 0,
+      });
+      expect(Object.keys(contents(world, other))).toContain('Auch leer');
+      expect(Object.keys(contents(world, other))).not.toContain('Leer');
+      await settled(world);
+    });
+
+    it(`renamed on the ${renamer} after all its mail was replaced: renamed by its id, without describing a message`, async () => {
+      const { world, tokens } = await syncedWithIds();
+      for (const t of tokens) world.removeToken(renamer, PROJECTS, t);
+      const fresh = [
+        world.add(renamer, PROJECTS, []),
+        world.add(renamer, PROJECTS, []),
+        world.add(renamer, PROJECTS, []),
+      ];
+      world.stores[renamer].renameFolder(PROJECTS, RENAMED);
+      const ops: { side: Side; op: string }[] = [];
+      const { left, right } = sides(
+        world,
+        (side, store) =>
+          new MemoryDriver(store, {
+            folderIds: true,
+            faults: (p: FaultPoint) => void ops.push({ side, op: p.op }),
+          }),
+      );
+      const report = await sync(left, right);
+      expect(report.totals).toMatchObject({ foldersRenamed: 1, copied: 3, deleted: 2, errors: 0 });
+      expect(ops.filter((o) => o.op === 'describeMessages')).toEqual([]);
+      for (const side of SIDES)
+        expect(contents(world, side)['Archiv/Projekte 2025']).toEqual([...fresh].sort());
+      await settled(world);
+    });
+  }
+
+  it('a copy of a deleted folder, under another id, is still renamed when its content proves it', async () => {
+    const { world, tokens } = await syncedWithIds();
+    world.stores.left.createFolder(['Kopie']);
+    for (const m of world.stores.left.messages(PROJECTS))
+      world.stores.left.addMessage(['Kopie'], m.body, m.flags);
+    world.stores.left.deleteFolder(OLD);
+    world.stores.left.deleteFolder(PROJECTS);
+    const report = await world.sync();
+    expect(report.totals).toMatchObject({ foldersRenamed: 1, copied: 0, errors: 0 });
+    expect(contents(world, 'right').Kopie).toHaveLength(tokens.length);
+    await settled(world);
+  });
+});

@@ -249,8 +249,10 @@ describe('sync over random histories of two stores (default policy)', slow, () =
     let moved = 0;
     let renamed = 0;
     await fc.assert(
-      fc.asyncProperty(history, async (rounds) => {
+      fc.asyncProperty(history, fc.boolean(), async (rounds, folderIds) => {
         const world = new World();
+        // Stores with folder ids (OBJECTID) prove a rename by the id, others by content.
+        world.folderIds = folderIds;
         for (const round of rounds) {
           applyRound(world, round);
           const before = tokensNow(world);
@@ -263,7 +265,14 @@ describe('sync over random histories of two stores (default policy)', slow, () =
       }),
       // Histories that surely move and rename, each way, so a short run (TWINBOX_PROPERTY_RUNS=5)
       // reaches both too.
-      { numRuns: RUNS, examples: [[MOVES_EACH_WAY], [RENAMES_EACH_WAY]] },
+      {
+        numRuns: RUNS,
+        examples: [
+          [MOVES_EACH_WAY, false],
+          [RENAMES_EACH_WAY, false],
+          [RENAMES_EACH_WAY, true],
+        ],
+      },
     );
     // The histories do reach the moves and renames: users' moves are made as moves and their renames
     // as renames, not only copied and deleted.
@@ -275,25 +284,32 @@ describe('sync over random histories of two stores (default policy)', slow, () =
 describe('sync with a crash injected between any two driver or state operations', slow, () => {
   it('then a normal sync: nothing lost, nothing duplicated, both sides the same', async () => {
     await fc.assert(
-      fc.asyncProperty(history, fc.nat({ max: 400 }), fc.nat(), async (rounds, crashAt, crashRound) => {
-        const world = new World();
-        const crashIn = crashRound % rounds.length;
-        for (const [i, round] of rounds.entries()) {
-          applyRound(world, round);
-          const before = tokensNow(world);
-          if (i === crashIn) {
-            // The process dies at operation point `crashAt`; its memory is gone, the stores and what
-            // the state committed remain. Then a normal run.
-            const crash = new CrashSwitch(crashAt + 1);
-            await world.sync({ crash }).catch((err: Error) => {
-              if (err.name !== 'SimulatedCrash') throw err;
-            });
+      fc.asyncProperty(
+        history,
+        fc.nat({ max: 400 }),
+        fc.nat(),
+        fc.boolean(),
+        async (rounds, crashAt, crashRound, folderIds) => {
+          const world = new World();
+          world.folderIds = folderIds;
+          const crashIn = crashRound % rounds.length;
+          for (const [i, round] of rounds.entries()) {
+            applyRound(world, round);
+            const before = tokensNow(world);
+            if (i === crashIn) {
+              // The process dies at operation point `crashAt`; its memory is gone, the stores and what
+              // the state committed remain. Then a normal run.
+              const crash = new CrashSwitch(crashAt + 1);
+              await world.sync({ crash }).catch((err: Error) => {
+                if (err.name !== 'SimulatedCrash') throw err;
+              });
+            }
+            const report = await world.sync();
+            expect(report.totals.errors).toBe(0);
+            await checkSynced(world, before);
           }
-          const report = await world.sync();
-          expect(report.totals.errors).toBe(0);
-          await checkSynced(world, before);
-        }
-      }),
+        },
+      ),
       { numRuns: RUNS },
     );
   });

@@ -3,7 +3,14 @@ import { isReadFailure } from './driver.js';
 import { errorScope } from './errors.js';
 import { flagsEqual } from './flags.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
-import { type FolderPath, folderKey, isRefusedFolder, type ListedFolder, quoteName } from './folders.js';
+import {
+  type FolderInfo,
+  type FolderPath,
+  folderKey,
+  isRefusedFolder,
+  type ListedFolder,
+  quoteName,
+} from './folders.js';
 import { keptOnConflict, mergeFolder } from './merge.js';
 import { type ListedMessage, otherSide, type PairRef, type Side, type SideChanges } from './model.js';
 import {
@@ -297,12 +304,20 @@ async function folderPasses(
     const failed = new Set(
       report.folders.filter((f) => f.action === 'failed' && !f.refused).map((f) => f.key),
     );
-    let decisions = planFolders({
+    const planned = planFolders({
       left: leftFolders,
       right: rightFolders,
       known,
       policy: run.policy,
-    }).filter(
+    });
+    run.known = new Map(known.map((r) => [r.key, r]));
+    run.ids = { left: folderIds(leftFolders), right: folderIds(rightFolders) };
+    // A folder created in an earlier pass is listed on both sides only now: its new id is recorded
+    // here, or a rename on that side before the next sync could not be told by the id.
+    for (const d of planned) {
+      if (d.kind === 'sync' && handled.has(d.key) && !failed.has(d.key)) await run.recordIds(d.key);
+    }
+    let decisions = planned.filter(
       (d) =>
         (!options.folders || options.folders(d.key)) &&
         !failed.has(d.key) &&
@@ -310,7 +325,6 @@ async function folderPasses(
         !(handled.has(d.key) && (d.kind === 'sync' || d.kind === 'skip')),
     );
     if (decisions.length === 0 || run.aborted) break;
-    run.known = new Map(known.map((r) => [r.key, r]));
     if (renameRounds < MAX_RENAME_ROUNDS) {
       const renamed = await run.renames(decisions, { left: leftFolders, right: rightFolders });
       if (renamed.applied) {
@@ -376,6 +390,13 @@ function reportRefused(
       options.onEvent?.({ type: 'folder-done', key: done.key, report: done });
     }
   }
+}
+
+/** The ids a side's folders are listed with ({@link FolderInfo.id}), by key. */
+function folderIds(list: readonly ListedFolder[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const f of list) if (!isRefusedFolder(f) && f.id !== undefined) ids.set(folderKey(f.path), f.id);
+  return ids;
 }
 
 /** The policy's limits as the state records them with a folder that holds messages back. */
@@ -455,6 +476,34 @@ class FolderRun {
   /** The folder pairs the state held when this pass began, by key. */
   known = new Map<string, FolderPairRecord>();
 
+  /** Each side's folder ids ({@link FolderInfo.id}) by key, as listed at the start of this pass. */
+  ids: Record<Side, Map<string, string>> = { left: new Map(), right: new Map() };
+
+  /**
+   * The folder pair record for `key` with the ids listed now, as the state should hold it: `base`
+   * (the known record, or the paths of a new pair) with `ids` set, or left out when neither side has one.
+   */
+  recordOf(base: FolderPairRecord): FolderPairRecord {
+    const { ids: _, ...rest } = base;
+    const left = this.ids.left.get(base.key);
+    const right = this.ids.right.get(base.key);
+    if (left === undefined && right === undefined) return rest;
+    return {
+      ...rest,
+      ids: { ...(left === undefined ? {} : { left }), ...(right === undefined ? {} : { right }) },
+    };
+  }
+
+  /** Records `key`'s folder ids when they differ from what the state holds (once per folder, in practice). */
+  async recordIds(key: string): Promise<void> {
+    const known = this.known.get(key);
+    if (!known || this.dry) return;
+    const wanted = this.recordOf(known);
+    if (JSON.stringify(wanted.ids ?? null) === JSON.stringify(known.ids ?? null)) return;
+    await this.sides.left.recordFolderPair(wanted);
+    this.known.set(key, wanted);
+  }
+
   /** Arrival time before which a new message is held back, if the policy has an age limit. */
   private readonly oldest: number | undefined;
   /** Whether listings must give dates: only when the policy needs them, as a store may pay for them. */
@@ -495,13 +544,17 @@ class FolderRun {
           folder = newReport(d.key, 'created');
           if (!this.dry) {
             await this.sides[d.on].createFolder(d.on === 'left' ? d.left : d.right);
-            await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+            await left.recordFolderPair(this.recordOf({ key: d.key, left: d.left, right: d.right }));
           }
           if (d.selectable) return await this.list(folder, d.left, d.right, true, d.on);
           break;
         case 'sync':
           folder = newReport(d.key, 'synced');
-          if (d.isNew && !this.dry) await left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+          if (d.isNew && !this.dry) {
+            await left.recordFolderPair(this.recordOf({ key: d.key, left: d.left, right: d.right }));
+          } else {
+            await this.recordIds(d.key);
+          }
           if (d.selectable) return await this.list(folder, d.left, d.right, true);
           break;
         case 'deleted': {
@@ -597,7 +650,7 @@ class FolderRun {
     if (!this.dry) {
       await this.sides.left.forgetFolderPair(d.key);
       await this.sides[d.missingOn].createFolder(d.missingOn === 'left' ? d.left : d.right);
-      await this.sides.left.recordFolderPair({ key: d.key, left: d.left, right: d.right });
+      await this.sides.left.recordFolderPair(this.recordOf({ key: d.key, left: d.left, right: d.right }));
     }
     // Its pairs were forgotten: it is synced afresh, and takes no part in moves.
     if (d.selectable) return await this.list(folder, d.left, d.right, false, d.missingOn);
@@ -739,7 +792,7 @@ class FolderRun {
     // limits they were held under are recorded before the marker, so changing them (raising a limit)
     // lists the folder in full and brings them over, while keeping them costs nothing.
     const held = folder.tooLarge + folder.tooOld > 0;
-    const record = { key, left: lp, right: rp };
+    const record = this.recordOf({ key, left: lp, right: rp });
     if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
     await Promise.all([
       hold.has('left') ? undefined : left.commit(key, lc.marker),
@@ -785,12 +838,15 @@ class FolderRun {
     const keysOf = (list: readonly ListedFolder[]) =>
       new Set(list.flatMap((f) => (isRefusedFolder(f) ? [] : [folderKey(f.path)])));
     const listed = { left: keysOf(lists.left), right: keysOf(lists.right) };
-    const candidates: RenameCandidate[] = [];
-    for (const c of renameCandidates(decisions, this.known, listed, this.policy)) {
+    let candidates: RenameCandidate[] = [];
+    for (const c of renameCandidates(decisions, this.known, listed, this.policy, this.ids)) {
       if (this.renameFailed.has(c.from.key) || this.renameFailed.has(c.to.key)) continue;
       if (await this.renameSupported(otherSide(c.on))) candidates.push(c);
     }
     if (candidates.length === 0) return { applied: false, covered };
+    // A folder proven by its id needs no content, and is the renamed one of no other folder.
+    const byId = new Set(candidates.filter((c) => c.byId).flatMap((c) => [c.from.key, c.to.key]));
+    candidates = candidates.filter((c) => c.byId || !(byId.has(c.from.key) || byId.has(c.to.key)));
     // Each folder listed once, in full, under the new folder's key, which no pair knows yet: so every
     // message comes as new, and is described for its fingerprint. Nothing is recorded (a dry listing).
     const contents = new Map<string, Promise<ListedMessage[]>>();
@@ -808,6 +864,10 @@ class FolderRun {
     };
     const proven: RenameCandidate[] = [];
     for (const c of candidates) {
+      if (c.byId) {
+        proven.push(c);
+        continue;
+      }
       const stays = otherSide(c.on);
       try {
         const [before, after] = await Promise.all([

@@ -1,5 +1,5 @@
 import type { FolderDecision } from './folder-merge.js';
-import { type FolderPath, isInbox } from './folders.js';
+import { type FolderInfo, type FolderPath, isInbox } from './folders.js';
 import { type ListedMessage, otherSide, type Side } from './model.js';
 import { flowsFrom, type SyncPolicy } from './policy.js';
 import type { FolderPairRecord, FolderPairRename } from './state.js';
@@ -17,6 +17,11 @@ export interface RenameCandidate {
   from: FolderPairRecord;
   /** The new folder: its key, and its path (the same on both sides, as for any new folder). */
   to: { key: string; path: FolderPath };
+  /**
+   * Set when the store proves it by the folder's identity ({@link FolderInfo.id}): the new folder has
+   * the id the state recorded for the old one on `on`. No content need be compared.
+   */
+  byId?: true;
 }
 
 /**
@@ -28,13 +33,16 @@ export interface RenameCandidate {
  * others.
  *
  * `listed` holds the keys each side lists (refused names aside), to tell a folder missing on the other
- * side from one that is there only as a name holding other folders.
+ * side from one that is there only as a name holding other folders; `ids`, each side's folder ids by
+ * key, where its store gives them ({@link FolderInfo.id}): a candidate whose new folder has the id
+ * recorded for the old one is marked `byId`.
  */
 export function renameCandidates(
   decisions: readonly FolderDecision[],
   known: ReadonlyMap<string, FolderPairRecord>,
   listed: Record<Side, ReadonlySet<string>>,
   policy: SyncPolicy,
+  ids?: Record<Side, ReadonlyMap<string, string>>,
 ): RenameCandidate[] {
   const may = (side: Side) =>
     flowsFrom(policy, side) && policy.propagate.folderCreation && policy.propagate.folderDeletion;
@@ -53,7 +61,9 @@ export function renameCandidates(
     if (!may(v.on)) continue;
     for (const a of appeared) {
       if (a.on !== v.on || below(a.key, v.record.key) || below(v.record.key, a.key)) continue;
-      out.push({ on: v.on, from: v.record, to: { key: a.key, path: a.path } });
+      const recorded = v.record.ids?.[v.on];
+      const byId = recorded !== undefined && ids?.[v.on].get(a.key) === recorded;
+      out.push({ on: v.on, from: v.record, to: { key: a.key, path: a.path }, ...(byId ? { byId } : {}) });
     }
   }
   return out;

@@ -50,6 +50,11 @@ export interface MemoryFolder {
   modseq: number;
   /** The integer the next new message's id is made from. */
   nextId: number;
+  /**
+   * The folder's identity (see `FolderInfo.id`): given at creation, kept by a rename, never given to
+   * another folder of the store. Absent in data made before folders had one.
+   */
+  id?: string;
   /** In id order. */
   messages: MemoryMessage[];
   /** Ids removed in this epoch, with the modseq of their removal, so a delta listing can report them. */
@@ -339,6 +344,11 @@ export interface MemoryDriverOptions {
   incremental?: boolean;
   /** Fault injection; see {@link FaultHooks}. */
   faults?: FaultHook;
+  /**
+   * List each folder's id (`FolderInfo.id`), like a server with OBJECTID (default false: like one
+   * without, so renames must be proven by content).
+   */
+  folderIds?: boolean;
 }
 
 /**
@@ -359,19 +369,24 @@ export class MemoryDriver implements Driver {
   readonly #hooks: FaultHooks;
   /** The epoch of each folder at its last listing by this driver (see the Driver contract). */
   readonly #epochs = new Map<string, string>();
+  readonly #folderIds: boolean;
   #closed = false;
 
   constructor(store: MemoryStore, options: MemoryDriverOptions = {}) {
     this.store = store;
     this.capabilities = { keywords: options.keywords ?? true };
     this.#incremental = options.incremental ?? true;
+    this.#folderIds = options.folderIds ?? false;
     const faults = options.faults;
     this.#hooks = typeof faults === 'function' ? { before: faults } : (faults ?? {});
   }
 
   listFolders(): Promise<ListedFolder[]> {
     return this.#run('listFolders', undefined, (): ListedFolder[] => [
-      ...this.store.folders(),
+      ...this.store.folders().map((f) => {
+        const id = this.#folderIds ? findFolder(this.store.data, f.path)?.id : undefined;
+        return id === undefined ? f : { ...f, id };
+      }),
       ...this.store.refusedNames.map((name) => ({
         refused: name,
         code: 'FOLDER_NAME_REFUSED',
@@ -612,6 +627,7 @@ function makeFolder(data: MemoryStoreData, path: FolderPath): void {
   data.folders.push({
     key: keyOf(path),
     path: isInbox(path) ? [...INBOX] : [...path],
+    id: `F${data.nextEpoch}`,
     epoch: String(data.nextEpoch++),
     modseq: 0,
     nextId: 1,
