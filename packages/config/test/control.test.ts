@@ -48,6 +48,7 @@ const report: SyncReport = {
     errors: 0,
     foldersCreated: 0,
     foldersDeleted: 0,
+    foldersRenamed: 0,
   },
 };
 
