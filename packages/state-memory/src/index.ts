@@ -182,6 +182,14 @@ function copyPair(pair: MessagePair): MessagePair {
 function copyFolderPair(record: FolderPairRecord): FolderPairRecord {
   const copy: FolderPairRecord = { key: record.key, left: [...record.left], right: [...record.right] };
   if (record.heldBack !== undefined) copy.heldBack = record.heldBack;
+  // Side by side, so that a later change to the caller's object cannot reach the stored one, and a side
+  // without an id stays absent (as the SQLite backend returns it), never an `undefined` property.
+  if (record.ids) {
+    const ids: FolderPairRecord['ids'] = {};
+    if (record.ids.left !== undefined) ids.left = record.ids.left;
+    if (record.ids.right !== undefined) ids.right = record.ids.right;
+    if (ids.left !== undefined || ids.right !== undefined) copy.ids = ids;
+  }
   return copy;
 }
 

@@ -49,6 +49,10 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   // The limits under which messages of the folder were held back (FolderPairRecord.heldBack).
   `ALTER TABLE folder_pair ADD COLUMN held_back TEXT;`,
+  // Each side's folder id as last listed (FolderPairRecord.ids); NULL where that side's store gives
+  // none, so every row of an older database starts without ids.
+  `ALTER TABLE folder_pair ADD COLUMN left_folder_id TEXT;
+   ALTER TABLE folder_pair ADD COLUMN right_folder_id TEXT;`,
 ];
 
 /** The schema version this build writes; a database with a higher `user_version` is refused. */
@@ -77,6 +81,8 @@ interface FolderRow {
   left_path: string;
   right_path: string;
   held_back: string | null;
+  left_folder_id: string | null;
+  right_folder_id: string | null;
 }
 
 interface PairRow {
@@ -217,20 +223,24 @@ export class SqliteState implements StateBackend {
         'INSERT INTO folder_pair (key) VALUES (?) ON CONFLICT (key) DO NOTHING',
       ),
       listFolders: db.prepare<[], FolderRow>(
-        'SELECT key, left_path, right_path, held_back FROM folder_pair WHERE left_path IS NOT NULL',
+        `SELECT key, left_path, right_path, held_back, left_folder_id, right_folder_id
+         FROM folder_pair WHERE left_path IS NOT NULL`,
       ),
-      recordFolder: db.prepare<[string, string, string, string | null]>(
-        `INSERT INTO folder_pair (key, left_path, right_path, held_back) VALUES (?, ?, ?, ?)
+      recordFolder: db.prepare<[string, string, string, string | null, string | null, string | null]>(
+        `INSERT INTO folder_pair (key, left_path, right_path, held_back, left_folder_id, right_folder_id)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET left_path = excluded.left_path, right_path = excluded.right_path,
-           held_back = excluded.held_back`,
+           held_back = excluded.held_back, left_folder_id = excluded.left_folder_id,
+           right_folder_id = excluded.right_folder_id`,
       ),
       // Only a key with a folder pair record can be renamed: a row without paths is no folder pair.
       listedFolderId: db.prepare<[string], { id: number }>(
         'SELECT id FROM folder_pair WHERE key = ? AND left_path IS NOT NULL',
       ),
       // Message pairs and markers point at the row's id, not its key, so they follow the row.
-      renameFolder: db.prepare<[string, string, string, string | null, number]>(
-        'UPDATE folder_pair SET key = ?, left_path = ?, right_path = ?, held_back = ? WHERE id = ?',
+      renameFolder: db.prepare<[string, string, string, string | null, string | null, string | null, number]>(
+        `UPDATE folder_pair SET key = ?, left_path = ?, right_path = ?, held_back = ?,
+           left_folder_id = ?, right_folder_id = ? WHERE id = ?`,
       ),
       forgetFolderPairs: db.prepare<[number]>('DELETE FROM message_pair WHERE folder_pair = ?'),
       forgetFolderMarkers: db.prepare<[number]>('DELETE FROM marker WHERE folder_pair = ?'),
@@ -291,6 +301,8 @@ export class SqliteState implements StateBackend {
           JSON.stringify(to.left),
           JSON.stringify(to.right),
           to.heldBack ?? null,
+          to.ids?.left ?? null,
+          to.ids?.right ?? null,
           id,
         );
       }
@@ -355,6 +367,12 @@ export class SqliteState implements StateBackend {
           right: parsePath(row.right_path),
         };
         if (row.held_back !== null) record.heldBack = row.held_back;
+        // Absent, not an empty object, when neither side has an id: the contract's "no ids".
+        if (row.left_folder_id !== null || row.right_folder_id !== null) {
+          record.ids = {};
+          if (row.left_folder_id !== null) record.ids.left = row.left_folder_id;
+          if (row.right_folder_id !== null) record.ids.right = row.right_folder_id;
+        }
         return record;
       }),
     );
@@ -367,6 +385,8 @@ export class SqliteState implements StateBackend {
         JSON.stringify(record.left),
         JSON.stringify(record.right),
         record.heldBack ?? null,
+        record.ids?.left ?? null,
+        record.ids?.right ?? null,
       );
     });
   }

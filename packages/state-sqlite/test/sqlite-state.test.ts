@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MessagePair } from '@twinbox/core';
+import type { FolderPairRecord, MessagePair } from '@twinbox/core';
 import { describeStateConformance } from '@twinbox/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -34,6 +34,34 @@ const SCHEMA_V1 = `
     flags TEXT NOT NULL,
     PRIMARY KEY (folder_pair, left_id),
     UNIQUE (folder_pair, right_id)
+  ) WITHOUT ROWID;`;
+
+/**
+ * The schema version 3 wrote (before the folder ids), frozen here as `.schema` printed it: the
+ * migration to version 4 must accept exactly this.
+ */
+const SCHEMA_V3 = `
+  CREATE TABLE folder_pair (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    left_path TEXT,
+    right_path TEXT,
+    held_back TEXT
+  );
+  CREATE TABLE message_pair (
+    folder_pair INTEGER NOT NULL REFERENCES folder_pair(id),
+    left_id TEXT NOT NULL,
+    right_id TEXT NOT NULL,
+    flags TEXT NOT NULL,
+    PRIMARY KEY (folder_pair, left_id),
+    UNIQUE (folder_pair, right_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE marker (
+    folder_pair INTEGER NOT NULL REFERENCES folder_pair(id),
+    side TEXT NOT NULL CHECK (side IN ('left', 'right')),
+    epoch TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (folder_pair, side)
   ) WITHOUT ROWID;`;
 
 const byLeft = (pairs: MessagePair[]) => [...pairs].sort((a, b) => (a.left < b.left ? -1 : 1));
@@ -104,6 +132,66 @@ describe('SqliteState', () => {
     expect(await reopened.loadMarker('INBOX', 'right')).toEqual({ epoch: '', value: 'new=1;cur=2' });
     expect(await reopened.loadPairs('INBOX')).toHaveLength(3);
     expect(await reopened.loadPairs('Archiv/Übersicht')).toEqual([]);
+    await reopened.close();
+  });
+
+  it('upgrades a version 3 database in place, keeping its rows, and then stores folder ids', async () => {
+    const path = join(dir, 'v3.sqlite');
+    const v3 = new Database(path);
+    v3.pragma('journal_mode = WAL');
+    v3.exec(SCHEMA_V3);
+    const folder = v3.prepare(
+      'INSERT INTO folder_pair (id, key, left_path, right_path, held_back) VALUES (?, ?, ?, ?, ?)',
+    );
+    folder.run(1, 'INBOX', '["INBOX"]', '["INBOX"]', null);
+    folder.run(2, 'Archiv/Übersicht', '["Archiv","Übersicht"]', '["Archive","Overview"]', 'size<=1000');
+    folder.run(3, 'unlisted', null, null, null);
+    const insert = v3.prepare(
+      'INSERT INTO message_pair (folder_pair, left_id, right_id, flags) VALUES (?, ?, ?, ?)',
+    );
+    insert.run(1, '10', '1700000000.M1.host,S=10:2,S', '\\Seen $label1');
+    insert.run(2, '10', 'other', '');
+    insert.run(3, '1', 'a', '');
+    v3.prepare('INSERT INTO marker (folder_pair, side, epoch, value) VALUES (?, ?, ?, ?)').run(
+      2,
+      'left',
+      '7',
+      '100',
+    );
+    v3.pragma('user_version = 3');
+    v3.close();
+
+    const inbox = { key: 'INBOX', left: ['INBOX'], right: ['INBOX'] };
+    const archive = {
+      key: 'Archiv/Übersicht',
+      left: ['Archiv', 'Übersicht'],
+      right: ['Archive', 'Overview'],
+      heldBack: 'size<=1000',
+    };
+    const byKey = (records: FolderPairRecord[]) => [...records].sort((a, b) => (a.key < b.key ? -1 : 1));
+    const state = new SqliteState({ path });
+    // Every row of a version 3 database starts without ids: absent, not an empty object.
+    expect(byKey(await state.listFolderPairs())).toStrictEqual([archive, inbox]);
+    expect(await state.loadPairs('INBOX')).toEqual([
+      { left: '10', right: '1700000000.M1.host,S=10:2,S', flags: ['\\Seen', '$label1'] },
+    ]);
+    expect(await state.loadPairs('Archiv/Übersicht')).toEqual([{ left: '10', right: 'other', flags: [] }]);
+    expect(await state.loadMarker('Archiv/Übersicht', 'left')).toEqual({ epoch: '7', value: '100' });
+    expect(await state.loadPairs('unlisted')).toEqual([{ left: '1', right: 'a', flags: [] }]);
+
+    const withIds = { ...inbox, ids: { left: 'F2212ea87-6097-4256-9d51-71338625', right: '2049:1311522:1' } };
+    await state.recordFolderPair(withIds);
+    const renamed = { ...archive, key: 'Ablage', left: ['Ablage'], ids: { right: '2049:77:2' } };
+    await state.renameFolderPairs([{ from: archive.key, to: renamed }]);
+    await state.close();
+
+    const probe = new Database(path, { readonly: true });
+    expect(probe.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    probe.close();
+    const reopened = new SqliteState({ path });
+    expect(byKey(await reopened.listFolderPairs())).toStrictEqual([renamed, withIds]);
+    expect(await reopened.loadMarker('Ablage', 'left')).toEqual({ epoch: '7', value: '100' });
+    expect(await reopened.loadPairs('Ablage')).toEqual([{ left: '10', right: 'other', flags: [] }]);
     await reopened.close();
   });
 

@@ -28,7 +28,8 @@ export interface StateFixture {
  * relies on: recording a folder pair again under its key keeps the key's message pairs and markers
  * (only {@link StateBackend.forgetFolderPair} drops them), and message pairs and markers may be
  * recorded under a key that has no folder pair record (it is then not listed, but forgetting it still
- * drops them).
+ * drops them). Listed folder pairs are compared strictly: a side's folder id, or a record's `ids`,
+ * that was not given must come back absent, not as `undefined` or an empty object.
  */
 export function describeStateConformance(
   name: string,
@@ -91,6 +92,39 @@ export function describeStateConformance(
           expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
             sortFolderPairs([INBOX_PAIR, ARCHIVE_PAIR]),
           );
+        }));
+
+      it("keeps each side's folder id as given: both sides, one side only, neither", () =>
+        run(async ({ state }) => {
+          const records = [
+            { ...INBOX_PAIR, ids: { left: MAILBOX_ID, right: MAILDIR_ID } },
+            { ...ARCHIVE_PAIR, ids: { right: MAILDIR_ID } },
+            { key: 'Sent', left: ['Sent'], right: ['Gesendet'], ids: { left: ODD_FOLDER_ID } },
+            { key: 'Drafts', left: ['Drafts'], right: ['Entwürfe'], heldBack: 'size<=1000' },
+          ];
+          for (const record of records) await state.recordFolderPair(record);
+          // Strictly: a side without an id, or a pair without ids, is absent, not `undefined` or `{}`.
+          await expectFolderPairs(state, records);
+        }));
+
+      it('replaces the folder ids when the folder pair is recorded again, and drops them when recorded without', () =>
+        run(async ({ state }) => {
+          await state.recordFolderPair({ ...INBOX_PAIR, ids: { left: MAILBOX_ID, right: MAILDIR_ID } });
+          await state.recordFolderPair(ARCHIVE_PAIR);
+          await state.recordPairs(INBOX_PAIR.key, [pair('1', 'a')]);
+          const oneSide = { ...INBOX_PAIR, ids: { right: ODD_FOLDER_ID } };
+          await state.recordFolderPair(oneSide);
+          await expectFolderPairs(state, [oneSide, ARCHIVE_PAIR]);
+          const otherSide = { ...INBOX_PAIR, ids: { left: MAILBOX_ID } };
+          await state.recordFolderPair(otherSide);
+          await expectFolderPairs(state, [otherSide, ARCHIVE_PAIR]);
+          await state.recordFolderPair(INBOX_PAIR);
+          await expectFolderPairs(state, [INBOX_PAIR, ARCHIVE_PAIR]);
+          const archived = { ...ARCHIVE_PAIR, ids: { left: MAILDIR_ID, right: MAILBOX_ID } };
+          await state.recordFolderPair(archived);
+          await expectFolderPairs(state, [INBOX_PAIR, archived]);
+          // The ids are part of the folder pair record only: its message pairs stay.
+          expect(await state.loadPairs(INBOX_PAIR.key)).toEqual([pair('1', 'a')]);
         }));
 
       it('forgets a folder pair with all of its message pairs and markers, and nothing else', () =>
@@ -246,6 +280,31 @@ export function describeStateConformance(
             await expectFilled(state, 'Ablage', 'p');
           }));
 
+        it("moves the folder ids with a rename: the new record's ids are stored, not the old one's", () =>
+          run(async ({ state }) => {
+            await fillFolderPair(
+              state,
+              { ...ARCHIVE_PAIR, ids: { left: MAILBOX_ID, right: MAILDIR_ID } },
+              'a',
+            );
+            await state.recordFolderPair({ ...INBOX_PAIR, ids: { left: ODD_FOLDER_ID } });
+            const to = { key: 'Ablage', left: ['Ablage'], right: ['Filed'], ids: { right: MAILDIR_ID } };
+            await renamer(state)([{ from: ARCHIVE_PAIR.key, to }]);
+            await expectFolderPairs(state, [to, { ...INBOX_PAIR, ids: { left: ODD_FOLDER_ID } }]);
+            await expectFilled(state, 'Ablage', 'a');
+
+            // Renamed without ids, it has none; renamed onto a key that had ids, the old ones go too.
+            const plain = { key: 'Archiv', left: ['Archiv'], right: ['Archive'] };
+            await renamer(state)([{ from: 'Ablage', to: plain }]);
+            await expectFolderPairs(state, [plain, { ...INBOX_PAIR, ids: { left: ODD_FOLDER_ID } }]);
+            await renamer(state)([{ from: 'Archiv', to: INBOX_PAIR }]);
+            await expectFolderPairs(state, [INBOX_PAIR]);
+            const both = { ...INBOX_PAIR, key: 'Posteingang', ids: { left: MAILBOX_ID, right: MAILDIR_ID } };
+            await renamer(state)([{ from: INBOX_PAIR.key, to: both }]);
+            await expectFolderPairs(state, [both]);
+            await expectFilled(state, 'Posteingang', 'a');
+          }));
+
         it('replaces a folder pair already under the new key, dropping its message pairs and markers', () =>
           run(async ({ state }) => {
             await fillFolderPair(state, INBOX_PAIR, 'i');
@@ -327,21 +386,25 @@ export function describeStateConformance(
             run(async (session) => {
               if (!session.canReopen)
                 throw new Error(`${name}: a persistent backend's fixture must give reopen().`);
-              await fillFolderPair(session.state, INBOX_PAIR, 'i');
+              await fillFolderPair(session.state, { ...INBOX_PAIR, ids: { right: MAILDIR_ID } }, 'i');
               await fillFolderPair(session.state, ARCHIVE_PAIR, 'a');
               await fillFolderPair(
                 session.state,
-                { key: 'Ablage', left: ['Ablage'], right: ['Ablage'] },
+                { key: 'Ablage', left: ['Ablage'], right: ['Ablage'], ids: { left: ODD_FOLDER_ID } },
                 'x',
               );
               const renames = [
-                { from: INBOX_PAIR.key, to: { ...INBOX_PAIR, key: 'Posteingang', heldBack: 'size<=1' } },
+                {
+                  from: INBOX_PAIR.key,
+                  to: { ...INBOX_PAIR, key: 'Posteingang', heldBack: 'size<=1', ids: { left: MAILBOX_ID } },
+                },
                 { from: ARCHIVE_PAIR.key, to: { ...ARCHIVE_PAIR, key: 'Ablage' } },
               ];
               await renamer(session.state)(renames);
               const state = await session.reopen();
-              expect(sortFolderPairs(await state.listFolderPairs())).toEqual(
-                sortFolderPairs(renames.map((r) => r.to)),
+              await expectFolderPairs(
+                state,
+                renames.map((r) => r.to),
               );
               await expectFilled(state, 'Posteingang', 'i');
               await expectFilled(state, 'Ablage', 'a');
@@ -589,12 +652,17 @@ export function describeStateConformance(
           await state.recordPairs('INBOX', [pair('1', 'a', ['\\Seen'])]);
           await state.recordMarker('INBOX', 'left', { epoch: '1', value: 'v' });
 
-          const folders = await state.listFolderPairs();
-          const folder = folders[0]!;
+          await state.recordFolderPair({ ...ARCHIVE_PAIR, ids: { left: MAILBOX_ID } });
+          const folders = sortFolderPairs(await state.listFolderPairs());
+          const folder = folders[1]!;
+          folders[0]!.ids!.left = 'changed';
+          folders[0]!.ids!.right = 'changed';
           (folder.left as string[]).push('changed');
           (folder.right as string[])[0] = 'changed';
           folder.key = 'changed';
           folders.push(ARCHIVE_PAIR);
+          const again = sortFolderPairs(await state.listFolderPairs());
+          again[0]!.ids = { right: 'changed' };
           const pairs = await state.loadPairs('INBOX');
           (pairs[0]!.flags as string[]).push('\\Deleted');
           pairs[0]!.left = 'changed';
@@ -603,7 +671,7 @@ export function describeStateConformance(
           marker.epoch = 'changed';
           marker.value = 'changed';
 
-          expect(await state.listFolderPairs()).toEqual([INBOX_PAIR]);
+          await expectFolderPairs(state, [INBOX_PAIR, { ...ARCHIVE_PAIR, ids: { left: MAILBOX_ID } }]);
           expect(await state.loadPairs('INBOX')).toEqual([pair('1', 'a', ['\\Seen'])]);
           expect(await state.loadMarker('INBOX', 'left')).toEqual({ epoch: '1', value: 'v' });
         }));
@@ -616,6 +684,10 @@ export function describeStateConformance(
           left.push('changed');
           record.key = 'changed';
           record.right = ['changed'];
+          const ids: { left?: string; right?: string } = { left: MAILBOX_ID };
+          await state.recordFolderPair({ ...ARCHIVE_PAIR, ids });
+          ids.left = 'changed';
+          ids.right = 'changed';
 
           const flags = ['\\Seen'];
           const first = { left: '1', right: 'a', flags };
@@ -633,8 +705,9 @@ export function describeStateConformance(
           await state.forgetPairs('k', 'left', forgotten);
           forgotten.push('1');
 
-          expect(await state.listFolderPairs()).toEqual([
+          await expectFolderPairs(state, [
             { key: 'k', left: ['Archiv', 'Übersicht'], right: ['Archive'] },
+            { ...ARCHIVE_PAIR, ids: { left: MAILBOX_ID } },
           ]);
           expect(await state.loadPairs('k')).toEqual([pair('1', 'a', ['\\Seen'])]);
           expect(await state.loadMarker('k', 'right')).toEqual({ epoch: '1', value: 'v' });
@@ -891,6 +964,17 @@ async function expectEmpty(state: StateBackend, key: string): Promise<void> {
   expect(await state.loadMarker(key, 'right'), `right marker of ${JSON.stringify(key)}`).toBeNull();
 }
 
+/**
+ * The backend lists exactly `expected`, compared strictly: a folder id, or the ids of a folder pair,
+ * that were not given must be absent, not `undefined` or an empty object (the engine tells "no id"
+ * by absence).
+ */
+async function expectFolderPairs(state: StateBackend, expected: readonly FolderPairRecord[]): Promise<void> {
+  expect(sortFolderPairs(await state.listFolderPairs()), 'listFolderPairs()').toStrictEqual(
+    sortFolderPairs(expected),
+  );
+}
+
 function sortFolderPairs(records: readonly FolderPairRecord[]): FolderPairRecord[] {
   return [...records].sort((a, b) => compare(a.key, b.key));
 }
@@ -905,6 +989,11 @@ const ARCHIVE_PAIR: FolderPairRecord = {
   left: ['Archiv', 'Übersicht'],
   right: ['Archive', 'Overview'],
 };
+
+/** Folder ids as the stores give them: an IMAP MAILBOXID, a Maildir directory's device:inode:birth time. */
+const MAILBOX_ID = 'F2212ea87-6097-4256-9d51-71338625';
+const MAILDIR_ID = '2049:1311522:1733476800123';
+const ODD_FOLDER_ID = 'Übersicht 📬 "id" \\ with\nnewline';
 
 const ODD_PATHS: [FolderPath, FolderPath][] = [
   [['INBOX'], ['INBOX']],
@@ -983,6 +1072,11 @@ const DURABILITY_SCRIPT: readonly Operation[] = [
   { op: 'recordFolderPair', record: ARCHIVE_PAIR },
   { op: 'recordFolderPair', record: { key: 'Archiv', left: ['Archiv'], right: ['Archive'] } },
   {
+    op: 'recordFolderPair',
+    record: { key: 'Sent', left: ['Sent'], right: ['Sent'], ids: { left: MAILBOX_ID, right: MAILDIR_ID } },
+  },
+  { op: 'recordFolderPair', record: { ...ARCHIVE_PAIR, ids: { right: ODD_FOLDER_ID } } },
+  {
     op: 'recordPairs',
     key: INBOX_PAIR.key,
     pairs: [pair('1', 'a', ['\\Seen']), pair('2', 'b'), pair('3', 'c')],
@@ -1001,6 +1095,11 @@ const DURABILITY_SCRIPT: readonly Operation[] = [
   { op: 'recordPairs', key: 'forgotten', pairs: [pair('1', 'a')] },
   { op: 'recordMarker', key: 'forgotten', side: 'left', marker: { epoch: '1', value: '1' } },
   { op: 'forgetFolderPair', key: 'forgotten' },
+  {
+    op: 'recordFolderPair',
+    record: { key: 'Drafts', left: ['Drafts'], right: ['Drafts'], ids: { left: '' } },
+  },
+  { op: 'recordFolderPair', record: { key: 'Drafts', left: ['Drafts'], right: ['Drafts'] } },
 ];
 
 async function applyOperation(state: StateBackend, op: Operation): Promise<void> {
@@ -1118,9 +1217,7 @@ function structuredCopy<T>(value: T): T {
 }
 
 async function expectAgrees(state: StateBackend, model: ReferenceState): Promise<void> {
-  expect(sortFolderPairs(await state.listFolderPairs()), 'listFolderPairs()').toEqual(
-    sortFolderPairs([...model.folderPairs.values()]),
-  );
+  await expectFolderPairs(state, [...model.folderPairs.values()]);
   for (const key of model.keys) {
     expect(sortPairs(await state.loadPairs(key)), `loadPairs(${JSON.stringify(key)})`).toEqual(
       sortPairs(model.pairs.get(key) ?? []),
@@ -1144,6 +1241,19 @@ const pathArbitrary = fc.array(fc.constantFrom('INBOX', 'Archiv', 'a/b', 'Übers
   minLength: 1,
   maxLength: 3,
 });
+const folderIdArbitrary = fc.constantFrom(MAILBOX_ID, MAILDIR_ID, ODD_FOLDER_ID, 'x');
+/** A folder pair's ids: one side, the other or both; never an empty object (the contract's absence). */
+const folderIdsArbitrary = fc.oneof(
+  fc.record({ left: folderIdArbitrary, right: folderIdArbitrary }),
+  fc.record({ left: folderIdArbitrary }),
+  fc.record({ right: folderIdArbitrary }),
+);
+/** A folder pair record under one of the few keys, with or without ids (absent, not `undefined`). */
+const folderPairArbitrary = (key: fc.Arbitrary<string>): fc.Arbitrary<FolderPairRecord> =>
+  fc.record(
+    { key, left: pathArbitrary, right: pathArbitrary, ids: folderIdsArbitrary },
+    { requiredKeys: ['key', 'left', 'right'] },
+  );
 const markerArbitrary = fc.option(
   fc.record({ epoch: fc.constantFrom('1', '2', ''), value: fc.string({ unit: 'grapheme', maxLength: 8 }) }),
   { nil: null },
@@ -1152,7 +1262,7 @@ const markerArbitrary = fc.option(
 const baseOperationArbitraries = [
   fc.record({
     op: fc.constant('recordFolderPair' as const),
-    record: fc.record({ key: keyArbitrary, left: pathArbitrary, right: pathArbitrary }),
+    record: folderPairArbitrary(keyArbitrary),
   }),
   fc.record({ op: fc.constant('forgetFolderPair' as const), key: keyArbitrary }),
   {
@@ -1205,15 +1315,17 @@ const renamesArbitrary: fc.Arbitrary<FolderPairRename[]> = fc
           pathArbitrary,
           pathArbitrary,
           fc.option(fc.constantFrom('size<=1', 'age<=2'), { nil: null }),
+          fc.option(folderIdsArbitrary, { nil: null }),
         ),
         { minLength: 2, maxLength: 2 },
       ),
     ),
   )
   .map(([keys, records]) =>
-    records.slice(0, Math.floor(keys.length / 2)).map(([left, right, heldBack], i) => {
+    records.slice(0, Math.floor(keys.length / 2)).map(([left, right, heldBack, ids], i) => {
       const to: FolderPairRecord = { key: keys[2 * i + 1]!, left, right };
       if (heldBack !== null) to.heldBack = heldBack;
+      if (ids !== null) to.ids = ids;
       return { from: keys[2 * i]!, to };
     }),
   );
