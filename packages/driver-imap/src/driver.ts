@@ -39,6 +39,7 @@ import {
   stalledCommand,
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
+import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import { levelProblem, pathOfListedName, wireName } from './names.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
@@ -360,16 +361,23 @@ export class ImapDriver implements Driver {
    * folder's STATUS too, and the next {@link listMessages} of each folder takes its marker from there:
    * a sync of unchanged folders then costs one round trip for all of them rather than a STATUS each.
    * That STATUS is as old as this call, as the one {@link listMessages} sends itself is as old as its
-   * listing: a change made after it is seen by the listing that follows the next LIST.
+   * listing: a change made after it is seen by the listing that follows the next LIST. On a server
+   * that also has OBJECTID (RFC 8474; Cyrus has it, Dovecot 2.3 not) that STATUS asks for MAILBOXID,
+   * and each selectable folder's {@link FolderInfo.id} is its MAILBOXID as sent (a value that is not an
+   * RFC 8474 objectid, or one listed for two folders, is left out); without LIST-STATUS no id is asked
+   * for, since it would cost a STATUS per folder.
    */
   async listFolders(): Promise<ListedFolder[]> {
     const withStatus = this.#client.capabilities.has('LIST-STATUS');
     this.#listedStatus.clear();
-    const boxes = await this.#run([], async () => {
+    const { boxes, ids } = await this.#run([], async () => {
       // Dovecot answers the STATUS of the selected folder from the session's view (see #status), here
       // as in a STATUS command of its own: a NOOP first, so that view has caught up.
       if (withStatus && this.#client.mailbox) await this.#client.noop();
-      return this.#client.list(withStatus ? { statusQuery: STATUS_QUERY } : undefined);
+      if (!withStatus) return { boxes: await this.#client.list(), ids: undefined };
+      // Ids only ride on LIST-STATUS: without it they would cost a STATUS per folder.
+      if (this.#client.capabilities.has('OBJECTID')) return listWithMailboxIds(this.#client, STATUS_QUERY);
+      return { boxes: await this.#client.list({ statusQuery: STATUS_QUERY }), ids: undefined };
     });
     const utf8 = this.#utf8Names;
     return boxes.map((box): ListedFolder => {
@@ -381,6 +389,10 @@ export class ImapDriver implements Driver {
       };
       if (box.specialUse && box.specialUse !== '\\Inbox') folder.specialUse = box.specialUse;
       if (folder.selectable && box.status?.uidValidity !== undefined) this.#keepStatus(path, box.status);
+      // Not kept past this call: every listing asks again, so a renamed or recreated folder is never
+      // given an id from before.
+      const id = folder.selectable ? ids?.get(idKey(box.pathAsListed)) : undefined;
+      if (id !== undefined) folder.id = id;
       return folder;
     });
   }

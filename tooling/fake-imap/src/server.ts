@@ -22,6 +22,11 @@ export interface FakeFolder {
   messages: FakeMessage[];
   /** LIST attributes, e.g. `\Noselect`. */
   attributes?: string[];
+  /**
+   * The STATUS item MAILBOXID (RFC 8474), sent verbatim between its parentheses when asked for (so a
+   * test can send a malformed one); without it the item is left out of the answer.
+   */
+  mailboxId?: string;
 }
 
 /** A command as the script sees it. */
@@ -73,9 +78,10 @@ const SYSTEM = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /**
  * A small IMAP4rev1 server for tests, in memory, scriptable to misbehave on cue. It implements what
- * Twinbox's driver (imapflow) uses: LOGIN, CAPABILITY, ID, NAMESPACE, ENABLE, LIST, LSUB, STATUS,
- * SELECT/EXAMINE, FETCH, SEARCH, STORE, APPEND, EXPUNGE, CREATE, DELETE, (UN)SUBSCRIBE, NOOP, CLOSE,
- * UNSELECT, LOGOUT, with UIDPLUS. No CONDSTORE: every listing is a full one.
+ * Twinbox's driver (imapflow) uses: LOGIN, CAPABILITY, ID, NAMESPACE, ENABLE, LIST (with LIST-STATUS's
+ * `RETURN (STATUS (…))` where a test advertises it), LSUB, STATUS, SELECT/EXAMINE, FETCH, SEARCH, STORE,
+ * APPEND, EXPUNGE, CREATE, DELETE, (UN)SUBSCRIBE, NOOP, CLOSE, UNSELECT, LOGOUT, with UIDPLUS. No
+ * CONDSTORE: every listing is a full one.
  */
 export class FakeImapServer {
   readonly folders: FakeFolder[];
@@ -190,6 +196,21 @@ export class FakeImapServer {
   }
 }
 
+/** `* STATUS` of `folder` with the items asked for that this server knows. */
+function statusLine(folder: FakeFolder, asked: Token[]): string {
+  const values: Record<string, number | string> = {
+    MESSAGES: folder.messages.length,
+    UIDNEXT: folder.uidNext,
+    UIDVALIDITY: folder.uidValidity,
+    UNSEEN: folder.messages.filter((m) => !m.flags.includes('\\Seen')).length,
+    RECENT: 0,
+  };
+  if (folder.mailboxId !== undefined) values.MAILBOXID = `(${folder.mailboxId})`;
+  const items = asked.map((t) => textOf(t).toUpperCase());
+  const parts = items.filter((i) => i in values).map((i) => `${i} ${values[i]}`);
+  return `* STATUS ${astring(folder.name)} (${parts.join(' ')})\r\n`;
+}
+
 function isInbox(name: string): boolean {
   return name.toUpperCase() === 'INBOX';
 }
@@ -285,7 +306,12 @@ class Session {
       }
       case 'LIST':
       case 'LSUB': {
-        const pattern = textOf(args[args.length - 1]);
+        // LIST-STATUS (RFC 5819): `LIST "" pattern RETURN (STATUS (items))`, a STATUS after each LIST.
+        const returnAt = args.findIndex((t) => !Array.isArray(t) && t.kind === 'atom' && t.text === 'RETURN');
+        const options = returnAt < 0 ? [] : ((args[returnAt + 1] as Token[] | undefined) ?? []);
+        const statusAt = options.findIndex((t) => textOf(t).toUpperCase() === 'STATUS');
+        const statusItems = statusAt < 0 ? undefined : options[statusAt + 1];
+        const pattern = textOf(args[returnAt < 0 ? args.length - 1 : returnAt - 1]);
         if (pattern === '') {
           out.push(`* ${info.name} (\\Noselect) "${opts.delimiter}" ""\r\n`);
         } else {
@@ -295,6 +321,9 @@ class Session {
             out.push(
               `* ${info.name} (${(f.attributes ?? []).join(' ')}) "${opts.delimiter}" ${astring(f.name)}\r\n`,
             );
+            if (Array.isArray(statusItems) && !f.attributes?.includes('\\Noselect')) {
+              out.push(statusLine(f, statusItems));
+            }
           }
         }
         ok();
@@ -306,16 +335,7 @@ class Session {
           no('[NONEXISTENT] Mailbox does not exist');
           break;
         }
-        const items = (Array.isArray(args[1]) ? args[1] : []).map((t) => textOf(t).toUpperCase());
-        const values: Record<string, number> = {
-          MESSAGES: folder.messages.length,
-          UIDNEXT: folder.uidNext,
-          UIDVALIDITY: folder.uidValidity,
-          UNSEEN: folder.messages.filter((m) => !m.flags.includes('\\Seen')).length,
-          RECENT: 0,
-        };
-        const parts = items.filter((i) => i in values).map((i) => `${i} ${values[i]}`);
-        out.push(`* STATUS ${astring(folder.name)} (${parts.join(' ')})\r\n`);
+        out.push(statusLine(folder, Array.isArray(args[1]) ? args[1] : []));
         ok();
         break;
       }
