@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import {
+  lstat,
   mkdir,
   open,
   readdir,
@@ -52,6 +54,7 @@ import {
   sizeField,
   sizesFromName,
 } from './filename.js';
+import { type BirthStat, devicesWithBirthTimes, folderIdOf } from './folder-id.js';
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, MAX_NAME_BYTES, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
@@ -244,45 +247,75 @@ export class MaildirDriver implements Driver {
     };
   }
 
+  /**
+   * See {@link Driver.listFolders}. Every folder but the inbox whose directory is there (`.A` in
+   * `maildir++`, `A/` in `fs`; a `maildir++` parent listed only as a name has none) gets an `id` from that
+   * directory's device, inode and birth time (see `folder-id.ts`): one `lstat` per folder beside the
+   * `cur/` stat the listing makes anyway. The inbox gets none: it is never renamed.
+   */
   async listFolders(): Promise<ListedFolder[]> {
     const found = new Map<string, FolderInfo>();
     const refused: RefusedFolder[] = [];
-    const add = (path: FolderPath, selectable: boolean) => {
+    /** Each listed folder's directory stat, and every stat that may prove birth times real. */
+    const dirStats = new Map<string, BigIntStats>();
+    const evidence: (BirthStat | undefined)[] = [];
+    const add = (path: FolderPath, selectable: boolean, dir?: BigIntStats) => {
       const key = folderKey(path);
       const known = found.get(key);
-      if (!known || (selectable && !known.selectable)) found.set(key, { path: [...path], selectable });
+      if (known && (known.selectable || !selectable)) return;
+      found.set(key, { path: [...path], selectable });
+      if (dir && !isInbox(path)) dirStats.set(key, dir);
+      else dirStats.delete(key);
     };
+    const finish = (): ListedFolder[] => {
+      const proven = devicesWithBirthTimes([...evidence, ...dirStats.values()]);
+      for (const [key, dir] of dirStats) {
+        const id = folderIdOf(dir, proven);
+        const folder = found.get(key);
+        if (id !== undefined && folder) folder.id = id;
+      }
+      return [...found.values(), ...refused];
+    };
+    evidence.push(await statBig(this.#layout.root));
     // Opened for writing, the inbox was made by `open`; read-only, it is there only if it is.
     if (!this.#readOnly || (await isMaildir(this.#layout.inboxDir))) add(['INBOX'], true);
     if (this.#layout.options.layout === 'maildir++') {
-      for (const dirent of await this.#readRoot()) {
-        if (!dirent.isDirectory()) continue;
-        if (!dirent.name.startsWith('.') || dirent.name === '.' || dirent.name === '..') continue;
+      const dirents = (await this.#readRoot()).filter(
+        (d) => d.isDirectory() && d.name.startsWith('.') && d.name !== '.' && d.name !== '..',
+      );
+      // Stat in parallel (the thread pool has four threads), then read the answers in listing order.
+      const stats = await mapLimit(dirents, 8, (d) => folderStats(join(this.#layout.root, d.name)));
+      for (const [i, dirent] of dirents.entries()) {
         const path = this.#layout.pathOfDotDir(dirent.name);
         if (path && isInbox(path)) continue;
-        if (!(await isMaildir(join(this.#layout.root, dirent.name)))) continue;
+        const { cur, dir } = stats[i]!;
+        if (!cur?.isDirectory()) continue;
         if (!path) {
           refused.push(this.#refused(dirent.name));
           continue;
         }
-        add(path, true);
+        evidence.push(cur);
+        add(path, true, dir);
         // Maildir++ lets `.a.b` exist without `.a`: the parent is there as a name only.
         for (let depth = 1; depth < path.length; depth++) add(path.slice(0, depth), false);
       }
-      return [...found.values(), ...refused];
+      return finish();
     }
     const walk = async (dir: string, prefix: FolderPath, depth: number): Promise<boolean> => {
       if (depth > 64) return false;
       let any = false;
       let dirents: import('node:fs').Dirent[];
       try {
-        dirents = await readdir(dir, { withFileTypes: true });
+        dirents = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory());
       } catch {
         return false;
       }
-      for (const dirent of dirents) {
-        if (!dirent.isDirectory()) continue;
-        const level = this.#layout.fsLevel(dirent.name);
+      const levels = dirents.map((d) => this.#layout.fsLevel(d.name));
+      const stats = await mapLimit(dirents, 8, async (d, i) =>
+        levels[i] === undefined ? undefined : folderStats(join(dir, d.name)),
+      );
+      for (const [i, dirent] of dirents.entries()) {
+        const level = levels[i];
         const sub = join(dir, dirent.name);
         if (level === undefined) {
           // Hidden directories and cur/new/tmp are no folders; any other Maildir here is a refused name.
@@ -293,17 +326,19 @@ export class MaildirDriver implements Driver {
         }
         const path = [...prefix, level];
         if (isInbox(path) && sub !== this.#layout.inboxDir) continue;
-        const selectable = await isMaildir(sub);
+        const { cur, dir: self } = stats[i]!;
+        const selectable = cur?.isDirectory() === true;
+        if (selectable) evidence.push(cur);
         const hasChildren = await walk(sub, path, depth + 1);
         if (selectable || hasChildren) {
-          add(path, selectable);
+          add(path, selectable, self);
           any = true;
         }
       }
       return any;
     };
     await walk(this.#layout.root, [], 0);
-    return [...found.values(), ...refused];
+    return finish();
   }
 
   async createFolder(path: FolderPath): Promise<void> {
@@ -1196,6 +1231,26 @@ async function exists(path: string): Promise<boolean> {
     if (errno(err) === 'ENOENT') return false;
     throw err;
   }
+}
+
+/**
+ * A bigint stat (birth time to the nanosecond), or undefined when there is nothing to stat (any more).
+ * `follow` as `isMaildir` does for `cur/`; a folder directory itself is known to be no symlink.
+ */
+async function statBig(path: string, follow = false): Promise<BigIntStats | undefined> {
+  try {
+    return await (follow ? stat(path, { bigint: true }) : lstat(path, { bigint: true }));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A folder directory's own stat (its identity) and its `cur/` stat (whether it is a Maildir), together. */
+async function folderStats(
+  dir: string,
+): Promise<{ cur: BigIntStats | undefined; dir: BigIntStats | undefined }> {
+  const [cur, self] = await Promise.all([statBig(join(dir, 'cur'), true), statBig(dir)]);
+  return { cur, dir: self };
 }
 
 async function isMaildir(dir: string): Promise<boolean> {

@@ -65,7 +65,10 @@ describe('MaildirDriver layouts', () => {
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(root, '.a.b', sub), { recursive: true });
     await mkdir(join(root, '.notmuch', 'xapian'), { recursive: true });
     const driver = await MaildirDriver.open({ root });
-    const folders = foldersOf(await driver.listFolders());
+    const folders = foldersOf(await driver.listFolders()).map(({ path, selectable }) => ({
+      path,
+      selectable,
+    }));
     expect(folders).toEqual(
       expect.arrayContaining([
         { path: ['INBOX'], selectable: true },
