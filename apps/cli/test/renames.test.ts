@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SqliteState } from '@twinbox/state-sqlite';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { describe, expect, it } from 'vitest';
 import { nothingWritten, twinbox } from './helpers.js';
@@ -155,6 +156,46 @@ describe('folder renames end to end (built binary, Dovecot)', () => {
     expect((await statePairs(p, NEW)).map((x) => Number(x.left)).sort((a, b) => a - b)).toEqual(uids);
 
     p.proxy.reset();
+    expect(await sync(p)).toMatchObject({ ...nothingWritten, foldersRenamed: 0 });
+  });
+
+  it('an empty folder renamed in the Maildir is renamed on the server: proven by the directory, not by content', async () => {
+    const u = await newUser();
+    const client = await imap(u);
+    try {
+      await client.mailboxCreate('Leer');
+    } finally {
+      await client.logout();
+    }
+    const p = await pair(u);
+    expect(await sync(p)).toMatchObject({ errors: 0 });
+    // The Maildir's directory identity is recorded with the folder pair (Dovecot has no OBJECTID).
+    const state = await SqliteState.open({ path: p.state });
+    try {
+      const record = (await state.listFolderPairs()).find((r) => r.key === 'Leer');
+      expect(record?.ids?.right).toMatch(/^d\d+i\d+b\d+$/);
+      expect(record?.ids?.left).toBeUndefined();
+    } finally {
+      await state.close();
+    }
+
+    await rename(join(p.maildir, '.Leer'), join(p.maildir, '.Auch leer'));
+    p.proxy.reset();
+    expect(await sync(p)).toMatchObject({
+      foldersRenamed: 1,
+      foldersCreated: 0,
+      foldersDeleted: 0,
+      errors: 0,
+    });
+    expect(p.proxy.sent).toMatch(/ RENAME "?Leer"? "Auch leer"/);
+    const after = await imap(u);
+    try {
+      const names = (await after.list()).map((f) => f.path);
+      expect(names).toContain('Auch leer');
+      expect(names).not.toContain('Leer');
+    } finally {
+      await after.logout();
+    }
     expect(await sync(p)).toMatchObject({ ...nothingWritten, foldersRenamed: 0 });
   });
 });
