@@ -449,6 +449,152 @@ export class ImapDriver implements Driver {
     this.#epochs.delete(name);
   }
 
+  /**
+   * See {@link Driver.renameFolder}: one IMAP RENAME, which moves the folders below `from` along and no
+   * message over the connection. Refused before anything is sent (`FOLDER_RENAME_REFUSED`) for the
+   * inbox (RENAME INBOX moves its messages into a new folder and leaves INBOX in place) and for a `to`
+   * below `from`; `FOLDER_NAME_UNSAFE` for a name this driver could not send or list back. The server's
+   * NO maps by its response code (RFC 5530): `NONEXISTENT` to `FOLDER_GONE`, `ALREADYEXISTS` to
+   * `FOLDER_EXISTS`; a NO without either is told apart by a LIST of both names. Missing parents of
+   * `to` are the server's to make (RFC 3501; Dovecot does).
+   *
+   * Dovecot 2.3 keeps each folder's UIDVALIDITY and every message's UID across a RENAME (checked by this
+   * package's tests), so ids listed under `from` stay good under `to`; a server that changes the
+   * UIDVALIDITY shows it in the next listing, which the engine treats as a new epoch. Dovecot ends
+   * every other session that has a renamed folder selected (a sync driver's, a watch's); this session
+   * leaves such a folder first (UNSELECT), as imapflow only does for `from` itself.
+   *
+   * Not sent again after a dropped connection: the rename may have happened, and a second RENAME
+   * would fail either way. It rejects with a `CONNECTION_LOST` {@link FolderError}; the next listing of
+   * folders finds the folder under one of the two names.
+   */
+  async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+    this.#writable('rename the folder', from);
+    this.#writable('rename a folder to', to);
+    const where = `${displayFolder(from)} to ${displayFolder(to)}`;
+    if (isInbox(from) || isInbox(to)) {
+      throw new FolderError(
+        `Cannot rename ${where}: the inbox is never renamed (on IMAP, RENAME INBOX moves its messages into a new folder and leaves the inbox in place). Move the messages instead.`,
+        { code: 'FOLDER_RENAME_REFUSED' },
+      );
+    }
+    if (isBelow(to, from)) {
+      throw new FolderError(`Cannot rename ${where}: a folder cannot move below itself.`, {
+        code: 'FOLDER_RENAME_REFUSED',
+      });
+    }
+    const fromName = this.#name(from);
+    const toName = this.#name(to);
+    this.#checkListedBack(to);
+    await this.#session.ready();
+    const client = this.#client;
+    try {
+      // Dovecot ends a session whose selected folder is below one it renames, so it is left first.
+      // UNSELECT never expunges; without it, EXAMINE INBOX deselects just as safely (CLOSE would expunge).
+      const selected = client.mailbox ? client.mailbox.path : undefined;
+      if (selected !== undefined && selected !== fromName && this.#within(selected, fromName)) {
+        if (client.capabilities.has('UNSELECT')) {
+          await (client as unknown as ImapRun).run('CLOSE', { unselect: true });
+        } else {
+          await client.mailboxOpen('INBOX', { readOnly: true });
+        }
+      }
+      await client.mailboxRename(fromName, toName);
+    } catch (err) {
+      if (this.#session.interrupted) throw interruptedError();
+      const stalled = stalledCommand(client);
+      if (stalled) throw stallError(this.#account, from, stalled);
+      if (err instanceof StalledError) throw stallError(this.#account, from, err.command);
+      if (serverAnswered(err)) throw await this.#refusedRename(from, to, err);
+      if (!isConnectionLoss(err, this.#session.usable && this.#client === client)) throw err;
+      // Either name may hold the folder now: nothing cached for either is kept, and the epochs follow
+      // to `to` too, so ids used there are checked against the folder they came from.
+      this.#forgetNames(fromName, toName, false);
+      throw new FolderError(
+        `The IMAP connection dropped while renaming ${where} (${(err as Error).message}); the rename may or may not have happened. It was not sent again: the next sync lists the folders and finds it under one of the two names.`,
+        { code: 'CONNECTION_LOST', cause: err },
+      );
+    }
+    this.#forgetNames(fromName, toName, true);
+    this.#watch.renamed(from, to);
+  }
+
+  /** Whether `name` is `parent` or a folder below it, by the server's names. */
+  #within(name: string, parent: string): boolean {
+    return name === parent || name.startsWith(parent + this.#delimiter);
+  }
+
+  /**
+   * After a rename of `fromName` (`done`) or one that may have happened: the LIST-STATUS answers of both
+   * trees are dropped (they describe folders under names that changed), and the UIDVALIDITY listed
+   * for each folder below `fromName` moves with it, so a call on the new name with ids of the old
+   * listing is checked against the epoch they belong to.
+   */
+  #forgetNames(fromName: string, toName: string, done: boolean): void {
+    for (const name of [...this.#listedStatus.keys()]) {
+      if (this.#within(name, fromName) || this.#within(name, toName)) this.#listedStatus.delete(name);
+    }
+    const moved = new Map<string, string>();
+    for (const [name, epoch] of this.#epochs) {
+      if (this.#within(name, toName)) this.#epochs.delete(name);
+      else if (this.#within(name, fromName)) moved.set(toName + name.slice(fromName.length), epoch);
+    }
+    for (const [name, epoch] of moved) this.#epochs.set(name, epoch);
+    if (done)
+      for (const name of [...this.#epochs.keys()])
+        if (this.#within(name, fromName)) this.#epochs.delete(name);
+  }
+
+  /** Refuses a path whose name would not list back as the same path (see `names.ts`). */
+  #checkListedBack(path: FolderPath): void {
+    const utf8 = this.#utf8Names;
+    const back = pathOfListedName(wireName(path, this.#delimiter, utf8), this.#delimiter, utf8);
+    if (typeof back !== 'string' && back.length === path.length && back.every((l, i) => l === path[i])) {
+      return;
+    }
+    throw new FolderError(
+      `The folder ${quoteName(displayFolder(path))} cannot exist on this server: its name would not list back as the same folder${typeof back === 'string' ? ` (${back})` : ''}.`,
+      { code: 'FOLDER_NAME_UNSAFE' },
+    );
+  }
+
+  /** A RENAME the server refused, classified: by its response code, else by a LIST of both names. */
+  async #refusedRename(from: FolderPath, to: FolderPath, err: unknown): Promise<FolderError> {
+    const where = `${displayFolder(from)} to ${displayFolder(to)}`;
+    const responseCode = ((err as { serverResponseCode?: string }).serverResponseCode ?? '').toUpperCase();
+    let code =
+      responseCode === 'NONEXISTENT'
+        ? 'FOLDER_GONE'
+        : responseCode === 'ALREADYEXISTS'
+          ? 'FOLDER_EXISTS'
+          : undefined;
+    if (code === undefined) {
+      try {
+        const utf8 = this.#utf8Names;
+        const listed = new Set(
+          (await this.#client.list()).filter((b) => !b.flags.has('NonExistent')).map((b) => b.pathAsListed),
+        );
+        if (!listed.has(wireName(from, this.#delimiter, utf8))) code = 'FOLDER_GONE';
+        else if (listed.has(wireName(to, this.#delimiter, utf8))) code = 'FOLDER_EXISTS';
+      } catch {
+        // The refusal is reported as it came; the LIST only made it more precise.
+      }
+    }
+    const advice =
+      code === 'FOLDER_GONE'
+        ? `${displayFolder(from)} does not exist (any more)`
+        : code === 'FOLDER_EXISTS'
+          ? `${displayFolder(to)} exists already; rename or remove it first`
+          : 'check the names and the permissions on the server';
+    return new FolderError(
+      `The server refused to rename ${where}: ${serverText(err).replace(/\.$/, '')}. ${capitalize(advice)}.`,
+      {
+        code: code ?? 'FOLDER_RENAME_FAILED',
+        cause: err,
+      },
+    );
+  }
+
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const name = this.#name(path);
     // Taken once: a second listing of the folder (the engine lists a side again after an epoch change)
@@ -1188,6 +1334,14 @@ export class ImapDriver implements Driver {
     await this.#watch.unwatch();
     await this.#session.close();
   }
+}
+
+/** imapflow's internal command runner: its CLOSE takes `unselect`, which sends UNSELECT. */
+type ImapRun = { run(command: 'CLOSE', options: { unselect: boolean }): Promise<unknown> };
+
+/** Whether `path` is strictly below `parent`. */
+function isBelow(path: FolderPath, parent: FolderPath): boolean {
+  return path.length > parent.length && parent.every((level, i) => path[i] === level);
 }
 
 /** The UIDs of a set made by {@link uidSet} (`1:3,7`). */

@@ -247,9 +247,18 @@ function notifySetup(deps: WatchDeps): Setup {
 
 type ImapExec = (command: string, attributes: unknown[]) => Promise<{ next(): void }>;
 
-/** IDLE on one folder, EXAMINEd. */
-function idleSetup(deps: WatchDeps, path: FolderPath): Setup {
+/**
+ * The folder an IDLE connection watches. Mutable, because a rename through the driver moves it
+ * ({@link ImapWatch.renamed}): the connection is then restored on the new name.
+ */
+interface IdleTarget {
+  path: FolderPath;
+}
+
+/** IDLE on one folder, EXAMINEd: the one `target` names when the connection is (re)opened. */
+function idleSetup(deps: WatchDeps, target: IdleTarget): Setup {
   return async (client, queue) => {
+    const path = target.path;
     listenSelected(client, queue, path);
     await client.mailboxOpen(deps.nameOf(path), { readOnly: true });
   };
@@ -296,6 +305,8 @@ function answerWithin<T>(client: ImapFlow, promise: Promise<T>, ms: number): Pro
  * error (the caller then polls); a folder that is gone when restoring ends only this connection.
  */
 class WatchLink {
+  /** The folder of an IDLE link; undefined for the NOTIFY link, which watches them all. */
+  readonly target: IdleTarget | undefined;
   readonly #deps: WatchDeps;
   readonly #setup: Setup;
   readonly #queue: NoticeQueue;
@@ -303,7 +314,8 @@ class WatchLink {
   #client: ImapFlow | undefined;
   #done: Promise<void> = Promise.resolve();
 
-  constructor(deps: WatchDeps, setup: Setup, queue: NoticeQueue) {
+  constructor(deps: WatchDeps, setup: Setup, queue: NoticeQueue, target?: IdleTarget) {
+    this.target = target;
     this.#deps = deps;
     this.#setup = setup;
     this.#queue = queue;
@@ -568,7 +580,8 @@ export class ImapWatch {
         next += batch.length;
         const results = await Promise.allSettled(
           batch.map((path, i) => {
-            const link = new WatchLink(this.#deps, idleSetup(this.#deps, path), this.#queue);
+            const target = { path };
+            const link = new WatchLink(this.#deps, idleSetup(this.#deps, target), this.#queue, target);
             const reuse = i === 0 ? spare : undefined;
             if (i === 0) spare = undefined;
             return link.start(reuse).then(() => {
@@ -593,6 +606,21 @@ export class ImapWatch {
     }
     unwatched.push(...folders.slice(next));
     return { method: 'idle', watched, unwatched, connections: watched.length };
+  }
+
+  /**
+   * A folder was renamed through the driver: IDLE connections on it or below it follow the new name.
+   * Dovecot ends every session that has a renamed folder (or one below it) selected, so such a
+   * connection is restored, now on the new name, and its restore reports `all` as after any drop. Under
+   * NOTIFY nothing is to do: the one connection watches every folder, and reports the rename itself.
+   */
+  renamed(from: FolderPath, to: FolderPath): void {
+    for (const link of this.#links) {
+      const target = link.target;
+      if (!target || target.path.length < from.length) continue;
+      if (!from.every((level, i) => target.path[i] === level)) continue;
+      target.path = [...to, ...target.path.slice(from.length)];
+    }
   }
 
   nextChange(signal?: AbortSignal): Promise<ChangeNotice> {
