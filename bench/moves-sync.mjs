@@ -16,7 +16,7 @@
 // new Maildir, a first sync that is not timed), --bin (default: this checkout's build).
 // Each run is checked: afterwards both sides hold every message in its folder and INBOX is empty.
 // Needs the built packages (pnpm build) and Dovecot (dovecot-imapd).
-import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,8 +26,10 @@ import { countingProxy } from './lib/proxy.mjs';
 import {
   buildVersion,
   fmtBytes,
-  freshPair as newPair,
   median,
+  freshPair as newPair,
+  onFreshPairs,
+  timedSync,
   twinboxRunner,
   withImap,
 } from './lib/sync-pair.mjs';
@@ -130,21 +132,13 @@ for (const [where, file] of [
   ['server (UID MOVE)', fileOnServer],
   ['Maildir (renames)', fileInMaildir],
 ]) {
-  const results = [];
-  for (let r = 0; r < RUNS; r++) {
-    const pair = await freshPair();
-    try {
-      await file(pair);
-      proxy.reset();
-      const { ms, stdout } = await run(['-c', pair.config, 'sync']);
-      const summary = /mail: (copied .*) in [\d.]+ s/.exec(stdout)?.[1] ?? stdout.trim();
-      results.push({ ms, up: proxy.counts.up, down: proxy.counts.down, summary });
-      await check(pair);
-      log(`${where}, run ${r + 1}: ${(ms / 1000).toFixed(1)} s, ${summary}`);
-    } finally {
-      rmSync(pair.dir, { recursive: true, force: true });
-    }
-  }
+  const results = await onFreshPairs(RUNS, freshPair, async (pair, r) => {
+    await file(pair);
+    const result = await timedSync(run, proxy, pair);
+    await check(pair);
+    log(`${where}, run ${r + 1}: ${(result.ms / 1000).toFixed(1)} s, ${result.summary}`);
+    return result;
+  });
   const pick = (k) => median(results.map((x) => x[k]));
   rows.push(
     `| ${where} | ${(pick('ms') / 1000).toFixed(1)} s | ${fmtBytes(pick('down'))} | ${fmtBytes(pick('up'))} | ${results[0].summary.replace(/, folders created.*$/, '')} |`,

@@ -3,7 +3,7 @@
 // server's disk, much faster than APPENDing the corpus again) and whose IMAP side goes through a
 // counting proxy on Dovecot's plain port, and the formatting of their tables.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -76,3 +76,28 @@ export const fmtBytes = (n) =>
 
 /** The median (the upper one of an even count). */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * One timed `twinbox sync` of the pair (`run` from {@link twinboxRunner}): its wall time, the bytes
+ * through the proxy each way, and the sync's summary line without its time.
+ */
+export async function timedSync(run, proxy, pair) {
+  proxy.reset();
+  const { ms, stdout } = await run(['-c', pair.config, 'sync']);
+  const summary = /mail: (copied .*) in [\d.]+ s/.exec(stdout)?.[1] ?? stdout.trim();
+  return { ms, up: proxy.counts.up, down: proxy.counts.down, summary };
+}
+
+/** Runs `work(pair, r)` `runs` times, each on a pair from `freshPair`, removed afterwards; the results. */
+export async function onFreshPairs(runs, freshPair, work) {
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    const pair = await freshPair();
+    try {
+      results.push(await work(pair, r));
+    } finally {
+      rmSync(pair.dir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
