@@ -16,10 +16,13 @@
 // a first sync that is not timed), --bin (default: this checkout's build), --breakdown (after each run,
 // untimed: a no-op sync of the same pair, and this checkout's drivers listing and describing the
 // renamed folder on each side, which is what finding a rename costs on top of a sync).
+// --seed-cache DIR keeps the loaded seed user's mail in DIR/<count> and uses it instead of loading
+// the corpus again next time.
 // Each run is checked: afterwards both sides hold every message under the new name, once, and
 // neither side has the old folder.
 // Needs the built packages (pnpm build) and Dovecot (dovecot-imapd).
-import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +32,7 @@ import { ImapDriver } from '../packages/driver-imap/dist/index.js';
 import { MaildirDriver } from '../packages/driver-maildir/dist/index.js';
 import { corpusFiles, readCorpus } from '../tooling/corpus/dist/index.js';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { homeOf } from './lib/fixture.mjs';
 import { countingProxy } from './lib/proxy.mjs';
 import {
   buildVersion,
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     bin: { type: 'string', default: join(here, '../apps/cli/dist/bin.js') },
     breakdown: { type: 'boolean', default: false },
+    'seed-cache': { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -61,6 +66,12 @@ const FROM = ['Projects'];
 const TO = ['Archive', 'Projects 2025'];
 /** Maildir++ directory of a folder path (Dovecot's and Twinbox's default layout). */
 const maildirDir = (root, path) => join(root, `.${path.join('.')}`);
+/** `cp -a` of a directory to `to`, replacing it: Dovecot's indexes and the files' times kept. */
+const cp = (from, to) => {
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(dirname(to), { recursive: true });
+  execFileSync('cp', ['-a', from, to]);
+};
 const log = (line) => process.stderr.write(`${line}\n`);
 const run = twinboxRunner(BIN);
 
@@ -69,16 +80,20 @@ const { info } = server;
 const proxy = await countingProxy(info.port);
 
 // The seed: every message in `Projects` (INBOX empty), APPENDed in batches so that the ×N corpus is
-// never held whole. Each run's user is a copy of it made on the server's disk.
+// never held whole; or, with --seed-cache, a copy of an earlier run's seed (30,000 APPENDs take about
+// ten minutes here, with Dovecot's fsyncs). Each run's user is a copy of it made on the server's disk.
 const seed = await server.addUser('seed');
+const cache = values['seed-cache'] && join(values['seed-cache'], String(COUNT));
 let bodyBytes = 0;
 // Distinct by Message-ID (by corpus key without one): what the server must hold once each afterwards.
 const distinct = new Set();
 {
   const started = performance.now();
   const multiplier = Math.ceil(COUNT / (await corpusFiles()).length);
+  const cached = cache && existsSync(cache);
+  if (cached) cp(cache, homeOf(info, seed.user));
   await withImap(seed, info.port, async (loader) => {
-    await loader.createFolder(FROM);
+    if (!cached) await loader.createFolder(FROM);
     let batch = [];
     const flush = async () => {
       const loaded = await loader.appendMessages(FROM, batch);
@@ -86,15 +101,17 @@ const distinct = new Set();
       batch = [];
     };
     for await (const m of readCorpus({ multiplier, limit: COUNT })) {
-      batch.push({ body: new Uint8Array(m.raw), flags: m.flags, internalDate: m.date?.getTime() });
       bodyBytes += m.raw.byteLength;
       distinct.add(m.messageId ?? m.key);
+      if (cached) continue;
+      batch.push({ body: new Uint8Array(m.raw), flags: m.flags, internalDate: m.date?.getTime() });
       if (batch.length === 1000) await flush();
     }
     if (batch.length) await flush();
   });
+  if (cache && !cached) cp(homeOf(info, seed.user), cache);
   log(
-    `loaded ${COUNT} corpus messages (${fmtBytes(bodyBytes)}) into ${FROM.join('/')} of the seed user in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    `${cached ? `copied from ${cache}` : 'loaded'}: ${COUNT} corpus messages (${fmtBytes(bodyBytes)}) in ${FROM.join('/')} of the seed user, in ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
 }
 
