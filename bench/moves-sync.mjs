@@ -16,25 +16,23 @@
 // new Maildir, a first sync that is not timed), --bin (default: this checkout's build).
 // Each run is checked: afterwards both sides hold every message in its folder and INBOX is empty.
 // Needs the built packages (pnpm build) and Dovecot (dovecot-imapd).
-import { execFile, execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ImapDriver } from '../packages/driver-imap/dist/index.js';
 import { readCorpus } from '../tooling/corpus/dist/index.js';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
 import { countingProxy } from './lib/proxy.mjs';
+import {
+  buildVersion,
+  fmtBytes,
+  median,
+  freshPair as newPair,
+  onFreshPairs,
+  timedSync,
+  twinboxRunner,
+  withImap,
+} from './lib/sync-pair.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -51,63 +49,37 @@ const RUNS = Number(values.runs);
 const BIN = values.bin;
 const log = (line) => process.stderr.write(`${line}\n`);
 
-const run = (args) =>
-  new Promise((resolve, reject) => {
-    const started = performance.now();
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`twinbox ${args.join(' ')} failed: ${stderr || error.message}`));
-      else resolve({ ms: performance.now() - started, stdout });
-    });
-  });
+const run = twinboxRunner(BIN);
 
 const messages = [];
 for await (const m of readCorpus({ limit: COUNT })) {
   messages.push({ body: new Uint8Array(m.raw), flags: m.flags, internalDate: m.date?.getTime() });
 }
 const bodyBytes = messages.reduce((n, m) => n + m.body.byteLength, 0);
-const fmtBytes = (n) =>
-  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const server = await startDovecot();
 const { info } = server;
 const proxy = await countingProxy(info.port);
-const account = (u, port) => ({ host: '127.0.0.1', port, tls: 'none', user: u.user, password: u.password });
 
 // The seed: every message in INBOX, the folders they are filed into already there (a user files into
 // folders of their own, synced long ago). Each run's user is a copy of it made on the server's disk.
 const seed = await server.addUser('seed');
-{
-  const loader = await ImapDriver.connect(account(seed, info.port));
+await withImap(seed, info.port, async (loader) => {
   for (const f of FOLDERS) await loader.createFolder([f]);
   const loaded = await loader.appendMessages(['INBOX'], messages);
-  await loader.close();
   if (loaded.some((o) => !o.ok)) throw new Error('the corpus load failed');
-  log(`loaded ${messages.length} corpus messages (${fmtBytes(bodyBytes)}) into the seed user`);
-}
+});
+log(`loaded ${messages.length} corpus messages (${fmtBytes(bodyBytes)}) into the seed user`);
 
 let users = 0;
-async function freshPair() {
-  const u = await server.addUser(`run${++users}`);
-  rmSync(join(info.homeRoot, u.user), { recursive: true, force: true });
-  execFileSync('cp', ['-a', join(info.homeRoot, 'seed'), join(info.homeRoot, u.user)]);
-  const dir = mkdtempSync(join(tmpdir(), 'twinbox-bench-moves-'));
-  const maildir = join(dir, 'Mail');
-  const config = join(dir, 'twinbox.toml');
-  writeFileSync(
-    config,
-    `[state]\ndir = "${join(dir, 'state')}"\n[accounts.far]\ntype = "imap"\nhost = "127.0.0.1"\nport = ${proxy.port}\ntls = "none"\nuser = "${u.user}"\npassword = "${u.password}"\n[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
-  );
-  await run(['-q', '-c', config, 'sync']);
-  return { u, dir, maildir, config };
-}
+const freshPair = () =>
+  newPair({ server, proxyPort: proxy.port, run, name: `run${++users}`, prefix: 'twinbox-bench-moves-' });
 
 const folderOf = (i) => FOLDERS[i % FOLDERS.length];
 
 /** Files every message on the server, by UID MOVE from another client (not through the proxy). */
 async function fileOnServer(pair) {
-  const client = await ImapDriver.connect(account(pair.u, info.port));
-  try {
+  await withImap(pair.u, info.port, async (client) => {
     const ids = (await client.listMessages(['INBOX'], {})).messages.map((m) => m.id);
     for (const [k, f] of FOLDERS.entries()) {
       const out = await client.moveMessages(
@@ -117,9 +89,7 @@ async function fileOnServer(pair) {
       );
       if (out.some((o) => !o.ok)) throw new Error(`a move into ${f} failed`);
     }
-  } finally {
-    await client.close();
-  }
+  });
 }
 
 /**
@@ -143,9 +113,8 @@ function fileInMaildir(pair) {
 
 /** Both sides hold the same number of messages in each folder, all of them filed, and INBOX none. */
 async function check(pair) {
-  const client = await ImapDriver.connect(account(pair.u, info.port));
   let total = 0;
-  try {
+  await withImap(pair.u, info.port, async (client) => {
     for (const f of ['INBOX', ...FOLDERS]) {
       const onServer = (await client.listMessages([f], {})).messages.length;
       const dir = f === 'INBOX' ? pair.maildir : join(pair.maildir, `.${f}`);
@@ -154,9 +123,7 @@ async function check(pair) {
         throw new Error(`${f}: ${onServer} on the server, ${local} in the Maildir`);
       total += local;
     }
-  } finally {
-    await client.close();
-  }
+  });
   if (total !== COUNT) throw new Error(`${total} messages after the sync, ${COUNT} expected`);
 }
 
@@ -165,21 +132,13 @@ for (const [where, file] of [
   ['server (UID MOVE)', fileOnServer],
   ['Maildir (renames)', fileInMaildir],
 ]) {
-  const results = [];
-  for (let r = 0; r < RUNS; r++) {
-    const pair = await freshPair();
-    try {
-      await file(pair);
-      proxy.reset();
-      const { ms, stdout } = await run(['-c', pair.config, 'sync']);
-      const summary = /mail: (copied .*) in [\d.]+ s/.exec(stdout)?.[1] ?? stdout.trim();
-      results.push({ ms, up: proxy.counts.up, down: proxy.counts.down, summary });
-      await check(pair);
-      log(`${where}, run ${r + 1}: ${(ms / 1000).toFixed(1)} s, ${summary}`);
-    } finally {
-      rmSync(pair.dir, { recursive: true, force: true });
-    }
-  }
+  const results = await onFreshPairs(RUNS, freshPair, async (pair, r) => {
+    await file(pair);
+    const result = await timedSync(run, proxy, pair);
+    await check(pair);
+    log(`${where}, run ${r + 1}: ${(result.ms / 1000).toFixed(1)} s, ${result.summary}`);
+    return result;
+  });
   const pick = (k) => median(results.map((x) => x[k]));
   rows.push(
     `| ${where} | ${(pick('ms') / 1000).toFixed(1)} s | ${fmtBytes(pick('down'))} | ${fmtBytes(pick('up'))} | ${results[0].summary.replace(/, folders created.*$/, '')} |`,
@@ -188,14 +147,9 @@ for (const [where, file] of [
 await proxy.stop();
 await server.stop();
 
-let version = '';
-try {
-  version = execFileSync('git', ['-C', dirname(BIN), 'rev-parse', '--short', 'HEAD'], {
-    encoding: 'utf8',
-  }).trim();
-} catch {}
+const version = buildVersion(BIN);
 console.log(
-  `${COUNT} corpus messages (${fmtBytes(bodyBytes)}) filed from INBOX into ${FOLDERS.length} folders, one sync; Twinbox ${version || BIN}; median of ${RUNS}\n`,
+  `${COUNT} corpus messages (${fmtBytes(bodyBytes)}) filed from INBOX into ${FOLDERS.length} folders, one sync; Twinbox ${version}; median of ${RUNS}\n`,
 );
 console.log('| filed on | sync wall time | bytes received | bytes sent | the sync says |');
 console.log('| --- | ---: | ---: | ---: | --- |');
