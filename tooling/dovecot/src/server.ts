@@ -196,6 +196,19 @@ function installExitHook() {
   });
 }
 
+/** Waits until no process is left in `proc`'s group (or the deadline passes). */
+async function groupGone(proc: ChildProcess, deadline: number): Promise<void> {
+  if (proc.pid === undefined) return;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-proc.pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function killGroup(proc: ChildProcess, signal: NodeJS.Signals) {
   if (proc.pid === undefined) return;
   try {
@@ -325,8 +338,10 @@ export async function startDovecot(options: DovecotOptions = {}): Promise<Doveco
           const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), 5000);
           await exited;
           clearTimeout(timer);
-          // Children that outlived the master (none should) go with the group.
+          // Children that outlived the master (none should) go with the group, and stop() resolves only
+          // once the group is empty: a loaded machine can take a moment to reap them.
           killGroup(proc, 'SIGKILL');
+          await groupGone(proc, Date.now() + 5000);
           live.delete(proc);
           if (!keep) await rm(dir, { recursive: true, force: true });
         })();
