@@ -350,8 +350,12 @@ describe('a folder renamed on a store that gives folder ids (OBJECTID)', () => {
     const counting = new Proxy(world.state, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
-        if (prop === 'recordFolderPair') writes++;
-        return typeof value === 'function' ? value.bind(target) : value;
+        if (typeof value !== 'function') return value;
+        // Counted when called, not when looked up (a worker host looks every method up once).
+        return (...args: unknown[]) => {
+          if (prop === 'recordFolderPair') writes++;
+          return value.apply(target, args);
+        };
       },
     });
     await world.sync({ state: counting });
