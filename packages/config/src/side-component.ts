@@ -38,6 +38,7 @@ const METHODS = [
   'applyCopies',
   'applyMoves',
   'renameFolder',
+  'pairs',
   'commit',
   'interrupt',
   'watch',

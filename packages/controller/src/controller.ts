@@ -170,6 +170,10 @@ export class Controller implements SideController {
     return this.#state.loadPairs(key);
   }
 
+  pairs(key: string): Promise<MessagePair[]> {
+    return this.#state.loadPairs(key);
+  }
+
   describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
     return this.#driver.describeMessages(path, ids);
   }

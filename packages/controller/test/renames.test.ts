@@ -134,6 +134,37 @@ describe('a folder renamed on one side', () => {
       await settled(world);
     });
 
+    it(`a 200-message folder renamed on the ${renamer}: proven by a sample of its pairs, not by describing every message`, async () => {
+      const { world } = await synced();
+      for (let i = 0; i < 197; i++) world.add('left', PROJECTS, []);
+      expect((await world.sync()).totals).toMatchObject({ copied: 197, errors: 0 });
+      world.stores[renamer].renameFolder(PROJECTS, RENAMED);
+      const described: Record<Side, number> = { left: 0, right: 0 };
+      const counting = (side: Side, store: MemoryStore): Driver => {
+        const inner = new MemoryDriver(store);
+        return new Proxy(inner, {
+          get(target, prop) {
+            const value = Reflect.get(target, prop, target);
+            if (prop === 'describeMessages') {
+              return (path: string[], ids: readonly string[]) => {
+                described[side] += ids.length;
+                return target.describeMessages(path, ids);
+              };
+            }
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      };
+      const { left, right } = sides(world, counting);
+      const report = await sync(left, right);
+      expect(report.totals).toMatchObject({ foldersRenamed: 1, copied: 0, deleted: 0, errors: 0 });
+      // A sample of 32 of the folder's pairs, and the subfolder's one message (checked on its own).
+      expect(described.left).toBeLessThanOrEqual(33);
+      expect(described.right).toBeLessThanOrEqual(33);
+      expect(described.left + described.right).toBeGreaterThan(0);
+      await settled(world);
+    });
+
     it(`renamed on the ${renamer}, changed on both sides meanwhile: every change lands under the new name`, async () => {
       const { world, tokens } = await synced();
       world.stores[renamer].renameFolder(PROJECTS, RENAMED);
@@ -290,17 +321,33 @@ describe('a folder renamed on one side', () => {
 
   it('two copies of a deleted folder: renamed to neither, both synced', async () => {
     const { world, tokens } = await synced();
-    world.stores.left.renameFolder(PROJECTS, ['Kopie 1']);
-    world.stores.left.createFolder(['Kopie 2']);
-    for (const m of world.stores.left.messages(['Kopie 1'])) {
-      world.stores.left.addMessage(['Kopie 2'], m.body, m.flags);
+    for (const copy of [['Kopie 1'], ['Kopie 2']]) {
+      world.stores.left.createFolder(copy);
+      for (const m of world.stores.left.messages(PROJECTS))
+        world.stores.left.addMessage(copy, m.body, m.flags);
     }
+    world.stores.left.deleteFolder(OLD);
+    world.stores.left.deleteFolder(PROJECTS);
     const report = await world.sync();
     expect(report.totals.foldersRenamed).toBe(0);
     for (const side of SIDES) {
       expect(contents(world, side)['Kopie 2']).toHaveLength(tokens.length);
       expect(contents(world, side)['Kopie 1']).toHaveLength(tokens.length);
     }
+    await settled(world);
+  });
+
+  it('a folder copied, then renamed: the one that kept its ids is the renamed one, the copy is copied', async () => {
+    const { world, tokens } = await synced();
+    world.stores.left.createFolder(['Kopie']);
+    for (const m of world.stores.left.messages(PROJECTS))
+      world.stores.left.addMessage(['Kopie'], m.body, m.flags);
+    world.stores.left.renameFolder(PROJECTS, ['Umbenannt']);
+    const report = await world.sync();
+    expect(report.folders.filter((f) => f.action === 'renamed').map((f) => [f.renamed?.from, f.key])).toEqual(
+      [['Projekte', 'Umbenannt']],
+    );
+    expect(report.totals.copied).toBe(tokens.length);
     await settled(world);
   });
 

@@ -85,6 +85,12 @@ export interface SideController extends Partial<ChangeWatch> {
    */
   read(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]>;
 
+  /**
+   * Optional: the message pairs the state holds for folder pair `key` (read only). The engine uses it
+   * to check a few of a renamed folder's messages rather than describe them all; without it, every
+   * message of both folders is described.
+   */
+  pairs?(key: string): Promise<MessagePair[]>;
   /** State only: forget pairs by this side's ids, record pairs found by content or same change. */
   applyState(key: string, forget: readonly string[], record: readonly MessagePair[]): Promise<void>;
   applyFlags(key: string, path: FolderPath, actions: readonly FlagAction[]): Promise<ActionOutcome[]>;

@@ -27,6 +27,7 @@ import { type FolderPlan, isEmptyFolderPlan, type MoveAction } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
 import {
   chooseRenames,
+  idRenameProof,
   type RenameCandidate,
   renameCandidates,
   renamedPairs,
@@ -140,6 +141,9 @@ const MAX_FOLDER_PASSES = 3;
 
 /** Passes per sync that may rename folders (each is followed by one on fresh listings). */
 const MAX_RENAME_ROUNDS = 2;
+
+/** Pairs of a renamed folder described on both sides to check that its ids still name its messages. */
+const RENAME_SAMPLE = 32;
 
 const EMPTY_MARKER = { epoch: '', value: '' };
 
@@ -862,12 +866,23 @@ class FolderRun {
       }
       return listing;
     };
-    const proven: RenameCandidate[] = [];
+    const proven: RenameCandidate[] = candidates.filter((c) => c.byId);
+    // First the cheap proofs by the ids the messages kept; then, for what they leave open, the
+    // contents. A folder the ids proved is no other folder's rename, so it is not described at all.
+    const open: RenameCandidate[] = [];
     for (const c of candidates) {
-      if (c.byId) {
-        proven.push(c);
-        continue;
+      if (c.byId) continue;
+      try {
+        const byIds = await this.idProof(c);
+        if (byIds === true) proven.push(c);
+        if (byIds === undefined) open.push(c);
+      } catch (err) {
+        if (errorScope(err) === 'store' || this.aborted) throw err;
       }
+    }
+    const settled = new Set(proven.flatMap((c) => [c.from.key, c.to.key]));
+    for (const c of open) {
+      if (settled.has(c.from.key) || settled.has(c.to.key)) continue;
       const stays = otherSide(c.on);
       try {
         const [before, after] = await Promise.all([
@@ -914,6 +929,48 @@ class FolderRun {
       this.done(folder);
     }
     return { applied, covered };
+  }
+
+  /**
+   * The cheap proof of a rename (see {@link idRenameProof}): the new folder listed on the renaming side
+   * against the old one's pairs, and {@link RENAME_SAMPLE} of the pairs found described on both sides,
+   * rather than every message of both folders. `undefined` where it cannot tell: the ids changed epoch
+   * (a store that renumbers on a rename), the controller cannot give its pairs, or no sampled message
+   * has a Message-ID.
+   */
+  private async idProof(c: RenameCandidate): Promise<boolean | undefined> {
+    const renamer = this.sides[c.on];
+    const stays = otherSide(c.on);
+    if (!renamer.pairs) return undefined;
+    const [listed, pairs] = await Promise.all([
+      renamer.changes(c.from.key, c.to.path, { dryRun: true, full: true }),
+      renamer.pairs(c.from.key),
+    ]);
+    if (listed.reset || listed.listed === undefined) return undefined;
+    const missing = new Set(listed.removed.map((p) => p[c.on]));
+    const found = pairs.filter((p) => !missing.has(p[c.on]));
+    const step = Math.max(1, Math.floor(found.length / RENAME_SAMPLE));
+    const sample = found.filter((_, i) => i % step === 0).slice(0, RENAME_SAMPLE);
+    const [renamed, kept] = await Promise.all([
+      sample.length
+        ? renamer.describe(
+            c.to.path,
+            sample.map((p) => p[c.on]),
+          )
+        : [],
+      sample.length
+        ? this.sides[stays].describe(
+            pathOfRecord(c.from, stays),
+            sample.map((p) => p[stays]),
+          )
+        : [],
+    ]);
+    const renamedById = new Map(renamed.map((m) => [m.id, m]));
+    const keptById = new Map(kept.map((m) => [m.id, m]));
+    return idRenameProof(
+      { listed: listed.listed, added: listed.added.length, missing: listed.removed.length },
+      sample.map((p) => [renamedById.get(p[c.on]), keptById.get(p[stays])] as const),
+    );
   }
 
   /** Whether each side's controller can move messages, once asked (see {@link SideController.applyMoves}). */

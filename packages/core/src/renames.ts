@@ -109,6 +109,34 @@ export function renameProof(
 }
 
 /**
+ * Whether a folder new on one side is a known folder renamed, told by the ids its messages kept (a
+ * store that keeps ids and epoch across a rename, as IMAP servers and Maildirs do): the new folder
+ * listed against the old one's pairs in the same epoch, `listed` messages of which `added` belong to no
+ * pair, and `missing` pairs with no message there; and `sample`, some of the pairs found, each
+ * described on the renaming side (in the new folder) and on the other (in the old one).
+ *
+ * `true` when the pairs found make at least half of each folder and every sampled pair whose two
+ * messages both have a Message-ID has the same Message-ID and size on both sides (at least one such
+ * pair): the same ids in the same epoch naming the same messages. `false` when the pairs found are too
+ * few, or a sampled pair differs (another folder whose ids happen to coincide). `undefined` when no
+ * sampled pair can be compared: the caller proves it by content instead.
+ */
+export function idRenameProof(
+  counts: { listed: number; added: number; missing: number },
+  sample: readonly (readonly [ListedMessage | undefined, ListedMessage | undefined])[],
+): boolean | undefined {
+  const found = counts.listed - counts.added;
+  if (found <= 0 || 2 * found < counts.listed || 2 * found < found + counts.missing) return false;
+  let compared = 0;
+  for (const [renamed, kept] of sample) {
+    if (!renamed?.messageId || !kept?.messageId) continue;
+    if (renamed.messageId !== kept.messageId || renamed.size !== kept.size) return false;
+    compared++;
+  }
+  return compared > 0 ? true : undefined;
+}
+
+/**
  * Of the proven candidates, those that name one folder each way: a known folder that more than one
  * new folder could be (a copy of it made before it was deleted), or a new folder that could be more
  * than one known folder, is renamed to none of them, nor are the folders below it, and all are synced
