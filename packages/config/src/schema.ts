@@ -257,8 +257,8 @@ export const configSchema = z
       .describe(
         '"threads": each side and the state in a worker thread; "inline": all in one thread, for debugging.',
       ),
-    // 4: measured on the daemon's no-op and server batch (bench/README.md, "Latest results" of
-    // daemon.mjs); more gains little on one IMAP session, which runs one command at a time.
+    // 4 against 1: the daemon's no-op and server batch, and the CLI's, all faster (bench/README.md,
+    // daemon.mjs's "Latest results"). One IMAP session runs one command at a time, so more mostly queue.
     concurrency: z
       .int()
       .min(1)
