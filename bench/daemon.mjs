@@ -33,7 +33,9 @@
 // A Markdown table on stdout, progress on stderr, every run in a JSON file (--out).
 //
 //   node bench/daemon.mjs [--limit N] [--repeat 10] [--runs 10] [--scenarios noop,server-batch,push,imap-push]
-//     [--workers threads|inline] [--dir /tmp] [--out results.json] [--cpu-prof dir]
+//     [--workers threads|inline] [--concurrency N] [--dir /tmp] [--out results.json] [--cpu-prof dir]
+// --concurrency N writes `concurrency = N` (folders synced at once) into every Twinbox config; without
+// it the config's default applies.
 // --cpu-prof writes a V8 CPU profile of each twinboxd thread into dir (open it in Chrome's DevTools).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,6 +60,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '10' },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     workers: { type: 'string', default: 'threads' },
+    concurrency: { type: 'string' },
     dir: { type: 'string' },
     out: { type: 'string' },
     'cpu-prof': { type: 'string' },
@@ -74,7 +77,10 @@ const twinboxdBin = join(root, 'apps/daemon/dist/bin.js');
 for (const bin of [twinboxBin, twinboxdBin])
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run pnpm build first.`);
 // No full pass during the run: a day between two.
-const catalogue = tools({ twinboxBin, workers: values.workers, fullPass: 86_400 });
+const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16))
+  throw new Error(`--concurrency takes a whole number from 1 to 16, not ${values.concurrency}.`);
+const catalogue = tools({ twinboxBin, workers: values.workers, fullPass: 86_400, concurrency });
 for (const name of ['mbsync', 'interimap'])
   if (!catalogue[name].version)
     throw new Error(
@@ -457,7 +463,9 @@ function report() {
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine.host} (${machine.cpu}, ` +
       `${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}); the run took ${(seconds / 60).toFixed(0)} min; ` +
       `corpus ×1${values.limit ? ` limited to ${values.limit}` : ''}${messages ? ` (${messages} messages per account)` : ''}, ` +
-      `Dovecot on loopback over IMAPS. ${Object.entries(machine.versions)
+      `Dovecot on loopback over IMAPS; Twinbox's concurrency ${concurrency ?? 'as the config defaults'}. ${Object.entries(
+        machine.versions,
+      )
         .map(([k, v]) => `${k}: ${v}`)
         .join('; ')}.`,
     ...(runs.length

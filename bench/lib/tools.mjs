@@ -63,10 +63,12 @@ ${extra}`;
  * which forgets the tool's local state (for a first sync). Absent when the tool cannot do that kind.
  * For twinboxd (daemon.mjs): `fullPass` sets the daemon's seconds between full passes, and `push:
  * false` to Twinbox's `maildir` gives its server account no watch connection (`watch-connections =
- * 0`: the daemon then syncs it only when asked or on a full pass).
+ * 0`: the daemon then syncs it only when asked or on a full pass). `concurrency`, when given, is
+ * written into Twinbox's config (folders synced at once); otherwise the config's default applies.
  */
-export function tools({ twinboxBin, workers, fullPass }) {
+export function tools({ twinboxBin, workers, fullPass, concurrency }) {
   const daemon = fullPass ? `[daemon]\nfull-pass = ${fullPass}\n` : '';
+  const folders = concurrency === undefined ? '' : `concurrency = ${concurrency}\n`;
   return {
     twinbox: {
       // The package version says little between releases; the commit says which code ran.
@@ -81,7 +83,7 @@ export function tools({ twinboxBin, workers, fullPass }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `workers = "${workers}"\n${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],
@@ -93,7 +95,7 @@ export function tools({ twinboxBin, workers, fullPass }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `workers = "${workers}"\n${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],

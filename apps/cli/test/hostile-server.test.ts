@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CommandInfo, FakeImapServer, type Script } from '@twinbox/test-fake-imap';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -178,6 +178,9 @@ describe('a server that stops answering (item 3)', () => {
     const selectsB = (cmd: CommandInfo) => cmd.name === 'SELECT' && /^"?B"?( |$)/.test(cmd.args);
     fake.script = (cmd) => (selectsB(cmd) ? { stall: true } : undefined);
     const p = await pairWith(fake, 'timeout = 600\n');
+    // One folder after the other, so that A is done before B stalls: with folders at once, A's
+    // commands would wait behind B's stalled SELECT on the one session, and nothing would be copied.
+    await writeFile(p.config, `concurrency = 1\n${await readFile(p.config, 'utf8')}`);
     const child = spawn(process.execPath, [bin, '-c', p.config, '--json', 'sync'], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...p.env },
     });

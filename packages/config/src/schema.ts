@@ -257,7 +257,14 @@ export const configSchema = z
       .describe(
         '"threads": each side and the state in a worker thread; "inline": all in one thread, for debugging.',
       ),
-    concurrency: z.int().min(1).max(16).default(1).describe('Folders synced at once per pair.'),
+    // 4 against 1: the daemon's no-op and server batch, and the CLI's, all faster (bench/README.md,
+    // daemon.mjs's "Latest results"). One IMAP session runs one command at a time, so more mostly queue.
+    concurrency: z
+      .int()
+      .min(1)
+      .max(16)
+      .default(4)
+      .describe('Folders synced at once per pair (1: one after another).'),
     daemon: z
       .strictObject({
         'full-pass': z

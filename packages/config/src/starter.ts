@@ -9,8 +9,8 @@ export function starterConfig(): string {
 
 # How the work is spread: "threads" (each side and the state in a worker thread) or "inline".
 workers = "threads"
-# Folders synced at once per pair.
-concurrency = 1
+# Folders synced at once per pair (1: one after another).
+concurrency = 4
 
 [state]
 # dir = "~/.local/state/twinbox"   # one SQLite file per pair; default $XDG_STATE_HOME/twinbox

@@ -49,6 +49,7 @@ describe('parseConfig', () => {
   it('accepts a minimal config and fills in the defaults', () => {
     const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
     expect(config.workers).toBe('threads');
+    expect(config.concurrency).toBe(4);
     expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit', 'watch-poll': 0.5 });
     expect(
       parseConfig(good.replace('user = "me"', 'user = "me"\nwatch-poll = 0.25'), '/c.toml').accounts.remote,

@@ -151,9 +151,10 @@ interface AppendBatch {
  * changed one costs one `UID FETCH … (CHANGEDSINCE … VANISHED)`. Without CONDSTORE every listing is full.
  *
  * One driver is one IMAP connection, and IMAP runs one command at a time on it: calls on different
- * folders are queued, not run in parallel. To work on several folders at once, open several drivers
- * (the engine does, one per folder it runs in parallel); servers limit connections per user (Dovecot:
- * 10 per IP by default), so keep that number small.
+ * folders may come at once (the engine syncs `concurrency` folders together on one driver), and are
+ * interleaved, not run in parallel. Each call that needs its folder selected holds that folder's
+ * mailbox lock while it works, and a call that leaves the selected folder (DELETE and RENAME leave it
+ * with UNSELECT) takes that folder's lock first, so no call's folder is closed under it.
  *
  * Folder paths map to the server's names by joining levels with its hierarchy delimiter; a level that
  * contains the delimiter cannot be represented and is refused. Names travel as modified UTF-7 and are
@@ -450,12 +451,19 @@ export class ImapDriver implements Driver {
     this.#writable('delete the folder', path);
     const name = this.#name(path);
     await this.#run(path, async () => {
+      // imapflow leaves the folder it deletes with an UNSELECT when it finds it selected. Sent while
+      // another call's SELECT is in flight (the engine syncs folders at once on this session), that
+      // UNSELECT would close the other call's folder under its FETCH or STORE. So the folder found
+      // selected is deleted under its own mailbox lock, which waits for the other call's.
+      const lock = await this.#lockIfSelected((selected) => selected === name);
       try {
         await this.#client.mailboxDelete(name);
       } catch (err) {
         if (!/NONEXISTENT|doesn't exist|does not exist|not found/i.test(serverText(err))) {
           throw folderError('delete', path, err);
         }
+      } finally {
+        lock?.release();
       }
     });
     this.#epochs.delete(name);
@@ -500,7 +508,11 @@ export class ImapDriver implements Driver {
     this.#checkListedBack(to);
     await this.#session.ready();
     const client = this.#client;
+    // Leaving the selected folder is done under its lock, as in deleteFolder: another call's folder
+    // is never closed under it.
+    let lock: Awaited<ReturnType<ImapFlow['getMailboxLock']>> | undefined;
     try {
+      lock = await this.#lockIfSelected((selected) => this.#within(selected, fromName));
       // Dovecot ends a session whose selected folder is below one it renames, so it is left first.
       // UNSELECT never expunges; without it, EXAMINE INBOX deselects just as safely (CLOSE would expunge).
       const selected = client.mailbox ? client.mailbox.path : undefined;
@@ -513,6 +525,7 @@ export class ImapDriver implements Driver {
       }
       await client.mailboxRename(fromName, toName);
     } catch (err) {
+      lock?.release();
       if (this.#session.interrupted) throw interruptedError();
       const stalled = stalledCommand(client);
       if (stalled) throw stallError(this.#account, from, stalled);
@@ -527,8 +540,27 @@ export class ImapDriver implements Driver {
         { code: 'CONNECTION_LOST', cause: err },
       );
     }
+    lock?.release();
     this.#forgetNames(fromName, toName, true);
     this.#watch.renamed(from, to);
+  }
+
+  /**
+   * The mailbox lock of the selected folder when `matches` it, so that a command which leaves that
+   * folder (UNSELECT) is not queued behind another call's SELECT and sent under that call's lock.
+   * Undefined when no matching folder is selected, or when it cannot be selected again (gone: the
+   * command that follows reports it).
+   */
+  async #lockIfSelected(
+    matches: (selected: string) => boolean,
+  ): Promise<Awaited<ReturnType<ImapFlow['getMailboxLock']>> | undefined> {
+    const selected = this.#client.mailbox ? this.#client.mailbox.path : undefined;
+    if (selected === undefined || !matches(selected)) return undefined;
+    try {
+      return await this.#client.getMailboxLock(selected, this.#readOnly ? { readOnly: true } : undefined);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Whether `name` is `parent` or a folder below it, by the server's names. */

@@ -163,6 +163,8 @@ export class MaildirDriver implements Driver {
   readonly #keywords = new Map<string, KeywordMap>();
   /** See {@link MaildirOptions.readOnly}. */
   readonly #readOnly: boolean;
+  /** The last folder creation, deletion or rename queued (see {@link #oneAtATime}). */
+  #treeChange: Promise<unknown> = Promise.resolve();
   /** The running watch, from {@link watch} to {@link unwatch}, and its start. */
   #watch: { watcher: MaildirWatcher; started: Promise<WatchStatus> } | undefined;
 
@@ -341,7 +343,24 @@ export class MaildirDriver implements Driver {
     return finish();
   }
 
-  async createFolder(path: FolderPath): Promise<void> {
+  createFolder(path: FolderPath): Promise<void> {
+    return this.#oneAtATime(() => this.#createFolder(path));
+  }
+
+  /**
+   * Runs one change of the folder tree after the ones queued before it. Each looks at the tree and
+   * then changes it (a name that collides with an existing folder's, a parent without subfolders),
+   * and the engine syncs several folders at once: two creations of names a person would take for one
+   * (`café` in NFC and NFD) would both pass the check, and a parent deleted while a folder is made
+   * inside it would take the new folder along.
+   */
+  #oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#treeChange.then(change);
+    this.#treeChange = run.catch(() => {});
+    return run;
+  }
+
+  async #createFolder(path: FolderPath): Promise<void> {
     this.#writable('create the folder', path);
     if (isInbox(path)) return this.#ensureMaildir(this.#layout.inboxDir);
     const dir = this.#layout.dirOf(path);
@@ -361,7 +380,11 @@ export class MaildirDriver implements Driver {
     }
   }
 
-  async deleteFolder(path: FolderPath): Promise<void> {
+  deleteFolder(path: FolderPath): Promise<void> {
+    return this.#oneAtATime(() => this.#deleteFolder(path));
+  }
+
+  async #deleteFolder(path: FolderPath): Promise<void> {
     this.#writable('delete the folder', path);
     if (isInbox(path)) throw new FolderError('The inbox cannot be deleted.', { code: 'FOLDER_IS_INBOX' });
     const dir = this.#layout.dirOf(path);
@@ -413,7 +436,11 @@ export class MaildirDriver implements Driver {
    * along by its name, so nothing is left behind under the old one. Missing parents of `to` are made as
    * {@link createFolder} makes them, and the directories changed are fsynced before this resolves.
    */
-  async renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+  renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
+    return this.#oneAtATime(() => this.#renameFolder(from, to));
+  }
+
+  async #renameFolder(from: FolderPath, to: FolderPath): Promise<void> {
     this.#writable('rename the folder', from);
     const names = `${JSON.stringify(displayFolder(from))} to ${JSON.stringify(displayFolder(to))}`;
     const refuse = (why: string) =>

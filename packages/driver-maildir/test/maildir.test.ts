@@ -205,6 +205,17 @@ describe('MaildirDriver safety', () => {
     await driver.createFolder(['Caf\u00e9']);
   });
 
+  it('refuses the second of two colliding folders created at once (folders synced concurrently)', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const results = await Promise.allSettled([
+      driver.createFolder(['Caf\u00e9']),
+      driver.createFolder(['Cafe\u0301']),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'FOLDER_NAME_COLLISION' });
+    expect((await readdir(root)).filter((n) => n.startsWith('.Caf'))).toHaveLength(1);
+  });
+
   it('creates directories 0700 and message and keyword files 0600', async () => {
     const driver = await MaildirDriver.open({ root: join(root, 'm') });
     await driver.createFolder(['F']);
