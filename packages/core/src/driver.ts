@@ -135,7 +135,10 @@ export interface DriverCapabilities {
  * - Ids are valid within the epoch the driver's last listing of the folder reported. If the folder's
  *   epoch has changed since (UIDVALIDITY changed in mid-sync), every call that takes or returns ids of
  *   that folder rejects with a `EPOCH_CHANGED` {@link FolderError} rather than act on the wrong message.
- * - The engine never runs two calls on the same folder at once; calls on different folders may overlap.
+ * - The engine never runs two calls on the same folder at once; calls on different folders may overlap,
+ *   folder creations, deletions and renames included. A driver that shares one session or one directory
+ *   tree between folders keeps them from disturbing each other (the IMAP driver leaves a selected
+ *   folder only under its lock; the Maildir driver changes its tree one change at a time).
  * - The store may be changed by other programs at any time. A message that vanished is reported as such
  *   (`gone`, `MESSAGE_GONE`), never as a success.
  * - Optionally, the store can be watched for changes ({@link ChangeWatch}: `watch`, `nextChange`,

@@ -341,8 +341,9 @@ async function folderPasses(
       }
     }
     const before = report.folders.length;
-    // Decisions come sorted by key, so a parent is reached before its children; and drivers create
-    // missing parents anyway, so concurrent folders cannot trip over each other.
+    // Decisions come sorted by key, so a parent is reached before its children. Folders run at once
+    // (`concurrency`) may create or delete folders while others are listed or written: the Driver
+    // contract has each driver keep such calls from disturbing each other (see `Driver`).
     // Every folder of the pass is listed before any is applied: a message the user moved between two
     // folders shows as a deletion in one and a new message in the other, and only both change sets
     // together tell a move, whichever folder comes first.
