@@ -15,6 +15,13 @@ export interface ReconnectOptions {
    * none. The timer never keeps the process alive.
    */
   keepAliveMs?: number;
+  /**
+   * How long after its last call a session is kept alive by those NOOPs, in ms; then it is closed,
+   * and the next call logs in again. Default 60000: a daemon with many pairs then holds one session
+   * per pair only while it is in use (each costs memory on both ends), and a sync within a minute of
+   * the last one still needs no login.
+   */
+  keepAliveForMs?: number;
 }
 
 /**
@@ -29,6 +36,8 @@ export class Session {
   #interrupted = false;
   #closed = false;
   #keepAlive: NodeJS.Timeout | undefined;
+  /** When the session was last asked for a client (`performance.now()`). */
+  #lastUse = performance.now();
 
   constructor(client: ImapFlow, open: () => Promise<ImapFlow>, retry: ReconnectOptions = {}) {
     this.#client = client;
@@ -38,6 +47,7 @@ export class Session {
       initialDelayMs: retry.initialDelayMs ?? 200,
       maxDelayMs: retry.maxDelayMs ?? 5000,
       keepAliveMs: retry.keepAliveMs ?? 0,
+      keepAliveForMs: retry.keepAliveForMs ?? 60_000,
     };
     this.#armKeepAlive();
   }
@@ -47,10 +57,14 @@ export class Session {
     if (this.#retry.keepAliveMs <= 0 || this.#interrupted || this.#closed) return;
     clearTimeout(this.#keepAlive);
     this.#keepAlive = setTimeout(() => {
-      if (this.usable) {
-        // A NOOP that fails leaves a closed client; the next call reopens it, as after any drop.
-        this.#client.noop().catch(() => this.#client.close());
+      if (!this.usable) return;
+      if (performance.now() - this.#lastUse >= this.#retry.keepAliveForMs) {
+        // Idle long enough: let it go. The next call finds it closed and logs in again at once.
+        this.#client.close();
+        return;
       }
+      // A NOOP that fails leaves a closed client; the next call reopens it, as after any drop.
+      this.#client.noop().catch(() => this.#client.close());
       this.#armKeepAlive();
     }, this.#retry.keepAliveMs);
     this.#keepAlive.unref();
@@ -74,6 +88,7 @@ export class Session {
   /** A client that can take commands: the current one, or a new one if it dropped. */
   ready(): Promise<ImapFlow> {
     if (this.#interrupted) return Promise.reject(interruptedError());
+    this.#lastUse = performance.now();
     this.#armKeepAlive();
     // Found closed before a command was sent: it ended while nobody used it (the server's autologout,
     // a NAT that forgot it), so the first attempt is made at once.

@@ -28,6 +28,31 @@ describe('the sync session of a driver kept open between calls', () => {
     }
   });
 
+  it('lets a session go once it has been idle for keepAliveForMs: the next call logs in again', async () => {
+    const account = await freshAccount();
+    const driver = await ImapDriver.connect({
+      ...account,
+      timeoutMs: 2000,
+      reconnect: { keepAliveForMs: 2500 },
+    });
+    try {
+      await driver.listFolders();
+      const before = await logins(account.user);
+      // Used again within the window: kept alive, no login.
+      await sleep(1500);
+      await driver.listMessages(['INBOX'], {});
+      expect(await logins(account.user)).toBe(before);
+      // Then idle past it: closed by the driver, and the next call logs in at once.
+      await sleep(4500);
+      const started = Date.now();
+      await driver.listMessages(['INBOX'], {});
+      expect(await logins(account.user)).toBe(before + 1);
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await driver.close();
+    }
+  });
+
   it('without the keep-alive, the same wait costs a new login (so the test above can fail)', async () => {
     const account = await freshAccount();
     const driver = await ImapDriver.connect({ ...account, timeoutMs: 2000, reconnect: { keepAliveMs: 0 } });
