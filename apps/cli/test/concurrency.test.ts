@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import type { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nothingWritten, twinbox } from './helpers.js';
+import { nothingWritten, pairTotals, twinbox } from './helpers.js';
 import { account, imap, type User } from './proxy-pair.js';
 
 // Folders synced at once (`concurrency = 4`) against the real drivers, through the built binary: ten
@@ -263,12 +263,7 @@ async function syncOnce(s: Setup, inline: boolean) {
   const r = await twinbox(['-c', s.config, ...(inline ? ['--inline'] : []), '--json', 'sync'], s.env);
   expect(r.stderr).toBe('');
   expect(r.code, r.stdout).toBe(0);
-  const done = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> })
-    .find((e) => e.type === 'pair-done');
-  return done?.totals ?? {};
+  return pairTotals(r.stdout);
 }
 
 async function scenario(kind: 'maildir' | 'imap', workers: 'threads' | 'inline', inline: boolean) {

@@ -99,19 +99,7 @@ ${extraPair}
     XDG_CONFIG_HOME: join(dir, 'xdg-config'),
     XDG_STATE_HOME: join(dir, 'xdg-state'),
   };
-  const imap = async () => {
-    const client = new ImapFlow({
-      host: info.host,
-      port: info.tlsPort,
-      secure: true,
-      tls: { ca: [info.ca] },
-      auth: { user, pass: password },
-      logger: false,
-    });
-    client.on('error', () => {});
-    await client.connect();
-    return client;
-  };
+  const imap = () => imapClient({ user, password });
   return { dir, config, maildir, env, user, password, imap };
 }
 
@@ -167,4 +155,31 @@ right = "local"
     maildir: join(dir, 'Mail'),
     env: { FAKE_PASSWORD: account.password, XDG_STATE_HOME: join(dir, 'xdg-state') },
   };
+}
+
+/** The totals of the `pair-done` event in the JSON lines of `twinbox --json sync` (empty if none). */
+export function pairTotals(stdout: string): Record<string, number> {
+  const done = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> })
+    .find((e) => e.type === 'pair-done');
+  return done?.totals ?? {};
+}
+
+/** A logged-in IMAPS client of a fixture user, the fixture's certificate verified. */
+export async function imapClient(u: { user: string; password: string }): Promise<ImapFlow> {
+  const info = dovecot();
+  const client = new ImapFlow({
+    host: info.host,
+    port: info.tlsPort,
+    secure: true,
+    tls: { ca: [info.ca] },
+    auth: { user: u.user, pass: u.password },
+    logger: false,
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
 }

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteState } from '@twinbox/state-sqlite';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it } from 'vitest';
-import { imapAccount, message, nothingWritten, twinbox } from './helpers.js';
+import { imapAccount, imapClient, message, nothingWritten, twinbox } from './helpers.js';
 
 /**
  * Pairs of two accounts of the same kind, end to end with the built binary: IMAP↔IMAP (two Dovecot
@@ -94,20 +94,7 @@ interface ImapAccount {
   password: string;
 }
 
-async function connect(account: ImapAccount): Promise<ImapFlow> {
-  const info = dovecot();
-  const client = new ImapFlow({
-    host: info.host,
-    port: info.tlsPort,
-    secure: true,
-    tls: { ca: [info.ca] },
-    auth: { user: account.user, pass: account.password },
-    logger: false,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return client;
-}
+const connect = (account: ImapAccount): Promise<ImapFlow> => imapClient(account);
 
 async function withImap<T>(account: ImapAccount, body: (client: ImapFlow) => Promise<T>): Promise<T> {
   const client = await connect(account);

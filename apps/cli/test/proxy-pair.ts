@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteState } from '@twinbox/state-sqlite';
 import { dovecot } from '@twinbox/test-dovecot/inject';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { afterEach, expect } from 'vitest';
-import { twinbox } from './helpers.js';
+import { imapClient, pairTotals, twinbox } from './helpers.js';
 
 // What the end-to-end tests of moves and renames share: a pair between a fixture user (through a
 // proxy that counts the bytes) and a Maildir or a second user, run through the built binary, and
@@ -112,20 +112,8 @@ right = "${right ? 'other' : 'local'}"
   return current;
 }
 
-export async function imap(u: User): Promise<ImapFlow> {
-  const info = dovecot();
-  const client = new ImapFlow({
-    host: info.host,
-    port: info.tlsPort,
-    secure: true,
-    tls: { ca: [info.ca] },
-    auth: { user: u.user, pass: u.password },
-    logger: false,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return client;
-}
+/** A logged-in IMAPS client of a fixture user. */
+export const imap = (u: User): Promise<ImapFlow> => imapClient(u);
 
 export type Totals = Record<string, number>;
 
@@ -134,12 +122,7 @@ export async function sync(p: Pair, ...extra: string[]): Promise<Totals> {
   const r = await twinbox(['-c', p.config, '--json', 'sync', ...extra], p.env);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  const done = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; totals?: Totals })
-    .find((e) => e.type === 'pair-done');
-  return done?.totals ?? {};
+  return pairTotals(r.stdout);
 }
 
 /** A folder on the server: Message-ID → { uid, flags (sorted, \Recent left out) }. */

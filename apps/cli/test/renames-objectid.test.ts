@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { FakeImapServer } from '@twinbox/test-fake-imap';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeServerPair, twinbox } from './helpers.js';
+import { fakeServerPair, pairTotals, twinbox } from './helpers.js';
 
 // Issue 18's OBJECTID path end to end, against a test double of a server with OBJECTID (Dovecot 2.3 has
 // none): the server lists each folder's MAILBOXID, the sync records it, and a folder the server renamed
@@ -21,12 +21,7 @@ const CAPABILITIES = ['IMAP4rev1', 'LITERAL+', 'UIDPLUS', 'NAMESPACE', 'ID', 'LI
 async function totalsOf(args: string[], env: Record<string, string>) {
   const r = await twinbox([...args, '--json', 'sync'], env);
   expect(r.code, r.stderr).toBe(0);
-  const done = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; totals?: Record<string, number> })
-    .find((e) => e.type === 'pair-done');
-  return done?.totals ?? {};
+  return pairTotals(r.stdout);
 }
 
 describe('folder renames by MAILBOXID (OBJECTID, a scripted server)', () => {

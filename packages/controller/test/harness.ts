@@ -4,6 +4,7 @@
  * say which message is which on either side without trusting any id.
  */
 import {
+  type Driver,
   type FolderPath,
   folderKey,
   type MessagePair,
@@ -245,4 +246,17 @@ export class World {
   async pairs(key: string): Promise<MessagePair[]> {
     return this.state.loadPairs(key);
   }
+}
+
+/**
+ * Controllers over drivers of the world's stores built by `driver` (a driver with faults, or without
+ * an optional method), and the world's state (or `state`).
+ */
+export function sides(
+  world: World,
+  driver: (side: Side, store: MemoryStore) => Driver,
+  state: StateBackend = world.state,
+): { left: Controller; right: Controller } {
+  const make = (side: Side) => new Controller({ side, state, driver: driver(side, world.stores[side]) });
+  return { left: make('left'), right: make('right') };
 }

@@ -2,7 +2,7 @@ import { type Driver, folderKey, type Side, type StateBackend, sync } from '@twi
 import { type FaultPoint, MemoryDriver, type MemoryStore } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { Controller } from '../src/index.js';
-import { allTokens, CrashSwitch, failingState, snapshot, tokenOf, World } from './harness.js';
+import { allTokens, CrashSwitch, failingState, sides, snapshot, tokenOf, World } from './harness.js';
 
 const INBOX = ['INBOX'];
 const ARCHIVE = ['Archive'];
@@ -32,16 +32,6 @@ function where(world: World, side: Side, token: string): Record<string, string[]
     }
   }
   return out;
-}
-
-/** Controllers over drivers of the world's stores built by `driver`, and the world's state (or `state`). */
-function sides(
-  world: World,
-  driver: (side: Side, store: MemoryStore) => Driver,
-  state: StateBackend = world.state,
-) {
-  const make = (side: Side) => new Controller({ side, state, driver: driver(side, world.stores[side]) });
-  return { left: make('left'), right: make('right') };
 }
 
 /** A driver of `store` without `moveMessages`, or whose moves never say the new id. */

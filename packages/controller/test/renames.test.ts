@@ -2,7 +2,7 @@ import { type Driver, folderKey, type Side, type StateBackend, sync } from '@twi
 import { type FaultPoint, MemoryDriver, type MemoryStore } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { Controller } from '../src/index.js';
-import { CrashSwitch, failingState, snapshot, tokenOf, World } from './harness.js';
+import { CrashSwitch, failingState, sides, snapshot, tokenOf, World } from './harness.js';
 
 const SIDES = ['left', 'right'] as const;
 const otherOf = (side: Side): Side => (side === 'left' ? 'right' : 'left');
@@ -35,16 +35,6 @@ async function synced() {
   const first = await world.sync();
   expect(first.totals).toMatchObject({ copied: 4, errors: 0 });
   return { world, tokens, old };
-}
-
-/** Controllers over drivers of the world's stores built by `driver`, and the world's state (or `state`). */
-function sides(
-  world: World,
-  driver: (side: Side, store: MemoryStore) => Driver,
-  state: StateBackend = world.state,
-) {
-  const make = (side: Side) => new Controller({ side, state, driver: driver(side, world.stores[side]) });
-  return { left: make('left'), right: make('right') };
 }
 
 /** A driver of `store` without `renameFolder`. */

@@ -843,15 +843,12 @@ class FolderRun {
     const keysOf = (list: readonly ListedFolder[]) =>
       new Set(list.flatMap((f) => (isRefusedFolder(f) ? [] : [folderKey(f.path)])));
     const listed = { left: keysOf(lists.left), right: keysOf(lists.right) };
-    let candidates: RenameCandidate[] = [];
+    const candidates: RenameCandidate[] = [];
     for (const c of renameCandidates(decisions, this.known, listed, this.policy, this.ids)) {
       if (this.renameFailed.has(c.from.key) || this.renameFailed.has(c.to.key)) continue;
       if (await this.renameSupported(otherSide(c.on))) candidates.push(c);
     }
     if (candidates.length === 0) return { applied: false, covered };
-    // A folder proven by its id needs no content, and is the renamed one of no other folder.
-    const byId = new Set(candidates.filter((c) => c.byId).flatMap((c) => [c.from.key, c.to.key]));
-    candidates = candidates.filter((c) => c.byId || !(byId.has(c.from.key) || byId.has(c.to.key)));
     // Each folder listed once, in full, under the new folder's key, which no pair knows yet: so every
     // message comes as new, and is described for its fingerprint. Nothing is recorded (a dry listing).
     const contents = new Map<string, Promise<ListedMessage[]>>();
@@ -867,12 +864,19 @@ class FolderRun {
       }
       return listing;
     };
+    // Proofs from the cheapest: the folder ids, then the ids the messages kept, then, for what those
+    // leave open, the contents. A folder proven renamed is no other folder's rename, so nothing more
+    // is listed or described for it.
     const proven: RenameCandidate[] = candidates.filter((c) => c.byId);
-    // First the cheap proofs by the ids the messages kept; then, for what they leave open, the
-    // contents. A folder the ids proved is no other folder's rename, so it is not described at all.
+    const settled = new Set<string>();
+    const settle = () => {
+      for (const c of proven) settled.add(c.from.key).add(c.to.key);
+    };
+    const isSettled = (c: RenameCandidate) => settled.has(c.from.key) || settled.has(c.to.key);
+    settle();
     const open: RenameCandidate[] = [];
     for (const c of candidates) {
-      if (c.byId) continue;
+      if (c.byId || isSettled(c)) continue;
       try {
         const byIds = await this.idProof(c);
         if (byIds === true) proven.push(c);
@@ -881,9 +885,9 @@ class FolderRun {
         if (errorScope(err) === 'store' || this.aborted) throw err;
       }
     }
-    const settled = new Set(proven.flatMap((c) => [c.from.key, c.to.key]));
+    settle();
     for (const c of open) {
-      if (settled.has(c.from.key) || settled.has(c.to.key)) continue;
+      if (isSettled(c)) continue;
       const stays = otherSide(c.on);
       try {
         const [before, after] = await Promise.all([
