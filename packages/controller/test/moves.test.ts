@@ -1,7 +1,6 @@
-import { type Driver, folderKey, type Side, type StateBackend, sync } from '@twinbox/core';
+import { type Driver, folderKey, type Side, sync } from '@twinbox/core';
 import { type FaultPoint, MemoryDriver, type MemoryStore } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
-import { Controller } from '../src/index.js';
 import { allTokens, CrashSwitch, failingState, sides, snapshot, tokenOf, World } from './harness.js';
 
 const INBOX = ['INBOX'];
