@@ -140,12 +140,17 @@ export interface Scan {
  * another program renames while we read can be missed, and a missed message would look deleted. So
  * the stamp is taken before and after; if it moved, the pass is repeated. When it cannot be trusted
  * to have moved (too fresh, or still moving after several tries), two passes are merged, so a message
- * renamed during one is found in the other under its new name.
+ * renamed during one is found in the other under its new name. `first`: a stamp of `dir` the caller
+ * has just taken, used as the first pass's before-stamp.
  */
-export async function scanFolder(dir: string): Promise<Scan | undefined> {
+export async function scanFolder(
+  dir: string,
+  first?: { value: string; recent: boolean },
+): Promise<Scan | undefined> {
   let previous: Entries | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const before = await folderStamp(dir);
+    // The caller's stamp, taken just before, serves as the first pass's: two stats fewer.
+    const before = attempt === 0 && first ? first : await folderStamp(dir);
     if (!before) return undefined;
     const entries = await pass(dir);
     const after = await folderStamp(dir);
