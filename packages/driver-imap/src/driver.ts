@@ -114,12 +114,14 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    */
   watchConnections?: number;
   /**
-   * Default 500. Every watch connection ({@link ImapDriver.watch}) leaves IDLE every this many ms for a
+   * Default 500. While the account is active (the watch began or heard of a change in the last two
+   * minutes), every watch connection ({@link ImapDriver.watch}) leaves IDLE every this many ms for a
    * NOOP and goes back: a server that holds its notifications back (Dovecot: 0.5 s after a change, not
    * configurable) reports at once what it holds when asked, so a change is heard sooner (on Dovecot,
    * about 0.25 s after it on average instead of 0.5 s). Costs three round trips per connection and
-   * interval. A NOOP not answered within `timeoutMs` counts as a dropped connection. 0: no NOOP, only
-   * what the server pushes (with a check every 25 minutes).
+   * interval. A quiet account's connections send a NOOP every 30 s only, to find a dead connection,
+   * and poll again from the next change they hear. A NOOP not answered within `timeoutMs` counts as a
+   * dropped connection. 0: no NOOP, only what the server pushes (with a check every 25 minutes).
    */
   watchPollMs?: number;
 }

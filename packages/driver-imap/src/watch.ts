@@ -31,10 +31,21 @@ export interface WatchDeps {
   /** Default of {@link WatchRequest.maxConnections}. */
   maxConnections: number;
   /**
-   * How often, in ms, every watch connection leaves IDLE for a NOOP, which makes a server that delays
-   * its notifications (Dovecot: 0.5 s) report what it holds at once; 0: only IDLE's own reports.
+   * How often, in ms, a watch connection of an active account leaves IDLE for a NOOP, which makes a
+   * server that delays its notifications (Dovecot: 0.5 s) report what it holds at once; 0: only
+   * IDLE's own reports.
    */
   pollMs: number;
+  /**
+   * How long, in ms, an account counts as active after the watch began or last saw a change: only
+   * then is it polled every {@link pollMs}. Default {@link DEFAULT_WATCH_ACTIVE_MS}.
+   */
+  activeMs?: number;
+  /**
+   * How often, in ms, a quiet account's connections send a NOOP all the same, to find a connection
+   * that died without a word. Default {@link QUIET_POLL_MS}.
+   */
+  quietPollMs?: number;
   /** Who the watch talks to, for error messages (never a secret). */
   account: string;
 }
@@ -54,6 +65,22 @@ export const IDLE_REFRESH_MS = 25 * 60_000;
  * (DONE, NOOP, IDLE) per connection and interval.
  */
 export const DEFAULT_WATCH_POLL_MS = 500;
+
+/**
+ * Default of {@link WatchDeps.activeMs}. The poll's three round trips every 0.5 s are what an idle
+ * daemon spends its CPU on (100 pairs: 200 NOOPs a second, ~6 % of a core, and Dovecot's share), and
+ * they buy a quarter of a second only for a change that follows another soon: mail comes in bursts
+ * (a thread's replies, a sync's own writes echoed back). An account quiet for this long waits for the
+ * server's own report instead (Dovecot: 0.5 s after the change), and polls again from its next change.
+ */
+export const DEFAULT_WATCH_ACTIVE_MS = 2 * 60_000;
+
+/**
+ * Default of {@link WatchDeps.quietPollMs}: the NOOP of a quiet connection is the check that it is
+ * alive (IDLE's silence proves nothing: a server owes nothing while idling, and a dead peer sends no
+ * FIN), so a connection that died is restored within this plus the command timeout.
+ */
+export const QUIET_POLL_MS = 30_000;
 
 /** Restoring a dropped watch connection: the first wait, doubling up to the cap, with jitter. */
 export const BACKOFF = { initialMs: 1000, maxMs: 60_000 };
@@ -99,9 +126,14 @@ export class NoticeQueue {
   #failure: StoreError | undefined;
   #stopped = true;
   #waiter: Waiter | undefined;
+  /** When the queue last started or heard of a change (Date.now()): what makes an account active. */
+  changedAt = 0;
+  /** Called on every change heard (not on a start): a quiet connection resumes its fast poll. */
+  onChange: (() => void) | undefined;
 
   /** Accepts notices again (after {@link stop}), with nothing pending and no failure. */
   start(): void {
+    this.changedAt = Date.now();
     this.#stopped = false;
     this.#failure = undefined;
     this.#folders.clear();
@@ -110,6 +142,7 @@ export class NoticeQueue {
 
   changed(path: FolderPath): void {
     if (this.#stopped) return;
+    this.#heard();
     if (!this.#all) {
       this.#folders.set(JSON.stringify(path), path);
       if (this.#folders.size > MAX_FOLDERS_IN_NOTICE) this.#all = true;
@@ -119,6 +152,7 @@ export class NoticeQueue {
 
   changedAll(): void {
     if (this.#stopped) return;
+    this.#heard();
     this.#all = true;
     this.#deliver();
   }
@@ -167,6 +201,11 @@ export class NoticeQueue {
         },
       };
     });
+  }
+
+  #heard(): void {
+    this.changedAt = Date.now();
+    this.onChange?.();
   }
 
   #take(): ChangeNotice | undefined {
@@ -385,20 +424,37 @@ class WatchLink {
     if (!established) failed(stoppedError());
   }
 
+  /** Set while a quiet round waits: cuts it to a poll's length once a change is heard. */
+  #hurry: (() => void) | undefined;
+
+  /** The account heard of a change: a link waiting out a quiet round polls again soon. */
+  active(): void {
+    this.#hurry?.();
+  }
+
   /**
    * Idles until the connection drops or the link stops, leaving IDLE for a NOOP every
-   * {@link WatchDeps.pollMs} (else every {@link IDLE_REFRESH_MS}). What the server sends meanwhile
-   * (after DONE, with the NOOP's answer) reaches the same handlers as during IDLE: nothing is lost.
+   * {@link WatchDeps.pollMs} while the account is active ({@link WatchDeps.activeMs}), else every
+   * {@link WatchDeps.quietPollMs}, and never less often than every {@link IDLE_REFRESH_MS}. What the
+   * server sends meanwhile (after DONE, with the NOOP's answer) reaches the same handlers as during
+   * IDLE: nothing is lost.
    */
   async #idle(client: ImapFlow): Promise<void> {
     const stopped = this.#stop.signal;
     const { pollMs } = this.#deps;
-    const every = pollMs > 0 ? Math.min(pollMs, IDLE_REFRESH_MS) : IDLE_REFRESH_MS;
+    const activeMs = this.#deps.activeMs ?? DEFAULT_WATCH_ACTIVE_MS;
+    // Poll 0 asks for no NOOP at all: the refresh alone, active or not.
+    const quiet =
+      pollMs > 0 ? Math.min(this.#deps.quietPollMs ?? QUIET_POLL_MS, IDLE_REFRESH_MS) : IDLE_REFRESH_MS;
+    const fast = pollMs > 0 ? Math.min(pollMs, quiet) : quiet;
     relaxQuietTimeout(client, IDLE_REFRESH_MS + this.#deps.timeoutMs);
     while (!stopped.aborted && client.usable) {
       const began = Date.now();
       const idling = client.idle().catch(() => false);
-      const outcome = await idleRound(client, idling, every, stopped);
+      const isActive = began - this.#queue.changedAt < activeMs;
+      const outcome = await idleRound(client, idling, isActive ? fast : quiet, fast, stopped, (hurry) => {
+        this.#hurry = hurry;
+      });
       if (outcome === 'closed' || outcome === 'stopped') return;
       if (outcome === 'refresh') {
         // NOOP breaks the IDLE (DONE) and is answered after it: both within the command timeout, else
@@ -415,17 +471,21 @@ class WatchLink {
 
 /**
  * One round of IDLE: what ends it first, the connection closing, IDLE ending, the refresh being due, or
- * the link stopping. Every listener and timer it sets is removed when it settles. It runs twice a second
- * per connection for as long as the daemon does, so it must leave nothing behind: racing a promise that
- * lives as long as the connection (`Promise.race([closed, …])`) or deriving a signal from the link's
- * (`AbortSignal.any`) added a reaction or a weak reference to that long-lived object every round,
- * ~570 bytes each, 40 MB an hour for 10 pairs.
+ * the link stopping. `every` is the round's length; `hurry`, handed to `expose` for the round's life,
+ * shortens it to `fast` from then (a change heard during a quiet round). Every listener and timer it
+ * sets is removed when it settles. It runs twice a second per active connection for as long as the
+ * daemon does, so it must leave nothing behind: racing a promise that lives as long as the connection
+ * (`Promise.race([closed, …])`) or deriving a signal from the link's (`AbortSignal.any`) added a
+ * reaction or a weak reference to that long-lived object every round, ~570 bytes each, 40 MB an hour
+ * for 10 pairs.
  */
 function idleRound(
   client: ImapFlow,
   idling: Promise<unknown>,
   every: number,
+  fast: number,
   stopped: AbortSignal,
+  expose: (hurry: (() => void) | undefined) => void,
 ): Promise<'closed' | 'ended' | 'refresh' | 'stopped'> {
   if (stopped.aborted) return Promise.resolve('stopped');
   return new Promise((resolve) => {
@@ -434,13 +494,22 @@ function idleRound(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      expose(undefined);
       client.off('close', onClose);
       stopped.removeEventListener('abort', onStop);
       resolve(outcome);
     };
     const onClose = () => finish('closed');
     const onStop = () => finish('stopped');
-    const timer = setTimeout(() => finish('refresh'), every);
+    const refresh = () => finish('refresh');
+    let timer = setTimeout(refresh, every);
+    if (every > fast) {
+      expose(() => {
+        clearTimeout(timer);
+        timer = setTimeout(refresh, fast);
+        expose(undefined);
+      });
+    }
     client.once('close', onClose);
     stopped.addEventListener('abort', onStop, { once: true });
     // `idling` belongs to this round only: its reaction goes with it.
@@ -481,6 +550,9 @@ export class ImapWatch {
 
   constructor(deps: WatchDeps) {
     this.#deps = deps;
+    this.#queue.onChange = () => {
+      for (const link of this.#links) link.active();
+    };
   }
 
   async watch(request: WatchRequest): Promise<WatchStatus> {

@@ -114,6 +114,9 @@ const RENAMES_AT_ONCE = 16;
 /** Directories made 0700 and files 0600: mail is for its owner only. */
 const DIR_MODE = 0o700;
 
+/** How often a folder's `tmp/` is cleaned of debris by the listings (see `#tmpDue`). */
+const TMP_CLEAN_EVERY_MS = 10 * 60_000;
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
@@ -160,6 +163,8 @@ export class MaildirDriver implements Driver {
   readonly #token = randomBytes(6).toString('base64url');
   /** Counts listings, so that every unreliable marker of this driver is a new one. */
   #listings = 0;
+  /** When each folder's `tmp/` was last cleaned by a listing (Date.now()), by directory. */
+  readonly #tmpCleaned = new Map<string, number>();
   readonly #keywords = new Map<string, KeywordMap>();
   /** See {@link MaildirOptions.readOnly}. */
   readonly #readOnly: boolean;
@@ -570,7 +575,7 @@ export class MaildirDriver implements Driver {
   /** Drops every cached view of a folder directory and, in the `fs` layout, of the folders inside it. */
   #forget(dir: string): void {
     const inside = `${dir}${sep}`;
-    for (const cache of [this.#entries, this.#listed, this.#keywords]) {
+    for (const cache of [this.#entries, this.#listed, this.#keywords, this.#tmpCleaned]) {
       for (const key of [...cache.keys()]) if (key === dir || key.startsWith(inside)) cache.delete(key);
     }
   }
@@ -581,12 +586,13 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     const since = request.since?.epoch === EPOCH ? request.since : undefined;
     try {
+      let stamp: Awaited<ReturnType<typeof folderStamp>>;
       if (since && !since.value.includes(UNRELIABLE)) {
-        const stamp = await folderStamp(dir);
+        stamp = await folderStamp(dir);
         if (!stamp) throw this.#missing(path, dir);
         if (stamp.value === since.value) return { kind: 'unchanged', marker: since };
       }
-      const scan = await scanFolder(dir);
+      const scan = await scanFolder(dir, stamp);
       if (!scan) throw this.#missing(path, dir);
       const keywords = await this.#keywordMap(dir, true);
       const keywordText = keywords.serialize();
@@ -625,11 +631,26 @@ export class MaildirDriver implements Driver {
         if (request.dates) await addDates(dir, scan.entries, messages);
         listing = { kind: 'full', marker, messages };
       }
-      if (!this.#readOnly) await cleanTmp(dir);
+      if (!this.#readOnly && this.#tmpDue(dir)) await cleanTmp(dir);
       return listing;
     } catch (err) {
       throw this.#folderError(path, dir, 'list', err);
     }
+  }
+
+  /**
+   * Whether a folder's `tmp/` is due for its clean-up, which then counts as done. Once per
+   * {@link TMP_CLEAN_EVERY_MS} per folder: debris is 36 hours old before it goes, so a few minutes
+   * more do not matter, and reading `tmp/` at every listing cost a daemon's batch more than reading
+   * `new/` and `cur/` (an ext4 directory never shrinks: a `tmp/` that once held a first sync's
+   * thousands of files is read block by block however empty it is now).
+   */
+  #tmpDue(dir: string): boolean {
+    const now = Date.now();
+    const last = this.#tmpCleaned.get(dir);
+    if (last !== undefined && now - last < TMP_CLEAN_EVERY_MS) return false;
+    this.#tmpCleaned.set(dir, now);
+    return true;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { readdir, stat, unlink } from 'node:fs/promises';
+import { readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uniqueOf } from './filename.js';
 
@@ -20,19 +20,59 @@ export type Entries = Map<string, Entry>;
  */
 export const MTIME_WINDOW_MS = 2000;
 
+/**
+ * {@link MTIME_WINDOW_MS} on a local file system whose timestamps this kernel takes from its own clock,
+ * to the jiffy at worst (1–10 ms; Linux 6.13 and later give a fine-grained time to a change that
+ * follows a stat): a folder last changed longer ago than this is proven by its stamp. The 2 s window
+ * would make a folder our own writes changed a second ago cost two directory reads per listing, and
+ * a marker that proves nothing, so the next listing reads it again.
+ */
+export const FINE_MTIME_WINDOW_MS = 250;
+
+/**
+ * statfs `f_type` of the local file systems that keep sub-second timestamps from the kernel's clock:
+ * ext2/3/4, tmpfs, XFS, Btrfs, F2FS, ZFS. Anything else (NFS, SMB, FUSE, FAT, overlays) keeps the
+ * 2 s window: its clock may be a server's, its granularity coarse.
+ */
+const FINE_FILE_SYSTEMS = new Set([0xef53, 0x01021994, 0x58465342, 0x9123683e, 0xf2f52010, 0x2fc12fc1]);
+
+/** Whether a folder directory is on a {@link FINE_FILE_SYSTEMS} one, by directory (a statfs each, once). */
+const fineFs = new Map<string, boolean>();
+
+async function onFineFs(dir: string): Promise<boolean> {
+  let fine = fineFs.get(dir);
+  if (fine === undefined) {
+    try {
+      fine = FINE_FILE_SYSTEMS.has((await statfs(dir)).type);
+    } catch {
+      fine = false;
+    }
+    // Bounded: a daemon lists the same folders again and again, but folders come and go over months.
+    if (fineFs.size >= 10_000) fineFs.clear();
+    fineFs.set(dir, fine);
+  }
+  return fine;
+}
+
 /** Appended to a marker value that must never match: taken while the folder was changing. */
 export const UNRELIABLE = '!';
 
 interface DirStamp {
   value: string;
   mtimeMs: number;
+  /** The mtime has a sub-second part: the file system keeps one (ext4 with 128-byte inodes does not). */
+  subSecond: boolean;
 }
 
 async function dirStamp(dir: string): Promise<DirStamp | undefined> {
   try {
     const s = await stat(dir, { bigint: true });
     // Inode and birth time tell a directory made again apart from the old one (inodes are reused).
-    return { value: `${s.ino}.${s.birthtimeNs}.${s.mtimeNs}`, mtimeMs: Number(s.mtimeMs) };
+    return {
+      value: `${s.ino}.${s.birthtimeNs}.${s.mtimeNs}`,
+      mtimeMs: Number(s.mtimeMs),
+      subSecond: s.mtimeNs % 1_000_000_000n !== 0n,
+    };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -43,17 +83,24 @@ async function dirStamp(dir: string): Promise<DirStamp | undefined> {
  * A folder's change stamp: identity (inode, birth time) and nanosecond mtime of `new/` and `cur/` (a
  * rename, delivery or removal by any program changes one of them; identity catches a folder deleted
  * and made again).
- * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS}).
+ * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS} and
+ * {@link FINE_MTIME_WINDOW_MS}).
  * Undefined when `cur/` does not exist: the directory is not a Maildir.
  */
 export async function folderStamp(
   dir: string,
   now = Date.now(),
 ): Promise<{ value: string; recent: boolean } | undefined> {
-  const [n, c] = await Promise.all([dirStamp(join(dir, 'new')), dirStamp(join(dir, 'cur'))]);
+  const [n, c, fine] = await Promise.all([
+    dirStamp(join(dir, 'new')),
+    dirStamp(join(dir, 'cur')),
+    onFineFs(dir),
+  ]);
   if (!c) return undefined;
   const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0);
-  return { value: `${n?.value ?? '-'}/${c.value}`, recent: now - newest < MTIME_WINDOW_MS };
+  // A whole-second mtime may come from a file system that keeps no more: the wide window then.
+  const window = fine && c.subSecond && (n?.subSecond ?? true) ? FINE_MTIME_WINDOW_MS : MTIME_WINDOW_MS;
+  return { value: `${n?.value ?? '-'}/${c.value}`, recent: now - newest < window };
 }
 
 async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
@@ -93,12 +140,17 @@ export interface Scan {
  * another program renames while we read can be missed, and a missed message would look deleted. So
  * the stamp is taken before and after; if it moved, the pass is repeated. When it cannot be trusted
  * to have moved (too fresh, or still moving after several tries), two passes are merged, so a message
- * renamed during one is found in the other under its new name.
+ * renamed during one is found in the other under its new name. `first`: a stamp of `dir` the caller
+ * has just taken, used as the first pass's before-stamp.
  */
-export async function scanFolder(dir: string): Promise<Scan | undefined> {
+export async function scanFolder(
+  dir: string,
+  first?: { value: string; recent: boolean },
+): Promise<Scan | undefined> {
   let previous: Entries | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const before = await folderStamp(dir);
+    // The caller's stamp, taken just before, serves as the first pass's: two stats fewer.
+    const before = attempt === 0 && first ? first : await folderStamp(dir);
     if (!before) return undefined;
     const entries = await pass(dir);
     const after = await folderStamp(dir);

@@ -414,6 +414,22 @@ describe('MaildirDriver messages', () => {
     expect((await driver.readMessage(['INBOX'], a)).flags).toEqual(['\\Flagged']);
   });
 
+  it('removes debris older than 36 hours from tmp/ at its first listing, and reads tmp/ again only minutes later', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const old = Date.now() / 1000 - 37 * 3600;
+    const debris = async (name: string) => {
+      await writeFile(join(root, 'tmp', name), 'half a message');
+      await utimes(join(root, 'tmp', name), old, old);
+    };
+    await debris('crashed-1');
+    await driver.listMessages(['INBOX'], {});
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    // A listing soon after leaves tmp/ alone: a daemon lists often, and tmp/ may be a large directory.
+    await debris('crashed-2');
+    await driver.listMessages(['INBOX'], {});
+    expect(await readdir(join(root, 'tmp'))).toEqual(['crashed-2']);
+  });
+
   it('sees a change another program made in the same clock tick as its own write', async () => {
     const driver = await MaildirDriver.open({ root });
     const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);

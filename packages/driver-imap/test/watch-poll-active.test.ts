@@ -1,0 +1,97 @@
+import { EventEmitter } from 'node:events';
+import type { ImapFlow } from 'imapflow';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ImapWatch } from '../src/watch.js';
+
+/** An imapflow client for one IDLE link: IDLE lasts until the NOOP ends it; counts the NOOPs. */
+class IdleClient extends EventEmitter {
+  readonly capabilities = new Map<string, boolean>([['IDLE', true]]);
+  usable = true;
+  noops = 0;
+  #endIdle: (() => void) | undefined;
+
+  async mailboxOpen(): Promise<void> {}
+
+  idle(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.#endIdle = () => resolve(true);
+    });
+  }
+
+  async noop(): Promise<boolean> {
+    this.noops++;
+    this.#endIdle?.();
+    return true;
+  }
+
+  async logout(): Promise<void> {
+    this.close();
+  }
+
+  close(): void {
+    if (!this.usable) return;
+    this.usable = false;
+    this.#endIdle?.();
+    this.emit('close');
+  }
+}
+
+function watchOn(client: IdleClient, pollMs = 500): ImapWatch {
+  return new ImapWatch({
+    open: async () => client as unknown as ImapFlow,
+    nameOf: (path) => path.join('/'),
+    delimiter: '/',
+    utf8Names: () => true,
+    timeoutMs: 20_000,
+    maxConnections: 1,
+    pollMs,
+    activeMs: 10_000,
+    quietPollMs: 5_000,
+    account: 'active@test',
+  });
+}
+
+/** NOOPs the client answers while `ms` of (fake) time pass. */
+async function noopsIn(client: IdleClient, ms: number): Promise<number> {
+  const before = client.noops;
+  await vi.advanceTimersByTimeAsync(ms);
+  return client.noops - before;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('the NOOP poll of an active and of a quiet account', () => {
+  it('polls every pollMs while active, only every quietPollMs once quiet, and fast again after a change', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const client = new IdleClient();
+    const watch = watchOn(client);
+    await watch.watch({ folders: [['INBOX']] });
+    // A watch begins active: twice a second.
+    expect(await noopsIn(client, 5_000)).toBeGreaterThanOrEqual(9);
+    // 10 s after the start the account is quiet: one NOOP per 5 s (the last fast round may end in it).
+    await vi.advanceTimersByTimeAsync(6_000);
+    const quiet = await noopsIn(client, 30_000);
+    expect(quiet).toBeGreaterThanOrEqual(5);
+    expect(quiet).toBeLessThanOrEqual(7);
+    // The server reports a change (EXISTS while idling): the quiet round is cut short, and the
+    // account polls twice a second again.
+    client.emit('exists', { path: 'INBOX', count: 1 });
+    expect(await noopsIn(client, 600)).toBe(1);
+    expect(await noopsIn(client, 5_000)).toBeGreaterThanOrEqual(9);
+    expect(await watch.nextChange()).toEqual({ folders: [['INBOX']], all: false });
+    await watch.unwatch();
+  });
+
+  it('sends no NOOP with pollMs 0, active or quiet', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const client = new IdleClient();
+    const watch = watchOn(client, 0);
+    await watch.watch({ folders: [['INBOX']] });
+    expect(await noopsIn(client, 60_000)).toBe(0);
+    client.emit('exists', { path: 'INBOX', count: 1 });
+    expect(await noopsIn(client, 60_000)).toBe(0);
+    await watch.unwatch();
+  });
+});
