@@ -127,7 +127,7 @@ export const imapAccountSchema = z
       .max(3600)
       .default(0.5)
       .describe(
-        "Seconds between two NOOPs on each of twinboxd's watch connections: a server that holds its notifications back (Dovecot: 0.5 s after a change) reports at once what it holds when asked, so changes are heard sooner. An unanswered NOOP (see timeout) counts as a dropped connection. 0: only wait to be told. Default 0.5.",
+        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is active (a change in the last two minutes): a server that holds its notifications back (Dovecot: 0.5 s after a change) reports at once what it holds when asked, so changes are heard sooner. A quiet account's connections send a NOOP every 30 s, to find a dead one. An unanswered NOOP (see timeout) counts as a dropped connection. 0: only wait to be told. Default 0.5.",
       ),
   })
   .superRefine((account, ctx) =>
