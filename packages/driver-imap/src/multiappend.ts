@@ -146,7 +146,8 @@ function hook(client: ImapFlow): void {
   hooked.add(client);
   const internal = client as unknown as Internals;
   const send = internal.send;
-  internal.send = function (this: Internals, data) {
+  // Async like imapflow's own: a write to a closed socket then rejects instead of throwing.
+  internal.send = async function (this: Internals, data) {
     const bytes = written.get(data.attributes as object);
     if (!bytes) return send.call(this, data);
     this.rawSensitiveCommand = false;
@@ -154,7 +155,6 @@ function hook(client: ImapFlow): void {
     this.commandParts = [];
     this.write(Buffer.concat([Buffer.from(`${data.tag} ${data.command} `), bytes]));
     if (this.currentRequest && this.currentRequest.tag === data.tag) this.currentRequest.sent = true;
-    return Promise.resolve();
   };
 }
 
