@@ -40,6 +40,13 @@ import {
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
+import {
+  appendChunks,
+  MULTIAPPEND_LIMITS,
+  type MultiAppendAnswer,
+  MultiAppendRefused,
+  multiAppend,
+} from './multiappend.js';
 import { levelProblem, pathOfListedName, wireName } from './names.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
@@ -186,6 +193,12 @@ export class ImapDriver implements Driver {
   readonly #readOnly: boolean;
 
   readonly #watch: ImapWatch;
+
+  /**
+   * True once this driver's server answered a MULTIAPPEND with BAD: it advertises the extension but
+   * does not parse the command, so every later batch goes one message per APPEND.
+   */
+  #multiAppendRefused = false;
 
   private constructor(
     session: Session,
@@ -1015,11 +1028,18 @@ export class ImapDriver implements Driver {
   }
 
   /**
-   * Appends one message at a time. A message is reported `ok` only with a UID the server confirmed:
-   * from APPENDUID (UIDPLUS), or found after the APPEND by Message-ID and size among the UIDs from
-   * UIDNEXT before the batch. If the connection drops during an APPEND, the session is reopened, the
-   * message is looked for the same way, and never sent a second time: if it is not found, its outcome
-   * is `APPEND_UNCONFIRMED`, and the engine finds it by content next time if it was stored after all.
+   * Appends the messages in order. On a server with MULTIAPPEND (RFC 3502) consecutive messages travel
+   * together, up to {@link MULTIAPPEND_LIMITS} per command (one transaction on the server, which is
+   * what makes a first sync cheap for it); otherwise, and for a message over the server's APPENDLIMIT,
+   * one APPEND each. A message is reported `ok` only with a UID the server confirmed: from APPENDUID
+   * (UIDPLUS; for a MULTIAPPEND a UID set, one per message in order), or found after the APPEND by
+   * Message-ID and size among the UIDs from UIDNEXT before the batch. A MULTIAPPEND the server refuses
+   * stored none of its messages (RFC 3502): they are then looked for all the same (a server that
+   * stored some anyway does not get them twice) and the rest sent one by one, so a refused message
+   * (TOOBIG, APPENDLIMIT, quota) fails alone with its own answer. If the connection drops during an
+   * APPEND, the session is reopened, every message of that command is looked for the same way and
+   * none is sent a second time: one not found is `APPEND_UNCONFIRMED`, and the engine finds it by
+   * content next time if it was stored after all; the commands after it go on.
    */
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
     this.#writable('append messages to', path);
@@ -1036,26 +1056,129 @@ export class ImapDriver implements Driver {
       uidplus: this.#client.capabilities.has('UIDPLUS'),
       claimed: new Set(),
     };
+    const client = this.#client;
+    const limit = client.capabilities.get('APPENDLIMIT');
+    const chunks =
+      client.capabilities.has('MULTIAPPEND') && !this.#multiAppendRefused
+        ? appendChunks(
+            messages.map((m) => m.body.byteLength),
+            // Over APPENDLIMIT: imapflow's APPEND refuses it without sending, as that message's outcome.
+            (i) => typeof limit === 'number' && messages[i]!.body.byteLength > limit,
+          )
+        : messages.map((_, i) => [i]);
     const outcomes: WriteOutcome[] = [];
-    for (const [index, message] of messages.entries()) {
+    for (const chunk of chunks) {
+      const first = chunk[0]!;
       try {
-        outcomes.push(await this.#appendOne(path, name, message, describeInBatch(message, index), batch));
+        if (chunk.length === 1) {
+          outcomes.push(
+            await this.#appendOne(
+              path,
+              name,
+              messages[first]!,
+              describeInBatch(messages[first]!, first),
+              batch,
+            ),
+          );
+        } else {
+          outcomes.push(...(await this.#appendMany(path, name, messages, chunk, batch)));
+        }
       } catch (err) {
         // The store went away mid-batch (cannot reconnect, stalled, interrupted): the messages confirmed
-        // so far are still reported, so they are recorded; this one and the rest are not confirmed, and
+        // so far are still reported, so they are recorded; these and the rest are not confirmed, and
         // one that was stored after all is paired by content next time.
         const code = (err as { code?: unknown }).code;
-        for (const [rest, unsent] of messages.slice(index).entries()) {
+        for (const [rest, unsent] of messages.slice(first).entries()) {
           outcomes.push({
             ok: false,
             code: typeof code === 'string' ? code : 'APPEND_UNCONFIRMED',
-            message: `${capitalize(describeInBatch(unsent, index + rest))} was not confirmed in ${displayFolder(path)}: ${(err as Error).message}`,
+            message: `${capitalize(describeInBatch(unsent, first + rest))} was not confirmed in ${displayFolder(path)}: ${(err as Error).message}`,
           });
         }
         break;
       }
     }
     return outcomes;
+  }
+
+  /** The messages of `messages` at `indices` (two or more, in order) in one MULTIAPPEND. */
+  async #appendMany(
+    path: FolderPath,
+    name: string,
+    messages: readonly MessageContent[],
+    indices: readonly number[],
+    batch: AppendBatch,
+  ): Promise<WriteOutcome[]> {
+    const folder = displayFolder(path);
+    const chosen = indices.map((i) => messages[i]!);
+    const label = (k: number) => describeInBatch(chosen[k]!, indices[k]!);
+    const bodies = chosen.map((m) => m.body);
+    await this.#session.ready();
+    const client = this.#client;
+    let answer: MultiAppendAnswer;
+    try {
+      answer = await multiAppend(
+        client,
+        wireName(isInbox(path) ? ['INBOX'] : path, this.#delimiter, namesAreUtf8(client)),
+        chosen.map((m) => ({ body: m.body, flags: appendFlags(m), internalDate: m.internalDate })),
+      );
+    } catch (err) {
+      if (err instanceof MultiAppendRefused) {
+        if (err.responseStatus === 'BAD') this.#multiAppendRefused = true;
+        if (err.serverResponseCode === 'TRYCREATE')
+          return chosen.map((_, k) => refused(folder, label(k), err));
+        // None was stored (RFC 3502), unless the server breaks that promise: what it kept is found
+        // first, and the rest goes one message per APPEND, each with its own answer.
+        const found = await this.#findAppended(path, name, bodies, batch);
+        const outcomes: WriteOutcome[] = [];
+        for (const [k, uid] of found.entries()) {
+          outcomes.push(
+            uid !== undefined
+              ? { ok: true, id: String(uid) }
+              : await this.#appendOne(path, name, chosen[k]!, label(k), batch),
+          );
+        }
+        return outcomes;
+      }
+      if (this.#session.interrupted) throw interruptedError();
+      const stalled = stalledCommand(client);
+      if (stalled) throw stallError(this.#account, path, stalled);
+      if (!isConnectionLoss(err, this.#session.usable)) throw err;
+      // The server may have stored all of them or none: look, on a new session, rather than send again.
+      await this.#session.reopen();
+      const found = await this.#findAppended(path, name, bodies, batch);
+      return found.map((uid, k) =>
+        uid !== undefined
+          ? { ok: true, id: String(uid) }
+          : {
+              ok: false,
+              code: 'APPEND_UNCONFIRMED',
+              message: `The connection dropped while appending ${label(k)} to ${folder}, and the message is not there. It was not sent again; the next sync appends it.`,
+            },
+      );
+    }
+    if (batch.uidplus && answer.uids && answer.uidValidity !== undefined) {
+      if (answer.uidValidity !== batch.epoch) {
+        return chosen.map((_, k) => ({
+          ok: false,
+          code: 'EPOCH_CHANGED',
+          message: `The UIDVALIDITY of ${folder} changed during the sync; ${label(k)} was stored and is paired by content next time.`,
+        }));
+      }
+      for (const uid of answer.uids) batch.claimed.add(uid);
+      return answer.uids.map((uid) => ({ ok: true, id: String(uid) }));
+    }
+    // No APPENDUID that names every message (or a server that does not advertise UIDPLUS).
+    const found = await this.#findAppended(path, name, bodies, batch);
+    return found.map((uid, k) =>
+      uid !== undefined
+        ? { ok: true, id: String(uid) }
+        : {
+            ok: false,
+            code: 'UID_UNKNOWN',
+            message: `${capitalize(label(k))} was stored in ${folder}, but the server did not say its UID and it could not be told apart from other new messages; it is paired by content next time.`,
+          },
+    );
   }
 
   async #appendOne(
@@ -1066,7 +1189,7 @@ export class ImapDriver implements Driver {
     batch: AppendBatch,
   ): Promise<WriteOutcome> {
     const folder = displayFolder(path);
-    const flags = normalizeFlags(message.flags).filter((f) => f !== '\\Recent');
+    const flags = appendFlags(message);
     const date = message.internalDate === undefined ? undefined : new Date(message.internalDate);
     const bytes = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
     let result: Awaited<ReturnType<ImapFlow['append']>>;
@@ -1084,7 +1207,7 @@ export class ImapDriver implements Driver {
       if (!isConnectionLoss(err, this.#session.usable)) throw err;
       // The server may or may not have stored it: look, on a new session, rather than send it again.
       await this.#session.reopen();
-      const uid = await this.#findAppended(path, name, message.body, batch);
+      const [uid] = await this.#findAppended(path, name, [message.body], batch);
       if (uid !== undefined) return { ok: true, id: String(uid) };
       return {
         ok: false,
@@ -1111,7 +1234,7 @@ export class ImapDriver implements Driver {
       return { ok: true, id: String(result.uid) };
     }
     // No APPENDUID (or a server that does not advertise UIDPLUS, whose answer we do not rely on).
-    const uid = await this.#findAppended(path, name, message.body, batch);
+    const [uid] = await this.#findAppended(path, name, [message.body], batch);
     if (uid !== undefined) return { ok: true, id: String(uid) };
     return {
       ok: false,
@@ -1121,36 +1244,53 @@ export class ImapDriver implements Driver {
   }
 
   /**
-   * The UID of a message this batch appended, found by content: among UIDs from the batch's UIDNEXT,
-   * not yet claimed by the batch, the one whose RFC822.SIZE and Message-ID match. Undefined unless
-   * exactly one matches, so a guess never becomes an id.
+   * The UIDs of messages this batch appended (one APPEND's worth, in the order sent), found by content
+   * with one FETCH: among UIDs from the batch's UIDNEXT not yet claimed by the batch, the ones whose
+   * RFC822.SIZE and Message-ID match. The messages sharing a size and Message-ID get the matching UIDs
+   * in ascending order only when there are exactly as many of those as of them (a server gives the
+   * messages of one APPEND ascending UIDs in the order sent); otherwise each of them gets undefined, so
+   * a guess never becomes an id.
    */
   async #findAppended(
     path: FolderPath,
     name: string,
-    body: Uint8Array,
+    bodies: readonly Uint8Array[],
     batch: AppendBatch,
-  ): Promise<number | undefined> {
-    const messageId = messageIdFromHeaders(headerBlock(body));
+  ): Promise<(number | undefined)[]> {
+    const keyOf = (size: number, messageId: string | null) => `${size} ${messageId ?? ''}`;
+    const keys = bodies.map((b) => keyOf(b.byteLength, messageIdFromHeaders(headerBlock(b))));
+    const wanted = new Set(keys);
     const matches = await this.#run(path, () =>
       this.#withFolder(path, name, async () => {
         const mailbox = this.#client.mailbox;
-        if (!mailbox || String(mailbox.uidValidity) !== batch.epoch) return [];
-        const found: number[] = [];
+        const found = new Map<string, number[]>();
+        if (!mailbox || String(mailbox.uidValidity) !== batch.epoch) return found;
         const query = { uid: true, size: true, headers: ['message-id'] };
         // `n:*` also names the highest UID when it is below n, hence the check of each UID.
         for await (const msg of this.#client.fetch(`${batch.uidNext}:*`, query, { uid: true })) {
           if (msg.uid < batch.uidNext || batch.claimed.has(msg.uid)) continue;
-          if (msg.size !== body.byteLength) continue;
-          if (messageIdFromHeaders(msg.headers) !== messageId) continue;
-          found.push(msg.uid);
+          const key = keyOf(msg.size ?? -1, messageIdFromHeaders(msg.headers));
+          if (!wanted.has(key)) continue;
+          const uids = found.get(key) ?? [];
+          uids.push(msg.uid);
+          found.set(key, uids);
         }
         return found;
       }),
     );
-    if (matches.length !== 1) return undefined;
-    batch.claimed.add(matches[0]!);
-    return matches[0];
+    const sent = new Map<string, number>();
+    for (const key of keys) sent.set(key, (sent.get(key) ?? 0) + 1);
+    for (const uids of matches.values()) uids.sort((a, b) => a - b);
+    const taken = new Map<string, number>();
+    return keys.map((key) => {
+      const uids = matches.get(key) ?? [];
+      if (uids.length !== sent.get(key)) return undefined;
+      const n = taken.get(key) ?? 0;
+      taken.set(key, n + 1);
+      const uid = uids[n]!;
+      batch.claimed.add(uid);
+      return uid;
+    });
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
@@ -1500,6 +1640,11 @@ function refused(folder: string, label: string, err: unknown): WriteOutcome {
     code,
     message: `The server refused ${label} for ${folder}: ${serverText(err)}`,
   };
+}
+
+/** The flags a message is appended with: its own, normalised, without `\Recent` (no client may set it). */
+function appendFlags(message: MessageContent): string[] {
+  return normalizeFlags(message.flags).filter((f) => f !== '\\Recent');
 }
 
 /** "message 3 of the batch (Message-ID <x@y>)": enough to find it, nothing of its content. */

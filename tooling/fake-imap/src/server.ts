@@ -80,7 +80,8 @@ const SYSTEM = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
  * A small IMAP4rev1 server for tests, in memory, scriptable to misbehave on cue. It implements what
  * Twinbox's driver (imapflow) uses: LOGIN, CAPABILITY, ID, NAMESPACE, ENABLE, LIST (with LIST-STATUS's
  * `RETURN (STATUS (…))` where a test advertises it), LSUB, STATUS, SELECT/EXAMINE, FETCH, SEARCH, STORE,
- * APPEND, EXPUNGE, CREATE, DELETE, (UN)SUBSCRIBE, NOOP, CLOSE, UNSELECT, LOGOUT, with UIDPLUS. No
+ * APPEND (several messages at once where a test advertises MULTIAPPEND), EXPUNGE, CREATE, DELETE,
+ * (UN)SUBSCRIBE, NOOP, CLOSE, UNSELECT, LOGOUT, with UIDPLUS. No
  * CONDSTORE: every listing is a full one.
  */
 export class FakeImapServer {
@@ -388,17 +389,29 @@ class Session {
         ok();
         break;
       case 'APPEND': {
+        // One message, or several with MULTIAPPEND (RFC 3502), each `(flags) ["date"] literal`: a
+        // string followed by another string is a date, so every message but the first needs its list.
         const folder = this.server.folder(textOf(args[0]));
-        const literal = args[args.length - 1];
+        const messages: { flags: string[]; body: Buffer }[] = [];
+        for (let k = 1; k < args.length; ) {
+          const flags = Array.isArray(args[k]) ? (args[k++] as Token[]).map(textOf) : [];
+          if (k + 1 < args.length && !Array.isArray(args[k]) && !Array.isArray(args[k + 1])) k++;
+          const literal = args[k++];
+          const body =
+            literal && !Array.isArray(literal) && literal.kind === 'string' ? literal.bytes : undefined;
+          messages.push({ flags, body: Buffer.from(body ?? Buffer.alloc(0)) });
+        }
+        if (messages.length > 1 && !opts.capabilities.includes('MULTIAPPEND')) {
+          out.push(`${info.tag} BAD MULTIAPPEND is not supported\r\n`);
+          break;
+        }
         if (!folder) {
           no('[TRYCREATE] Mailbox does not exist');
           break;
         }
-        const flags = (args.slice(1, -1).find(Array.isArray) as Token[] | undefined)?.map(textOf) ?? [];
-        const body =
-          literal && !Array.isArray(literal) && literal.kind === 'string' ? literal.bytes : Buffer.alloc(0);
-        const message = this.server.add(folder.name, Buffer.from(body), flags);
-        ok(`[APPENDUID ${folder.uidValidity} ${message.uid}] Append completed`);
+        const uids = messages.map((m) => this.server.add(folder.name, m.body, m.flags).uid);
+        const set = uids.length === 1 ? `${uids[0]}` : `${uids[0]}:${uids[uids.length - 1]}`;
+        ok(`[APPENDUID ${folder.uidValidity} ${set}] Append completed`);
         break;
       }
       case 'FETCH':
