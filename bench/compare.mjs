@@ -9,6 +9,8 @@
 //   maildir-batch  after the same shares in the Maildir (new files, flag renames, deletions)
 //   imap-first     first sync IMAP→IMAP between two fixture users (the second one empty)
 //   imap-noop      the same again, nothing changed
+// `plain` is the baseline a first sync is held against: one client that FETCHes every body and writes
+// each to a file (plain-client.mjs); it runs the `first` scenario only.
 // Every tool gets its own server users, reset from one loaded seed before each first sync, so nobody's
 // changes leak into another tool's run. interimap only syncs IMAP with IMAP, so it runs the imap-*
 // scenarios only.
@@ -24,7 +26,7 @@
 // Twinbox / tool of the median wall times); written: a JSON file with every run.
 //
 //   node bench/compare.mjs [--multipliers 1,5] [--x10] [--repeat 3] [--scenarios first,noop,...]
-//     [--tools twinbox,mbsync,interimap,offlineimap] [--workers threads|inline] [--bin path/to/bin.js]
+//     [--tools twinbox,mbsync,plain,interimap,offlineimap] [--workers threads|inline] [--bin path/to/bin.js]
 //     [--limit N] [--dir /tmp] [--out results.json] [--timeout 1800]
 //   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
@@ -46,7 +48,7 @@ const { values } = parseArgs({
     x10: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
-    tools: { type: 'string', default: 'twinbox,mbsync,interimap,offlineimap' },
+    tools: { type: 'string', default: 'twinbox,mbsync,plain,interimap,offlineimap' },
     workers: { type: 'string', default: 'threads' },
     bin: { type: 'string' },
     limit: { type: 'string' },
@@ -204,6 +206,8 @@ for (const multiplier of multipliers) {
         for (const scenario of maildirChain.slice(0, lastMaildir + 1))
           for (const name of order) {
             if (!setups[name].maildir) continue;
+            // The plain client keeps no state: it can only do a first sync.
+            if (catalogue[name].firstOnly && scenario !== 'first') continue;
             const run = await one(name, scenario, rep);
             if (scenarios.includes(scenario)) runs.push(run);
           }

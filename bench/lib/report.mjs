@@ -3,7 +3,7 @@
 // median, quantile and machine description.
 import { cpus, hostname, release, totalmem } from 'node:os';
 
-const TOOLS = ['twinbox', 'mbsync', 'interimap', 'offlineimap'];
+const TOOLS = ['twinbox', 'mbsync', 'plain', 'interimap', 'offlineimap'];
 const SCENARIOS = ['first', 'noop', 'server-batch', 'maildir-batch', 'imap-first', 'imap-noop'];
 
 /** The median of a list of numbers (NaN for none). */

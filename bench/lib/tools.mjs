@@ -124,6 +124,19 @@ export function tools({ twinboxBin, workers, fullPass, concurrency }) {
         };
       },
     },
+    plain: {
+      // Not a sync tool: the baseline of "FETCH every body and write each to a file" (plain-client.mjs).
+      version: 'imapflow, one session, fsync per file',
+      firstOnly: true,
+      maildir({ port, caFile, far, maildir }) {
+        const script = new URL('../plain-client.mjs', import.meta.url).pathname;
+        const args = ['--port', String(port), '--ca', caFile, '--user', far.user, '--password', far.password];
+        return {
+          command: [process.execPath, [script, ...args, '--maildir', maildir]],
+          reset: () => {},
+        };
+      },
+    },
     interimap: {
       version: installed('interimap', ['--version'])
         ?.split('\n')[0]

@@ -36,15 +36,24 @@ const CR = 0x0d;
  * body itself when nothing changes.
  */
 export function toDisk(body: Uint8Array): Uint8Array {
-  if (body.indexOf(CR) < 0 || hasBareLf(body)) return body;
-  const out = new Uint8Array(body.length);
+  if (body.indexOf(CR) < 0) return body;
+  // One pass from LF to LF (indexOf is native), copying the runs between dropped CRs whole rather than
+  // byte by byte; the first bare LF means the body is stored as it is.
+  let out: Uint8Array | undefined;
   let n = 0;
-  for (let i = 0; i < body.length; i++) {
-    const byte = body[i]!;
-    if (byte === CR && body[i + 1] === LF && (i === 0 || body[i - 1] !== CR)) continue;
-    out[n++] = byte;
+  let from = 0;
+  for (let lf = body.indexOf(LF); lf >= 0; lf = body.indexOf(LF, lf + 1)) {
+    if (lf === 0 || body[lf - 1] !== CR) return body;
+    const cr = lf - 1;
+    if (cr > 0 && body[cr - 1] === CR) continue;
+    out ??= new Uint8Array(body.length);
+    out.set(body.subarray(from, cr), n);
+    n += cr - from;
+    from = lf;
   }
-  return n === body.length ? body : out.subarray(0, n);
+  if (out === undefined) return body;
+  out.set(body.subarray(from), n);
+  return out.subarray(0, n + body.length - from);
 }
 
 /**
@@ -74,13 +83,4 @@ export function countBareLf(data: Uint8Array): number {
     i = data.indexOf(LF, i + 1);
   }
   return count;
-}
-
-function hasBareLf(data: Uint8Array): boolean {
-  let i = data.indexOf(LF);
-  while (i >= 0) {
-    if (i === 0 || data[i - 1] !== CR) return true;
-    i = data.indexOf(LF, i + 1);
-  }
-  return false;
 }
