@@ -26,7 +26,7 @@
 // Twinbox / tool of the median wall times); written: a JSON file with every run.
 //
 //   node bench/compare.mjs [--multipliers 1,5] [--x10] [--repeat 3] [--scenarios first,noop,...]
-//     [--tools twinbox,mbsync,plain,interimap,offlineimap] [--workers threads|inline] [--bin path/to/bin.js]
+//     [--tools twinbox,mbsync,plain,interimap,offlineimap] [--workers auto|threads|inline] [--bin path/to/bin.js]
 //     [--limit N] [--dir /tmp] [--out results.json] [--timeout 1800]
 //   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
@@ -49,7 +49,8 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     tools: { type: 'string', default: 'twinbox,mbsync,plain,interimap,offlineimap' },
-    workers: { type: 'string', default: 'threads' },
+    // None by default: the config's default (auto since the build that has it; threads before).
+    workers: { type: 'string' },
     bin: { type: 'string' },
     limit: { type: 'string' },
     dir: { type: 'string' },

@@ -64,9 +64,12 @@ ${extra}`;
  * For twinboxd (daemon.mjs): `fullPass` sets the daemon's seconds between full passes, and `push:
  * false` to Twinbox's `maildir` gives its server account no watch connection (`watch-connections =
  * 0`: the daemon then syncs it only when asked or on a full pass). `concurrency`, when given, is
- * written into Twinbox's config (folders synced at once); otherwise the config's default applies.
+ * written into Twinbox's config (folders synced at once); otherwise the config's default applies; so is
+ * `workers` (threads, inline, auto).
  */
 export function tools({ twinboxBin, workers, fullPass, concurrency }) {
+  // No line without a choice: the config's default applies, whatever the build's default is.
+  const workersLine = workers === undefined ? '' : `workers = "${workers}"\n`;
   const daemon = fullPass ? `[daemon]\nfull-pass = ${fullPass}\n` : '';
   const folders = concurrency === undefined ? '' : `concurrency = ${concurrency}\n`;
   return {
@@ -83,7 +86,7 @@ export function tools({ twinboxBin, workers, fullPass, concurrency }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `${workersLine}${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],
@@ -95,7 +98,7 @@ export function tools({ twinboxBin, workers, fullPass, concurrency }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `workers = "${workers}"\n${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `${workersLine}${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far)}${imapAccount('near', port, caFile, near)}[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],

@@ -76,6 +76,30 @@ await import(${JSON.stringify(host)});
   },
 };
 
+/**
+ * imapflow imports pino (some 10-15 ms to load, in every thread that opens an IMAP account) for the
+ * logger it makes when it is given none. @twinbox/driver-imap always gives it one (`logger: false`), so
+ * in these bundles pino is a logger that drops everything: it is never called, and if a later imapflow
+ * did call it, it would log nothing rather than fail a sync.
+ */
+const noPino = {
+  name: 'no-pino',
+  setup(b) {
+    b.onResolve({ filter: /^pino$/ }, (args) =>
+      /[/\\]imapflow[/\\]/.test(args.importer) ? { path: 'pino', namespace: 'no-pino' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-pino' }, () => ({
+      contents: `const silent = { level: 'silent', isLevelEnabled: () => false, child: () => silent };
+for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace']) silent[level] = () => {};
+export default function pino() {
+  return silent;
+}
+`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** The modules quick.mjs imports only when it needs them: entries of the program's build. */
 const QUICK_APART = ['tty-reporter', 'failure'];
 
@@ -89,6 +113,7 @@ for (const file of await readdir(dist)) {
 const main = await build({
   ...common,
   absWorkingDir: root,
+  plugins: [noPino],
   entryPoints: {
     twinbox: join(dist, 'program.js'),
     'state-worker': '@twinbox/state-sqlite/component',
@@ -106,6 +131,7 @@ const main = await build({
 const side = await build({
   ...common,
   absWorkingDir: root,
+  plugins: [noPino],
   entryPoints: { 'side-worker': join(configDist, 'side-component.js') },
   splitting: true,
   outdir: dist,

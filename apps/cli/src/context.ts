@@ -3,8 +3,7 @@ import { defaultConfigPath } from '@twinbox/config/control';
 import type { Command } from 'commander';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import type { Reporter } from './output.js';
-import { makeReporter } from './tty-reporter.js';
+import { type Reporter, reporterFor } from './output.js';
 
 /** The options every command takes (declared once on the program). */
 export interface GlobalOptions {
@@ -24,13 +23,14 @@ export interface Context {
   load(): Promise<LoadedConfig>;
 }
 
-export function contextOf(command: Command): Context {
+/** A command's context: its options, where its config is, and its reporter. */
+export async function contextOf(command: Command): Promise<Context> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const configPath = options.config ?? defaultConfigPath();
   return {
     options,
     configPath,
-    reporter: makeReporter(options),
+    reporter: await reporterFor(options),
     // Loaded when a command needs the config, not before: the schema (zod) and the drivers are most of
     // what the CLI loads, and `twinbox sync` through a daemon needs none of them.
     load: async () => (await import('@twinbox/config')).loadConfig(configPath),

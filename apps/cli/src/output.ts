@@ -174,3 +174,20 @@ export class JsonReporter implements Reporter {
 
   close(): void {}
 }
+
+/**
+ * The reporter for the global options: JSON lines, progress bars when stderr is a terminal, else plain
+ * lines. Async because the progress bars' module (cli-progress) is imported only on a terminal: a sync
+ * run from a script or cron never loads it.
+ */
+export async function reporterFor(options: {
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}): Promise<Reporter> {
+  const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
+  if (options.json) return new JsonReporter();
+  if (!process.stderr.isTTY) return new PlainReporter(verbosity);
+  const { TtyReporter } = await import('./tty-reporter.js');
+  return new TtyReporter(verbosity);
+}

@@ -25,7 +25,10 @@ export function createProgram(): Command {
     .option('--json', 'machine-readable output: JSON on stdout')
     .addOption(new Option('-v, --verbose', 'say more').conflicts('quiet'))
     .option('-q, --quiet', 'only errors and the summary')
-    .option('--inline', 'run both sides and the state in this thread (for debugging; never through a daemon)')
+    .option(
+      '--inline',
+      'run both sides and the state in this thread, a first sync too (workers = "auto" does after it; never through a daemon)',
+    )
     .option(
       '--no-daemon',
       'do not go through a running twinboxd: sync and read status here (also TWINBOX_NO_DAEMON=1); for a daemon that is stuck',

@@ -13,7 +13,7 @@ import { defaultConfigPath } from '@twinbox/config/control';
 import { CliError } from './cli-error.js';
 import type { Context, GlobalOptions } from './context.js';
 import { findDaemon, statusThroughDaemon, syncThroughDaemon } from './daemon-client.js';
-import { JsonReporter, PlainReporter, type Reporter } from './output.js';
+import { reporterFor } from './output.js';
 
 /** The variable that keeps the CLI from going through a daemon (daemon-client.ts's NO_DAEMON_ENV). */
 const NO_DAEMON_ENV = 'TWINBOX_NO_DAEMON';
@@ -63,15 +63,6 @@ function parse(argv: readonly string[]): QuickCommand | undefined {
   }
   if (command === undefined || (options.quiet && options.verbose)) return undefined;
   return { command, pairs, options, dryRun };
-}
-
-/** The reporter the program would make for these options; the progress bars' module only on a terminal. */
-async function reporterFor(options: GlobalOptions): Promise<Reporter> {
-  const verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
-  if (options.json) return new JsonReporter();
-  if (!process.stderr.isTTY) return new PlainReporter(verbosity);
-  const { TtyReporter } = await import('./tty-reporter.js');
-  return new TtyReporter(verbosity);
 }
 
 /**

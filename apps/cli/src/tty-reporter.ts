@@ -1,13 +1,6 @@
 import type { SyncEvent, SyncReport } from '@twinbox/core';
 import cliProgress from 'cli-progress';
-import {
-  folderLine,
-  formatBytes,
-  JsonReporter,
-  PlainReporter,
-  type Reporter,
-  type Verbosity,
-} from './output.js';
+import { folderLine, formatBytes, PlainReporter, type Verbosity } from './output.js';
 
 /** Columns a progress line takes besides the folder name and the bar, at their widest in practice. */
 const PROGRESS_TAIL = 52;
@@ -130,11 +123,4 @@ export class TtyReporter extends PlainReporter {
   override close(): void {
     this.#stopBars();
   }
-}
-
-/** The reporter for the global options: JSON, progress bars when stderr is a terminal, else plain lines. */
-export function makeReporter(options: { json?: boolean; quiet?: boolean; verbose?: boolean }): Reporter {
-  const verbosity: Verbosity = options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal';
-  if (options.json) return new JsonReporter();
-  return process.stderr.isTTY ? new TtyReporter(verbosity) : new PlainReporter(verbosity);
 }

@@ -238,6 +238,8 @@ describe('twinbox through a running daemon', () => {
     const programLoaded = await program.loaded();
     expect(programLoaded.some((u) => u.endsWith('/dist/twinbox.mjs'))).toBe(true);
     expect(await bundledFrom(programLoaded, HEAVY)).toEqual([]);
+    // Nor, off a terminal, the progress bars' module: only a terminal shows them.
+    expect(await bundledFrom(programLoaded, /\/cli-progress@/)).toEqual([]);
     // The same check on a local sync (here of a config that does not load) finds zod: it can fail.
     const local = await twinbox(['--no-daemon', 'sync']);
     expect(local.code).toBe(2);

@@ -251,11 +251,13 @@ export const configSchema = z
           .describe('Where each pair keeps its state database. Default $XDG_STATE_HOME/twinbox.'),
       })
       .default({}),
+    // "auto" by default: three threads cost a one-shot sync after the first more CPU, memory and time
+    // than the little work it has to do (bench/README.md, "A sync without a daemon").
     workers: z
-      .enum(['threads', 'inline'])
-      .default('threads')
+      .enum(['auto', 'threads', 'inline'])
+      .default('auto')
       .describe(
-        '"threads": each side and the state in a worker thread; "inline": all in one thread, for debugging.',
+        '"threads": each side and the state in a worker thread; "inline": all in one thread; "auto" (the default): threads for the first sync of a pair (no state yet, every message to copy), inline for the syncs after it.',
       ),
     // 4 against 1: the daemon's no-op and server batch, and the CLI's, all faster (bench/README.md,
     // daemon.mjs's "Latest results"). One IMAP session runs one command at a time, so more mostly queue.

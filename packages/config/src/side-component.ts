@@ -56,16 +56,23 @@ const METHODS = [
  * calls in flight finish for its grace period (5 s by default) before it closes anything.
  */
 export default async function createSide(args: SideArgs) {
-  const state = await connectRemote<StateBackend>(args.statePort, {
-    ...(args.stateDeadlineMs ? { deadlineMs: args.stateDeadlineMs } : {}),
-  });
-  let driver: Awaited<ReturnType<typeof openDriver>>;
-  try {
-    driver = await openDriver(args.account);
-  } catch (err) {
-    await state.close();
-    throw err;
+  // The store opens while the state does (a pair's components start together): a server's TLS
+  // handshake and login need not wait for the state's database, nor the state for them.
+  const [connected, opened] = await Promise.allSettled([
+    connectRemote<StateBackend>(args.statePort, {
+      ...(args.stateDeadlineMs ? { deadlineMs: args.stateDeadlineMs } : {}),
+    }),
+    openDriver(args.account),
+  ]);
+  if (connected.status === 'rejected' || opened.status === 'rejected') {
+    if (connected.status === 'fulfilled') await connected.value.close();
+    if (opened.status === 'fulfilled') await opened.value.close().catch(() => {});
+    // The store's own error names this side's problem; a lost state connection is the state's, which
+    // whoever started the pair hears from the state itself.
+    throw opened.status === 'rejected' ? opened.reason : (connected as PromiseRejectedResult).reason;
   }
+  const state = connected.value;
+  let driver = opened.value;
   const renames = new FolderRenames(args.rename);
   if (args.side === 'right' && !renames.empty) driver = new RenamedDriver(driver, renames);
   const controller = new Controller({ side: args.side, driver, state: state.api as unknown as StateBackend });

@@ -7,8 +7,9 @@ export function starterConfig(): string {
 # Paths may start with "~". Run \`twinbox check\` after editing to see the differences, and
 # \`twinbox sync --dry-run\` to see what a sync would do without doing it.
 
-# How the work is spread: "threads" (each side and the state in a worker thread) or "inline".
-workers = "threads"
+# How the work is spread: "threads" (each side and the state in a worker thread), "inline" (one
+# thread), or "auto": threads for a pair's first sync, inline for the (smaller) syncs after it.
+workers = "auto"
 # Folders synced at once per pair (1: one after another).
 concurrency = 4
 

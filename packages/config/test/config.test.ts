@@ -48,7 +48,7 @@ function problems(text: string) {
 describe('parseConfig', () => {
   it('accepts a minimal config and fills in the defaults', () => {
     const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
-    expect(config.workers).toBe('threads');
+    expect(config.workers).toBe('auto');
     expect(config.concurrency).toBe(4);
     expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit', 'watch-poll': 0.5 });
     expect(

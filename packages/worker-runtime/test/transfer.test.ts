@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startComponent, transfer } from '../src/index.js';
 import type createBytes from './fixtures/bytes.js';
+import type createCounter from './fixtures/counter.js';
 import { fixture, modes, settleMemory } from './helpers.js';
 
 type Bytes = ReturnType<typeof createBytes>;
@@ -63,5 +64,28 @@ describe.each(modes)('transfers, %s', (mode) => {
 describe('transfer()', () => {
   it('refuses to mark a primitive', () => {
     expect(() => transfer(5 as unknown as object, [])).toThrow(TypeError);
+  });
+});
+
+describe('transfers, the cost of plain data', () => {
+  it('passes plain data (a listing, bodies) without loading web streams in the thread', async () => {
+    // A thread of its own: what it loads is what the calls made it load (inline, the test runner's
+    // thread has long loaded them).
+    type Counter = ReturnType<typeof createCounter>;
+    const handle = await startComponent<Counter>(fixture('counter'), { mode: 'thread', args: { start: 0 } });
+    try {
+      const listing = Array.from({ length: 1000 }, (_, i) => ({
+        id: String(i),
+        flags: ['\\Seen'],
+        body: new Uint8Array(8),
+      }));
+      expect(await handle.api.echo(listing)).toEqual(listing);
+      expect(await handle.api.echo({ messages: listing, body: new Uint8Array(4) })).toMatchObject({
+        messages: listing,
+      });
+      expect(await handle.api.streamsLoaded()).toBe(false);
+    } finally {
+      await handle.close();
+    }
   });
 });

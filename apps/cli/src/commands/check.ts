@@ -217,7 +217,7 @@ export function registerCheck(program: Command): void {
       '\nEvery message is read whole on both sides and compared by Message-ID and content, with its flags and keywords; the message count each store reports (IMAP STATUS, the files of a Maildir folder) is checked against what was compared. Both stores are opened read-only: nothing is changed, created or cleaned up.\n\nExit code 0 when both sides hold the same messages with the same flags, 6 when not (a message that could not be read, or a count that does not match, is a difference too). A message on one side only that the max-size or max-age of the pair holds back is no difference.\n\nExamples:\n  twinbox check\n  twinbox check work --folder INBOX\n  twinbox check --json',
     )
     .action(async (pairs: string[], options: { folder?: string[] }, command: Command) => {
-      const ctx = contextOf(command);
+      const ctx = await contextOf(command);
       const loaded = await ctx.load();
       const { FolderRenames, folderMatcher, openDriver, policyOf, RenamedDriver } = await import(
         '@twinbox/config'

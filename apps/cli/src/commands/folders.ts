@@ -11,7 +11,7 @@ export function registerFolders(program: Command): void {
     .argument('<account>', 'an account of the config')
     .addHelpText('after', '\nExamples:\n  twinbox folders work\n  twinbox folders local --json')
     .action(async (account: string, _options: unknown, command: Command) => {
-      const ctx = contextOf(command);
+      const ctx = await contextOf(command);
       const { config, file } = await ctx.load();
       const settings = config.accounts[account];
       if (!settings)

@@ -33,7 +33,7 @@ Examples:
         options: { output?: string; force?: boolean },
         command: Command,
       ) => {
-        const ctx = contextOf(command);
+        const ctx = await contextOf(command);
         const { importMbsync, importOfflineImap } = await import('@twinbox/importers');
         const { parseConfig } = await import('@twinbox/config');
         const convert =

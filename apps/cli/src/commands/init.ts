@@ -15,7 +15,7 @@ export function registerInit(program: Command): void {
       '\nExamples:\n  twinbox init\n  twinbox --config ./twinbox.toml init\n  twinbox import mbsync ~/.mbsyncrc   (start from an existing mbsync config instead)',
     )
     .action(async (options: { force?: boolean }, command: Command) => {
-      const ctx = contextOf(command);
+      const ctx = await contextOf(command);
       await mkdir(dirname(ctx.configPath), { recursive: true, mode: 0o700 });
       try {
         // 0600: the file may come to hold a password.

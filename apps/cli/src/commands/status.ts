@@ -40,7 +40,7 @@ export function registerStatus(program: Command): void {
       "\nWhen twinboxd runs for the same config, each pair's live state comes from it: watching, polling, syncing or backing off, since when, its last sync and error, and how each side is watched (--no-daemon: what the last sync recorded and, unless --offline, a dry run here, which waits for the pairs the daemon holds).\n\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json",
     )
     .action(async (pairs: string[], options: { offline?: boolean }, command: Command) => {
-      const ctx = contextOf(command);
+      const ctx = await contextOf(command);
       const daemon = await findDaemon(ctx);
       if (daemon) {
         process.exitCode = await statusThroughDaemon(ctx, daemon, pairs);

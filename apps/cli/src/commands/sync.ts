@@ -109,7 +109,7 @@ the sync in flight. --no-daemon (or ${NO_DAEMON_ENV}=1) syncs here instead, for 
 (the pairs it holds stay locked until it stops: exit 5); so does --inline.`,
     )
     .action(async (pairs: string[], options: SyncCommandOptions, command: Command) => {
-      const ctx = contextOf(command);
+      const ctx = await contextOf(command);
       const daemon = await findDaemon(ctx);
       process.exitCode = daemon
         ? await syncThroughDaemon(ctx, daemon, pairs, options)
