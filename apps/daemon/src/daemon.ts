@@ -7,6 +7,7 @@ import {
   loadConfig,
   openPair,
   syncPair,
+  workerResourceLimits,
 } from '@twinbox/config';
 import {
   type ControlServer,
@@ -106,8 +107,13 @@ export class Daemon implements ControlTarget {
       // per side and per state would cost ~10 MB each, 300 threads for 100 pairs.
       const mode = this.#options.inline || loaded.config.workers === 'inline' ? 'inline' : 'thread';
       this.#pools = {
-        sides: startPool({ size: loaded.config.daemon['side-threads'], mode, name: 'sides' }),
-        states: startPool({ size: 1, mode, name: 'states' }),
+        sides: startPool({
+          size: loaded.config.daemon['side-threads'],
+          mode,
+          name: 'sides',
+          resourceLimits: workerResourceLimits,
+        }),
+        states: startPool({ size: 1, mode, name: 'states', resourceLimits: workerResourceLimits }),
       };
     }
     if (this.#options.control !== false) {

@@ -14,6 +14,7 @@ export {
   policyOf,
   statePath,
   syncPair,
+  workerResourceLimits,
 } from './assemble.js';
 export { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
 export { type LastSync, lastSyncFile, lastSyncOf, readLastSync, recordLastSync } from './last-sync.js';

@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type ResourceLimits, Worker } from 'node:worker_threads';
 import { type CallOptions, type Invoker, makeApi, PortClient, type RemoteHandle } from './client.js';
 import {
   ComponentClosedError,
@@ -32,6 +32,13 @@ export interface StartOptions {
   startDeadlineMs?: number;
   /** How long `close()` lets calls in flight finish before aborting them, in ms; 5000 by default. */
   graceMs?: number;
+  /**
+   * V8 heap limits of the component's own thread (`thread` mode; inline it shares this thread's). A
+   * busy thread grows its young generation to V8's maximum (64 MB on Node 24) and keeps it: a few
+   * busy threads then hold a few hundred MB of mostly empty young space. `maxYoungGenerationSizeMb`
+   * bounds that (24 gives V8's 8 MB semi-spaces).
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 /** A started component. */
@@ -67,7 +74,7 @@ export interface ComponentHandle<T> extends RemoteHandle<T> {
 }
 
 /** How to start a component on a host: as {@link StartOptions}, where the host decides the mode. */
-export type HostStartOptions = Omit<StartOptions, 'mode'>;
+export type HostStartOptions = Omit<StartOptions, 'mode' | 'resourceLimits'>;
 
 /** How to start a host. */
 export interface HostOptions {
@@ -77,6 +84,8 @@ export interface HostOptions {
   name?: string;
   /** How long the thread may take to start, in ms; none by default. */
   startDeadlineMs?: number;
+  /** V8 heap limits of the host's thread (`thread` mode), as {@link StartOptions.resourceLimits}. */
+  resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -118,7 +127,11 @@ let hostsMade = 0;
  * Resolves once the thread is up; rejects with a `DeadlineExceededError` after `startDeadlineMs`.
  */
 export async function startHost(options: HostOptions = {}): Promise<ComponentHost> {
-  const host = openHost(options.mode ?? 'thread', options.name ?? `host-${++hostsMade}`);
+  const host = openHost(
+    options.mode ?? 'thread',
+    options.name ?? `host-${++hostsMade}`,
+    options.resourceLimits,
+  );
   try {
     await within(
       host.ready,
@@ -139,8 +152,8 @@ export interface OpeningHost extends ComponentHost {
 }
 
 /** Opens a host at once (its thread starts meanwhile), so a pool can count its components at once. */
-export function openHost(mode: RunMode, name: string): OpeningHost {
-  return new Host(mode, name);
+export function openHost(mode: RunMode, name: string, resourceLimits?: ResourceLimits): OpeningHost {
+  return new Host(mode, name, resourceLimits);
 }
 
 /** A component on a host, from the time it is asked for until its handle is closed. */
@@ -158,12 +171,17 @@ class Host implements OpeningHost {
   constructor(
     readonly mode: RunMode,
     readonly name: string,
+    resourceLimits?: ResourceLimits,
   ) {
     if (mode === 'thread') {
-      this.thread = new HostThread(name, (crash) => {
-        this.refusal ??= crash;
-        this.placed.clear();
-      });
+      this.thread = new HostThread(
+        name,
+        (crash) => {
+          this.refusal ??= crash;
+          this.placed.clear();
+        },
+        resourceLimits,
+      );
       this.ready = this.thread.ready;
     } else {
       this.ready = Promise.resolve();
@@ -238,8 +256,12 @@ class HostThread {
   constructor(
     private readonly name: string,
     onDeath: (crash: WorkerCrashedError) => void,
+    resourceLimits?: ResourceLimits,
   ) {
-    this.worker = new Worker(hostUrl, { workerData: { name } });
+    this.worker = new Worker(hostUrl, {
+      workerData: { name },
+      ...(resourceLimits ? { resourceLimits } : {}),
+    });
     const die = (what: string, cause?: Error): Error => {
       if (this.ending) return new ComponentClosedError(`Host ${name} was closed before its thread was up`);
       if (this.dead) return this.dead(name);

@@ -34,9 +34,9 @@ export async function startComponent<T extends object>(
   moduleUrl: string | URL,
   options: StartOptions = {},
 ): Promise<ComponentHandle<T>> {
-  const { mode = 'thread', ...startOptions } = options;
+  const { mode = 'thread', resourceLimits, ...startOptions } = options;
   const name = options.name ?? nameOf(String(moduleUrl));
-  const host = openHost(mode, name);
+  const host = openHost(mode, name, resourceLimits);
   let handle: ComponentHandle<T>;
   try {
     handle = await host.start<T>(moduleUrl, { ...startOptions, name });

@@ -1,3 +1,4 @@
+import type { ResourceLimits } from 'node:worker_threads';
 import {
   type ComponentHandle,
   type ComponentHost,
@@ -16,6 +17,8 @@ export interface PoolOptions {
   mode?: RunMode;
   /** The pool's name; its hosts are named after it (`pool-1`, `pool-2`…). `pool` by default. */
   name?: string;
+  /** V8 heap limits of each host's thread (`thread` mode), as `StartOptions.resourceLimits`. */
+  resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface ComponentPool {
  * needed, so a pool costs a thread only once it has a component for it.
  */
 export function startPool(options: PoolOptions): ComponentPool {
-  const { size, mode = 'thread', name = 'pool' } = options;
+  const { size, mode = 'thread', name = 'pool', resourceLimits } = options;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`A pool's size is its number of hosts, a whole number of at least 1 (got ${size})`);
   }
@@ -70,7 +73,7 @@ export function startPool(options: PoolOptions): ComponentPool {
         undefined,
       );
       if (!host || (host.size > 0 && hosts.length < size)) {
-        host = openHost(mode, `${name}-${++started}`);
+        host = openHost(mode, `${name}-${++started}`, resourceLimits);
         hosts.push(host);
       }
       return host.start<T>(moduleUrl, startOptions);
