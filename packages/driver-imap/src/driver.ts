@@ -242,6 +242,13 @@ export class ImapDriver implements Driver {
 
   /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
   static async connect(options: ImapDriverOptions): Promise<ImapDriver> {
+    const max = options.maxSessions ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > 64) {
+      throw new StoreError(
+        `maxSessions must be a whole number from 1 to 64, not ${max}: it is how many IMAP connections the driver may open at once.`,
+        { code: 'BAD_OPTIONS' },
+      );
+    }
     const account = labelOf(options);
     const open = () => openSession(options, account);
     // Kept open between calls (a resident daemon), a session would otherwise end at the socket's
@@ -263,14 +270,6 @@ export class ImapDriver implements Driver {
         if (stalled) throw stallError(account, [], stalled);
         throw connectionError([], err);
       }
-    }
-    const max = options.maxSessions ?? 1;
-    if (!Number.isInteger(max) || max < 1 || max > 64) {
-      await session.close();
-      throw new StoreError(
-        `maxSessions must be a whole number from 1 to 64, not ${max}: it is how many IMAP connections the driver may open at once.`,
-        { code: 'BAD_OPTIONS' },
-      );
     }
     const pool = new SessionPool(session, async () => sessionOf(await open()), { max });
     return new ImapDriver(pool, delimiter, account, options);
