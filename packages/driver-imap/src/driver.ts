@@ -166,16 +166,19 @@ interface AppendBatch {
 }
 
 /**
- * The IMAP driver: one authenticated imapflow session, reopened with backoff when it drops. Ids are
+ * The IMAP driver: authenticated imapflow sessions, each reopened with backoff when it drops. Ids are
  * UIDs (decimal strings) under the folder's UIDVALIDITY, which is the marker's epoch; the marker's
  * value is HIGHESTMODSEQ, so with CONDSTORE an unchanged folder costs one STATUS, and with QRESYNC a
  * changed one costs one `UID FETCH … (CHANGEDSINCE … VANISHED)`. Without CONDSTORE every listing is full.
  *
- * One driver is one IMAP connection, and IMAP runs one command at a time on it: calls on different
- * folders may come at once (the engine syncs `concurrency` folders together on one driver), and are
- * interleaved, not run in parallel. Each call that needs its folder selected holds that folder's
- * mailbox lock while it works, and a call that leaves the selected folder (DELETE and RENAME leave it
- * with UNSELECT) takes that folder's lock first, so no call's folder is closed under it.
+ * Calls on different folders may come at once (the engine syncs `concurrency` folders together on one
+ * driver). Each call runs on a session of its own, lent by a pool of up to
+ * {@link ImapDriverOptions.maxSessions} sessions (1 by default, where the calls take turns): a folder's
+ * calls go to the session that has it selected, so it stays selected there; a call on no folder (LIST,
+ * CREATE, DELETE, RENAME) takes any. DELETE and RENAME first have every session that has the folder
+ * (or one below it) selected leave it, while no call is on that session, so no call's folder is
+ * closed under it and the server ends no session for it. A session that drops or stalls fails or
+ * retries only the call on it.
  *
  * Folder paths map to the server's names by joining levels with its hierarchy delimiter; a level that
  * contains the delimiter cannot be represented and is refused. Names travel as modified UTF-7 and are
