@@ -15,6 +15,8 @@ interface Member {
   readonly first: boolean;
   busy: boolean;
   idle: NodeJS.Timeout | undefined;
+  /** When its last call ended (`performance.now()`): the session idle longest is taken over first. */
+  releasedAt: number;
 }
 
 /** A call waiting for a session: for its folder (affinity), or for one session only. */
@@ -51,7 +53,7 @@ export class SessionPool {
   #closed = false;
 
   constructor(first: Session, open: () => Promise<Session>, options: { max: number; idleMs?: number }) {
-    this.#members = [{ session: first, first: true, busy: false, idle: undefined }];
+    this.#members = [{ session: first, first: true, busy: false, idle: undefined, releasedAt: 0 }];
     this.#open = open;
     this.#max = Math.max(1, options.max);
     this.#idleMs = options.idleMs ?? EXTRA_SESSION_IDLE_MS;
@@ -125,6 +127,7 @@ export class SessionPool {
         if (released) return;
         released = true;
         member.busy = false;
+        member.releasedAt = performance.now();
         this.#dispatch();
         this.#armIdle(member);
       },
@@ -166,8 +169,9 @@ export class SessionPool {
       // would select the folder on two sessions and flip the other session's folder.
       if (own.length > 0) return 'wait';
     }
-    // A free session with no folder selected, else one whose folder no waiting call wants.
-    const free = this.#members.filter((m) => !m.busy);
+    // A free session with no folder selected, else one whose folder no waiting call wants, the one idle
+    // longest first: a folder between two of its calls most likely wants its session back soon.
+    const free = this.#members.filter((m) => !m.busy).sort((a, b) => a.releasedAt - b.releasedAt);
     const wanted = new Set(this.#waiting.map((w) => w.folder));
     const pick =
       free.find((m) => selectedOf(m.session) === undefined) ??
@@ -185,6 +189,10 @@ export class SessionPool {
       session = await this.#open();
     } catch {
       this.#opening--;
+      if (this.#interrupted) {
+        waiter.reject(interruptedError());
+        return;
+      }
       this.#max = this.#members.length + this.#opening;
       this.#waiting.unshift(waiter);
       this.#dispatch();
@@ -196,7 +204,7 @@ export class SessionPool {
       waiter.reject(interruptedError());
       return;
     }
-    const member: Member = { session, first: false, busy: true, idle: undefined };
+    const member: Member = { session, first: false, busy: true, idle: undefined, releasedAt: 0 };
     this.#members.push(member);
     waiter.resolve(member);
   }
