@@ -104,6 +104,14 @@ function sinceModseq(since: FolderMarker | undefined, now: FolderMarker): bigint
   return BigInt(since.value);
 }
 
+/** A folder's marker from its STATUS: UIDVALIDITY as the epoch, HIGHESTMODSEQ as the value. */
+function markerOf(status: FolderStatus): FolderMarker {
+  return {
+    epoch: String(status.uidValidity),
+    value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
+  };
+}
+
 /** Options of {@link ImapDriver.connect}: the account, and how a dropped connection is reopened. */
 export interface ImapDriverOptions extends ImapAccountOptions {
   reconnect?: ReconnectOptions;
@@ -745,7 +753,20 @@ export class ImapDriver implements Driver {
   }
 
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
-    return this.#on(this.#key(path), () => this.#listMessages(path, request));
+    const name = this.#key(path);
+    const listed = name === undefined ? undefined : this.#listedStatus.get(name);
+    if (name !== undefined && listed !== undefined) {
+      // Unchanged by the STATUS the last LIST brought: answered without a session, so that a sync of
+      // unchanged folders listed at once opens no extra session for them.
+      const marker = markerOf(listed);
+      const since = sinceModseq(request.since, marker);
+      if (since !== undefined && since === BigInt(marker.value)) {
+        this.#listedStatus.delete(name);
+        this.#epochs.set(name, marker.epoch);
+        return { kind: 'unchanged', marker };
+      }
+    }
+    return this.#on(name, () => this.#listMessages(path, request));
   }
 
   /** {@link listMessages} on the call's session. */
@@ -756,11 +777,7 @@ export class ImapDriver implements Driver {
     const listed = this.#listedStatus.get(name);
     this.#listedStatus.delete(name);
     return this.#run(path, async () => {
-      const status = listed ?? (await this.#status(path, name));
-      const marker: FolderMarker = {
-        epoch: String(status.uidValidity),
-        value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
-      };
+      const marker = markerOf(listed ?? (await this.#status(path, name)));
       this.#epochs.set(name, marker.epoch);
       const since = sinceModseq(request.since, marker);
       if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };

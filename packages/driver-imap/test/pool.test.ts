@@ -165,6 +165,22 @@ describe('an ImapDriver with maxSessions', () => {
     expect(proxy.connections).toBe(afterFirst + 1);
   });
 
+  it('answers unchanged folders listed at once from the last LIST, without opening a session for them', async () => {
+    const driver = await driverFor({ maxSessions: 4 });
+    const folders = [['A'], ['B'], ['C'], ['D']];
+    for (const f of folders) await fill(driver, f, 1, 500);
+    await driver.listFolders();
+    const first = await Promise.all(folders.map((f) => driver.listMessages(f, {})));
+    await new Promise((r) => setTimeout(r, 2500)); // the extra sessions close
+    const before = proxy.connections;
+    await driver.listFolders();
+    const again = await Promise.all(
+      folders.map((f, i) => driver.listMessages(f, { since: first[i]!.marker })),
+    );
+    expect(again.map((l) => l.kind)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(proxy.connections).toBe(before);
+  });
+
   it('refuses a maxSessions out of range before any call', async () => {
     await expect(driverFor({ maxSessions: 0 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
   });
