@@ -30,6 +30,7 @@ user = "me@example.com"
 password-command = "pass show mail/work"   # or: password = "…", password-env = "WORK_PASSWORD"
 # ca-file = "~/certs/my-ca.pem"      # trust a private CA
 # fingerprint = "sha256:AB:CD:…"     # pin the server certificate
+# connections = 4                  # connections a sync opens at once, one per folder in flight
 # watch-connections = 4             # twinboxd's connections to hear of changes (0: no push)
 # watch-poll = 0.5                  # seconds between two NOOPs asking the server for news (0: only wait to be told)
 

@@ -50,7 +50,12 @@ describe('parseConfig', () => {
     const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
     expect(config.workers).toBe('auto');
     expect(config.concurrency).toBe(4);
-    expect(config.accounts.remote).toMatchObject({ type: 'imap', tls: 'implicit', 'watch-poll': 0.5 });
+    expect(config.accounts.remote).toMatchObject({
+      type: 'imap',
+      tls: 'implicit',
+      'watch-poll': 0.5,
+      connections: 4,
+    });
     expect(
       parseConfig(good.replace('user = "me"', 'user = "me"\nwatch-poll = 0.25'), '/c.toml').accounts.remote,
     ).toMatchObject({ 'watch-poll': 0.25 });
@@ -179,6 +184,11 @@ describe('parseConfig', () => {
       'a negative watch-poll',
       good.replace('user = "me"', 'user = "me"\nwatch-poll = -1'),
       { line: 6, key: 'accounts.remote.watch-poll', message: /0/ },
+    ],
+    [
+      'no connections',
+      good.replace('user = "me"', 'user = "me"\nconnections = 0'),
+      { line: 6, key: 'accounts.remote.connections', message: /1/ },
     ],
     [
       'a non-boolean fsync',

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type ChangeNotice,
   type Driver,
@@ -48,6 +49,7 @@ import {
   multiAppend,
 } from './multiappend.js';
 import { levelProblem, pathOfListedName, wireName } from './names.js';
+import { SessionPool } from './pool.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
 import { DEFAULT_WATCH_POLL_MS, ImapWatch } from './watch.js';
@@ -102,6 +104,14 @@ function sinceModseq(since: FolderMarker | undefined, now: FolderMarker): bigint
   return BigInt(since.value);
 }
 
+/** A folder's marker from its STATUS: UIDVALIDITY as the epoch, HIGHESTMODSEQ as the value. */
+function markerOf(status: FolderStatus): FolderMarker {
+  return {
+    epoch: String(status.uidValidity),
+    value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
+  };
+}
+
 /** Options of {@link ImapDriver.connect}: the account, and how a dropped connection is reopened. */
 export interface ImapDriverOptions extends ImapAccountOptions {
   reconnect?: ReconnectOptions;
@@ -131,6 +141,16 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * dropped connection. 0: no NOOP, only what the server pushes (with a check every 25 minutes).
    */
   watchPollMs?: number;
+  /**
+   * Default 1. The most IMAP sessions the driver opens at once for its calls (the watch's connections
+   * are counted apart, see {@link watchConnections}). Above 1, calls on different folders run on
+   * different sessions, each folder staying selected on its own session, so folders synced at once
+   * neither wait for one another nor select one another out; a dropped or stalled session fails only
+   * the call on it. Sessions beyond the first are opened when calls are waiting and closed about 2 s
+   * after they fall idle. Servers limit connections per user (Dovecot: 10 per IP by default): one the
+   * server refuses leaves the driver with the sessions it has. From 1 to 64.
+   */
+  maxSessions?: number;
 }
 
 /** See {@link ImapDriverOptions.watchConnections}. */
@@ -154,16 +174,19 @@ interface AppendBatch {
 }
 
 /**
- * The IMAP driver: one authenticated imapflow session, reopened with backoff when it drops. Ids are
+ * The IMAP driver: authenticated imapflow sessions, each reopened with backoff when it drops. Ids are
  * UIDs (decimal strings) under the folder's UIDVALIDITY, which is the marker's epoch; the marker's
  * value is HIGHESTMODSEQ, so with CONDSTORE an unchanged folder costs one STATUS, and with QRESYNC a
  * changed one costs one `UID FETCH … (CHANGEDSINCE … VANISHED)`. Without CONDSTORE every listing is full.
  *
- * One driver is one IMAP connection, and IMAP runs one command at a time on it: calls on different
- * folders may come at once (the engine syncs `concurrency` folders together on one driver), and are
- * interleaved, not run in parallel. Each call that needs its folder selected holds that folder's
- * mailbox lock while it works, and a call that leaves the selected folder (DELETE and RENAME leave it
- * with UNSELECT) takes that folder's lock first, so no call's folder is closed under it.
+ * Calls on different folders may come at once (the engine syncs `concurrency` folders together on one
+ * driver). Each call runs on a session of its own, lent by a pool of up to
+ * {@link ImapDriverOptions.maxSessions} sessions (1 by default, where the calls take turns): a folder's
+ * calls go to the session that has it selected, so it stays selected there; a call on no folder (LIST,
+ * CREATE, DELETE, RENAME) takes any. DELETE and RENAME first have every session that has the folder
+ * (or one below it) selected leave it, while no call is on that session, so no call's folder is
+ * closed under it and the server ends no session for it. A session that drops or stalls fails or
+ * retries only the call on it.
  *
  * Folder paths map to the server's names by joining levels with its hierarchy delimiter; a level that
  * contains the delimiter cannot be represented and is refused. Names travel as modified UTF-7 and are
@@ -179,7 +202,13 @@ interface AppendBatch {
  */
 export class ImapDriver implements Driver {
   readonly capabilities: DriverCapabilities = { keywords: true };
-  readonly #session: Session;
+  readonly #pool: SessionPool;
+  /**
+   * The session lent to the call in progress. Carried along the call's own async chain, so that the
+   * methods reach "their" session through {@link #session} as they did when there was one, and two
+   * calls running at once on two sessions never see each other's.
+   */
+  readonly #lease = new AsyncLocalStorage<Session>();
   readonly #delimiter: string;
   readonly #account: AccountLabel;
   /** UIDVALIDITY of each folder at its last listing: ids are only used within it. */
@@ -201,12 +230,12 @@ export class ImapDriver implements Driver {
   #multiAppendRefused = false;
 
   private constructor(
-    session: Session,
+    pool: SessionPool,
     delimiter: string,
     account: AccountLabel,
     options: ImapDriverOptions,
   ) {
-    this.#session = session;
+    this.#pool = pool;
     this.#delimiter = delimiter;
     this.#account = account;
     this.#readOnly = options.readOnly === true;
@@ -224,15 +253,24 @@ export class ImapDriver implements Driver {
 
   /** Connects and logs in (see {@link ImapAccountOptions} for the TLS and credential rules). */
   static async connect(options: ImapDriverOptions): Promise<ImapDriver> {
+    const max = options.maxSessions ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > 64) {
+      throw new StoreError(
+        `maxSessions must be a whole number from 1 to 64, not ${max}: it is how many IMAP connections the driver may open at once.`,
+        { code: 'BAD_OPTIONS' },
+      );
+    }
     const account = labelOf(options);
     const open = () => openSession(options, account);
-    const client = await open();
-    // Kept open between calls (a resident daemon), the session would otherwise end at the socket's
+    // Kept open between calls (a resident daemon), a session would otherwise end at the socket's
     // quiet timeout, and the next sync would wait for a new login.
-    const session = new Session(client, open, {
-      keepAliveMs: Math.max(1000, (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) - 5000),
-      ...options.reconnect,
-    });
+    const sessionOf = (client: ImapFlow) =>
+      new Session(client, open, {
+        keepAliveMs: Math.max(1000, (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) - 5000),
+        ...options.reconnect,
+      });
+    const client = await open();
+    const session = sessionOf(client);
     let delimiter = client.namespace?.delimiter;
     if (!delimiter) {
       try {
@@ -244,12 +282,13 @@ export class ImapDriver implements Driver {
         throw connectionError([], err);
       }
     }
-    return new ImapDriver(session, delimiter, account, options);
+    const pool = new SessionPool(session, async () => sessionOf(await open()), { max });
+    return new ImapDriver(pool, delimiter, account, options);
   }
 
   /** See {@link Driver.interrupt}: closes the connection now; every call after this rejects. */
   interrupt(): void {
-    this.#session.interrupt();
+    this.#pool.interrupt();
     void this.#watch.unwatch();
   }
 
@@ -266,7 +305,7 @@ export class ImapDriver implements Driver {
    * for a `maxConnections` or `watchPollMs` out of range.
    */
   watch(request: WatchRequest): Promise<WatchStatus> {
-    if (this.#session.interrupted) return Promise.reject(interruptedError());
+    if (this.#pool.interrupted) return Promise.reject(interruptedError());
     return this.#watch.watch(request);
   }
 
@@ -299,7 +338,36 @@ export class ImapDriver implements Driver {
     );
   }
 
-  /** The current imapflow client; after a drop, {@link #run} replaces it. */
+  /** The session of the call in progress (see {@link #on}); outside a call, the first one. */
+  get #session(): Session {
+    return this.#lease.getStore() ?? this.#pool.first;
+  }
+
+  /**
+   * Runs a call on a session of its own, lent by the pool for `folder` (the server's name of the folder
+   * it selects, for affinity; undefined for a call on no folder), and gives it back after. A call made
+   * from inside another (readMessage's readMessages) stays on the caller's session.
+   */
+  async #on<T>(folder: string | undefined, op: () => Promise<T>): Promise<T> {
+    if (this.#lease.getStore() !== undefined) return op();
+    const lease = await this.#pool.acquire(folder);
+    try {
+      return await this.#lease.run(lease.session, op);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** The server's name of `path` for the pool's affinity; undefined for a name the call will refuse. */
+  #key(path: FolderPath): string | undefined {
+    try {
+      return this.#name(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The current imapflow client of the call's session; after a drop, {@link #run} replaces it. */
   get #client(): ImapFlow {
     return this.#session.client;
   }
@@ -384,6 +452,11 @@ export class ImapDriver implements Driver {
    * for, since it would cost a STATUS per folder.
    */
   async listFolders(): Promise<ListedFolder[]> {
+    return this.#on(undefined, () => this.#listFolders());
+  }
+
+  /** {@link listFolders} on the call's session. */
+  async #listFolders(): Promise<ListedFolder[]> {
     const withStatus = this.#client.capabilities.has('LIST-STATUS');
     this.#listedStatus.clear();
     const { boxes, ids } = await this.#run([], async () => {
@@ -426,6 +499,11 @@ export class ImapDriver implements Driver {
   }
 
   async createFolder(path: FolderPath): Promise<void> {
+    return this.#on(undefined, () => this.#createFolder(path));
+  }
+
+  /** {@link createFolder} on the call's session. */
+  async #createFolder(path: FolderPath): Promise<void> {
     this.#writable('create the folder', path);
     if (isInbox(path)) return;
     const names = path.map((_, i) => this.#name(path.slice(0, i + 1)));
@@ -465,6 +543,13 @@ export class ImapDriver implements Driver {
   async deleteFolder(path: FolderPath): Promise<void> {
     this.#writable('delete the folder', path);
     const name = this.#name(path);
+    await this.#leaveEverywhere((selected) => selected === name);
+    await this.#on(undefined, () => this.#deleteFolder(path, name));
+    this.#epochs.delete(name);
+  }
+
+  /** {@link deleteFolder} on the call's session. */
+  async #deleteFolder(path: FolderPath, name: string): Promise<void> {
     await this.#run(path, async () => {
       // imapflow leaves the folder it deletes with an UNSELECT when it finds it selected. Sent while
       // another call's SELECT is in flight (the engine syncs folders at once on this session), that
@@ -481,7 +566,17 @@ export class ImapDriver implements Driver {
         lock?.release();
       }
     });
-    this.#epochs.delete(name);
+  }
+
+  /**
+   * Has every session of the pool that has a folder matching `matches` selected leave it, each while
+   * no call is on it (see {@link SessionPool.leaveEverywhere}): Dovecot ends a session whose selected
+   * folder another one deletes or renames, which would cut the call on it. The engine does not work
+   * in a folder while it deletes or renames it, so none selects it again in between.
+   */
+  async #leaveEverywhere(matches: (selected: string) => boolean): Promise<void> {
+    if (this.#lease.getStore() !== undefined) return;
+    await this.#pool.leaveEverywhere(matches, (client) => leaveSelected(client));
   }
 
   /**
@@ -521,6 +616,13 @@ export class ImapDriver implements Driver {
     const fromName = this.#name(from);
     const toName = this.#name(to);
     this.#checkListedBack(to);
+    await this.#leaveEverywhere((selected) => this.#within(selected, fromName));
+    await this.#on(undefined, () => this.#renameFolder(from, to, fromName, toName));
+  }
+
+  /** {@link renameFolder} on the call's session. */
+  async #renameFolder(from: FolderPath, to: FolderPath, fromName: string, toName: string): Promise<void> {
+    const where = `${displayFolder(from)} to ${displayFolder(to)}`;
     await this.#session.ready();
     const client = this.#client;
     // Leaving the selected folder is done under its lock, as in deleteFolder: another call's folder
@@ -532,11 +634,7 @@ export class ImapDriver implements Driver {
       // UNSELECT never expunges; without it, EXAMINE INBOX deselects just as safely (CLOSE would expunge).
       const selected = client.mailbox ? client.mailbox.path : undefined;
       if (selected !== undefined && selected !== fromName && this.#within(selected, fromName)) {
-        if (client.capabilities.has('UNSELECT')) {
-          await (client as unknown as ImapRun).run('CLOSE', { unselect: true });
-        } else {
-          await client.mailboxOpen('INBOX', { readOnly: true });
-        }
+        await leaveSelected(client);
       }
       await client.mailboxRename(fromName, toName);
     } catch (err) {
@@ -655,17 +753,31 @@ export class ImapDriver implements Driver {
   }
 
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
+    const name = this.#key(path);
+    const listed = name === undefined ? undefined : this.#listedStatus.get(name);
+    if (name !== undefined && listed !== undefined) {
+      // Unchanged by the STATUS the last LIST brought: answered without a session, so that a sync of
+      // unchanged folders listed at once opens no extra session for them.
+      const marker = markerOf(listed);
+      const since = sinceModseq(request.since, marker);
+      if (since !== undefined && since === BigInt(marker.value)) {
+        this.#listedStatus.delete(name);
+        this.#epochs.set(name, marker.epoch);
+        return { kind: 'unchanged', marker };
+      }
+    }
+    return this.#on(name, () => this.#listMessages(path, request));
+  }
+
+  /** {@link listMessages} on the call's session. */
+  async #listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const name = this.#name(path);
     // Taken once: a second listing of the folder (the engine lists a side again after an epoch change)
     // asks the server.
     const listed = this.#listedStatus.get(name);
     this.#listedStatus.delete(name);
     return this.#run(path, async () => {
-      const status = listed ?? (await this.#status(path, name));
-      const marker: FolderMarker = {
-        epoch: String(status.uidValidity),
-        value: status.highestModseq === undefined ? NO_MODSEQ : String(status.highestModseq),
-      };
+      const marker = markerOf(listed ?? (await this.#status(path, name)));
       this.#epochs.set(name, marker.epoch);
       const since = sinceModseq(request.since, marker);
       if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };
@@ -875,6 +987,11 @@ export class ImapDriver implements Driver {
    * listing could not see still counts here (see {@link Driver.countMessages}).
    */
   async countMessages(path: FolderPath): Promise<number> {
+    return this.#on(this.#key(path), () => this.#countMessages(path));
+  }
+
+  /** {@link countMessages} on the call's session. */
+  async #countMessages(path: FolderPath): Promise<number> {
     const name = this.#name(path);
     const status = await this.#run(path, () => this.#status(path, name));
     if (typeof status.messages !== 'number') {
@@ -889,6 +1006,11 @@ export class ImapDriver implements Driver {
   }
 
   async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+    return this.#on(this.#key(path), () => this.#describeMessages(path, ids));
+  }
+
+  /** {@link describeMessages} on the call's session. */
+  async #describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return [];
     const name = this.#name(path);
@@ -943,6 +1065,11 @@ export class ImapDriver implements Driver {
    * and read next time). A message the server has but whose answer cannot be parsed is a failure too.
    */
   async readMessages(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]> {
+    return this.#on(this.#key(path), () => this.#readMessages(path, ids));
+  }
+
+  /** {@link readMessages} on the call's session. */
+  async #readMessages(path: FolderPath, ids: readonly string[]): Promise<ReadResult[]> {
     const wanted = [...new Set(ids)].filter(isUid);
     const results = new Map<string, ReadResult>();
     if (wanted.length > 0) {
@@ -1042,6 +1169,11 @@ export class ImapDriver implements Driver {
    * content next time if it was stored after all; the commands after it go on.
    */
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
+    return this.#on(this.#key(path), () => this.#appendMessages(path, messages));
+  }
+
+  /** {@link appendMessages} on the call's session. */
+  async #appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
     this.#writable('append messages to', path);
     if (messages.length === 0) return [];
     const name = this.#name(path);
@@ -1294,6 +1426,11 @@ export class ImapDriver implements Driver {
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
+    return this.#on(this.#key(path), () => this.#setFlags(path, updates));
+  }
+
+  /** {@link setFlags} on the call's session. */
+  async #setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
     this.#writable('change flags in', path);
     if (updates.length === 0) return [];
     const name = this.#name(path);
@@ -1355,6 +1492,11 @@ export class ImapDriver implements Driver {
   }
 
   async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
+    return this.#on(this.#key(path), () => this.#deleteMessages(path, ids));
+  }
+
+  /** {@link deleteMessages} on the call's session. */
+  async #deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
     this.#writable('delete messages in', path);
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return;
@@ -1389,6 +1531,11 @@ export class ImapDriver implements Driver {
    * `CONNECTION_LOST` {@link FolderError}, and the messages may be in either folder, or in both.
    */
   async moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
+    return this.#on(this.#key(from), () => this.#moveMessages(from, to, ids));
+  }
+
+  /** {@link moveMessages} on the call's session. */
+  async #moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
     this.#writable('move messages out of', from);
     this.#writable('move messages into', to);
     const fromName = this.#name(from);
@@ -1518,12 +1665,24 @@ export class ImapDriver implements Driver {
 
   async close(): Promise<void> {
     await this.#watch.unwatch();
-    await this.#session.close();
+    await this.#pool.close();
   }
 }
 
 /** imapflow's internal command runner: its CLOSE takes `unselect`, which sends UNSELECT. */
 type ImapRun = { run(command: 'CLOSE', options: { unselect: boolean }): Promise<unknown> };
+
+/**
+ * Leaves the selected folder. UNSELECT never expunges; without it, EXAMINE INBOX deselects just as
+ * safely (CLOSE would expunge).
+ */
+async function leaveSelected(client: ImapFlow): Promise<void> {
+  if (client.capabilities.has('UNSELECT')) {
+    await (client as unknown as ImapRun).run('CLOSE', { unselect: true });
+  } else {
+    await client.mailboxOpen('INBOX', { readOnly: true });
+  }
+}
 
 /** Whether `path` is strictly below `parent`. */
 function isBelow(path: FolderPath, parent: FolderPath): boolean {

@@ -144,7 +144,9 @@ export class Session {
       }
     }
     throw new StoreError(
-      `The IMAP connection dropped and could not be reopened in ${this.#retry.attempts} attempts: ${(last as Error).message}`,
+      last === undefined
+        ? 'The IMAP connection dropped, and reconnect.attempts is 0: it is not reopened.'
+        : `The IMAP connection dropped and could not be reopened in ${this.#retry.attempts} attempts: ${(last as Error).message}`,
       { code: 'CONNECTION_LOST', cause: last },
     );
   }

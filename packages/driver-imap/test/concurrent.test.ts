@@ -2,24 +2,26 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ImapDriver } from '../src/index.js';
 import { appendAll, connectDriver, freshAccount, fullOf } from './helpers.js';
 
-// The engine syncs several folders at once (`concurrency`), and one driver is one IMAP session: calls
-// on different folders arrive interleaved. These tests make the interleavings that used to break.
+// The engine syncs several folders at once (`concurrency`): calls on different folders arrive
+// interleaved, on one IMAP session (the default) or on several (`maxSessions`), where a folder may be
+// selected on a session other than the one that deletes or renames it. These tests make the
+// interleavings that used to break.
 
 const open: ImapDriver[] = [];
 afterEach(async () => {
   for (const d of open.splice(0)) await d.close();
 });
 
-async function driverWith(folders: string[][]): Promise<ImapDriver> {
-  const driver = await connectDriver(await freshAccount());
+async function driverWith(folders: string[][], maxSessions: number): Promise<ImapDriver> {
+  const driver = await connectDriver({ ...(await freshAccount()), maxSessions });
   open.push(driver);
   for (const f of folders) await driver.createFolder(f);
   return driver;
 }
 
-describe('calls on different folders at once, on one session', () => {
+describe.each([1, 4])('calls on different folders at once, on %i session(s)', (sessions) => {
   it('deleting the folder selected last does not deselect the folder another call is listing', async () => {
-    const driver = await driverWith([['Old'], ['Work']]);
+    const driver = await driverWith([['Old'], ['Work']], sessions);
     const ids = await appendAll(driver, ['Work'], ['w1', 'w2', 'w3']);
     await appendAll(driver, ['Old'], ['o1']);
     await driver.listFolders();
@@ -40,7 +42,7 @@ describe('calls on different folders at once, on one session', () => {
   });
 
   it('renaming the parent of the folder selected last does not deselect the folder another call is listing', async () => {
-    const driver = await driverWith([['P', 'Q'], ['Work']]);
+    const driver = await driverWith([['P', 'Q'], ['Work']], sessions);
     const ids = await appendAll(driver, ['Work'], ['w1', 'w2']);
     await driver.listFolders();
     fullOf(await driver.listMessages(['P', 'Q'], {}));
@@ -58,7 +60,7 @@ describe('calls on different folders at once, on one session', () => {
   });
 
   it('flags set in one folder while another is deleted and a third created all land', async () => {
-    const driver = await driverWith([['A'], ['B'], ['Gone']]);
+    const driver = await driverWith([['A'], ['B'], ['Gone']], sessions);
     const [a] = await appendAll(driver, ['A'], ['a1']);
     await appendAll(driver, ['Gone'], ['g1']);
     await driver.listFolders();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ImapDriver, messageIdFromHeaders } from '../src/index.js';
 import { appendAll, connectDriver, freshAccount, fullOf, otherClient } from './helpers.js';
 
-async function connect() {
+async function connect(maxSessions?: number) {
   const info = dovecot();
   const { user, password } = await newUser();
   return ImapDriver.connect({
@@ -14,10 +14,16 @@ async function connect() {
     ca: info.ca,
     user,
     password,
+    ...(maxSessions === undefined ? {} : { maxSessions }),
   });
 }
 
 describeDriverConformance('ImapDriver against Dovecot', async () => ({ driver: await connect() }));
+
+// The same contract when calls run on several sessions (the CLI's default of 4 per account).
+describeDriverConformance('ImapDriver against Dovecot, four sessions', async () => ({
+  driver: await connect(4),
+}));
 
 describe('ImapDriver', () => {
   it('answers "unchanged" from one STATUS when HIGHESTMODSEQ did not move, and a full listing after a change', async () => {

@@ -1,7 +1,7 @@
 import type { Listing } from '@twinbox/core';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import type { ImapFlow } from 'imapflow';
-import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
+import { type ImapAccountOptions, ImapDriver, type ImapDriverOptions, openImap } from '../src/index.js';
 
 /** A fresh user on the shared fixture, over IMAPS with the fixture's CA. */
 export async function freshAccount(): Promise<ImapAccountOptions & { password: string }> {
@@ -10,7 +10,7 @@ export async function freshAccount(): Promise<ImapAccountOptions & { password: s
   return { host: 'localhost', port: info.tlsPort, tls: 'implicit', ca: info.ca, user, password };
 }
 
-export function connectDriver(account: ImapAccountOptions): Promise<ImapDriver> {
+export function connectDriver(account: ImapDriverOptions): Promise<ImapDriver> {
   return ImapDriver.connect(account);
 }
 
