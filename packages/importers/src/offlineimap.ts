@@ -38,7 +38,6 @@ const NOT_NEEDED: Readonly<Record<string, string>> = {
   ipv6: 'Twinbox connects as the system resolves the host.',
   ssl_version: 'Twinbox uses TLS 1.2 or newer.',
   tls_level: 'Twinbox uses TLS 1.2 or newer.',
-  maxconnections: 'Twinbox opens the connections it needs; `concurrency` sets folders at once.',
   holdconnectionopen: 'twinboxd keeps each pair open, its connections included.',
   keepalive: 'twinboxd keeps each pair open, its connections included.',
   singlethreadperfolder: 'Twinbox syncs a folder on one connection.',
@@ -108,6 +107,7 @@ const HANDLED_MAILDIR = new Set([
 ]);
 const HANDLED_IMAP = new Set([
   'type',
+  'maxconnections',
   'remotehost',
   'remoteport',
   'remoteuser',
@@ -404,6 +404,16 @@ function repository(
   if (ca && ca !== 'OS-DEFAULT')
     draft['ca-file'] = localPath(ca, ctx.options.home, notes, key('sslcacertfile'));
   else if (ca) notes.info(key('sslcacertfile'), 'OS-DEFAULT: Twinbox trusts the system CAs anyway.');
+  const maxConnections = get('maxconnections');
+  if (maxConnections !== undefined) {
+    const n = /^\d+$/.test(maxConnections) ? Number(maxConnections) : Number.NaN;
+    if (n >= 1 && n <= 64) draft.connections = n;
+    else
+      notes.warn(
+        key('maxconnections'),
+        `${JSON.stringify(maxConnections)} is not a number of connections from 1 to 64; Twinbox's default, connections = 4, applies.`,
+      );
+  }
   const fingerprints = get('cert_fingerprint')
     ?.split(',')
     .map((f) =>

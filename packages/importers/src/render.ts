@@ -26,6 +26,8 @@ export interface ImapDraft {
   'allow-plaintext-password'?: boolean | undefined;
   /** Seconds a silent server is waited for (mbsync's Timeout). */
   timeout?: number | undefined;
+  /** IMAP sessions a sync may open at once (OfflineIMAP's maxconnections). */
+  connections?: number | undefined;
 }
 
 export interface MaildirDraft {

@@ -85,6 +85,7 @@ describe('importMbsync', () => {
       'password-command': 'gpg -q --decrypt ~/.work-pass.gpg',
       'ca-file': '/etc/ssl/certs/work-ca.pem',
       'allow-plaintext-password': false,
+      connections: 4,
     });
     expect(note(result.notes, 'IMAPAccount work / IMAPStore work-remote: PassCmd', 'info').message).toMatch(
       /"\+"/,
@@ -254,9 +255,13 @@ describe('importOfflineImap', () => {
       fingerprint:
         'sha256:2F:3A:1B:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66',
       'allow-plaintext-password': false,
+      connections: 4,
     });
     expect(note(result.notes, '[Repository personal-remote]: cert_fingerprint', 'warning').message).toMatch(
       /1 other/,
+    );
+    expect(note(result.notes, '[Repository personal-remote]: maxconnections', 'warning').message).toMatch(
+      /"lots" is not a number of connections.*connections = 4/,
     );
   });
 
@@ -284,6 +289,7 @@ describe('importOfflineImap', () => {
 
   it('Gmail: defaults, remotepasseval reported, nametrans dict -> rename, nested names -> sep directories', () => {
     expect(config.accounts['gmail-remote']).toMatchObject({
+      connections: 2,
       host: 'imap.gmail.com',
       tls: 'implicit',
       'password-env': 'GMAIL_REMOTE_PASSWORD',
