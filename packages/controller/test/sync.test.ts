@@ -1,4 +1,4 @@
-import { FolderError, folderKey, parseFolderKey, resolvePolicy, sync } from '@twinbox/core';
+import { type Driver, FolderError, folderKey, parseFolderKey, resolvePolicy, sync } from '@twinbox/core';
 import type { FaultPoint } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { Controller } from '../src/index.js';
@@ -505,7 +505,7 @@ describe("the driver's marker after its writes", () => {
     world.add('right', INBOX, []);
     const { state, drivers } = world.parts();
     const asked: { path: readonly string[]; value: string }[] = [];
-    const right = overriding(drivers.right, {
+    const right = overriding<Driver>(drivers.right, {
       markerAfterWrites: async (path: readonly string[], marker: { epoch: string; value: string }) => {
         asked.push({ path, value: marker.value });
         return { epoch: marker.epoch, value: `${marker.value} and our writes` };
@@ -529,7 +529,7 @@ describe("the driver's marker after its writes", () => {
     world.add('left', INBOX, ['\\Seen']);
     const { state, drivers } = world.parts();
     let asked = 0;
-    const right = overriding(drivers.right, {
+    const right = overriding<Driver>(drivers.right, {
       appendMessages: async () => [{ ok: false, code: 'WRITE_FAILED', message: 'disk full' }],
       markerAfterWrites: async (_path: unknown, marker: unknown) => {
         asked++;
