@@ -69,6 +69,8 @@ export class Controller implements SideController {
   readonly #state: StateBackend;
   /** The marker each folder had in the state when it was listed, to skip rewriting it unchanged. */
   readonly #recorded = new Map<string, FolderMarker | null>();
+  /** Where each folder was last listed, for the driver's {@link Driver.markerAfterWrites} at commit. */
+  readonly #listedAt = new Map<string, FolderPath>();
 
   constructor(options: ControllerOptions) {
     this.side = options.side;
@@ -114,6 +116,7 @@ export class Controller implements SideController {
     const allPairs = since === undefined ? this.#state.loadPairs(key) : undefined;
     allPairs?.catch(() => {});
     const listing = await this.#driver.listMessages(path, options.dates ? { since, dates: true } : { since });
+    this.#listedAt.set(key, path);
     const pairs = await this.#pairsFor(key, listing, marker, allPairs);
     const changes: SideChanges = {
       side: this.side,
@@ -404,7 +407,10 @@ export class Controller implements SideController {
         { code: 'STATE_WRITE_FAILED' },
       );
     }
-    for (const p of pairs) this.#recorded.delete(p.from);
+    for (const p of pairs) {
+      this.#recorded.delete(p.from);
+      this.#listedAt.delete(p.from);
+    }
     return true;
   }
 
@@ -438,9 +444,12 @@ export class Controller implements SideController {
   }
 
   async commit(key: string, marker: FolderMarker): Promise<void> {
-    if (sameMarker(this.#recorded.get(key), marker)) return;
-    await this.#state.recordMarker(key, this.side, marker);
-    this.#recorded.set(key, marker);
+    const path = this.#listedAt.get(key);
+    const settled =
+      path && this.#driver.markerAfterWrites ? await this.#driver.markerAfterWrites(path, marker) : marker;
+    if (sameMarker(this.#recorded.get(key), settled)) return;
+    await this.#state.recordMarker(key, this.side, settled);
+    this.#recorded.set(key, settled);
   }
 }
 

@@ -1,6 +1,7 @@
-import { FolderError, folderKey, parseFolderKey, resolvePolicy, sync } from '@twinbox/core';
+import { type Driver, FolderError, folderKey, parseFolderKey, resolvePolicy, sync } from '@twinbox/core';
 import type { FaultPoint } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
+import { Controller } from '../src/index.js';
 import { body, failingState, snapshot, tokenOf, World } from './harness.js';
 
 const INBOX = ['INBOX'];
@@ -495,4 +496,52 @@ describe('controllers out of their places', () => {
       expect(tokens(world, 'right')).toEqual([a, b].sort());
     },
   );
+});
+
+describe("the driver's marker after its writes", () => {
+  it('is recorded for a folder whose sync completed, asked with the marker its listing gave', async () => {
+    const world = new World();
+    world.add('left', INBOX, ['\\Seen']);
+    world.add('right', INBOX, []);
+    const { state, drivers } = world.parts();
+    const asked: { path: readonly string[]; value: string }[] = [];
+    const right = overriding<Driver>(drivers.right, {
+      markerAfterWrites: async (path: readonly string[], marker: { epoch: string; value: string }) => {
+        asked.push({ path, value: marker.value });
+        return { epoch: marker.epoch, value: `${marker.value} and our writes` };
+      },
+    });
+    const report = await sync(
+      new Controller({ side: 'left', state, driver: drivers.left }),
+      new Controller({ side: 'right', state, driver: right }),
+    );
+    expect(report.totals).toMatchObject({ copied: 2, errors: 0 });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.path).toEqual(INBOX);
+    const recorded = await state.loadMarker(folderKey(INBOX), 'right');
+    expect(recorded?.value).toBe(`${asked[0]?.value} and our writes`);
+    // The left driver has none: its listing's marker is recorded as it was.
+    expect((await state.loadMarker(folderKey(INBOX), 'left'))?.value).not.toContain('and our writes');
+  });
+
+  it('is not asked for a folder whose writes failed, whose marker then stays unrecorded', async () => {
+    const world = new World();
+    world.add('left', INBOX, ['\\Seen']);
+    const { state, drivers } = world.parts();
+    let asked = 0;
+    const right = overriding<Driver>(drivers.right, {
+      appendMessages: async () => [{ ok: false, code: 'WRITE_FAILED', message: 'disk full' }],
+      markerAfterWrites: async (_path: unknown, marker: unknown) => {
+        asked++;
+        return marker;
+      },
+    });
+    const report = await sync(
+      new Controller({ side: 'left', state, driver: drivers.left }),
+      new Controller({ side: 'right', state, driver: right }),
+    );
+    expect(report.totals.errors).toBeGreaterThan(0);
+    expect(asked).toBe(0);
+    expect((await state.loadMarker(folderKey(INBOX), 'right'))?.value ?? '').toBe('');
+  });
 });

@@ -133,6 +133,10 @@ export interface SideController extends Partial<ChangeWatch> {
    * renamed but the state could not record it.
    */
   renameFolder?(from: FolderPath, to: FolderPath, pairs: readonly FolderPairRename[]): Promise<boolean>;
+  /**
+   * Records a folder's marker once its sync is complete: `marker`, from this side's listing of it, or
+   * the one its driver gives for it after this sync's writes ({@link Driver.markerAfterWrites}).
+   */
   commit(key: string, marker: FolderMarker): Promise<void>;
   /**
    * Optional: the sync is stopping and will not wait; see {@link Driver.interrupt}. Calls in flight

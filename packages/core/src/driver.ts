@@ -185,6 +185,19 @@ export interface Driver extends Partial<ChangeWatch> {
    */
   countMessages?(path: FolderPath): Promise<number>;
 
+  /**
+   * Optional: the marker to record for a folder whose sync is complete, in place of `marker`, the one
+   * this driver's last listing of it gave. Called once the state holds every write this driver made to
+   * the folder since that listing. A store whose marker moves with our own writes (a Maildir's mtimes)
+   * would otherwise be listed in full, and compared with every pair, by the next sync after any sync
+   * that wrote to it. The marker returned names the folder as that listing showed it plus those writes:
+   * a later listing since it, in any process, answers `unchanged` only if the folder still holds exactly
+   * that, and shows every other change made since the listing, whenever it was made. A driver that
+   * cannot vouch for that (it did not make that listing, or saw another program's change meanwhile)
+   * returns `marker`.
+   */
+  markerAfterWrites?(path: FolderPath, marker: FolderMarker): Promise<FolderMarker>;
+
   /** Stores new messages, in order; one outcome per message, in the same order. */
   appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]>;
   /** Applies flag deltas; one outcome per update. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import {
   lstat,
@@ -58,7 +58,15 @@ import { type BirthStat, devicesWithBirthTimes, folderIdOf } from './folder-id.j
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, MAX_NAME_BYTES, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
-import { cleanTmp, type Entries, type Entry, folderStamp, scanFolder, UNRELIABLE } from './scan.js';
+import {
+  cleanTmp,
+  type Entries,
+  type Entry,
+  folderStamp,
+  type Scan,
+  scanFolder,
+  UNRELIABLE,
+} from './scan.js';
 import { newUniqueName } from './unique.js';
 import { MaildirWatcher } from './watch.js';
 
@@ -100,6 +108,20 @@ export interface MaildirOptions {
 
 /** Maildir has no UIDVALIDITY: a message's unique name is never reused, so ids never change epoch. */
 const EPOCH = 'maildir';
+/** Starts a marker value from {@link MaildirDriver.markerAfterWrites}: a digest of files, not a stamp. */
+const SETTLED = 'files:';
+
+/**
+ * A digest of a folder's files (where each is and its whole name, so its flags) and of its keyword
+ * letters, which give some of those flags their meaning. Sorted, so the same files give the same
+ * digest however they were found; SHA-256, so that two different sets of files never share one.
+ */
+function filesDigest(entries: Entries, keywords: string): string {
+  const names: string[] = [];
+  for (const entry of entries.values()) names.push(`${entry.sub}/${entry.name}`);
+  names.sort();
+  return createHash('sha256').update(keywords).update('\0').update(names.join('\0')).digest('base64url');
+}
 /** Standard info letters, by IMAP flag (lower case). `P` (passed) is `$Forwarded`, as mutt and mbsync read it. */
 const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\draft': 'D',
@@ -159,6 +181,20 @@ export class MaildirDriver implements Driver {
    * pairs for all of them) again. One per folder: a listing since any other marker is full.
    */
   readonly #listed = new Map<string, { marker: string; entries: Entries; keywords: string }>();
+  /**
+   * Folders whose {@link #entries} are exactly their last listing's files plus this driver's own writes
+   * since: what {@link markerAfterWrites} may vouch for. A rescan (a file that moved under us, a move
+   * between folders) takes in other programs' changes too, which the state does not hold, so it drops
+   * the folder from here until its next listing.
+   */
+  readonly #ownWritesOnly = new Set<string>();
+  /**
+   * The stamp an `unchanged` listing proved, by folder, until a write first needs the folder's files:
+   * read then, at that stamp still, they are the files that listing stood for.
+   */
+  readonly #proven = new Map<string, string>();
+  /** The first read of a folder's files for writes, shared by the writes that run at once. */
+  readonly #loading = new Map<string, Promise<Entries>>();
   /** Tells this driver's markers of unreliable stamps from any other instance's (another process). */
   readonly #token = randomBytes(6).toString('base64url');
   /** Counts listings, so that every unreliable marker of this driver is a new one. */
@@ -395,6 +431,8 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     this.#entries.delete(dir);
     this.#listed.delete(dir);
+    this.#ownWritesOnly.delete(dir);
+    this.#proven.delete(dir);
     this.#keywords.delete(dir);
     if (!(await exists(dir))) return;
     // Moved aside first, then removed: a crash in between leaves the folder gone, never half there.
@@ -575,7 +613,15 @@ export class MaildirDriver implements Driver {
   /** Drops every cached view of a folder directory and, in the `fs` layout, of the folders inside it. */
   #forget(dir: string): void {
     const inside = `${dir}${sep}`;
-    for (const cache of [this.#entries, this.#listed, this.#keywords, this.#tmpCleaned]) {
+    const caches = [
+      this.#entries,
+      this.#listed,
+      this.#ownWritesOnly,
+      this.#proven,
+      this.#keywords,
+      this.#tmpCleaned,
+    ];
+    for (const cache of caches) {
       for (const key of [...cache.keys()]) if (key === dir || key.startsWith(inside)) cache.delete(key);
     }
   }
@@ -585,12 +631,17 @@ export class MaildirDriver implements Driver {
   async listMessages(path: FolderPath, request: ListRequest): Promise<Listing> {
     const dir = this.#layout.dirOf(path);
     const since = request.since?.epoch === EPOCH ? request.since : undefined;
+    // A marker from markerAfterWrites names the folder's files, not a stamp: the folder is read.
+    const settled = since?.value.startsWith(SETTLED) ? since.value.slice(SETTLED.length) : undefined;
     try {
       let stamp: Awaited<ReturnType<typeof folderStamp>>;
-      if (since && !since.value.includes(UNRELIABLE)) {
+      if (since && settled === undefined && !since.value.includes(UNRELIABLE)) {
         stamp = await folderStamp(dir);
         if (!stamp) throw this.#missing(path, dir);
-        if (stamp.value === since.value) return { kind: 'unchanged', marker: since };
+        if (stamp.value === since.value) {
+          if (!this.#entries.has(dir)) this.#proven.set(dir, stamp.value);
+          return { kind: 'unchanged', marker: since };
+        }
       }
       const scan = await scanFolder(dir, stamp);
       if (!scan) throw this.#missing(path, dir);
@@ -605,6 +656,7 @@ export class MaildirDriver implements Driver {
       const marker: FolderMarker = { epoch: EPOCH, value };
       this.#listed.set(dir, { marker: value, entries: scan.entries, keywords: keywordText });
       this.#entries.set(dir, scan.entries);
+      this.#ownWritesOnly.add(dir);
       const flagsOfName = flagParser(keywords);
       const listedOf = (id: string, entry: Entry): ListedMessage => {
         const flags = flagsOfName(entry.name);
@@ -625,6 +677,11 @@ export class MaildirDriver implements Driver {
         for (const id of previous.entries.keys()) if (!scan.entries.has(id)) vanished.push(id);
         if (request.dates) await addDates(dir, scan.entries, changed);
         listing = { kind: 'delta', marker, changed, vanished };
+      } else if (settled !== undefined && filesDigest(scan.entries, keywordText) === settled) {
+        // Exactly the files the last sync left here, which the state holds: nothing to list, and no
+        // pair to read. The new marker is this scan's stamp, which spares the next listing the read
+        // when the folder stays as it is.
+        listing = { kind: 'unchanged', marker };
       } else {
         const messages: ListedMessage[] = [];
         for (const [id, entry] of scan.entries) messages.push(listedOf(id, entry));
@@ -636,6 +693,31 @@ export class MaildirDriver implements Driver {
     } catch (err) {
       throw this.#folderError(path, dir, 'list', err);
     }
+  }
+
+  /**
+   * See {@link Driver.markerAfterWrites}. Our own writes move `new/` and `cur/`'s mtimes, so the
+   * listing's stamp would make the next sync, in a process that did not see that listing, read the
+   * folder and compare every file with every pair the state holds. The marker given instead names the
+   * files the folder should hold now (the listing's, changed by our writes since: a digest of their
+   * names and of the keyword letters), so that the next listing, which reads the directory anyway, can
+   * tell by that digest alone that nothing else changed. Any other program's change since the listing
+   * shows there as a different digest, whenever it was made, so no mtime window is involved.
+   */
+  async markerAfterWrites(path: FolderPath, marker: FolderMarker): Promise<FolderMarker> {
+    const dir = this.#layout.dirOf(path);
+    const listed = this.#listed.get(dir);
+    const entries = this.#entries.get(dir);
+    if (marker.epoch !== EPOCH || !listed || listed.marker !== marker.value || !entries) return marker;
+    // Nothing written since the listing: its own marker says it all.
+    if (entries === listed.entries || !this.#ownWritesOnly.has(dir)) return marker;
+    // Letters our writes added to the keyword file (rare) are left to a full listing.
+    const keywords = this.#keywords.get(dir)?.serialize();
+    if (keywords !== listed.keywords) return marker;
+    const value = `${SETTLED}${filesDigest(entries, keywords)}`;
+    // In this process, the next listing answers a delta against these files, as against a listing's.
+    this.#listed.set(dir, { marker: value, entries, keywords });
+    return { epoch: EPOCH, value };
   }
 
   /**
@@ -1031,6 +1113,8 @@ export class MaildirDriver implements Driver {
     await this.unwatch();
     this.#entries.clear();
     this.#listed.clear();
+    this.#ownWritesOnly.clear();
+    this.#proven.clear();
     this.#keywords.clear();
   }
 
@@ -1045,8 +1129,17 @@ export class MaildirDriver implements Driver {
     let entries = this.#entries.get(dir);
     let fresh = false;
     if (!entries) {
-      entries = await this.#rescan(dir);
-      fresh = true;
+      // One read for all the writes that start at once (a batch runs 16), not one each.
+      const loading = this.#loading.get(dir);
+      if (loading) {
+        // Begun before this call: not fresh for it, so a file missing there is looked for again.
+        entries = await loading;
+      } else {
+        const load = this.#firstScan(dir).finally(() => this.#loading.delete(dir));
+        this.#loading.set(dir, load);
+        entries = await load;
+        fresh = true;
+      }
     }
     for (;;) {
       const entry = entries.get(id);
@@ -1085,11 +1178,33 @@ export class MaildirDriver implements Driver {
     return own;
   }
 
+  /**
+   * The folder's files, read for writes after a listing that did not read them. If that listing was
+   * `unchanged` and the folder is still at the stamp it proved, they are the files it stood for, so
+   * {@link markerAfterWrites} can vouch for them plus our writes, as after a listing that read them.
+   */
+  async #firstScan(dir: string): Promise<Entries> {
+    const proven = this.#proven.get(dir);
+    this.#proven.delete(dir);
+    const { entries, stamp } = await this.#scan(dir);
+    if (proven !== undefined && stamp === proven) {
+      const keywords = (await this.#keywordMap(dir, false)).serialize();
+      this.#listed.set(dir, { marker: proven, entries, keywords });
+      this.#ownWritesOnly.add(dir);
+    }
+    return entries;
+  }
+
   async #rescan(dir: string): Promise<Entries> {
+    return (await this.#scan(dir)).entries;
+  }
+
+  async #scan(dir: string): Promise<Scan> {
+    this.#ownWritesOnly.delete(dir);
     const scan = await scanFolder(dir);
     if (!scan) throw new FolderError(`The folder at ${dir} no longer exists.`, { code: 'FOLDER_MISSING' });
     this.#entries.set(dir, scan.entries);
-    return scan.entries;
+    return scan;
   }
 
   async #keywordMap(dir: string, reread: boolean): Promise<KeywordMap> {

@@ -473,3 +473,128 @@ describe('MaildirDriver messages', () => {
     expect((await driver.listMessages(['F'], { since: first.marker })).kind).toBe('full');
   });
 });
+
+describe('MaildirDriver markerAfterWrites', () => {
+  /** A listing, then writes of every kind, then the marker after them: what a sync records. */
+  async function syncedFolder() {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    const c = await appendOne(driver, ['INBOX'], 'c');
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    await driver.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    await driver.deleteMessages(['INBOX'], [c]);
+    const d = await appendOne(driver, ['INBOX'], 'd', ['\\Answered']);
+    const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
+    expect(marker).not.toEqual(listing.marker);
+    return { driver, marker, a, b, d };
+  }
+
+  it('lets the next listing in another process answer unchanged after its own writes', async () => {
+    const { marker } = await syncedFolder();
+    await age(root);
+    const later = await MaildirDriver.open({ root });
+    const next = await later.listMessages(['INBOX'], { since: marker });
+    expect(next.kind).toBe('unchanged');
+    // Its marker is a stamp again, which proves an unchanged folder without reading it.
+    const again = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: next.marker });
+    expect(again.kind).toBe('unchanged');
+    expect(again.marker).toEqual(next.marker);
+  });
+
+  it("shows another program's change made before the marker was given, though our writes came after", async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    // Another program flags b between our listing and our write.
+    await rename(join(root, 'cur', `${b}:2,S`), join(root, 'cur', `${b}:2,RS`));
+    await driver.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(full(next).get(b)?.flags).toEqual(['\\Answered', '\\Seen']);
+    expect(full(next).get(a)?.flags).toEqual(['\\Flagged', '\\Seen']);
+  });
+
+  it("shows another program's change made after it, in the same clock tick, in this process and another", async () => {
+    const { driver, marker, b } = await syncedFolder();
+    const cur = join(root, 'cur');
+    const ours = await stat(cur);
+    await rename(join(cur, `${b}:2,S`), join(cur, `${b}:2,ST`));
+    await utimes(cur, ours.atime, ours.mtime);
+    const here = await driver.listMessages(['INBOX'], { since: marker });
+    if (here.kind !== 'delta') throw new Error(`expected a delta, got ${here.kind}`);
+    // Our own writes are not listed again: only the other program's change.
+    expect(here.changed.map((m) => [m.id, m.flags])).toEqual([[b, ['\\Deleted', '\\Seen']]]);
+    expect(here.vanished).toEqual([]);
+    const there = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(full(there).get(b)?.flags).toEqual(['\\Deleted', '\\Seen']);
+  });
+
+  it('lists in full after the keywords changed meaning, even with the same files', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    await appendOne(driver, ['INBOX'], 'b');
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    await appendOne(driver, ['INBOX'], 'c');
+    const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
+    await writeFile(join(root, 'dovecot-keywords'), '0 Home\n');
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(full(next).get(a)?.flags).toEqual(['Home']);
+  });
+
+  it('vouches for its writes after an unchanged listing, which read no file, as well', async () => {
+    const first = await MaildirDriver.open({ root });
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push(await appendOne(first, ['INBOX'], `m${i}`, ['\\Seen']));
+    await age(root);
+    const listed = await first.listMessages(['INBOX'], {});
+    const driver = await MaildirDriver.open({ root });
+    const unchanged = await driver.listMessages(['INBOX'], { since: listed.marker });
+    expect(unchanged.kind).toBe('unchanged');
+    // Forty renames at once, all needing the folder's files first.
+    const outcomes = await driver.setFlags(
+      ['INBOX'],
+      ids.map((id) => ({ id, add: ['\\Flagged'], remove: [] })),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    const marker = await driver.markerAfterWrites(['INBOX'], unchanged.marker);
+    expect(marker).not.toEqual(unchanged.marker);
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(next.kind).toBe('unchanged');
+  });
+
+  it('does not vouch after an unchanged listing when another program changed the folder before our writes', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    await age(root);
+    const listed = await driver.listMessages(['INBOX'], {});
+    const later = await MaildirDriver.open({ root });
+    const unchanged = await later.listMessages(['INBOX'], { since: listed.marker });
+    expect(unchanged.kind).toBe('unchanged');
+    await rename(join(root, 'cur', `${b}:2,S`), join(root, 'cur', `${b}:2,RS`));
+    await later.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    expect(await later.markerAfterWrites(['INBOX'], unchanged.marker)).toEqual(unchanged.marker);
+  });
+
+  it("keeps the listing's marker when it wrote nothing, saw another program's change, or did not make that listing", async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const b = await appendOne(driver, ['INBOX'], 'b', ['\\Seen']);
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
+    const other = { epoch: listing.marker.epoch, value: 'another listing' };
+    await driver.setFlags(['INBOX'], [{ id: a, add: ['\\Flagged'], remove: [] }]);
+    expect(await driver.markerAfterWrites(['INBOX'], other)).toEqual(other);
+    // Another program renames b; our write to it finds the file gone, reads the folder again, and so
+    // knows more than its listing and its own writes.
+    await rename(join(root, 'cur', `${b}:2,S`), join(root, 'cur', `${b}:2,RS`));
+    await driver.setFlags(['INBOX'], [{ id: b, add: ['\\Flagged'], remove: [] }]);
+    expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
+  });
+});

@@ -520,6 +520,27 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         const after = await expectSinceMatchesFull(first, resolveListing(undefined, first));
         expect([...resolveListing(resolveListing(undefined, first), after).keys()]).toEqual([b]);
       });
+
+      it('gives a marker after its own writes (markerAfterWrites, where the driver has it) that shows later changes', async () => {
+        const markerAfterWrites = driver().markerAfterWrites?.bind(driver());
+        if (!markerAfterWrites) return;
+        const a = await append('a');
+        const b = await append('b', ['\\Seen']);
+        const first = await listFull();
+        await driver().setFlags(box, [{ id: a, add: ['\\Flagged'], remove: [] }]);
+        await driver().deleteMessages(box, [b]);
+        await append('c');
+        const settled: Listing = { kind: 'unchanged', marker: await markerAfterWrites(box, first.marker) };
+        expect(structuredClone(settled.marker)).toEqual(settled.marker);
+        expect(settled.marker.epoch).toBe(first.marker.epoch);
+        // The folder as of that marker is the listing plus the writes: what a full listing says now.
+        const now = resolveListing(undefined, await listFull());
+        const next = await expectSinceMatchesFull(settled, now);
+        await append('d', ['\\Answered']);
+        // A change after the marker shows, since that marker and since the next listing's.
+        expect((await expectSinceMatchesFull(settled, now)).kind).not.toBe('unchanged');
+        expect((await expectSinceMatchesFull(next, resolveListing(now, next))).kind).not.toBe('unchanged');
+      });
     });
   });
 }
