@@ -169,16 +169,21 @@ export class SessionPool {
       // would select the folder on two sessions and flip the other session's folder.
       if (own.length > 0) return 'wait';
     }
-    // A free session with no folder selected, else one whose folder no waiting call wants, the one idle
-    // longest first: a folder between two of its calls most likely wants its session back soon.
+    // A free session with no folder selected, else one whose folder no waiting call wants and that has
+    // been idle for the idle window, the one idle longest first. A folder whose call has just ended is
+    // most likely between two of its calls (listed, now being planned, its bodies read next): taking
+    // its session would make its next call wait behind ours, on a server that may stall ours, so a
+    // session is opened instead while the bound allows.
     const free = this.#members.filter((m) => !m.busy).sort((a, b) => a.releasedAt - b.releasedAt);
     const wanted = new Set(this.#waiting.map((w) => w.folder));
+    const unwanted = (m: Member) => !wanted.has(selectedOf(m.session));
+    const now = performance.now();
     const pick =
       free.find((m) => selectedOf(m.session) === undefined) ??
-      free.find((m) => !wanted.has(selectedOf(m.session)));
+      free.find((m) => unwanted(m) && now - m.releasedAt >= this.#idleMs);
     if (pick) return pick;
     if (this.#members.length + this.#opening < this.#max && !this.#closed) return 'open';
-    return free[0] ?? 'wait';
+    return free.find(unwanted) ?? free[0] ?? 'wait';
   }
 
   /** Opens one more session for `waiter`; if the server refuses it, the pool stays as large as it is. */

@@ -77,6 +77,21 @@ describe('an ImapDriver with maxSessions', () => {
     expect(proxy.commands().filter((c) => c === 'SELECT').length).toBeLessThanOrEqual(2);
   });
 
+  it('leaves a folder between two of its calls its session: another folder opens one of its own', async () => {
+    // A folder just listed is planned and then read: had the next folder taken its idle session, A's
+    // read would wait behind B's commands (on a stalling server, for ever) and select A again.
+    const driver = await driverFor({ maxSessions: 4 });
+    const a = await fill(driver, ['A'], 3, 500);
+    const b = await fill(driver, ['B'], 3, 500);
+    const before = proxy.connections;
+    proxy.record(true);
+    await driver.readMessages(['A'], a);
+    await driver.readMessages(['B'], b);
+    await driver.readMessages(['A'], a);
+    expect(proxy.connections - before).toBe(1);
+    expect(proxy.commands().filter((c) => c === 'SELECT')).toHaveLength(2);
+  });
+
   it('by default (one session) the same reads select the folders again and again (so the test above can fail)', async () => {
     const driver = await driverFor();
     const a = await fill(driver, ['A'], 5, 2000);
