@@ -167,7 +167,7 @@ export class DaemonMetrics {
     const pairs = this.#pairs;
     new Gauge({
       name: 'twinbox_server_connections',
-      help: "Open server connections: every pair's watch connections plus those of the syncs in progress.",
+      help: "Server connections, an estimate: every pair's watch connections, plus one sync session per IMAP side of an open pair (an idle side's session closes after a minute; a sync may open up to the account's connections).",
       registers,
       collect() {
         let total = 0;
