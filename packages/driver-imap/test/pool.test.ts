@@ -55,6 +55,23 @@ async function fill(driver: ImapDriver, path: FolderPath, count: number, size: n
 
 const sorted = (ids: readonly string[]) => [...ids].sort((a, b) => Number(a) - Number(b));
 
+/**
+ * Folders A (10 messages) and B (30) read at once, with the connection cut when the server sends text
+ * found only in A's messages. No reconnection: a call that loses its connection fails, so one that did
+ * not lose it shows.
+ */
+async function cutUnderA(options: Partial<ImapDriverOptions>) {
+  const driver = await driverFor({ ...options, reconnect: { attempts: 0 } });
+  const a = await fill(driver, ['A'], 10, 20_000, 'CUT-IN-A');
+  const b = await fill(driver, ['B'], 30, 20_000);
+  proxy.cutOnServerText('CUT-IN-A');
+  const [readA, readB] = await Promise.allSettled([
+    driver.readMessages(['A'], a),
+    driver.readMessages(['B'], b),
+  ]);
+  return { driver, b, readA, readB };
+}
+
 describe('an ImapDriver with maxSessions', () => {
   it('works on two folders at once on two connections, each folder staying selected on its own', async () => {
     const driver = await driverFor({ maxSessions: 4 });
@@ -106,15 +123,7 @@ describe('an ImapDriver with maxSessions', () => {
   });
 
   it('a cut of one folder’s connection fails only that folder’s call; the other folder’s completes', async () => {
-    // No reconnection: a call that loses its connection fails, so a call that did not lose it shows.
-    const driver = await driverFor({ maxSessions: 2, reconnect: { attempts: 0 } });
-    const a = await fill(driver, ['A'], 10, 20_000, 'CUT-IN-A');
-    const b = await fill(driver, ['B'], 30, 20_000);
-    proxy.cutOnServerText('CUT-IN-A');
-    const [readA, readB] = await Promise.allSettled([
-      driver.readMessages(['A'], a),
-      driver.readMessages(['B'], b),
-    ]);
+    const { driver, b, readA, readB } = await cutUnderA({ maxSessions: 2 });
     expect(readA.status).toBe('rejected');
     expect((readA as PromiseRejectedResult).reason).toMatchObject({ code: 'CONNECTION_LOST' });
     expect(readB.status).toBe('fulfilled');
@@ -125,14 +134,7 @@ describe('an ImapDriver with maxSessions', () => {
   });
 
   it('on one session the same cut fails both calls (so the test above can fail)', async () => {
-    const driver = await driverFor({ reconnect: { attempts: 0 } });
-    const a = await fill(driver, ['A'], 10, 20_000, 'CUT-IN-A');
-    const b = await fill(driver, ['B'], 30, 20_000);
-    proxy.cutOnServerText('CUT-IN-A');
-    const [readA, readB] = await Promise.allSettled([
-      driver.readMessages(['A'], a),
-      driver.readMessages(['B'], b),
-    ]);
+    const { readA, readB } = await cutUnderA({});
     expect(readA.status).toBe('rejected');
     expect(readB.status).toBe('rejected');
   });

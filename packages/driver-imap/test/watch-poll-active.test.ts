@@ -1,55 +1,8 @@
-import { EventEmitter } from 'node:events';
-import type { ImapFlow } from 'imapflow';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ImapWatch } from '../src/watch.js';
+import { IdleClient, watchOn } from './idle-client.js';
 
-/** An imapflow client for one IDLE link: IDLE lasts until the NOOP ends it; counts the NOOPs. */
-class IdleClient extends EventEmitter {
-  readonly capabilities = new Map<string, boolean>([['IDLE', true]]);
-  usable = true;
-  noops = 0;
-  #endIdle: (() => void) | undefined;
-
-  async mailboxOpen(): Promise<void> {}
-
-  idle(): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#endIdle = () => resolve(true);
-    });
-  }
-
-  async noop(): Promise<boolean> {
-    this.noops++;
-    this.#endIdle?.();
-    return true;
-  }
-
-  async logout(): Promise<void> {
-    this.close();
-  }
-
-  close(): void {
-    if (!this.usable) return;
-    this.usable = false;
-    this.#endIdle?.();
-    this.emit('close');
-  }
-}
-
-function watchOn(client: IdleClient, pollMs = 500): ImapWatch {
-  return new ImapWatch({
-    open: async () => client as unknown as ImapFlow,
-    nameOf: (path) => path.join('/'),
-    delimiter: '/',
-    utf8Names: () => true,
-    timeoutMs: 20_000,
-    maxConnections: 1,
-    pollMs,
-    activeMs: 10_000,
-    quietPollMs: 5_000,
-    account: 'active@test',
-  });
-}
+const active = (client: IdleClient, pollMs = 500) =>
+  watchOn(client, { pollMs, activeMs: 10_000, quietPollMs: 5_000, account: 'active@test' });
 
 /** NOOPs the client answers while `ms` of (fake) time pass. */
 async function noopsIn(client: IdleClient, ms: number): Promise<number> {
@@ -66,7 +19,7 @@ describe('the NOOP poll of an active and of a quiet account', () => {
   it('polls every pollMs while active, only every quietPollMs once quiet, and fast again after a change', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const client = new IdleClient();
-    const watch = watchOn(client);
+    const watch = active(client);
     await watch.watch({ folders: [['INBOX']] });
     // A watch begins active: twice a second.
     expect(await noopsIn(client, 5_000)).toBeGreaterThanOrEqual(9);
@@ -87,7 +40,7 @@ describe('the NOOP poll of an active and of a quiet account', () => {
   it('sends no NOOP with pollMs 0, active or quiet', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const client = new IdleClient();
-    const watch = watchOn(client, 0);
+    const watch = active(client, 0);
     await watch.watch({ folders: [['INBOX']] });
     expect(await noopsIn(client, 60_000)).toBe(0);
     client.emit('exists', { path: 'INBOX', count: 1 });
