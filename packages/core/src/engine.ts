@@ -44,9 +44,9 @@ export interface SyncOptions {
   folders?: (key: string) => boolean;
   /**
    * Messages read and written per copy batch: bounds the bodies held in memory at once. Default 100:
-   * with several folders at once sharing one IMAP session, each batch costs a SELECT and a FETCH, and
-   * a Maildir write a state transaction; 100 halves those against 50 for about 0.5 MB of bodies per
-   * batch (the SpamAssassin corpus averages 5.4 KB a message).
+   * each batch costs an IMAP FETCH or APPEND command (and a SELECT where folders share a session),
+   * and a state transaction; 100 halves those against 50 for about 0.5 MB of bodies per batch (the
+   * SpamAssassin corpus averages 5.4 KB a message).
    */
   copyBatch?: number;
   /** Folders synced at once. */
