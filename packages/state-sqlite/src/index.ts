@@ -162,10 +162,17 @@ function migrate(db: Database.Database): void {
 }
 
 /**
- * The default state backend: one SQLite database per account pair, in WAL mode. Each write call is one
- * transaction, committed with `synchronous = FULL`, so a call that resolved survives a crash and a call
- * interrupted by one leaves nothing behind. better-sqlite3 is synchronous, so every call has finished
- * its work before its promise settles and calls never interleave.
+ * The default state backend: one SQLite database per account pair, in WAL mode, committed with
+ * `synchronous = FULL`, so a call that resolved survives a crash and a call interrupted by one leaves
+ * nothing behind.
+ *
+ * Group commit: the write calls made in one turn of the event loop (the folders of a sync record their
+ * results at the same moments) run in one transaction, each inside a savepoint of its own, and that
+ * transaction commits with one fsync once the turn is over; every call of the group resolves then. A
+ * call whose own statements fail rolls back alone and rejects at once; a failed commit rejects every
+ * call of the group, none of which is then stored. A read made while a group is open sees its writes
+ * and answers only once they are durable, so nothing ever acts on a write that could still vanish.
+ * better-sqlite3 is synchronous, so calls never interleave.
  *
  * Message pairs and markers may be recorded under a key that has no folder pair record; such a key is
  * not listed by {@link SqliteState.listFolderPairs}, and {@link SqliteState.forgetFolderPair} still
@@ -180,6 +187,10 @@ export class SqliteState implements StateBackend {
   readonly #forgetFolder;
   readonly #renameFolders;
   readonly #lock: { release(): void };
+  /** The open group transaction: who waits for its commit. Undefined when no write is pending. */
+  #group: Array<{ resolve(): void; reject(err: Error): void }> | undefined;
+  /** Runs a write inside the group's transaction: nested in one, better-sqlite3 makes it a savepoint. */
+  readonly #savepoint: (work: () => void) => void;
 
   /**
    * Opens (creating if needed) the database and takes its lock; throws {@link StateLockedError} at
@@ -275,6 +286,7 @@ export class SqliteState implements StateBackend {
       clearMarker: db.prepare<[number, Side]>('DELETE FROM marker WHERE folder_pair = ? AND side = ?'),
     };
     const stmts = this.#stmts;
+    this.#savepoint = db.transaction((work: () => void) => work());
     this.#record = db.transaction((key: string, pairs: readonly MessagePair[]) => {
       const id = this.#folderId(key, true)!;
       for (const pair of pairs) stmts.recordPair.run(id, pair.left, pair.right, joinFlags(pair.flags));
@@ -337,6 +349,69 @@ export class SqliteState implements StateBackend {
   }
 
   /**
+   * Runs one write call in the open group transaction (opening one, with its commit at the end of this
+   * turn of the event loop), inside a savepoint, and resolves once the group has committed.
+   */
+  async #write(action: string, work: () => void): Promise<void> {
+    this.#run(action, () => {
+      if (!this.#group) {
+        this.#db.exec('BEGIN');
+        this.#group = [];
+        setImmediate(() => this.#commit());
+      }
+      try {
+        this.#savepoint(work);
+      } catch (err) {
+        // Some errors (a full disk, I/O) make SQLite roll back the whole transaction, taking the
+        // group's earlier writes with it: their callers must hear so, not be told they are stored.
+        if (!this.#db.inTransaction) this.#fail(err as Error);
+        throw err;
+      }
+    });
+    await this.#durable();
+  }
+
+  /** Resolves once the open group (if any) has committed; rejects if it cannot. */
+  #durable(): Promise<void> {
+    const group = this.#group;
+    if (!group) return Promise.resolve();
+    return new Promise((resolve, reject) => group.push({ resolve, reject }));
+  }
+
+  #commit(): void {
+    const group = this.#group;
+    if (!group) return;
+    this.#group = undefined;
+    try {
+      if (!this.#db.inTransaction) throw new Error('SQLite rolled the transaction back');
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#group = group;
+      this.#fail(err as Error);
+      return;
+    }
+    for (const waiter of group) waiter.resolve();
+  }
+
+  /** Rolls the open group back and rejects every call waiting for it. */
+  #fail(cause: Error): void {
+    const group = this.#group ?? [];
+    this.#group = undefined;
+    try {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    } catch {
+      // SQLite may have rolled back already; the waiters learn of the cause below either way.
+    }
+    const err = new StateFileError(
+      this.path,
+      `Cannot commit to the Twinbox state database ${this.path}: ${cause.message}. Nothing of the ` +
+        'calls made with this one was stored; the next sync redoes their work. Check the disk (space, errors).',
+      { cause },
+    );
+    for (const waiter of group) waiter.reject(err);
+  }
+
+  /**
    * Runs one call against the database, turning a closed database and SQLite's errors into
    * {@link StateFileError}s that name the file.
    */
@@ -359,7 +434,7 @@ export class SqliteState implements StateBackend {
   }
 
   async listFolderPairs(): Promise<FolderPairRecord[]> {
-    return this.#run('list the folder pairs', () =>
+    const records = this.#run('list the folder pairs', () =>
       this.#stmts.listFolders.all().map((row) => {
         const record: FolderPairRecord = {
           key: row.key,
@@ -376,10 +451,12 @@ export class SqliteState implements StateBackend {
         return record;
       }),
     );
+    await this.#durable();
+    return records;
   }
 
   async recordFolderPair(record: FolderPairRecord): Promise<void> {
-    this.#run(`record the folder pair ${record.key}`, () => {
+    await this.#write(`record the folder pair ${record.key}`, () => {
       this.#stmts.recordFolder.run(
         record.key,
         JSON.stringify(record.left),
@@ -393,7 +470,7 @@ export class SqliteState implements StateBackend {
 
   async forgetFolderPair(key: string): Promise<void> {
     this.#preloaded.delete(key);
-    this.#run(`forget the folder pair ${key}`, () => {
+    await this.#write(`forget the folder pair ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id !== undefined) this.#forgetFolder(id);
     });
@@ -410,7 +487,7 @@ export class SqliteState implements StateBackend {
       this.#preloaded.delete(from);
       this.#preloaded.delete(to.key);
     }
-    this.#run('rename folder pairs', () => {
+    await this.#write('rename folder pairs', () => {
       assertDistinctKeys(renames);
       if (renames.length > 0) this.#renameFolders(renames);
     });
@@ -425,13 +502,20 @@ export class SqliteState implements StateBackend {
    * later read is never stale.
    */
   async preload(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.#preloaded.set(key, await this.#readPairs(key));
+    for (const key of keys) {
+      const pairs = await this.#readPairs(key);
+      // Not kept before it is durable: a group that failed to commit would leave it naming phantoms.
+      await this.#durable();
+      this.#preloaded.set(key, pairs);
+    }
   }
 
   async loadPairs(key: string): Promise<MessagePair[]> {
     const preloaded = this.#preloaded.get(key);
     if (preloaded) return preloaded.map((p) => ({ left: p.left, right: p.right, flags: [...p.flags] }));
-    return this.#readPairs(key);
+    const pairs = await this.#readPairs(key);
+    await this.#durable();
+    return pairs;
   }
 
   async #readPairs(key: string): Promise<MessagePair[]> {
@@ -448,7 +532,7 @@ export class SqliteState implements StateBackend {
 
   /** Point lookups on the primary key or the unique right id: an incremental sync reads only what changed. */
   async findPairs(key: string, side: Side, ids: readonly string[]): Promise<MessagePair[]> {
-    return this.#run(`find message pairs of ${key}`, () => {
+    const found = this.#run(`find message pairs of ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id === undefined || ids.length === 0) return [];
       const stmt = side === 'left' ? this.#stmts.findLeft : this.#stmts.findRight;
@@ -464,49 +548,52 @@ export class SqliteState implements StateBackend {
       }
       return found;
     });
+    await this.#durable();
+    return found;
   }
 
   async recordPairs(key: string, pairs: readonly MessagePair[]): Promise<void> {
     this.#preloaded.delete(key);
-    this.#run(`record message pairs of ${key}`, () => {
+    await this.#write(`record message pairs of ${key}`, () => {
       if (pairs.length > 0) this.#record(key, pairs);
     });
   }
 
   async forgetPairs(key: string, side: Side, ids: readonly string[]): Promise<void> {
     this.#preloaded.delete(key);
-    this.#run(`forget message pairs of ${key}`, () => {
+    await this.#write(`forget message pairs of ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id !== undefined && ids.length > 0) this.#forget(id, side, ids);
     });
   }
 
   async loadMarker(key: string, side: Side): Promise<FolderMarker | null> {
-    return this.#run(`load the ${side} marker of ${key}`, () => {
+    const marker = this.#run(`load the ${side} marker of ${key}`, () => {
       const id = this.#folderId(key, false);
       if (id === undefined) return null;
       const row = this.#stmts.loadMarker.get(id, side);
       return row ? { epoch: row.epoch, value: row.value } : null;
     });
+    await this.#durable();
+    return marker;
   }
 
   async recordMarker(key: string, side: Side, marker: FolderMarker | null): Promise<void> {
-    this.#run(`record the ${side} marker of ${key}`, () => {
+    await this.#write(`record the ${side} marker of ${key}`, () => {
       if (marker === null) {
         const id = this.#folderId(key, false);
         if (id !== undefined) this.#stmts.clearMarker.run(id, side);
         return;
       }
-      // Two statements (the folder row, then the marker), so one transaction.
-      this.#db.transaction(() => {
-        this.#stmts.recordMarker.run(this.#folderId(key, true)!, side, marker.epoch, marker.value);
-      })();
+      this.#stmts.recordMarker.run(this.#folderId(key, true)!, side, marker.epoch, marker.value);
     });
   }
 
   /** Closing twice is harmless; every other call after the first close rejects. */
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    // Writes still waiting for their group's commit are committed (or told they failed) first.
+    this.#commit();
     try {
       this.#db.close();
       this.#lock.release();

@@ -212,6 +212,81 @@ describe('SqliteState', () => {
     await state.close();
   });
 
+  it('commits the writes of one turn together, once, and resolves them only when they are durable', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    const other = new Database(path, { readonly: true });
+    const stored = () => other.prepare('SELECT count(*) AS n FROM message_pair').get();
+    let resolved = 0;
+    const writes = ['a', 'b', 'c'].map((key) =>
+      state.recordPairs(key, [{ left: key, right: `r${key}`, flags: [] }]).then(() => resolved++),
+    );
+    const marker = state.recordMarker('a', 'left', { epoch: '1', value: 'm' });
+    // Another connection sees none of them before the turn is over: they are one open transaction.
+    expect(stored()).toEqual({ n: 0 });
+    await Promise.all([...writes, marker]);
+    expect(resolved).toBe(3);
+    expect(stored()).toEqual({ n: 3 });
+    // A failing call of a group rolls back alone; the others of its turn are stored.
+    const broken = { left: null, right: 'x', flags: [] } as unknown as MessagePair;
+    const results = await Promise.allSettled([
+      state.recordPairs('d', [{ left: 'd', right: 'rd', flags: [] }]),
+      state.recordPairs('e', [{ left: 'e', right: 're', flags: [] }, broken]),
+      state.forgetPairs('a', 'left', ['a']),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(stored()).toEqual({ n: 3 });
+    expect(await state.loadPairs('e')).toEqual([]);
+    expect(await state.loadPairs('d')).toEqual([{ left: 'd', right: 'rd', flags: [] }]);
+    other.close();
+    await state.close();
+  });
+
+  it('rejects every call of a group whose commit fails, reads included, and stores none of it', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    await state.recordPairs('kept', [{ left: '1', right: 'a', flags: [] }]);
+    // Another connection adds a trigger whose row breaks a deferred foreign key: SQLite refuses it
+    // at COMMIT, after every statement of the group went through.
+    const db = new Database(path);
+    db.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER breaks AFTER INSERT ON marker BEGIN INSERT INTO child VALUES (42); END;`);
+    db.close();
+    const results = await Promise.allSettled([
+      state.recordPairs('kept', [{ left: '2', right: 'b', flags: [] }]),
+      state.recordMarker('kept', 'left', { epoch: '1', value: 'm' }),
+      state.loadPairs('kept'),
+    ]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StateFileError);
+      expect(String((r as PromiseRejectedResult).reason)).toMatch(
+        /Cannot commit.*p\.sqlite.*Nothing of the calls/,
+      );
+    }
+    expect(await state.loadPairs('kept')).toEqual([{ left: '1', right: 'a', flags: [] }]);
+    expect(await state.loadMarker('kept', 'left')).toBeNull();
+    // The next group starts afresh once the cause is gone.
+    const fix = new Database(path);
+    fix.exec('DROP TRIGGER breaks');
+    fix.close();
+    await state.recordMarker('kept', 'left', { epoch: '1', value: 'm' });
+    expect(await state.loadMarker('kept', 'left')).toEqual({ epoch: '1', value: 'm' });
+    await state.close();
+  });
+
+  it('commits writes still waiting for their turn when it is closed', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    const write = state.recordPairs('f', [{ left: '1', right: 'a', flags: [] }]);
+    await state.close();
+    await write;
+    const reopened = new SqliteState({ path });
+    expect(await reopened.loadPairs('f')).toEqual([{ left: '1', right: 'a', flags: [] }]);
+    await reopened.close();
+  });
+
   it('forgets a folder pair whole: no message pair or marker row of it is left', async () => {
     const path = join(dir, 'p.sqlite');
     const state = new SqliteState({ path });
