@@ -1019,33 +1019,53 @@ class FolderRun {
     if (candidates.sources.length === 0) return [];
     if (!(await this.movesSupported(other))) return [];
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
-    // The other side describes its halves of the pairs that left a folder on the mover's side.
-    const sources = (
-      await Promise.all(
-        groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
-          const job = byKey.get(key)!;
-          const ids = list.map((c) => c.pair[other]);
-          const described = new Map(
-            (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
-          );
-          return list.flatMap((c): MoveSource[] => {
-            const d = described.get(c.pair[other]);
-            return d ? [{ ...c, size: d.size, messageId: d.messageId ?? null }] : [];
-          });
-        }),
-      )
-    ).flat();
     // New messages of the target folders are described on both sides, into the folders' own change
     // sets (their merge needs the same descriptions): the mover's as candidates, the other side's as
-    // the rivals a candidate must not be moved beside.
+    // the rivals a candidate must not be moved beside. Each side's descriptions run while the other
+    // side describes its sources, except in a folder that side is describing already (one call per
+    // folder at a time).
     const targetKeys = [...new Set(candidates.targets.map((t) => t.key))];
-    await Promise.all(
-      targetKeys.flatMap((key) => {
-        const job = byKey.get(key)!;
-        return (['left', 'right'] as const).map(async (side) => {
+    const sourceKeys = new Set(candidates.sources.map((c) => c.key));
+    const describeTargets = (side: Side, keys: readonly string[]) =>
+      Promise.all(
+        keys.map(async (key) => {
+          const job = byKey.get(key)!;
           setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true));
-        });
-      }),
+        }),
+      );
+    // The other side describes its halves of the pairs that left a folder on the mover's side.
+    const describeSources = async () =>
+      (
+        await Promise.all(
+          groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
+            const job = byKey.get(key)!;
+            const ids = list.map((c) => c.pair[other]);
+            const described = new Map(
+              (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
+            );
+            return list.flatMap((c): MoveSource[] => {
+              const d = described.get(c.pair[other]);
+              return d ? [{ ...c, size: d.size, messageId: d.messageId ?? null }] : [];
+            });
+          }),
+        )
+      ).flat();
+    // Settled, not raced: a failure must not leave calls running on folders the caller goes on to use.
+    const [sourcesDescribed, ...targetsDescribed] = await Promise.allSettled([
+      describeSources(),
+      describeTargets(mover, targetKeys),
+      describeTargets(
+        other,
+        targetKeys.filter((k) => !sourceKeys.has(k)),
+      ),
+    ]);
+    for (const result of [sourcesDescribed, ...targetsDescribed]) {
+      if (result.status === 'rejected') throw result.reason;
+    }
+    const sources = (sourcesDescribed as PromiseFulfilledResult<MoveSource[]>).value;
+    await describeTargets(
+      other,
+      targetKeys.filter((k) => sourceKeys.has(k)),
     );
     const targets: MoveTarget[] = targetKeys.flatMap((key) =>
       changesOf(byKey.get(key)!, mover).added.map((m) => ({
