@@ -146,11 +146,17 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * are counted apart, see {@link watchConnections}). Above 1, calls on different folders run on
    * different sessions, each folder staying selected on its own session, so folders synced at once
    * neither wait for one another nor select one another out; a dropped or stalled session fails only
-   * the call on it. Sessions beyond the first are opened when calls are waiting and closed about 2 s
-   * after they fall idle. Servers limit connections per user (Dovecot: 10 per IP by default): one the
-   * server refuses leaves the driver with the sessions it has. From 1 to 64.
+   * the call on it. Sessions beyond the first are opened when calls are waiting and closed once idle
+   * for {@link ImapDriverOptions.extraSessionIdleMs}. Servers limit connections per user (Dovecot: 10
+   * per IP by default): one the server refuses leaves the driver with the sessions it has. From 1 to 64.
    */
   maxSessions?: number;
+  /**
+   * Default 60,000 (a minute). How long a session beyond the first (see {@link maxSessions}) stays
+   * open after its last call, so that the next sync of a busy account finds it logged in rather than
+   * paying a handshake and a login again. The first session stays open until {@link ImapDriver.close}.
+   */
+  extraSessionIdleMs?: number;
 }
 
 /** See {@link ImapDriverOptions.watchConnections}. */
@@ -282,7 +288,10 @@ export class ImapDriver implements Driver {
         throw connectionError([], err);
       }
     }
-    const pool = new SessionPool(session, async () => sessionOf(await open()), { max });
+    const pool = new SessionPool(session, async () => sessionOf(await open()), {
+      max,
+      ...(options.extraSessionIdleMs === undefined ? {} : { closeMs: options.extraSessionIdleMs }),
+    });
     return new ImapDriver(pool, delimiter, account, options);
   }
 

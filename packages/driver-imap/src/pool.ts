@@ -2,11 +2,19 @@ import type { ImapFlow } from 'imapflow';
 import { interruptedError, type Session } from './session.js';
 
 /**
- * How long an extra session (any but the first) stays open after its last call. A sync keeps its
- * sessions busy back to back, so this only decides how soon they go once it is over: a resident
- * daemon with many pairs must not hold every pair's extra connections between syncs.
+ * How long a session stays its folder's after that folder's last call: a folder whose call has just
+ * ended is most likely between two of its calls (listed, being planned, its bodies read next), so its
+ * session is not handed to another folder within this window while another session can be opened.
  */
 export const EXTRA_SESSION_IDLE_MS = 2000;
+
+/**
+ * How long an extra session (any but the first) stays open after its last call, by default. Long
+ * enough that the next sync of an account that is busy (a resident daemon hearing one change after
+ * another) finds its sessions logged in, instead of paying a TLS handshake and a login for each;
+ * short enough that a daemon with many quiet pairs does not hold their extra connections.
+ */
+export const EXTRA_SESSION_CLOSE_MS = 60_000;
 
 /** One session of the pool and what the pool knows of it. */
 interface Member {
@@ -46,17 +54,23 @@ export class SessionPool {
   readonly #members: Member[];
   readonly #open: () => Promise<Session>;
   readonly #idleMs: number;
+  readonly #closeMs: number;
   #max: number;
   #opening = 0;
   readonly #waiting: Waiter[] = [];
   #interrupted = false;
   #closed = false;
 
-  constructor(first: Session, open: () => Promise<Session>, options: { max: number; idleMs?: number }) {
+  constructor(
+    first: Session,
+    open: () => Promise<Session>,
+    options: { max: number; idleMs?: number; closeMs?: number },
+  ) {
     this.#members = [{ session: first, first: true, busy: false, idle: undefined, releasedAt: 0 }];
     this.#open = open;
     this.#max = Math.max(1, options.max);
     this.#idleMs = options.idleMs ?? EXTRA_SESSION_IDLE_MS;
+    this.#closeMs = options.closeMs ?? EXTRA_SESSION_CLOSE_MS;
   }
 
   /** The session opened at connect, always in the pool. */
@@ -214,7 +228,7 @@ export class SessionPool {
     waiter.resolve(member);
   }
 
-  /** Closes an extra session that stays free for {@link EXTRA_SESSION_IDLE_MS}. */
+  /** Closes an extra session that stays free for the close window ({@link EXTRA_SESSION_CLOSE_MS}). */
   #armIdle(member: Member): void {
     if (member.first || member.busy || this.#closed || !this.#members.includes(member)) return;
     clearTimeout(member.idle);
@@ -223,7 +237,7 @@ export class SessionPool {
       this.#members.splice(this.#members.indexOf(member), 1);
       void member.session.close();
       this.#dispatch();
-    }, this.#idleMs);
+    }, this.#closeMs);
     member.idle.unref();
   }
 

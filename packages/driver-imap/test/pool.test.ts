@@ -167,8 +167,8 @@ describe('an ImapDriver with maxSessions', () => {
     expect(proxy.connections).toBe(before);
   });
 
-  it('closes the sessions beyond the first soon after they fall idle, and opens them again when needed', async () => {
-    const driver = await driverFor({ maxSessions: 2 });
+  it('closes the sessions beyond the first once idle for extraSessionIdleMs, and opens them again when needed', async () => {
+    const driver = await driverFor({ maxSessions: 2, extraSessionIdleMs: 1500 });
     await fill(driver, ['A'], 1, 500);
     await fill(driver, ['B'], 1, 500);
     await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
@@ -176,19 +176,30 @@ describe('an ImapDriver with maxSessions', () => {
     await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
     // Still open a moment later: no new login.
     expect(proxy.connections).toBe(afterFirst);
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, 2500));
     await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
     // The extra session was closed while idle, and a new one was opened for this round.
     expect(proxy.connections).toBe(afterFirst + 1);
   });
 
+  it('keeps the sessions beyond the first logged in between syncs a few seconds apart, by default', async () => {
+    const driver = await driverFor({ maxSessions: 2 });
+    await fill(driver, ['A'], 1, 500);
+    await fill(driver, ['B'], 1, 500);
+    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    const afterFirst = proxy.connections;
+    await new Promise((r) => setTimeout(r, 2500));
+    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    expect(proxy.connections).toBe(afterFirst);
+  });
+
   it('answers unchanged folders listed at once from the last LIST, without opening a session for them', async () => {
-    const driver = await driverFor({ maxSessions: 4 });
+    const driver = await driverFor({ maxSessions: 4, extraSessionIdleMs: 1500 });
     const folders = [['A'], ['B'], ['C'], ['D']];
     for (const f of folders) await fill(driver, f, 1, 500);
     await driver.listFolders();
     const first = await Promise.all(folders.map((f) => driver.listMessages(f, {})));
-    await new Promise((r) => setTimeout(r, 2500)); // the extra sessions close
+    await new Promise((r) => setTimeout(r, 2500)); // the extra sessions close (extraSessionIdleMs)
     const before = proxy.connections;
     await driver.listFolders();
     const again = await Promise.all(
