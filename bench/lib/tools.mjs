@@ -55,7 +55,7 @@ port = ${port}
 user = "${u.user}"
 password = "${u.password}"
 ca-file = "${caFile}"
-${extra}${process.env.TB_EXTRA_IMAP ?? ""}`;
+${extra}`;
 
 /**
  * Each tool: `version`, or undefined when not installed; `maildir` and `imap` build, in a directory of
