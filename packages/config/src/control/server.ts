@@ -181,12 +181,27 @@ function handle(
   log: (message: string) => void,
   heartbeatMs: number,
 ): void {
+  // Lines are gathered and written once per turn of the event loop: a sync's events come one by one,
+  // and a write each (a system call, and a wake-up of the client) cost the daemon's main thread, where
+  // the engine runs, more than the events themselves.
+  let pending: string[] = [];
+  const flush = () => {
+    const data = pending.join('');
+    pending = [];
+    if (data !== '' && !socket.destroyed && socket.writable) socket.write(data);
+  };
   const send = (reply: ControlReply) => {
-    if (!socket.destroyed && socket.writable) socket.write(encodeLine(reply));
+    if (socket.destroyed || !socket.writable) return;
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(encodeLine(reply));
+  };
+  const end = () => {
+    flush();
+    socket.end();
   };
   const fail = (message: string, code: string) => {
     send({ type: 'error', message, code });
-    socket.end();
+    end();
   };
   socket.on('error', (err) => log(`control connection: ${err.message}`));
   send({
@@ -258,7 +273,7 @@ function handle(
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       send({ type: 'error', message: (err as Error).message, ...(typeof code === 'string' ? { code } : {}) });
-      socket.end();
+      end();
     }
   }
 }
