@@ -135,8 +135,10 @@ export interface DriverCapabilities {
  * - Ids are valid within the epoch the driver's last listing of the folder reported. If the folder's
  *   epoch has changed since (UIDVALIDITY changed in mid-sync), every call that takes or returns ids of
  *   that folder rejects with a `EPOCH_CHANGED` {@link FolderError} rather than act on the wrong message.
- * - The engine never runs two calls on the same folder at once; calls on different folders may overlap,
- *   folder creations, deletions and renames included. A driver that shares one session or one directory
+ * - The engine never runs two calls on the same folder at once, with one exception: a folder's copies
+ *   go both ways at the same time, so its bodies may be read (`readMessage`, `readMessages`) for the
+ *   other side while `appendMessages` adds to it what came from there. Calls on different folders may
+ *   overlap, folder creations, deletions and renames included. A driver that shares one session or one directory
  *   tree between folders keeps them from disturbing each other (the IMAP driver leaves a selected
  *   folder only under its lock; the Maildir driver changes its tree one change at a time).
  * - The store may be changed by other programs at any time. A message that vanished is reported as such

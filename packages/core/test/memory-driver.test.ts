@@ -221,16 +221,17 @@ describe('MemoryDriver errors', () => {
   it('rejects every per-folder method on a missing folder with FOLDER_GONE', async () => {
     const driver = new MemoryDriver(new MemoryStore());
     const path = ['Nowhere'];
-    const calls: Promise<unknown>[] = [
-      driver.listMessages(path, {}),
-      driver.describeMessages(path, ['1']),
-      driver.readMessage(path, '1'),
-      driver.appendMessages(path, [{ body: mail('a'), flags: [] }]),
-      driver.setFlags(path, [{ id: '1', add: ['\\Seen'], remove: [] }]),
-      driver.deleteMessages(path, ['1']),
+    // One after the other, as the engine calls a folder.
+    const calls: (() => Promise<unknown>)[] = [
+      () => driver.listMessages(path, {}),
+      () => driver.describeMessages(path, ['1']),
+      () => driver.readMessage(path, '1'),
+      () => driver.appendMessages(path, [{ body: mail('a'), flags: [] }]),
+      () => driver.setFlags(path, [{ id: '1', add: ['\\Seen'], remove: [] }]),
+      () => driver.deleteMessages(path, ['1']),
     ];
     for (const call of calls) {
-      const err = await rejection(call);
+      const err = await rejection(call());
       expect(err).toBeInstanceOf(FolderError);
       expect(err).toMatchObject({ code: 'FOLDER_GONE' });
     }
@@ -303,15 +304,15 @@ describe('MemoryDriver after an epoch change in mid-sync', () => {
     const [a] = ['a', 'b'].map((t) => store.addMessage(INBOX, mail(t)));
     const first = await driver.listMessages(INBOX, {});
     store.resetEpoch(INBOX);
-    const calls: Promise<unknown>[] = [
-      driver.describeMessages(INBOX, [a!]),
-      driver.readMessage(INBOX, a!),
-      driver.appendMessages(INBOX, [{ body: mail('c'), flags: [] }]),
-      driver.setFlags(INBOX, [{ id: a!, add: ['\\Seen'], remove: [] }]),
-      driver.deleteMessages(INBOX, [a!]),
+    const calls: (() => Promise<unknown>)[] = [
+      () => driver.describeMessages(INBOX, [a!]),
+      () => driver.readMessage(INBOX, a!),
+      () => driver.appendMessages(INBOX, [{ body: mail('c'), flags: [] }]),
+      () => driver.setFlags(INBOX, [{ id: a!, add: ['\\Seen'], remove: [] }]),
+      () => driver.deleteMessages(INBOX, [a!]),
     ];
     for (const call of calls) {
-      const err = await rejection(call);
+      const err = await rejection(call());
       expect(err).toBeInstanceOf(FolderError);
       expect(err).toMatchObject({ code: 'EPOCH_CHANGED' });
     }
@@ -322,6 +323,28 @@ describe('MemoryDriver after an epoch change in mid-sync', () => {
     expect(again.marker.epoch).not.toBe(first.marker.epoch);
     await driver.deleteMessages(INBOX, [a!]);
     expect(store.messages(INBOX)).toHaveLength(1);
+  });
+
+  it('holds its caller to one call per folder at a time, but for a read beside an append', async () => {
+    const store = new MemoryStore();
+    const id = store.addMessage(INBOX, mail('a'));
+    // A hook that keeps each call open long enough for the next to start.
+    const driver = new MemoryDriver(store, { faults: () => new Promise((r) => setTimeout(r, 20)) });
+    const listing = driver.listMessages(INBOX, {});
+    await expect(driver.setFlags(INBOX, [{ id, add: ['\\Seen'], remove: [] }])).rejects.toThrow(
+      /broke the Driver contract: setFlags on folder INBOX while listMessages/,
+    );
+    await listing;
+    // Copies both ways: reading for the other side while appending from it is allowed.
+    await Promise.all([
+      driver.readMessage(INBOX, id),
+      driver.appendMessages(INBOX, [{ body: mail('b'), flags: [] }]),
+    ]);
+    // Another folder is another matter.
+    await Promise.all([
+      driver.listMessages(INBOX, {}),
+      driver.listMessages(['Other'], {}).catch(() => undefined),
+    ]);
   });
 
   it('treats a folder deleted and made again since its listing as an epoch change', async () => {

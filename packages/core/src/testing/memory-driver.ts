@@ -569,10 +569,42 @@ export class MemoryDriver implements Driver {
         code: 'DRIVER_CLOSED',
       });
     }
-    await this.#hooks.before?.(point(op, path, 'before'));
-    const result = await body();
-    await this.#hooks.after?.(point(op, path, 'after'));
-    return result;
+    const release = path === undefined ? undefined : this.#enter(op, keyOf(path));
+    try {
+      await this.#hooks.before?.(point(op, path, 'before'));
+      const result = await body();
+      await this.#hooks.after?.(point(op, path, 'after'));
+      return result;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** The operations running on each folder (by key) right now. */
+  readonly #running = new Map<string, DriverOperation[]>();
+
+  /**
+   * Holds the engine to the Driver contract (one call per folder at a time, but a read for the other
+   * side beside an append from it): tests whose hooks slow calls down enough to overlap fail here if
+   * the engine breaks it. Returns what ends the call's turn.
+   */
+  #enter(op: DriverOperation, folder: string): () => void {
+    const running = this.#running.get(folder) ?? [];
+    const isRead = (o: DriverOperation) => o === 'readMessage' || o === 'readMessages';
+    const allowed = (a: DriverOperation, b: DriverOperation) =>
+      (isRead(a) && b === 'appendMessages') || (a === 'appendMessages' && isRead(b));
+    const clash = running.find((other) => !allowed(other, op));
+    if (clash !== undefined) {
+      throw new Error(
+        `The engine broke the Driver contract: ${op} on folder ${folder} while ${clash} on it was still running.`,
+      );
+    }
+    running.push(op);
+    this.#running.set(folder, running);
+    return () => {
+      running.splice(running.indexOf(op), 1);
+      if (running.length === 0) this.#running.delete(folder);
+    };
   }
 
   /** Runs the `message` hook for one message of a batch; what it threw becomes that message's failure. */
