@@ -33,6 +33,7 @@ import {
   renamedPairs,
   renameProof,
 } from './renames.js';
+import { largestFirst, messageCounts, pairCount } from './schedule.js';
 import type { FolderPairRecord } from './state.js';
 
 /** How {@link sync} runs: the policy, a dry run, which folders, how many at once, a stop signal, progress. */
@@ -346,7 +347,8 @@ async function folderPasses(
       }
     }
     const before = report.folders.length;
-    // Decisions come sorted by key, so a parent is reached before its children. Folders run at once
+    // Decisions start largest first (a first sync must not end on a big folder started last), each
+    // after its ancestors, so a parent is reached before its children. Folders run at once
     // (`concurrency`) may create or delete folders while others are listed or written: the Driver
     // contract has each driver keep such calls from disturbing each other (see `Driver`).
     // Every folder of the pass is listed before any is applied: a message the user moved between two
@@ -356,6 +358,8 @@ async function folderPasses(
     // sync stopped meanwhile has applied nothing. So it is paid only where a move can be found: one
     // needs a message pair recorded by an earlier sync, which only a folder pair synced before holds.
     // A first sync (the longest) still applies each folder as soon as it is listed.
+    const counts = { left: messageCounts(leftFolders), right: messageCounts(rightFolders) };
+    decisions = largestFirst(decisions, (d) => ('left' in d ? pairCount(counts, d) : undefined));
     const movesPossible = decisions.some((d) => d.kind === 'sync' && !d.isNew && d.selectable);
     const jobs: FolderJob[] = [];
     await runLimited(decisions, options.concurrency ?? 1, async (d) => {

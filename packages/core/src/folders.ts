@@ -46,6 +46,12 @@ export interface FolderInfo {
    * where the store has none; never a value that a later folder could be given.
    */
   id?: string;
+  /**
+   * How many messages the folder holds, where the store's folder listing says so at no extra cost
+   * (IMAP LIST-STATUS). A hint for scheduling only (the engine starts the largest folders first): it
+   * may be stale by the time the folder is listed, and is absent where unknown.
+   */
+  messages?: number;
 }
 
 /**

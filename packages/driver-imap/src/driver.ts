@@ -487,6 +487,7 @@ export class ImapDriver implements Driver {
       };
       if (box.specialUse && box.specialUse !== '\\Inbox') folder.specialUse = box.specialUse;
       if (folder.selectable && box.status?.uidValidity !== undefined) this.#keepStatus(path, box.status);
+      if (folder.selectable && box.status?.messages !== undefined) folder.messages = box.status.messages;
       // Not kept past this call: every listing asks again, so a renamed or recreated folder is never
       // given an id from before.
       const id = folder.selectable ? ids?.get(idKey(box.pathAsListed)) : undefined;

@@ -63,6 +63,20 @@ describe('STATUS from the folder list (LIST-STATUS)', () => {
     expect(proxy.commands()).toEqual(['STATUS']);
   });
 
+  it("gives each selectable folder's message count from the same LIST, as the engine's scheduling hint", async () => {
+    const { driver } = await setup();
+    await driver.createFolder(['Three']);
+    await appendAll(driver, ['Three'], ['a', 'b', 'c']);
+    await driver.createFolder(['Parent', 'Child']);
+    proxy.record(true);
+    const listed = await driver.listFolders();
+    expect(proxy.commands()).toEqual(['LIST']);
+    const counts = Object.fromEntries(
+      listed.flatMap((f) => ('path' in f ? [[f.path.join('/'), f.messages]] : [])),
+    );
+    expect(counts).toMatchObject({ INBOX: 0, Three: 3, 'Parent/Child': 0 });
+  });
+
   it('sees what another program changed between two syncs, in a folder selected or not', async () => {
     const { driver, other } = await setup();
     await driver.createFolder(['Selected']);
