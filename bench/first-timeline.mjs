@@ -45,11 +45,14 @@ try {
   for await (const line of createInterface({ input: child.stdout })) {
     const e = JSON.parse(line);
     const t = at();
-    const f = e.folder && (folders.get(e.folder) ?? folders.set(e.folder, { batches: 0, copied: 0 }).get(e.folder));
+    const f =
+      e.folder && (folders.get(e.folder) ?? folders.set(e.folder, { batches: 0, copied: 0 }).get(e.folder));
     if (e.type === 'folder-planned') Object.assign(f, { planned: t, copies: e.toRight.copies });
-    if (e.type === 'copied') Object.assign(f, { batches: f.batches + 1, copied: f.copied + e.count, first: f.first ?? t });
+    if (e.type === 'copied')
+      Object.assign(f, { batches: f.batches + 1, copied: f.copied + e.count, first: f.first ?? t });
     if (e.type === 'folder-done') f.done = t;
-    if (e.type === 'pair-done') console.log(`pair done at ${t.toFixed(2)} s (its own count: ${e.seconds.toFixed(2)} s)`);
+    if (e.type === 'pair-done')
+      console.log(`pair done at ${t.toFixed(2)} s (its own count: ${e.seconds.toFixed(2)} s)`);
   }
   console.log(`exit at ${at().toFixed(2)} s\n`);
   console.log('| folder | copies | planned s | first batch s | done s | msgs/s while copying |');
