@@ -40,6 +40,7 @@ import {
   stalledCommand,
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
+import { type FetchedRow, fetchBodies } from './fetch-bodies.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import {
   appendChunks,
@@ -1139,22 +1140,15 @@ export class ImapDriver implements Driver {
    */
   async #fetchBodies(path: FolderPath, uids: readonly string[], results: Map<string, ReadResult>) {
     const pending = new Set(uids);
-    const take = (msg: {
-      uid: number;
-      source?: Buffer;
-      flags?: Set<string>;
-      internalDate?: Date | string;
-    }) => {
+    const take = (msg: FetchedRow) => {
       const id = String(msg.uid);
-      if (!msg.source || !pending.delete(id)) return;
-      results.set(id, contentOf(msg as FetchedBody));
+      if (!pending.delete(id)) return;
+      results.set(id, contentOf(msg));
     };
     try {
-      const query = { uid: true, source: true, flags: true, internalDate: true };
-      for await (const msg of this.#client.fetch(uidSet(uids), query, { uid: true })) take(msg);
+      await fetchBodies(this.#client, uidSet(uids), true, take);
       if (pending.size === 0) return;
-      const again = { uid: true, source: true, internalDate: true };
-      for await (const msg of this.#client.fetch(uidSet(pending), again, { uid: true })) take(msg);
+      await fetchBodies(this.#client, uidSet(pending), false, take);
       if (pending.size === 0) return;
       const present = await this.#client.search({ uid: uidSet(pending) }, { uid: true });
       for (const uid of present || []) {
@@ -1897,15 +1891,8 @@ function ownBytes(source: Buffer): Uint8Array {
   return new Uint8Array(source);
 }
 
-/** What a FETCH of BODY[], FLAGS and INTERNALDATE gives for one message. */
-interface FetchedBody {
-  source: Buffer;
-  flags?: Set<string>;
-  internalDate?: Date | string;
-}
-
 /** A fetched message as the driver contract hands it out: own bytes, normalised flags, the date in ms. */
-function contentOf(msg: FetchedBody): MessageContent {
+function contentOf(msg: FetchedRow): MessageContent {
   const content: MessageContent = { body: ownBytes(msg.source), flags: normalizeFlags(msg.flags ?? []) };
   const date = msOf(msg.internalDate);
   if (date !== undefined) content.internalDate = date;
