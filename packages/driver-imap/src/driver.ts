@@ -1248,6 +1248,10 @@ export class ImapDriver implements Driver {
         // so far are still reported, so they are recorded; these and the rest are not confirmed, and
         // one that was stored after all is paired by content next time.
         const code = (err as { code?: unknown }).code;
+        // The folder was made again under its name before anything of the batch was confirmed (with
+        // an append cursor, found only when the session that had it selected was cut): the batch is
+        // refused as a whole, as a STATUS before it would have refused it.
+        if (code === 'EPOCH_CHANGED' && outcomes.length === 0) throw err;
         for (const [rest, unsent] of messages.slice(first).entries()) {
           outcomes.push({
             ok: false,

@@ -128,6 +128,22 @@ describe('MULTIAPPEND on Dovecot (MULTIAPPEND, LITERAL+, UIDPLUS)', () => {
     expect(proxy.commands()).toContain('STATUS');
   });
 
+  it('a folder deleted and made again between two batches: the next batch is refused as EPOCH_CHANGED, nothing stored', async () => {
+    const { driver, direct } = await throughProxy();
+    await driver.createFolder(['Remade']);
+    await driver.listMessages(['Remade'], {});
+    expect((await driver.appendMessages(['Remade'], batch(2, 0, 'before'))).every((o) => o.ok)).toBe(true);
+    // Another client's doing; its refusal would say why (imapflow's own error says "Command failed").
+    const said = (what: string) => (e: { responseText?: string }) => {
+      throw new Error(`${what} refused: ${e.responseText}`);
+    };
+    await direct.mailboxDelete('Remade').catch(said('DELETE'));
+    await direct.mailboxCreate('Remade').catch(said('CREATE'));
+    const late = batch(2, 0, 'late');
+    await expect(driver.appendMessages(['Remade'], late)).rejects.toMatchObject({ code: 'EPOCH_CHANGED' });
+    for (const m of late) expect(await countById(direct, 'Remade', m.messageId)).toBe(0);
+  });
+
   it('mid-command drop: the messages of that command are unconfirmed and not stored, the next command goes on', async () => {
     const { driver, direct } = await throughProxy();
     await driver.createFolder(['CutMany']);
