@@ -2,9 +2,11 @@
 // on loopback through a proxy that counts each command verb per connection and the bytes each way,
 // and the Dovecot processes' CPU is sampled every 250 ms, so what the server spends can be put next
 // to what was asked of it. Usage: node bench/imap-first-trace.mjs [--bin apps/cli/dist/bin.js]
-// [--multiplier 1] [--limit N] [--runs 1]
+// [--multiplier 1] [--limit N] [--runs 1] [--tool twinbox|interimap] [--connections N (per account)] [--log FILE (the command lines,
+// literals left out, and the server's short answers, by connection)]
 import { spawn } from 'node:child_process';
 import {
+  appendFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: 'threads' },
     tool: { type: 'string', default: 'twinbox' },
     'cpu-prof': { type: 'string' },
+    log: { type: 'string' },
+    connections: { type: 'string' },
   },
 });
 const bin = resolve(values.bin);
@@ -62,6 +66,9 @@ function cpuByUser(pgid, seen) {
   }
 }
 
+const log = values.log ? resolve(values.log) : undefined;
+if (log) writeFileSync(log, '');
+
 /** A proxy that parses the client's command lines (skipping literals) and counts verbs. */
 async function tracingProxy(port) {
   const stats = { up: 0, down: 0, verbs: new Map(), connections: 0, busy: new Map() };
@@ -94,6 +101,7 @@ async function tracingProxy(port) {
         buf = buf.subarray(eol + 2);
         const m = /\{(\d+)\+?\}$/.exec(line);
         if (m) literal = Number(m[1]);
+        if (log) appendFileSync(log, `${conn} C: ${line.slice(0, 200)}\n`);
         const words = line.split(' ');
         if (words.length < 2 || /^\{/.test(words[0])) continue;
         let verb = words[1].toUpperCase();
@@ -110,6 +118,8 @@ async function tracingProxy(port) {
       const cut = down.lastIndexOf('\r\n');
       if (cut < 0) return;
       for (const line of down.slice(0, cut).split('\r\n')) {
+        if (log && !/^\* \d+ FETCH/.test(line) && line.length < 300 && /^[*A-Za-z0-9.+]+ /.test(line))
+          appendFileSync(log, `${conn} S: ${line}\n`);
         const tag = line.slice(0, line.indexOf(' '));
         const p = pending.get(tag);
         if (!p || !/^\S+ (OK|NO|BAD)/.test(line)) continue;
@@ -144,7 +154,7 @@ try {
     emptyUser(fx.info, near.user);
     const proxy = await tracingProxy(fx.info.port);
     const account = (name, u) =>
-      `[accounts.${name}]\ntype = "imap"\nhost = "127.0.0.1"\nport = ${proxy.port}\ntls = "none"\nuser = "${u.user}"\npassword = "${u.password}"\n`;
+      `[accounts.${name}]\ntype = "imap"\nhost = "127.0.0.1"\nport = ${proxy.port}\ntls = "none"\nuser = "${u.user}"\npassword = "${u.password}"\n${values.connections ? `connections = ${values.connections}\n` : ''}`;
     const d = join(dir, `run${run}`);
     mkdirSync(d);
     let command;

@@ -83,6 +83,67 @@ describe('MULTIAPPEND on Dovecot (MULTIAPPEND, LITERAL+, UIDPLUS)', () => {
     }
   });
 
+  it('batches after the first to a selected folder send no STATUS: the UIDs come from APPENDUID', async () => {
+    const { driver, direct } = await throughProxy();
+    await driver.createFolder(['Cursor']);
+    // Listed first, as the engine does: the folder is selected on the session that appends to it.
+    await driver.listMessages(['Cursor'], {});
+    const batches = [batch(3, 0, 'c1'), batch(3, 0, 'c2'), batch(3, 0, 'c3')];
+    proxy.record(true);
+    const ids: string[] = [];
+    for (const [b, messages] of batches.entries()) {
+      // Another client's message between two batches: it takes a UID the driver did not predict.
+      if (b === 2) await direct.append('Cursor', mail('other').body);
+      const outcomes = await driver.appendMessages(['Cursor'], messages);
+      ids.push(...outcomes.map((o) => (o.ok ? o.id : `${o.code}: ${o.message}`)));
+    }
+    proxy.record(false);
+    const commands = proxy.commands();
+    expect(commands.filter((c) => c === 'APPEND')).toHaveLength(3);
+    expect(
+      commands.filter((c) => c === 'STATUS' || c === 'NOOP'),
+      commands.join(' '),
+    ).toEqual(['NOOP', 'STATUS']);
+    expect(ids).toEqual(['1', '2', '3', '4', '5', '6', '8', '9', '10']);
+    const read = await driver.readMessages(['Cursor'], ids);
+    for (const [i, m] of batches.flat().entries()) {
+      expect(new Uint8Array((read[i] as MessageContent).body), `message ${i}`).toEqual(m.body);
+    }
+  });
+
+  it('after a batch that had to look for its messages, the next one asks STATUS again', async () => {
+    const { driver } = await throughProxy();
+    await driver.createFolder(['Recheck']);
+    await driver.listMessages(['Recheck'], {});
+    expect((await driver.appendMessages(['Recheck'], batch(2, 0, 'r1'))).every((o) => o.ok)).toBe(true);
+    // The answer is lost: the session is reopened and the messages are found by content.
+    proxy.cutOnServerText('APPENDUID');
+    const second = await driver.appendMessages(['Recheck'], batch(2, 0, 'r2'));
+    expect(second.map((o) => o.ok && o.id)).toEqual(['3', '4']);
+    await driver.listMessages(['Recheck'], {});
+    proxy.record(true);
+    const third = await driver.appendMessages(['Recheck'], batch(2, 0, 'r3'));
+    proxy.record(false);
+    expect(third.map((o) => o.ok && o.id)).toEqual(['5', '6']);
+    expect(proxy.commands()).toContain('STATUS');
+  });
+
+  it('a folder deleted and made again between two batches: the next batch is refused as EPOCH_CHANGED, nothing stored', async () => {
+    const { driver, direct } = await throughProxy();
+    await driver.createFolder(['Remade']);
+    await driver.listMessages(['Remade'], {});
+    expect((await driver.appendMessages(['Remade'], batch(2, 0, 'before'))).every((o) => o.ok)).toBe(true);
+    // Another client's doing; its refusal would say why (imapflow's own error says "Command failed").
+    const said = (what: string) => (e: { responseText?: string }) => {
+      throw new Error(`${what} refused: ${e.responseText}`);
+    };
+    await direct.mailboxDelete('Remade').catch(said('DELETE'));
+    await direct.mailboxCreate('Remade').catch(said('CREATE'));
+    const late = batch(2, 0, 'late');
+    await expect(driver.appendMessages(['Remade'], late)).rejects.toMatchObject({ code: 'EPOCH_CHANGED' });
+    for (const m of late) expect(await countById(direct, 'Remade', m.messageId)).toBe(0);
+  });
+
   it('mid-command drop: the messages of that command are unconfirmed and not stored, the next command goes on', async () => {
     const { driver, direct } = await throughProxy();
     await driver.createFolder(['CutMany']);
@@ -243,11 +304,13 @@ describe('MULTIAPPEND against tooling/fake-imap', () => {
     expect(stored(server)).toEqual([...first, ...second].map(text));
   });
 
-  it('an APPENDUID set that does not fit the messages: they are found by content instead', async () => {
+  it('an APPENDUID set that does not fit the messages: they are found by content instead, and the next batch asks STATUS', async () => {
     const server = await serve({ capabilities: ['IMAP4rev1', 'LITERAL+', 'MULTIAPPEND', 'UIDPLUS'] });
     const driver = await connect(server.port, server);
+    await driver.listMessages(['INBOX'], {});
+    let garble = true;
     server.script = (command, answer) => {
-      if (command.name !== 'APPEND') return undefined;
+      if (command.name !== 'APPEND' || !garble) return undefined;
       // The true answer's effects, then a UID set written high to low, which names no order.
       const said = answer()
         .toString('latin1')
@@ -258,6 +321,21 @@ describe('MULTIAPPEND against tooling/fake-imap', () => {
     const outcomes = await driver.appendMessages(['INBOX'], messages);
     expect(outcomes.map((o) => o.ok && o.id)).toEqual(['1', '2', '3']);
     expect(server.log.some((c) => c.name === 'UID FETCH' || c.name === 'FETCH')).toBe(true);
+    // What was found by content says nothing of the UIDs in between: the next batch starts from STATUS,
+    // and the one after it, every message of the one before confirmed by APPENDUID, from that answer.
+    garble = false;
+    const statuses = () => server.log.filter((c) => c.name === 'STATUS').length;
+    const before = statuses();
+    expect((await driver.appendMessages(['INBOX'], batch(2, 0, 'next'))).map((o) => o.ok && o.id)).toEqual([
+      '4',
+      '5',
+    ]);
+    expect(statuses()).toBe(before + 1);
+    expect((await driver.appendMessages(['INBOX'], batch(2, 0, 'last'))).map((o) => o.ok && o.id)).toEqual([
+      '6',
+      '7',
+    ]);
+    expect(statuses()).toBe(before + 1);
   });
 
   it('a drop mid-literal: nothing stored, every message of the command unconfirmed, none sent twice', async () => {
