@@ -81,7 +81,12 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
       lastError: { code: expect.any(String) },
       nextAttemptAt: expect.any(String),
     });
-    expect(statuses.find((p) => p.name === 'up')).toMatchObject({
+    // On failure, what the daemon said went wrong.
+    const trouble = JSON.stringify(daemon.lines.filter((l) => (l.level as number) >= 40 || l.errors));
+    expect(
+      statuses.find((p) => p.name === 'up'),
+      trouble,
+    ).toMatchObject({
       failures: 0,
       lastSync: { totals: { errors: 0 } },
     });
