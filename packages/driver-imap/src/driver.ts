@@ -817,6 +817,11 @@ export class ImapDriver implements Driver {
       this.#epochs.set(name, marker.epoch);
       const since = sinceModseq(request.since, marker);
       if (since !== undefined && since === BigInt(marker.value)) return { kind: 'unchanged', marker };
+      // A marker from the LIST came from another session (its NOOP refreshed that session's view
+      // only). Dovecot answers for a folder this session has selected from the session's own view,
+      // which catches up with other sessions' changes only at its next command: without a NOOP first,
+      // `1:*` would stop short of the messages the marker already counts.
+      if (listed && this.#client.mailbox && this.#client.mailbox.path === name) await this.#client.noop();
       // The marker was read before the listing, so a change made while we list shows up next time.
       return this.#withFolder(path, name, async (): Promise<Listing> => {
         const mailbox = this.#client.mailbox || undefined;

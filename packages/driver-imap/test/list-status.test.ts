@@ -20,10 +20,10 @@ afterEach(async () => {
 });
 
 /** A driver through the recording proxy, and another program's session on the same account. */
-async function setup(): Promise<{ driver: ImapDriver; other: ImapFlow }> {
+async function setup(maxSessions = 1): Promise<{ driver: ImapDriver; other: ImapFlow }> {
   const { user, password } = await newUser();
   const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };
-  const driver = await ImapDriver.connect(account);
+  const driver = await ImapDriver.connect({ ...account, maxSessions });
   open.push(driver);
   const other = await openImap({ ...account, port: dovecot().port });
   open.push({ close: () => other.logout() });
@@ -102,6 +102,26 @@ describe('STATUS from the folder list (LIST-STATUS)', () => {
     };
     expect(seen.selected.changed.map((m) => m.id)).toEqual([added.selected]);
     expect(seen.elsewhere.changed.map((m) => m.id)).toEqual([added.elsewhere]);
+  });
+
+  it('lists every message the LIST counted in a folder another session of the driver keeps selected', async () => {
+    const { driver, other } = await setup(2);
+    const folders = [['A'], ['B']];
+    for (const f of folders) {
+      await driver.createFolder(f);
+      await appendAll(driver, f, ['a']);
+    }
+    // Listed at once: one folder stays selected on the first session, the other on a second one.
+    const first = await Promise.all(folders.map((f) => driver.listMessages(f, {})));
+    const added = [await appendElsewhere(other, 'A', 'new-a'), await appendElsewhere(other, 'B', 'new-b')];
+    await driver.listFolders();
+    const again = await Promise.all(
+      folders.map((f, i) => driver.listMessages(f, { since: first[i]!.marker })),
+    );
+    again.forEach((listing, i) => {
+      expect(listing.problems ?? []).toEqual([]);
+      expect(deltaOf(listing).changed.map((m) => m.id)).toEqual([added[i]]);
+    });
   });
 
   it("drops a folder's listed STATUS once the driver writes to it", async () => {
