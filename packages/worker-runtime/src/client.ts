@@ -1,4 +1,5 @@
 import type { MessagePort, Transferable } from 'node:worker_threads';
+import { traced } from './call-trace.js';
 import {
   AbortError,
   ComponentClosedError,
@@ -108,7 +109,9 @@ export function callWith(
 
 export function makeApi<T>(invoker: Invoker, methods: readonly string[], options: CallOptions): Remote<T> {
   const api: Record<string, (...args: unknown[]) => Promise<unknown>> = {};
-  for (const m of methods) api[m] = (...args) => callWith(invoker, m, args, options);
+  for (const m of methods) {
+    api[m] = (...args) => traced(invoker.name, m, args, () => callWith(invoker, m, args, options));
+  }
   return api as Remote<T>;
 }
 
