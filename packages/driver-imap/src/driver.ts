@@ -288,6 +288,13 @@ export class ImapDriver implements Driver {
         { code: 'BAD_OPTIONS' },
       );
     }
+    const idle = options.extraSessionIdleMs;
+    if (idle !== undefined && (!Number.isFinite(idle) || idle < 0 || idle > 86_400_000)) {
+      throw new StoreError(
+        `extraSessionIdleMs must be a number of milliseconds from 0 to 86,400,000 (a day), not ${idle}: it is how long a session beyond the first stays open after its last call.`,
+        { code: 'BAD_OPTIONS' },
+      );
+    }
     const account = labelOf(options);
     const open = () => openSession(options, account);
     // Kept open between calls (a resident daemon), a session would otherwise end at the socket's
@@ -1706,12 +1713,14 @@ export class ImapDriver implements Driver {
   async #expungeExactly(set: string): Promise<boolean> {
     const client = this.#client;
     const store = { uid: true, silent: true };
+    // Dovecot answers a command on the selected folder from the session's view, which takes in other
+    // sessions' changes only when it syncs (NOOP does). Without it, a UID this session has not seen
+    // yet (a message another of the driver's sessions moved here) is not deleted, yet the command
+    // succeeds, so the deletion would be reported done; and without UIDPLUS, a \Deleted mark set since
+    // by another client goes unseen, and EXPUNGE takes its message.
+    await client.noop();
     if (client.capabilities.has('UIDPLUS')) return (await client.messageDelete(set, store)) === true;
     const ours = new Set(expandUidSet(set));
-    // Dovecot answers a command on the selected folder from the session's view, which takes in other
-    // sessions' flag changes only when it syncs (NOOP does): without it, a \Deleted mark set since by
-    // another client goes unseen here, and EXPUNGE takes its message.
-    await client.noop();
     const marked = await client.search({ deleted: true }, { uid: true });
     if (!marked) return false;
     const others = marked.filter((uid) => !ours.has(uid));

@@ -193,6 +193,22 @@ describe('an ImapDriver with maxSessions', () => {
     expect(proxy.connections).toBe(afterFirst);
   });
 
+  it('deletes a message another of its sessions moved into a folder this session keeps selected', async () => {
+    const driver = await driverFor({ maxSessions: 2 });
+    const [moved] = await fill(driver, ['S'], 1, 500);
+    await fill(driver, ['T'], 1, 500);
+    // Listed at once: S and T each stay selected on a session of their own.
+    await Promise.all([driver.listMessages(['S'], {}), driver.listMessages(['T'], {})]);
+    const [outcome] = await driver.moveMessages(['S'], ['T'], [moved!]);
+    expect(outcome).toMatchObject({ ok: true, newId: expect.any(String) });
+    const newId = (outcome as { newId: string }).newId;
+    // T's session has not seen the moved message yet; the deletion must not pass it by.
+    await driver.deleteMessages(['T'], [newId]);
+    const left = fullOf(await driver.listMessages(['T'], {})).messages.map((m) => m.id);
+    expect(left).not.toContain(newId);
+    expect(left).toHaveLength(1);
+  });
+
   it('answers unchanged folders listed at once from the last LIST, without opening a session for them', async () => {
     const driver = await driverFor({ maxSessions: 4, extraSessionIdleMs: 1500 });
     const folders = [['A'], ['B'], ['C'], ['D']];
@@ -211,5 +227,11 @@ describe('an ImapDriver with maxSessions', () => {
 
   it('refuses a maxSessions out of range before any call', async () => {
     await expect(driverFor({ maxSessions: 0 })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    for (const extraSessionIdleMs of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(driverFor({ maxSessions: 2, extraSessionIdleMs })).rejects.toMatchObject({
+        code: 'BAD_OPTIONS',
+        message: expect.stringMatching(/extraSessionIdleMs must be/),
+      });
+    }
   });
 });

@@ -353,7 +353,14 @@ export class SqliteState implements StateBackend {
    * turn of the event loop), inside a savepoint, and resolves once the group has committed.
    */
   async #write(action: string, work: () => void): Promise<void> {
+    this.#writes++;
     this.#run(action, () => {
+      // SQLite may have rolled the group back under a read (I/O, memory): its callers must hear so
+      // before this write starts a transaction of its own.
+      if (this.#group && !this.#db.inTransaction) this.#fail(new Error('SQLite rolled the transaction back'));
+      // A transaction left open with no group (a rollback that failed) must not take this write's
+      // statements into whatever it still holds.
+      if (!this.#group && this.#db.inTransaction) this.#db.exec('ROLLBACK');
       if (!this.#group) {
         this.#db.exec('BEGIN');
         this.#group = [];
@@ -493,6 +500,9 @@ export class SqliteState implements StateBackend {
     });
   }
 
+  /** How many write calls have started: {@link preload} keeps what it read only if none did meanwhile. */
+  #writes = 0;
+
   /** Pairs read into memory ahead of a sync, per key; dropped for a key as soon as it is written. */
   readonly #preloaded = new Map<string, MessagePair[]>();
 
@@ -503,10 +513,13 @@ export class SqliteState implements StateBackend {
    */
   async preload(keys: readonly string[]): Promise<void> {
     for (const key of keys) {
+      const written = this.#writes;
       const pairs = await this.#readPairs(key);
       // Not kept before it is durable: a group that failed to commit would leave it naming phantoms.
       await this.#durable();
-      this.#preloaded.set(key, pairs);
+      // Nor when anything was written meanwhile: a write made while this one waited found no copy to
+      // drop, and a copy from before it would hide it from every later read.
+      if (this.#writes === written) this.#preloaded.set(key, pairs);
     }
   }
 
@@ -592,8 +605,14 @@ export class SqliteState implements StateBackend {
   /** Closing twice is harmless; every other call after the first close rejects. */
   async close(): Promise<void> {
     if (!this.#db.open) return;
-    // Writes still waiting for their group's commit are committed (or told they failed) first.
-    this.#commit();
+    // Writes still waiting for their group's commit are committed (or told they failed) first; a
+    // failure is the close's too, so a daemon shutting down hears of it.
+    let failed: Error | undefined;
+    if (this.#group) {
+      // Synchronously, so no call slips in between: #commit settles its waiters at once.
+      this.#group.push({ resolve: () => {}, reject: (err) => (failed = err) });
+      this.#commit();
+    }
     try {
       this.#db.close();
       this.#lock.release();
@@ -604,6 +623,7 @@ export class SqliteState implements StateBackend {
         { cause: err },
       );
     }
+    if (failed) throw failed;
   }
 }
 

@@ -267,12 +267,32 @@ describe('SqliteState', () => {
     }
     expect(await state.loadPairs('kept')).toEqual([{ left: '1', right: 'a', flags: [] }]);
     expect(await state.loadMarker('kept', 'left')).toBeNull();
+    // A close whose last commit fails says so, after telling the waiting write.
+    const last = state.recordMarker('kept', 'right', { epoch: '1', value: 'm' });
+    await expect(state.close()).rejects.toThrow(/Cannot commit/);
+    await expect(last).rejects.toThrow(/Cannot commit/);
+    const reopened = new SqliteState({ path });
+    expect(await reopened.loadMarker('kept', 'right')).toBeNull();
+    await reopened.close();
+    const again = new SqliteState({ path });
     // The next group starts afresh once the cause is gone.
     const fix = new Database(path);
     fix.exec('DROP TRIGGER breaks');
     fix.close();
-    await state.recordMarker('kept', 'left', { epoch: '1', value: 'm' });
-    expect(await state.loadMarker('kept', 'left')).toEqual({ epoch: '1', value: 'm' });
+    await again.recordMarker('kept', 'left', { epoch: '1', value: 'm' });
+    expect(await again.loadMarker('kept', 'left')).toEqual({ epoch: '1', value: 'm' });
+    await again.close();
+  });
+
+  it('does not keep a preloaded copy when the key is written while the preload waits for a commit', async () => {
+    const state = new SqliteState({ path: join(dir, 'p.sqlite') });
+    await state.recordPairs('other', [{ left: 'o', right: 'ro', flags: [] }]);
+    // A write of another key opens a group; the preload of k reads, then waits for it; k is written meanwhile.
+    const opened = state.recordPairs('other', [{ left: 'p', right: 'rp', flags: [] }]);
+    const preloading = state.preload(['k']);
+    const written = state.recordPairs('k', [{ left: '1', right: 'a', flags: [] }]);
+    await Promise.all([opened, preloading, written]);
+    expect(await state.loadPairs('k')).toEqual([{ left: '1', right: 'a', flags: [] }]);
     await state.close();
   });
 
