@@ -4,6 +4,10 @@ import module from 'node:module';
 // V8's code cache on disk: a run after the first skips compiling the modules it loads, which is most
 // of a no-op sync's start-up. Enabled before anything else is imported, hence the dynamic import.
 module.enableCompileCache?.();
+// Memory debugging only (heap-trace.ts): not loaded unless asked for.
+const heapTrace = './heap-trace.js';
+if (process.env.TWINBOX_HEAP_TRACE)
+  ((await import(heapTrace)) as typeof import('./heap-trace.js')).traceHeap();
 // `sync` and `status` through a running daemon first, from a small bundle of their own (quick.ts): most
 // of a no-op sync's time would otherwise go into loading the program. Then, for every other command
 // line, or with no daemon, the program bundled with its dependencies (scripts/bundle.mjs, part of the
