@@ -65,8 +65,12 @@ const workerHost = {
       if (runtime.errors.length) return { errors: runtime.errors };
       const host = join(dirname(runtime.path), 'host.js');
       return {
+        // The heap trace (src/heap-trace.ts, next to this file in dist/) only when asked for; a
+        // variable, so esbuild leaves the import alone.
         contents: `import module from 'node:module';
 module.enableCompileCache?.();
+const heapTrace = './heap-trace.js';
+if (process.env.TWINBOX_HEAP_TRACE) (await import(heapTrace)).traceHeap();
 await import(${JSON.stringify(host)});
 `,
         resolveDir: root,

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -27,5 +30,43 @@ describe('the built twinbox binary', () => {
       code: 64,
       stderr: expect.stringMatching(/unknown option '--no-such-option'/),
     });
+  });
+
+  it('with TWINBOX_HEAP_TRACE, every thread of a threaded sync appends samples of its memory to the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'twinbox-heap-trace-'));
+    try {
+      for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(dir, 'a', sub), { recursive: true });
+      await writeFile(join(dir, 'a', 'cur', '1.host:2,S'), 'Subject: one\n\nbody\n');
+      const config = join(dir, 'config.toml');
+      await writeFile(
+        config,
+        `workers = "threads"\n[state]\ndir = "${join(dir, 'state')}"\n` +
+          `[accounts.a]\ntype = "maildir"\npath = "${join(dir, 'a')}"\n` +
+          `[accounts.b]\ntype = "maildir"\npath = "${join(dir, 'b')}"\n` +
+          '[pairs.p]\nleft = "a"\nright = "b"\n',
+      );
+      const trace = join(dir, 'heap.jsonl');
+      await run(process.execPath, [bin, '-q', '-c', config, 'sync'], {
+        env: { ...process.env, TWINBOX_HEAP_TRACE: trace },
+      });
+      const samples = (await readFile(trace, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(new Set(samples.map((s) => s.name))).toEqual(
+        new Set(['main', 'left side (a)', 'right side (b)', 'state of p']),
+      );
+      for (const s of samples) {
+        for (const field of ['rss', 'heapTotal', 'heapUsed', 'youngSize', 'external', 'arrayBuffers']) {
+          expect(s[field]).toBeGreaterThanOrEqual(0);
+        }
+      }
+      // The copy went through: the trace watched a real sync.
+      expect(await readFile(join(dir, 'b', 'cur', readdirSync(join(dir, 'b', 'cur'))[0]!), 'utf8')).toContain(
+        'Subject: one',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

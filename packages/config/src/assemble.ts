@@ -171,6 +171,13 @@ function runModeOf(workers: TwinboxConfig['workers'], statePath: string): 'threa
  */
 export const workerResourceLimits: Readonly<ResourceLimits> = Object.freeze({ maxYoungGenerationSizeMb: 24 });
 
+/**
+ * The state's thread does less than a side's: small SQLite transactions, no bodies. Its young
+ * generation stayed at 1-4 MB when it could grow; a process that starts every young generation at its
+ * maximum (the CLI does, see its bin.ts) would give it a side's 24 MB for nothing.
+ */
+const stateResourceLimits: Readonly<ResourceLimits> = Object.freeze({ maxYoungGenerationSizeMb: 6 });
+
 /** Where a pair's state lives. */
 export function statePath(config: TwinboxConfig, pairName: string): string {
   return join(config.state.dir ?? defaultStateDir(), `${pairName}.sqlite`);
@@ -264,12 +271,14 @@ export async function openPair(
     const path = statePath(config, pairName);
     const runtime = await import('@twinbox/worker-runtime');
     const mode = runModeOf(options.mode ?? config.workers, path);
-    const starterOf = (starter: ComponentStarter | undefined): ComponentStarter =>
+    const starterOf = (
+      starter: ComponentStarter | undefined,
+      resourceLimits: Readonly<ResourceLimits>,
+    ): ComponentStarter =>
       starter ??
-      ((url, startOptions) =>
-        runtime.startComponent(url, { ...startOptions, mode, resourceLimits: workerResourceLimits }));
-    const stateStarter = starterOf(options.starters?.state);
-    const sideStarter = starterOf(options.starters?.sides);
+      ((url, startOptions) => runtime.startComponent(url, { ...startOptions, mode, resourceLimits }));
+    const stateStarter = starterOf(options.starters?.state, stateResourceLimits);
+    const sideStarter = starterOf(options.starters?.sides, workerResourceLimits);
     const startState = () =>
       stateStarter<StateBackend>(
         options.entries?.state ?? import.meta.resolve('@twinbox/state-sqlite/component'),

@@ -1,9 +1,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Controller } from '@twinbox/controller';
-import type { SideController, StateBackend } from '@twinbox/core';
+import type { CopyItem, SideController, StateBackend } from '@twinbox/core';
 import { connectRemote, currentSignal, transfer } from '@twinbox/worker-runtime';
 import { openDriver } from './assemble.js';
-import { movableBuffers } from './buffers.js';
+import { movableBuffers, releaseWritten } from './buffers.js';
 import { FolderRenames, RenamedDriver } from './folders.js';
 import type { AccountConfig } from './schema.js';
 
@@ -86,6 +86,15 @@ export default async function createSide(args: SideArgs) {
   component.read = async (path: Parameters<SideController['read']>[0], ids: readonly string[]) => {
     const contents = await controller.read(path, ids);
     return transfer(contents, movableBuffers(contents));
+  };
+  component.applyCopies = async (
+    key: string,
+    path: Parameters<SideController['applyCopies']>[1],
+    items: readonly CopyItem[],
+  ) => {
+    const outcomes = await controller.applyCopies(key, path, items);
+    releaseWritten(items, outcomes);
+    return outcomes;
   };
   component.close = async () => {
     try {

@@ -737,6 +737,47 @@ class FolderRun {
     const key = folder.key;
     const lp = job.left;
     const rp = job.right;
+    const plan = await this.plan(job);
+    // What is left of the listings once they are merged: the markers and whether they were full. The
+    // messages themselves (a first sync's whole folder) are in the plan now, and let go before it is
+    // applied, the longest part of a sync.
+    const { lc, rc } = job;
+    if (this.aborted) return;
+    if (this.dry) {
+      folder.copied = { toLeft: plan.toLeft.copies.length, toRight: plan.toRight.copies.length };
+      folder.flagged = { left: plan.toLeft.flags.length, right: plan.toRight.flags.length };
+      folder.deleted = { left: plan.toLeft.deletes.length, right: plan.toRight.deletes.length };
+      return;
+    }
+    const failures = await this.apply(folder, plan);
+    if (failures !== 0) return;
+    const hold = new Set([...plan.hold, ...job.hold]);
+    // Messages held back stay unpaired, and a listing since the marker would not show them again. The
+    // limits they were held under are recorded before the marker, so changing them (raising a limit)
+    // lists the folder in full and brings them over, while keeping them costs nothing.
+    const held = folder.tooLarge + folder.tooOld > 0;
+    const record = this.recordOf({ key, left: lp, right: rp });
+    if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
+    await Promise.all([
+      hold.has('left') ? undefined : left.commit(key, lc.marker),
+      hold.has('right') ? undefined : right.commit(key, rc.marker),
+    ]);
+    // Only a full listing of both sides proves that nothing is held back any more.
+    if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
+      await left.recordFolderPair(record);
+    }
+  }
+
+  /**
+   * Merges a listed folder's two change sets into its plan (describing and hashing what pairing by
+   * content needs), reports it, and leaves the job only the listings' markers.
+   */
+  private async plan(job: FolderJob): Promise<FolderPlan> {
+    const { left, right } = this.sides;
+    const { folder } = job;
+    const key = folder.key;
+    const lp = job.left;
+    const rp = job.right;
     let { lc, rc } = job;
     const paths = { left: lp, right: rp };
 
@@ -792,30 +833,9 @@ class FolderRun {
       this.report.plans.push(plan);
       this.options.onEvent?.({ type: 'folder-planned', key, plan });
     }
-    if (this.aborted) return;
-    if (this.dry) {
-      folder.copied = { toLeft: plan.toLeft.copies.length, toRight: plan.toRight.copies.length };
-      folder.flagged = { left: plan.toLeft.flags.length, right: plan.toRight.flags.length };
-      folder.deleted = { left: plan.toLeft.deletes.length, right: plan.toRight.deletes.length };
-      return;
-    }
-    const failures = await this.apply(folder, plan);
-    if (failures !== 0) return;
-    const hold = new Set([...plan.hold, ...job.hold]);
-    // Messages held back stay unpaired, and a listing since the marker would not show them again. The
-    // limits they were held under are recorded before the marker, so changing them (raising a limit)
-    // lists the folder in full and brings them over, while keeping them costs nothing.
-    const held = folder.tooLarge + folder.tooOld > 0;
-    const record = this.recordOf({ key, left: lp, right: rp });
-    if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
-    await Promise.all([
-      hold.has('left') ? undefined : left.commit(key, lc.marker),
-      hold.has('right') ? undefined : right.commit(key, rc.marker),
-    ]);
-    // Only a full listing of both sides proves that nothing is held back any more.
-    if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
-      await left.recordFolderPair(record);
-    }
+    job.lc = { ...lc, added: [], removed: [], flagged: [], orphaned: [] };
+    job.rc = { ...rc, added: [], removed: [], flagged: [], orphaned: [] };
+    return plan;
   }
 
   /** Whether each side's controller can rename folders, once asked (see {@link SideController.renameFolder}). */
