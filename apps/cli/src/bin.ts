@@ -2,17 +2,12 @@
 import module from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 
-// The young generation of every V8 heap in this process, fixed at its starting size rather than grown
-// up to V8's 64 MB by a busy thread and kept: set before anything is loaded, so that every run compiles
-// under the same flags (V8's code cache is only reused under the flags it was made with). The main
-// thread's stays at V8's first 1-2 MB: in a first sync it only passes listings and bodies between the threads
-// (its 64 MB of mostly empty young space was a fifth of the peak RSS at 60,000 messages, and a small
-// one cost no CPU we could measure). Worker threads start at theirs, which their `resourceLimits`
-// caps (24 MB for a side, less for the state: @twinbox/config's limits), so they need no growth. Only
-// flags read as they are used can work here: the sizes a heap is made with are fixed at start for the
-// main thread (`--max-semi-space-size` would need the command line, and a shebang cannot pass it
-// portably).
-setFlagsFromString('--semi-space-growth-factor=1');
+// Worker threads start their young generation at the size their `resourceLimits` caps it to (24 MB
+// for a side, less for the state: @twinbox/config's limits), rather than at V8's 1-2 MB and growing.
+// Set before anything is loaded, so that every run compiles under the same flags (V8's code cache is
+// only reused under the flags it was made with). A threaded sync also stops the main thread's young
+// generation from growing (sync.ts); sizes a heap is made with are fixed at start for the main thread,
+// and a shebang cannot pass `--max-semi-space-size` portably.
 setFlagsFromString('--min-semi-space-size=8');
 
 // V8's code cache on disk: a run after the first skips compiling the modules it loads, which is most
