@@ -4,13 +4,14 @@
 // of each folder is. Usage: node bench/first-timeline.mjs [--bin apps/cli/dist/bin.js]
 // [--multiplier 1] [--workers auto|threads|inline] [--concurrency N]
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { newUser, resetFromSeed, startFixture } from './lib/fixture.mjs';
+import { tools } from './lib/tools.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -27,15 +28,11 @@ try {
   resetFromSeed(fx.info, 'timeline');
   const maildir = join(dir, 'mail');
   mkdirSync(maildir);
-  const cfg = join(dir, 'twinbox.toml');
-  writeFileSync(
-    cfg,
-    `workers = "${values.workers}"\n${values.concurrency ? `concurrency = ${values.concurrency}\n` : ''}` +
-      `[state]\ndir = "${join(dir, 'state')}"\n` +
-      `[accounts.far]\ntype = "imap"\nhost = "localhost"\nport = ${fx.info.tlsPort}\nuser = "${user.user}"\n` +
-      `password = "${user.password}"\nca-file = "${fx.caFile}"\n` +
-      `[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
-  );
+  const { config: cfg } = tools({
+    twinboxBin: resolve(values.bin),
+    workers: values.workers,
+    ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
+  }).twinbox.maildir({ dir, port: fx.info.tlsPort, caFile: fx.caFile, far: user, maildir });
   const started = performance.now();
   const child = spawn(process.execPath, [resolve(values.bin), '--json', '-c', cfg, 'sync'], {
     stdio: ['ignore', 'pipe', 'inherit'],

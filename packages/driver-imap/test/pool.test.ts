@@ -53,6 +53,15 @@ async function fill(driver: ImapDriver, path: FolderPath, count: number, size: n
   });
 }
 
+/** Folders A and B with a message each, listed at once (so on two sessions); returns that listing again. */
+async function twoFoldersListedAtOnce(driver: ImapDriver): Promise<() => Promise<unknown>> {
+  await fill(driver, ['A'], 1, 500);
+  await fill(driver, ['B'], 1, 500);
+  const listBoth = () => Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+  await listBoth();
+  return listBoth;
+}
+
 const sorted = (ids: readonly string[]) => [...ids].sort((a, b) => Number(a) - Number(b));
 
 /**
@@ -169,27 +178,23 @@ describe('an ImapDriver with maxSessions', () => {
 
   it('closes the sessions beyond the first once idle for extraSessionIdleMs, and opens them again when needed', async () => {
     const driver = await driverFor({ maxSessions: 2, extraSessionIdleMs: 1500 });
-    await fill(driver, ['A'], 1, 500);
-    await fill(driver, ['B'], 1, 500);
-    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    const listBoth = await twoFoldersListedAtOnce(driver);
     const afterFirst = proxy.connections;
-    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    await listBoth();
     // Still open a moment later: no new login.
     expect(proxy.connections).toBe(afterFirst);
     await new Promise((r) => setTimeout(r, 2500));
-    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    await listBoth();
     // The extra session was closed while idle, and a new one was opened for this round.
     expect(proxy.connections).toBe(afterFirst + 1);
   });
 
   it('keeps the sessions beyond the first logged in between syncs a few seconds apart, by default', async () => {
     const driver = await driverFor({ maxSessions: 2 });
-    await fill(driver, ['A'], 1, 500);
-    await fill(driver, ['B'], 1, 500);
-    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    const listBoth = await twoFoldersListedAtOnce(driver);
     const afterFirst = proxy.connections;
     await new Promise((r) => setTimeout(r, 2500));
-    await Promise.all([driver.listMessages(['A'], {}), driver.listMessages(['B'], {})]);
+    await listBoth();
     expect(proxy.connections).toBe(afterFirst);
   });
 
