@@ -5,14 +5,13 @@ import { type FolderPath, folderKey, isRefusedFolder, type ListedFolder, parseFo
  * (longest processing time first), so that a first sync does not end with one big folder copying
  * alone because it happened to sort late; each folder after those of its ancestors that are in the
  * list, so a parent is still reached before its children; otherwise as given (sizes unknown keep the
- * given order, after the known ones).
+ * given order, after the known ones, but still after their ancestors).
  */
 export function largestFirst<T extends { key: string }>(
   items: readonly T[],
   sizeOf: (item: T) => number | undefined,
 ): T[] {
   const sizes = new Map(items.map((item) => [item.key, sizeOf(item)]));
-  if ([...sizes.values()].every((s) => s === undefined)) return [...items];
   const byKey = new Map(items.map((item) => [item.key, item]));
   // Array.prototype.sort is stable: equal sizes keep the given order.
   const order = [...items].sort((a, b) => (sizes.get(b.key) ?? -1) - (sizes.get(a.key) ?? -1));

@@ -36,6 +36,11 @@ describe('largestFirst', () => {
     expect(keys(largestFirst(items, (i) => i.size))).toEqual(['b', 'a', 'c']);
   });
 
+  it('puts a folder after its ancestors even when no size is known', () => {
+    const items = [item('a/a'), item('a')];
+    expect(keys(largestFirst(items, (i) => i.size))).toEqual(['a', 'a/a']);
+  });
+
   it('returns each folder once, every ancestor before its descendants', () => {
     const level = fc.constantFrom('a', 'b', 'c/d', 'e%');
     const entry = fc.record({
@@ -55,6 +60,7 @@ describe('largestFirst', () => {
           }
         }
       }),
+      { numRuns: 500 },
     );
   });
 });
