@@ -22,25 +22,33 @@ const calls = readFileSync(positionals[0], 'utf8')
   .trim()
   .split('\n')
   .map((line) => {
-    const [start, end, ms, thread, what, subject] = line.split('\t');
-    return { start: Number(start), end: Number(end), ms: Number(ms), thread, what, subject };
+    const [start, end, ms, thread, what, subject, pid = ''] = line.split('\t');
+    return { start: Number(start), end: Number(end), ms: Number(ms), thread, what, subject, pid };
   })
   .filter((c) => !c.what.endsWith('.nextChange'))
   .sort((a, b) => a.start - b.start);
+// A burst is one process's: a CLI run beside a daemon makes bursts of its own.
 const bursts = [];
+const open = new Map();
 for (const c of calls) {
-  const b = bursts.at(-1);
+  const b = open.get(c.pid);
   if (b && c.start - b.end < Number(values.gap)) {
     b.calls.push(c);
     b.end = Math.max(b.end, c.end);
-  } else bursts.push({ start: c.start, end: c.end, calls: [c] });
+  } else {
+    const started = { start: c.start, end: c.end, calls: [c], pid: c.pid };
+    bursts.push(started);
+    open.set(c.pid, started);
+  }
 }
 const shown = bursts.filter((b) => b.end - b.start >= Number(values.min)).slice(-Number(values.last));
 console.log(
   `${bursts.length} bursts, ${shown.length} shown (at least ${values.min} ms, the last ${values.last})`,
 );
 for (const b of shown) {
-  console.log(`\nburst of ${(b.end - b.start).toFixed(1)} ms, ${b.calls.length} calls`);
+  console.log(
+    `\nburst of ${(b.end - b.start).toFixed(1)} ms, ${b.calls.length} calls${b.pid ? `, process ${b.pid}` : ''}`,
+  );
   const by = new Map();
   for (const c of b.calls) {
     const e = by.get(c.what) ?? { n: 0, sum: 0, max: 0, first: c.start - b.start, until: 0 };

@@ -13,7 +13,7 @@ describe('TWINBOX_TRACE_CALLS', () => {
     vi.resetModules();
   });
 
-  it('appends one line per settled call: start, end, length, thread, component.method and a string argument', async () => {
+  it('appends one line per settled call: start, end, length, thread, component.method, a string argument and the process id', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'twinbox-trace-'));
     const file = join(dir, 'calls.txt');
     vi.stubEnv('TWINBOX_TRACE_CALLS', file);
@@ -28,8 +28,9 @@ describe('TWINBOX_TRACE_CALLS', () => {
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(3);
     const [add, echo, fail] = lines.map((l) => l.split('\t'));
-    expect(add!.slice(3)).toEqual(['t0', 'counter.add', '']);
-    expect(echo!.slice(3)).toEqual(['t0', 'counter.echo', 'INBOX']);
+    const pid = String(process.pid);
+    expect(add!.slice(3)).toEqual(['t0', 'counter.add', '', pid]);
+    expect(echo!.slice(3)).toEqual(['t0', 'counter.echo', 'INBOX', pid]);
     expect(fail!.slice(3, 5)).toEqual(['t0', 'counter.fail']);
     for (const [start, end, ms] of lines.map((l) => l.split('\t').map(Number))) {
       expect(end! - start!).toBeCloseTo(ms!, 0);
