@@ -498,6 +498,62 @@ describe('controllers out of their places', () => {
   );
 });
 
+describe('copies of a folder', () => {
+  it('read their bodies while the other side applies flags and deletions, where the side read from writes nothing there', async () => {
+    const world = new World();
+    for (let i = 0; i < 4; i++) world.add('left', INBOX);
+    await world.sync();
+    const [flagged, deleted] = world.stores.left.messages(INBOX);
+    world.stores.left.setMessageFlags(INBOX, flagged!.id, ['\\Flagged']);
+    world.stores.left.removeMessage(INBOX, deleted!.id);
+    const fresh = [world.add('left', INBOX), world.add('left', INBOX)];
+    const { state, drivers } = world.parts();
+    const order: string[] = [];
+    let readStarted!: () => void;
+    const reading = new Promise<void>((resolve) => {
+      readStarted = resolve;
+    });
+    // The right side's flag writes wait for the left side's read: without the read started early,
+    // the sync would wait for ever, hence the deadline.
+    const deadline = (what: string) =>
+      Promise.race([
+        reading,
+        new Promise<void>((_, reject) =>
+          setTimeout(() => reject(new Error(`${what} waited in vain for the read`)), 2000),
+        ),
+      ]);
+    const left = overriding<Driver>(drivers.left, {
+      readMessage: async (path: readonly string[], id: string) => {
+        order.push('left read');
+        readStarted();
+        return drivers.left.readMessage(path, id);
+      },
+    });
+    const right = overriding<Driver>(drivers.right, {
+      setFlags: async (path: readonly string[], updates: Parameters<Driver['setFlags']>[1]) => {
+        await deadline('setFlags');
+        order.push('right flags');
+        return drivers.right.setFlags(path, updates);
+      },
+      deleteMessages: async (path: readonly string[], ids: readonly string[]) => {
+        order.push('right deletes');
+        return drivers.right.deleteMessages(path, ids);
+      },
+    });
+    const report = await sync(
+      new Controller({ side: 'left', state, driver: left }),
+      new Controller({ side: 'right', state, driver: right }),
+    );
+    expect(report.totals).toMatchObject({ copied: 2, errors: 0 });
+    expect(report.folders[0]?.flagged.right).toBe(1);
+    expect(report.folders[0]?.deleted.right).toBe(1);
+    expect(order[0]).toBe('left read');
+    expect(order.indexOf('right flags')).toBeLessThan(order.indexOf('right deletes'));
+    expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
+    expect(tokens(world, 'right')).toEqual(expect.arrayContaining(fresh));
+  });
+});
+
 describe("the driver's marker after its writes", () => {
   it('is recorded for a folder whose sync completed, asked with the marker its listing gave', async () => {
     const world = new World();

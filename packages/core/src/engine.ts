@@ -1,5 +1,5 @@
 import type { ActionOutcome, CopyItem, SideController } from './controller.js';
-import { isReadFailure } from './driver.js';
+import { isReadFailure, type ReadResult } from './driver.js';
 import { errorScope } from './errors.js';
 import { flagsEqual } from './flags.js';
 import { type FolderDecision, planFolders } from './folder-merge.js';
@@ -23,7 +23,7 @@ import {
   moveHashNeeds,
 } from './moves.js';
 import { type Candidate, contentPairingNeeds } from './pairing.js';
-import { type FolderPlan, isEmptyFolderPlan, type MoveAction } from './plan.js';
+import { type CopyAction, type FolderPlan, isEmptyFolderPlan, type MoveAction } from './plan.js';
 import { DEFAULT_POLICY, flowsFrom, type SyncPolicy } from './policy.js';
 import {
   chooseRenames,
@@ -424,6 +424,12 @@ async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) =
     while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(workers);
+}
+
+/** A batch of copies whose bodies are being read from the side they come from. */
+interface PendingRead {
+  slice: CopyAction[];
+  reading: Promise<ReadResult[]>;
 }
 
 /** A folder pair listed in this pass, waiting for the moves of the pass and then for its own merge. */
@@ -1370,6 +1376,13 @@ class FolderRun {
     // A side is called only with something to do: with its controller in a worker thread, each call
     // is a round trip, and an unchanged folder would pay four of them for nothing.
     const none: ActionOutcome[] = [];
+    // The first batch of bodies is read while the other side applies flags and deletions, where the
+    // side read from writes nothing in this folder itself (one call per folder at a time, see Driver):
+    // on a server batch the bodies come over the network while the Maildir renames and unlinks.
+    const early = {
+      left: this.quietWhileApplying(plan, 'left') ? this.readCopies(plan, 'left', 0) : undefined,
+      right: this.quietWhileApplying(plan, 'right') ? this.readCopies(plan, 'right', 0) : undefined,
+    };
     // Flags: the left first; the right only for pairs whose left write (if any) succeeded.
     const leftFlags = plan.toLeft.flags.length
       ? await left.applyFlags(key, plan.left, plan.toLeft.flags)
@@ -1387,8 +1400,38 @@ class FolderRun {
     folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
 
     // Counted batch by batch into the report, so a sync stopped midway still says what it copied.
-    await Promise.all([this.copy(plan, 'left', count, folder), this.copy(plan, 'right', count, folder)]);
+    await Promise.all([
+      this.copy(plan, 'left', count, folder, early.left),
+      this.copy(plan, 'right', count, folder, early.right),
+    ]);
     return failures;
+  }
+
+  /** Whether the side `to` copies from has no flags or deletions of its own to apply in this folder. */
+  private quietWhileApplying(plan: FolderPlan, to: Side): boolean {
+    const copies = to === 'left' ? plan.toLeft.copies : plan.toRight.copies;
+    const own = to === 'left' ? plan.toRight : plan.toLeft;
+    return copies.length > 0 && own.flags.length === 0 && own.deletes.length === 0;
+  }
+
+  /**
+   * Starts reading the batch of bodies at `start` of the copies to `to`, from the other side. A read
+   * that fails is only awaited (and thrown) in its turn.
+   */
+  private readCopies(plan: FolderPlan, to: Side, start: number): PendingRead {
+    const from = otherSide(to);
+    const actions = to === 'left' ? plan.toLeft.copies : plan.toRight.copies;
+    const slice = actions.slice(start, start + this.copyBatch);
+    const reading = this.sides[from].read(
+      from === 'left' ? plan.left : plan.right,
+      slice.map((a) => a.from),
+    );
+    reading.catch(() => {});
+    return { slice, reading };
+  }
+
+  private get copyBatch(): number {
+    return Math.max(1, this.options.copyBatch ?? 100);
   }
 
   private async copy(
@@ -1396,24 +1439,16 @@ class FolderRun {
     to: Side,
     count: (o: ActionOutcome[]) => number,
     folder: FolderReport,
+    first: PendingRead | undefined,
   ): Promise<void> {
-    const from = otherSide(to);
     const actions = to === 'left' ? plan.toLeft.copies : plan.toRight.copies;
     const paths = { left: plan.left, right: plan.right };
-    const batch = Math.max(1, this.options.copyBatch ?? 100);
+    const batch = this.copyBatch;
     const copied = to === 'left' ? 'toLeft' : 'toRight';
     // The next batch is read while this one is written: both sides work at once, and at most two
-    // batches of bodies are held. A read that fails is only awaited (and thrown) in its turn.
-    const readBatch = (start: number) => {
-      const slice = actions.slice(start, start + batch);
-      const reading = this.sides[from].read(
-        paths[from],
-        slice.map((a) => a.from),
-      );
-      reading.catch(() => {});
-      return { slice, reading };
-    };
-    let next = actions.length > 0 ? readBatch(0) : undefined;
+    // batches of bodies are held.
+    const readBatch = (start: number) => this.readCopies(plan, to, start);
+    let next = first ?? (actions.length > 0 ? readBatch(0) : undefined);
     for (let i = 0; i < actions.length; i += batch) {
       if (this.aborted) {
         // Not an error: the rest is copied next time. Counted as not done, so no marker is committed.
