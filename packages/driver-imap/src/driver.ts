@@ -33,6 +33,7 @@ import {
 } from '@twinbox/core';
 import type { ImapFlow, ListResponse, StatusObject } from 'imapflow';
 import {
+  complaintsOf,
   DEFAULT_TIMEOUT_MS,
   type ImapAccountOptions,
   openImap,
@@ -902,20 +903,26 @@ export class ImapDriver implements Driver {
       if (event.vanished && event.uid !== undefined && event.path === selected)
         vanished.add(String(event.uid));
     };
+    const complaints = complaintsOf(client);
+    let unusable = 0;
     client.on('expunge', onExpunge);
     try {
       const query = { uid: true, flags: true, size: true, internalDate: dates };
       for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
-        this.#take(path, msg, listed, problems);
+        if (!this.#take(path, msg, listed, problems)) unusable++;
       }
     } finally {
       client.off('expunge', onExpunge);
     }
-    // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
-    // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
-    const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
-    const missing = (changedUids || []).filter((uid) => !listed.has(uid));
-    if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
+    // A changed message whose FETCH line imapflow could not parse is skipped (imapflow complains in its
+    // log, and goes on), and the marker would move past its change for good. When that may have
+    // happened (a complaint, or a row without a UID), SEARCH MODSEQ names every message changed since,
+    // to find any left out; otherwise the answer is whole, and the round trip is spared.
+    if (unusable > 0 || complaintsOf(client) !== complaints) {
+      const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
+      const missing = (changedUids || []).filter((uid) => !listed.has(uid));
+      if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
+    }
     const changed = [...listed.values()];
     for (const m of changed) vanished.delete(m.id);
     return { changed, vanished: [...vanished], ...(problems.length ? { problems } : {}) };
@@ -923,15 +930,20 @@ export class ImapDriver implements Driver {
 
   /**
    * Adds one FETCH answer to a listing: the first answer for a UID only (a server that repeats one
-   * does not make two messages of it), and a problem for keywords no store can hold.
+   * does not make two messages of it), and a problem for keywords no store can hold. False for an
+   * answer without a usable UID, which names no message, or without FLAGS (imapflow dropped an item it
+   * could not read, or the row was the server's unsolicited word on something else): listing it with
+   * no flags would clear them on the other side.
    */
   #take(
     path: FolderPath,
     msg: { uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string },
     listed: Map<number, ListedMessage>,
     problems: MessageProblem[],
-  ): void {
-    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0 || listed.has(msg.uid)) return;
+  ): boolean {
+    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0) return false;
+    if (listed.has(msg.uid)) return true;
+    if (!msg.flags) return false;
     listed.set(msg.uid, listedOf(msg));
     const dropped = msg.flags ? unstorableKeywords(msg.flags) : [];
     if (dropped.length > 0) {
@@ -941,6 +953,7 @@ export class ImapDriver implements Driver {
         message: `Message UID ${msg.uid} in ${displayFolder(path)} has ${dropped.length === 1 ? 'a keyword' : `${dropped.length} keywords`} no IMAP store can hold (${summarize(dropped)}); the message is synced without ${dropped.length === 1 ? 'it' : 'them'}.`,
       });
     }
+    return true;
   }
 
   /**

@@ -11,6 +11,7 @@ export class CuttingProxy {
   #refuse = false;
   #clientRule: { pattern: string; after: number; seen: number; armed: boolean } | undefined;
   #serverRule: string | undefined;
+  #rewrite: ((lines: string) => string) | undefined;
   /** What clients sent, as latin1 text, while {@link record} is on. */
   recorded = '';
   #recording = false;
@@ -75,8 +76,23 @@ export class CuttingProxy {
       }
       upstream.write(chunk);
     });
+    let pending: Buffer = Buffer.alloc(0);
     upstream.on('data', (chunk: Buffer) => {
       this.bytesDown += chunk.length;
+      const rewrite = this.#rewrite;
+      if (rewrite || pending.length > 0) {
+        // Whole lines only, so a pattern split across two chunks is still found.
+        const data: Buffer = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+        const at = data.lastIndexOf('\r\n');
+        if (at < 0) {
+          pending = data;
+          return;
+        }
+        pending = data.subarray(at + 2);
+        const lines = data.subarray(0, at + 2).toString('latin1');
+        client.write(Buffer.from(rewrite ? rewrite(lines) : lines, 'latin1'));
+        return;
+      }
       if (this.#serverRule && chunk.includes(this.#serverRule, 0, 'latin1')) {
         this.#serverRule = undefined;
         cut(); // the answer is lost on the way: the server acted, the client never hears it
@@ -94,6 +110,14 @@ export class CuttingProxy {
   /** Cuts the connection instead of delivering the first server chunk containing `pattern`. */
   cutOnServerText(pattern: string): void {
     this.#serverRule = pattern;
+  }
+
+  /**
+   * Passes what the server sends through `rewrite` (whole lines, as latin1 text) on every connection
+   * until it is cleared (undefined): a server that answers oddly.
+   */
+  rewriteServer(rewrite: ((lines: string) => string) | undefined): void {
+    this.#rewrite = rewrite;
   }
 
   /** Starts (clearing what was recorded) or stops recording what clients send. */
