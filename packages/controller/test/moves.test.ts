@@ -297,4 +297,32 @@ describe('a message moved between folders on one side', () => {
     const dry = await world.sync({ dryRun: true });
     expect(dry.plans).toEqual([]);
   });
+
+  it('describes a new message for move detection only when a message that left another folder has its size', async () => {
+    const { world, a } = await synced();
+    const gone = world.stores.left.messages(INBOX).find((m) => tokenOf(m.body) === a)!;
+    world.stores.left.removeMessage(INBOX, gone.id);
+    // Of another size than the message that left INBOX: no move can bring it, nothing to describe.
+    const other = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+    const described: string[] = [];
+    const watch = (point: FaultPoint) => {
+      if (point.op === 'describeMessages' && point.stage === 'before') described.push(folderKey(point.path!));
+    };
+    const report = await world.sync({ interfere: watch as () => void });
+    expect(report.totals).toMatchObject({ moved: 0, copied: 1, deleted: 1, errors: 0 });
+    expect(described).toEqual([folderKey(INBOX)]);
+    expect(where(world, 'right', other)).toEqual({ [folderKey(ARCHIVE)]: [] });
+    // Of the same size (another message all the same): described, and still no move.
+    const b = world.stores.left.messages(INBOX)[0]!;
+    world.stores.left.removeMessage(INBOX, b.id);
+    const twin = world.add('left', ARCHIVE, [], `t${'9'.repeat(tokenOf(b.body).length - 1)}`);
+    expect(world.stores.left.messages(ARCHIVE).find((m) => tokenOf(m.body) === twin)!.body.length).toBe(
+      b.body.length,
+    );
+    described.length = 0;
+    const again = await world.sync({ interfere: watch as () => void });
+    expect(again.totals).toMatchObject({ moved: 0, copied: 1, deleted: 1, errors: 0 });
+    expect(described.sort()).toEqual([folderKey(ARCHIVE), folderKey(INBOX)].sort());
+    expect(snapshot(world.stores.left)).toEqual(snapshot(world.stores.right));
+  });
 });

@@ -1049,62 +1049,63 @@ class FolderRun {
     if (candidates.sources.length === 0) return [];
     if (!(await this.movesSupported(other))) return [];
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
-    // New messages of the target folders are described on both sides, into the folders' own change
-    // sets (their merge needs the same descriptions): the mover's as candidates, the other side's as
-    // the rivals a candidate must not be moved beside. Each side's descriptions run while the other
-    // side describes its sources, except in a folder that side is describing already (one call per
-    // folder at a time).
-    const targetKeys = [...new Set(candidates.targets.map((t) => t.key))];
-    const sourceKeys = new Set(candidates.sources.map((c) => c.key));
-    const describeTargets = (side: Side, keys: readonly string[]) =>
+    // The other side describes its halves of the pairs that left a folder on the mover's side.
+    const sources = (
+      await Promise.all(
+        groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
+          const job = byKey.get(key)!;
+          const ids = list.map((c) => c.pair[other]);
+          const described = new Map(
+            (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
+          );
+          return list.flatMap((c): MoveSource[] => {
+            const d = described.get(c.pair[other]);
+            return d ? [{ ...c, size: d.size, messageId: d.messageId ?? null }] : [];
+          });
+        }),
+      )
+    ).flat();
+    // A move keeps a message's size, and a fingerprint holds it: a new message whose listing gave a
+    // size no source has cannot be one, and is not described for it (on a server batch, where mail
+    // arrives and other mail is expunged, that is usually every new message). One whose listing gave
+    // no size is described.
+    const sourceSizes = new Set(sources.map((s) => s.size).filter((n) => n !== undefined));
+    if (sourceSizes.size === 0) return [];
+    const plausible = (m: ListedMessage) => m.size === undefined || sourceSizes.has(m.size);
+    const targetKeys = [
+      ...new Set(
+        candidates.targets
+          .filter((t) => changesOf(byKey.get(t.key)!, mover).added.some((m) => m.id === t.id && plausible(m)))
+          .map((t) => t.key),
+      ),
+    ];
+    if (targetKeys.length === 0) return [];
+    // The plausible new messages of the target folders are described on both sides, into the folders'
+    // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
+    // side's as the rivals a candidate must not be moved beside.
+    const describeTargets = (side: Side, keys: readonly string[], only?: (m: ListedMessage) => boolean) =>
       Promise.all(
         keys.map(async (key) => {
           const job = byKey.get(key)!;
-          setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true));
+          setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true, only));
         }),
       );
-    // The other side describes its halves of the pairs that left a folder on the mover's side.
-    const describeSources = async () =>
-      (
-        await Promise.all(
-          groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
-            const job = byKey.get(key)!;
-            const ids = list.map((c) => c.pair[other]);
-            const described = new Map(
-              (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
-            );
-            return list.flatMap((c): MoveSource[] => {
-              const d = described.get(c.pair[other]);
-              return d ? [{ ...c, size: d.size, messageId: d.messageId ?? null }] : [];
-            });
-          }),
-        )
-      ).flat();
     // Settled, not raced: a failure must not leave calls running on folders the caller goes on to use.
-    const [sourcesDescribed, ...targetsDescribed] = await Promise.allSettled([
-      describeSources(),
-      describeTargets(mover, targetKeys),
-      describeTargets(
-        other,
-        targetKeys.filter((k) => !sourceKeys.has(k)),
-      ),
+    const described = await Promise.allSettled([
+      describeTargets(mover, targetKeys, plausible),
+      describeTargets(other, targetKeys),
     ]);
-    for (const result of [sourcesDescribed, ...targetsDescribed]) {
-      if (result.status === 'rejected') throw result.reason;
-    }
-    const sources = (sourcesDescribed as PromiseFulfilledResult<MoveSource[]>).value;
-    await describeTargets(
-      other,
-      targetKeys.filter((k) => sourceKeys.has(k)),
-    );
+    for (const result of described) if (result.status === 'rejected') throw result.reason;
     const targets: MoveTarget[] = targetKeys.flatMap((key) =>
-      changesOf(byKey.get(key)!, mover).added.map((m) => ({
-        key,
-        id: m.id,
-        flags: m.flags,
-        size: m.size,
-        messageId: m.messageId,
-      })),
+      changesOf(byKey.get(key)!, mover)
+        .added.filter(plausible)
+        .map((m) => ({
+          key,
+          id: m.id,
+          flags: m.flags,
+          size: m.size,
+          messageId: m.messageId,
+        })),
     );
     const rivals = new Map<string, (number | undefined)[]>();
     for (const key of targetKeys) {
@@ -1281,13 +1282,22 @@ class FolderRun {
     });
   }
 
-  /** Fills in the size and Message-ID of new messages that need them; ones vanished since are dropped. */
-  private async fingerprint(changes: SideChanges, path: FolderPath, pairing: boolean): Promise<SideChanges> {
+  /**
+   * Fills in the size and Message-ID of new messages that need them (of those `only` accepts, when
+   * given); ones vanished since are dropped.
+   */
+  private async fingerprint(
+    changes: SideChanges,
+    path: FolderPath,
+    pairing: boolean,
+    only?: (m: ListedMessage) => boolean,
+  ): Promise<SideChanges> {
     const sizes = this.policy.maxMessageSize !== undefined;
     const missing = changes.added
       .filter(
         (m) =>
-          (pairing && (m.messageId === undefined || m.size === undefined)) || (sizes && m.size === undefined),
+          (!only || only(m)) &&
+          ((pairing && (m.messageId === undefined || m.size === undefined)) || (sizes && m.size === undefined)),
       )
       .map((m) => m.id);
     if (missing.length === 0) return changes;
