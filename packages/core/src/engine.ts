@@ -1297,7 +1297,8 @@ class FolderRun {
       .filter(
         (m) =>
           (!only || only(m)) &&
-          ((pairing && (m.messageId === undefined || m.size === undefined)) || (sizes && m.size === undefined)),
+          ((pairing && (m.messageId === undefined || m.size === undefined)) ||
+            (sizes && m.size === undefined)),
       )
       .map((m) => m.id);
     if (missing.length === 0) return changes;
