@@ -118,6 +118,7 @@ export async function openDriver(account: AccountConfig, options: OpenDriverOpti
     allowPlaintextPassword: account['allow-plaintext-password'],
     timeoutMs: account.timeout * 1000,
     watchPollMs: account['watch-poll'] * 1000,
+    watchQuietPollMs: account['watch-quiet-poll'] * 1000,
     maxSessions: account.connections,
     readOnly,
   });

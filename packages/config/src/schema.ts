@@ -135,7 +135,15 @@ export const imapAccountSchema = z
       .max(3600)
       .default(0.5)
       .describe(
-        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is active (a change in the last two minutes): a server that holds its notifications back (Dovecot: 0.5 s after a change) reports at once what it holds when asked, so changes are heard sooner. A quiet account's connections send a NOOP every 30 s, to find a dead one. An unanswered NOOP (see timeout) counts as a dropped connection. 0: only wait to be told. Default 0.5.",
+        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is active (a change in the last two minutes): a server that holds its notifications back (Dovecot: 0.5 s after a change) reports at once what it holds when asked, so changes are heard sooner. A quiet account's connections send a NOOP every watch-quiet-poll seconds instead. An unanswered NOOP (see timeout) counts as a dropped connection. 0: only wait to be told. Default 0.5.",
+      ),
+    'watch-quiet-poll': z
+      .number()
+      .min(0.1)
+      .max(3600)
+      .default(2)
+      .describe(
+        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is quiet (no change in the last two minutes): the check that a connection is alive, and how late at most a change the server failed to report is heard. Dovecot's NOTIFY misses changes in folders other than INBOX for up to 30 s after it rotates an internal log, unless asked. Ignored when watch-poll is 0. Default 2.",
       ),
   })
   .superRefine((account, ctx) =>

@@ -33,6 +33,7 @@ password-command = "pass show mail/work"   # or: password = "…", password-env 
 # connections = 4                  # connections a sync opens at once, one per folder in flight
 # watch-connections = 4             # twinboxd's connections to hear of changes (0: no push)
 # watch-poll = 0.5                  # seconds between two NOOPs asking the server for news (0: only wait to be told)
+# watch-quiet-poll = 2              # the same once the account has been quiet for two minutes
 
 # OAuth2 (XOAUTH2) in place of the password: delete password-command above, uncomment this table.
 # Each secret is written in, printed by a command (its first line), or read from the environment.

@@ -54,11 +54,16 @@ describe('parseConfig', () => {
       type: 'imap',
       tls: 'implicit',
       'watch-poll': 0.5,
+      'watch-quiet-poll': 2,
       connections: 4,
     });
     expect(
       parseConfig(good.replace('user = "me"', 'user = "me"\nwatch-poll = 0.25'), '/c.toml').accounts.remote,
     ).toMatchObject({ 'watch-poll': 0.25 });
+    expect(
+      parseConfig(good.replace('user = "me"', 'user = "me"\nwatch-quiet-poll = 30'), '/c.toml').accounts
+        .remote,
+    ).toMatchObject({ 'watch-quiet-poll': 30 });
     expect(config.accounts.local).toMatchObject({ type: 'maildir', layout: 'maildir++', fsync: true });
     expect(config.pairs.main).toMatchObject({ folders: ['*'], direction: 'both' });
     expect(policyOf(config.pairs.main!).propagate.deletions).toBe(true);
@@ -184,6 +189,11 @@ describe('parseConfig', () => {
       'a negative watch-poll',
       good.replace('user = "me"', 'user = "me"\nwatch-poll = -1'),
       { line: 6, key: 'accounts.remote.watch-poll', message: /0/ },
+    ],
+    [
+      'a watch-quiet-poll of 0',
+      good.replace('user = "me"', 'user = "me"\nwatch-quiet-poll = 0'),
+      { line: 6, key: 'accounts.remote.watch-quiet-poll', message: /0\.1/ },
     ],
     [
       'no connections',

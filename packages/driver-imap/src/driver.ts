@@ -138,11 +138,21 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * NOOP and goes back: a server that holds its notifications back (Dovecot: 0.5 s after a change, not
    * configurable) reports at once what it holds when asked, so a change is heard sooner (on Dovecot,
    * about 0.25 s after it on average instead of 0.5 s). Costs three round trips per connection and
-   * interval. A quiet account's connections send a NOOP every 30 s only, to find a dead connection,
-   * and poll again from the next change they hear. A NOOP not answered within `timeoutMs` counts as a
+   * interval. A quiet account's connections send a NOOP every {@link watchQuietPollMs} instead, and
+   * poll fast again from the next change they hear. A NOOP not answered within `timeoutMs` counts as a
    * dropped connection. 0: no NOOP, only what the server pushes (with a check every 25 minutes).
    */
   watchPollMs?: number;
+  /**
+   * Default 2000. How often, in ms, the watch connections of a quiet account (no change for two
+   * minutes) send a NOOP: the check that a connection is alive, and the bound on how late a change the
+   * server failed to report is heard. Dovecot's NOTIFY hears of changes in folders other than INBOX by
+   * an inotify watch on its list index log, which a rotation of that log (once it is 8 KB and 5
+   * minutes old) leaves watching the old file: until Dovecot's own check every
+   * `mailbox_idle_check_interval` (30 s), such changes are reported only when a NOOP asks
+   * (`bench/notify-rotation-probe.mjs`). Ignored when {@link watchPollMs} is 0.
+   */
+  watchQuietPollMs?: number;
   /**
    * Default 1. The most IMAP sessions the driver opens at once for its calls (the watch's connections
    * are counted apart, see {@link watchConnections}). Above 1, calls on different folders run on
@@ -276,6 +286,7 @@ export class ImapDriver implements Driver {
       timeoutMs: account.timeoutMs,
       maxConnections: options.watchConnections ?? DEFAULT_WATCH_CONNECTIONS,
       pollMs: options.watchPollMs ?? DEFAULT_WATCH_POLL_MS,
+      ...(options.watchQuietPollMs === undefined ? {} : { quietPollMs: options.watchQuietPollMs }),
       account: `${account.user} at ${account.server}`,
     });
   }
@@ -341,7 +352,7 @@ export class ImapDriver implements Driver {
    * restore the server refuses (the login) makes {@link nextChange} reject with that error. Every
    * connection asks the server for news with a NOOP every {@link ImapDriverOptions.watchPollMs}. Rejects
    * with `WATCH_UNSUPPORTED` for a server with neither NOTIFY nor IDLE, and with `WATCH_BAD_REQUEST`
-   * for a `maxConnections` or `watchPollMs` out of range.
+   * for a `maxConnections`, `watchPollMs` or `watchQuietPollMs` out of range.
    */
   watch(request: WatchRequest): Promise<WatchStatus> {
     if (this.#pool.interrupted) return Promise.reject(interruptedError());

@@ -43,7 +43,7 @@ export interface WatchDeps {
   activeMs?: number;
   /**
    * How often, in ms, a quiet account's connections send a NOOP all the same, to find a connection
-   * that died without a word. Default {@link QUIET_POLL_MS}.
+   * that died without a word and to hear what the server failed to report. Default {@link QUIET_POLL_MS}.
    */
   quietPollMs?: number;
   /** Who the watch talks to, for error messages (never a secret). */
@@ -76,11 +76,17 @@ export const DEFAULT_WATCH_POLL_MS = 500;
 export const DEFAULT_WATCH_ACTIVE_MS = 2 * 60_000;
 
 /**
- * Default of {@link WatchDeps.quietPollMs}: the NOOP of a quiet connection is the check that it is
+ * Default of {@link WatchDeps.quietPollMs}. The NOOP of a quiet connection is the check that it is
  * alive (IDLE's silence proves nothing: a server owes nothing while idling, and a dead peer sends no
- * FIN), so a connection that died is restored within this plus the command timeout.
+ * FIN), so a connection that died is restored within this plus the command timeout. It is also the
+ * bound on a change the server fails to report: Dovecot's NOTIFY hears of changes in folders other
+ * than INBOX by an inotify watch on its list index log (mailbox-list-index-notify.c), and once that
+ * log rotates (8 KB and 5 minutes old) the watch is left on the old file, so until its own check
+ * every `mailbox_idle_check_interval` (30 s) Dovecot reports such a change only when a NOOP asks
+ * (`bench/notify-rotation-probe.mjs`; the one-hour soak saw 7 of 1,096 changes take 9 to 21 s with a
+ * 30 s quiet poll). 2 s bounds that wait, for one NOOP (three round trips) per connection every 2 s.
  */
-export const QUIET_POLL_MS = 30_000;
+export const QUIET_POLL_MS = 2_000;
 
 /** Restoring a dropped watch connection: the first wait, doubling up to the cap, with jitter. */
 export const BACKOFF = { initialMs: 1000, maxMs: 60_000 };
@@ -564,10 +570,16 @@ export class ImapWatch {
         { code: 'WATCH_BAD_REQUEST' },
       );
     }
-    const { pollMs } = this.#deps;
+    const { pollMs, quietPollMs } = this.#deps;
     if (!Number.isFinite(pollMs) || pollMs < 0) {
       throw new StoreError(
         `watchPollMs must be a number of milliseconds of at least 0 (got ${pollMs}); 0 turns the NOOP poll of watch connections off.`,
+        { code: 'WATCH_BAD_REQUEST' },
+      );
+    }
+    if (quietPollMs !== undefined && (!Number.isFinite(quietPollMs) || quietPollMs <= 0)) {
+      throw new StoreError(
+        `watchQuietPollMs must be a number of milliseconds above 0 (got ${quietPollMs}): how often a quiet account's watch connections send a NOOP.`,
         { code: 'WATCH_BAD_REQUEST' },
       );
     }

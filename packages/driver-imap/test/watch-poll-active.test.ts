@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { QUIET_POLL_MS } from '../src/watch.js';
 import { IdleClient, watchOn } from './idle-client.js';
 
 const active = (client: IdleClient, pollMs = 500) =>
@@ -46,5 +47,28 @@ describe('the NOOP poll of an active and of a quiet account', () => {
     client.emit('exists', { path: 'INBOX', count: 1 });
     expect(await noopsIn(client, 60_000)).toBe(0);
     await watch.unwatch();
+  });
+
+  it('polls a quiet account every QUIET_POLL_MS (2 s) by default', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const client = new IdleClient();
+    const watch = watchOn(client, { pollMs: 500, activeMs: 10_000, account: 'quiet@test' });
+    await watch.watch({ folders: [['INBOX']] });
+    await vi.advanceTimersByTimeAsync(12_000);
+    const quiet = await noopsIn(client, 30_000);
+    expect(QUIET_POLL_MS).toBe(2_000);
+    expect(quiet).toBeGreaterThanOrEqual(14);
+    expect(quiet).toBeLessThanOrEqual(16);
+    await watch.unwatch();
+  });
+
+  it('refuses a quiet poll of 0 or less, or not a number', async () => {
+    for (const quietPollMs of [0, -5, Number.NaN]) {
+      const watch = watchOn(new IdleClient(), { pollMs: 500, quietPollMs, account: 'bad@test' });
+      await expect(watch.watch({ folders: [['INBOX']] })).rejects.toMatchObject({
+        code: 'WATCH_BAD_REQUEST',
+        message: expect.stringContaining('watchQuietPollMs'),
+      });
+    }
   });
 });
