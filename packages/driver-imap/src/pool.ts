@@ -16,6 +16,14 @@ export const EXTRA_SESSION_IDLE_MS = 2000;
  */
 export const EXTRA_SESSION_CLOSE_MS = 60_000;
 
+/**
+ * How long a pool capped by a session the server would not open stays at the sessions it has before
+ * it tries to grow again. The server's limit counts every client of the user (a phone's IDLE, another
+ * program's sync), which come and go: a resident daemon's pool must not stay small for good, nor ask
+ * a server at its limit on every call.
+ */
+export const SESSION_CAP_RETRY_MS = 60_000;
+
 /** One session of the pool and what the pool knows of it. */
 interface Member {
   readonly session: Session;
@@ -48,14 +56,22 @@ export interface Lease {
  * first), else a new one while under the bound, else it waits. So a folder stays selected on its
  * session, no call's commands queue behind another folder's, and a session that drops or stalls
  * takes only its own call with it. A session that cannot be opened (the server's limit of
- * connections per user, most likely) caps the pool at the sessions it has.
+ * connections per user, most likely) caps the pool at the sessions it has, for
+ * {@link SESSION_CAP_RETRY_MS}.
  */
 export class SessionPool {
   readonly #members: Member[];
   readonly #open: () => Promise<Session>;
   readonly #idleMs: number;
   readonly #closeMs: number;
+  /** The bound asked for. */
+  readonly #limit: number;
+  /** The bound now: {@link #limit}, or less while capped. */
   #max: number;
+  /** When a session could not be opened (`performance.now()`), capping {@link #max}. */
+  #cappedAt = 0;
+  /** Dispatches the calls waiting when the cap ends, so they need not wait for a release. */
+  #capEnds: NodeJS.Timeout | undefined;
   #opening = 0;
   readonly #waiting: Waiter[] = [];
   #interrupted = false;
@@ -68,7 +84,8 @@ export class SessionPool {
   ) {
     this.#members = [{ session: first, first: true, busy: false, idle: undefined, releasedAt: 0 }];
     this.#open = open;
-    this.#max = Math.max(1, options.max);
+    this.#limit = Math.max(1, options.max);
+    this.#max = this.#limit;
     this.#idleMs = options.idleMs ?? EXTRA_SESSION_IDLE_MS;
     this.#closeMs = options.closeMs ?? EXTRA_SESSION_CLOSE_MS;
   }
@@ -192,6 +209,7 @@ export class SessionPool {
     const wanted = new Set(this.#waiting.map((w) => w.folder));
     const unwanted = (m: Member) => !wanted.has(selectedOf(m.session));
     const now = performance.now();
+    if (this.#max < this.#limit && now - this.#cappedAt >= SESSION_CAP_RETRY_MS) this.#max = this.#limit;
     const pick =
       free.find((m) => selectedOf(m.session) === undefined) ??
       free.find((m) => unwanted(m) && now - m.releasedAt >= this.#idleMs);
@@ -212,7 +230,11 @@ export class SessionPool {
         waiter.reject(interruptedError());
         return;
       }
-      this.#max = this.#members.length + this.#opening;
+      this.#max = Math.max(1, this.#members.length + this.#opening);
+      this.#cappedAt = performance.now();
+      clearTimeout(this.#capEnds);
+      this.#capEnds = setTimeout(() => this.#dispatch(), SESSION_CAP_RETRY_MS);
+      this.#capEnds.unref();
       this.#waiting.unshift(waiter);
       this.#dispatch();
       return;
@@ -244,6 +266,7 @@ export class SessionPool {
   /** Cuts every session now (see {@link Session.interrupt}); waiting and later calls reject. */
   interrupt(): void {
     this.#interrupted = true;
+    clearTimeout(this.#capEnds);
     for (const waiter of this.#waiting.splice(0)) waiter.reject(interruptedError());
     for (const member of this.#members) {
       clearTimeout(member.idle);
@@ -254,6 +277,7 @@ export class SessionPool {
   /** Logs every session out. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#capEnds);
     for (const member of this.#members) clearTimeout(member.idle);
     await Promise.all(this.#members.map((m) => m.session.close()));
   }
