@@ -143,7 +143,7 @@ export const imapAccountSchema = z
       .max(3600)
       .default(2)
       .describe(
-        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is quiet (no change in the last two minutes): the check that a connection is alive, and how late at most a change the server failed to report is heard. Dovecot's NOTIFY misses changes in folders other than INBOX for up to 30 s after it rotates an internal log, unless asked. Ignored when watch-poll is 0. Default 2.",
+        "Seconds between two NOOPs on each of twinboxd's watch connections while the account is quiet (no change in the last two minutes): the check that a connection is alive, and how late at most a change the server failed to report is heard. Dovecot's NOTIFY misses changes in folders other than INBOX for up to 30 s after it rotates an internal log, unless asked. Never more often than watch-poll; ignored when that is 0. Default 2.",
       ),
   })
   .superRefine((account, ctx) =>

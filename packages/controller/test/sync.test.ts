@@ -552,6 +552,36 @@ describe('copies of a folder', () => {
     expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
     expect(tokens(world, 'right')).toEqual(expect.arrayContaining(fresh));
   });
+  it('are read only after the flag writes of the side they come from, when it has some there', async () => {
+    const world = new World();
+    for (let i = 0; i < 2; i++) world.add('left', INBOX);
+    await world.sync();
+    // The right flags a message (a write on the left), and the left gets new mail (a read on the left).
+    const [first] = world.stores.right.messages(INBOX);
+    world.stores.right.setMessageFlags(INBOX, first!.id, ['\\Flagged']);
+    world.add('left', INBOX);
+    const { state, drivers } = world.parts();
+    const order: string[] = [];
+    const left = overriding<Driver>(drivers.left, {
+      readMessage: async (path: readonly string[], id: string) => {
+        order.push('left read');
+        return drivers.left.readMessage(path, id);
+      },
+      setFlags: async (path: readonly string[], updates: Parameters<Driver['setFlags']>[1]) => {
+        order.push('left flags begin');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const outcomes = await drivers.left.setFlags(path, updates);
+        order.push('left flags end');
+        return outcomes;
+      },
+    });
+    const report = await sync(
+      new Controller({ side: 'left', state, driver: left }),
+      new Controller({ side: 'right', state, driver: drivers.right }),
+    );
+    expect(report.totals).toMatchObject({ copied: 1, errors: 0 });
+    expect(order).toEqual(['left flags begin', 'left flags end', 'left read']);
+  });
 });
 
 describe("the driver's marker after its writes", () => {

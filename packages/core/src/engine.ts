@@ -418,6 +418,17 @@ function limitsOf(policy: SyncPolicy): string {
   return `size<=${policy.maxMessageSize ?? '*'} age<=${policy.maxMessageAge ?? '*'}`;
 }
 
+/**
+ * Like Promise.all, but settled, not raced: when one rejects, the others are waited for before its
+ * error is thrown, so no call is left running on a folder the caller goes on to use.
+ */
+async function allOrThrow<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
   let next = 0;
   const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
@@ -1051,7 +1062,7 @@ class FolderRun {
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
     // The other side describes its halves of the pairs that left a folder on the mover's side.
     const sources = (
-      await Promise.all(
+      await allOrThrow(
         groupBy(candidates.sources, (c) => c.key).map(async ([key, list]) => {
           const job = byKey.get(key)!;
           const ids = list.map((c) => c.pair[other]);
@@ -1084,7 +1095,7 @@ class FolderRun {
     // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
     // side's as the rivals a candidate must not be moved beside.
     const describeTargets = (side: Side, keys: readonly string[], only?: (m: ListedMessage) => boolean) =>
-      Promise.all(
+      allOrThrow(
         keys.map(async (key) => {
           const job = byKey.get(key)!;
           setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true, only));
@@ -1394,21 +1405,27 @@ class FolderRun {
       left: this.quietWhileApplying(plan, 'left') ? this.readCopies(plan, 'left', 0) : undefined,
       right: this.quietWhileApplying(plan, 'right') ? this.readCopies(plan, 'right', 0) : undefined,
     };
-    // Flags: the left first; the right only for pairs whose left write (if any) succeeded.
-    const leftFlags = plan.toLeft.flags.length
-      ? await left.applyFlags(key, plan.left, plan.toLeft.flags)
-      : none;
-    folder.flagged.left = count(leftFlags);
-    const failedLeft = new Set(leftFlags.filter((o) => !o.ok).map((o) => o.id));
-    const rightActions = plan.toRight.flags.filter((a) => !failedLeft.has(a.pair.left));
-    const rightFlags = rightActions.length ? await right.applyFlags(key, plan.right, rightActions) : none;
-    folder.flagged.right = count(rightFlags);
+    try {
+      // Flags: the left first; the right only for pairs whose left write (if any) succeeded.
+      const leftFlags = plan.toLeft.flags.length
+        ? await left.applyFlags(key, plan.left, plan.toLeft.flags)
+        : none;
+      folder.flagged.left = count(leftFlags);
+      const failedLeft = new Set(leftFlags.filter((o) => !o.ok).map((o) => o.id));
+      const rightActions = plan.toRight.flags.filter((a) => !failedLeft.has(a.pair.left));
+      const rightFlags = rightActions.length ? await right.applyFlags(key, plan.right, rightActions) : none;
+      folder.flagged.right = count(rightFlags);
 
-    const [leftDeletes, rightDeletes] = await Promise.all([
-      plan.toLeft.deletes.length ? left.applyDeletes(key, plan.left, plan.toLeft.deletes) : none,
-      plan.toRight.deletes.length ? right.applyDeletes(key, plan.right, plan.toRight.deletes) : none,
-    ]);
-    folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
+      const [leftDeletes, rightDeletes] = await Promise.all([
+        plan.toLeft.deletes.length ? left.applyDeletes(key, plan.left, plan.toLeft.deletes) : none,
+        plan.toRight.deletes.length ? right.applyDeletes(key, plan.right, plan.toRight.deletes) : none,
+      ]);
+      folder.deleted = { left: count(leftDeletes), right: count(rightDeletes) };
+    } catch (err) {
+      // No call left running on a folder the caller may go on to use: the reads end first.
+      await Promise.allSettled([early.left?.reading, early.right?.reading]);
+      throw err;
+    }
 
     // Counted batch by batch into the report, so a sync stopped midway still says what it copied.
     await Promise.all([

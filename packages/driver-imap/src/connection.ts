@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { StoreError } from '@twinbox/core';
-import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import { ImapFlow } from 'imapflow';
 import { type CredentialSources, credentialSource, type ImapAuth, resolveAuth } from './auth.js';
 
 /**
@@ -50,31 +50,6 @@ const stalls = new WeakMap<ImapFlow, string>();
  */
 export function stalledCommand(client: ImapFlow): string | undefined {
   return stalls.get(client);
-}
-
-/** How many warnings and errors each client's imapflow logged, see {@link complaintsOf}. */
-const tallies = new WeakMap<ImapFlow, { count: number }>();
-
-/**
- * How many times a client's imapflow has complained so far: a server line it could not parse, an
- * answer it failed to process. imapflow skips such a line and goes on, so a FETCH can end OK with a
- * row missing; a caller that compares the count before and after a command knows whether the answer
- * it got is whole. Nothing of the complaint is kept or logged (an entry may quote the server).
- */
-export function complaintsOf(client: ImapFlow): number {
-  return tallies.get(client)?.count ?? 0;
-}
-
-/**
- * imapflow's logger: counts warnings and errors, says nothing. Only these levels have methods, so
- * imapflow builds no entry for the others (and sends none to the console, as it would an error
- * without a method).
- */
-function tallyingLogger(tally: { count: number }) {
-  const complain = () => {
-    tally.count++;
-  };
-  return { warn: complain, error: complain, fatal: complain };
 }
 
 /**
@@ -146,8 +121,8 @@ export class CertificatePinError extends Error {
 }
 
 /**
- * Opens an authenticated imapflow session. Never logs: imapflow's logger only counts its complaints
- * ({@link complaintsOf}), since its output could carry the LOGIN command. With OAuth2, a refused access token is refreshed once.
+ * Opens an authenticated imapflow session. Never logs: imapflow's logger is off, since its debug
+ * output would carry the LOGIN command. With OAuth2, a refused access token is refreshed once.
  */
 export async function openImap(options: ImapAccountOptions): Promise<ImapFlow> {
   checkTransportSecurity(options);
@@ -166,7 +141,6 @@ export async function openImap(options: ImapAccountOptions): Promise<ImapFlow> {
 async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: string | undefined) {
   const tls = options.tls ?? 'implicit';
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const tally = { count: 0 };
   const client = new ImapFlow({
     host: options.host,
     port: options.port ?? (tls === 'implicit' ? 993 : 143),
@@ -178,7 +152,7 @@ async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: str
       ...(pin ? { checkServerIdentity: pinnedIdentity(pin) } : {}),
     },
     auth,
-    logger: tallyingLogger(tally) as unknown as ImapFlowOptions['logger'],
+    logger: false,
     disableAutoIdle: true,
     // One deadline for every wait on the server: the greeting, the connection and any command (the
     // socket's inactivity timer, which imapflow turns into an error when a command is in flight).
@@ -188,7 +162,6 @@ async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: str
     // QRESYNC lets a listing ask for the messages changed and the UIDs expunged since a HIGHESTMODSEQ.
     qresync: true,
   });
-  tallies.set(client, tally);
   // Errors surface through the rejected promises of the calls; an unhandled 'error' event would crash.
   // A timeout is noted with the command it cut, since the call it fails only hears "no connection".
   client.on('error', (err: { code?: unknown }) => {

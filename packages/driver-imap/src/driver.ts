@@ -33,7 +33,6 @@ import {
 } from '@twinbox/core';
 import type { ImapFlow, ListResponse, StatusObject } from 'imapflow';
 import {
-  complaintsOf,
   DEFAULT_TIMEOUT_MS,
   type ImapAccountOptions,
   openImap,
@@ -150,7 +149,8 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * an inotify watch on its list index log, which a rotation of that log (once it is 8 KB and 5
    * minutes old) leaves watching the old file: until Dovecot's own check every
    * `mailbox_idle_check_interval` (30 s), such changes are reported only when a NOOP asks
-   * (`bench/notify-rotation-probe.mjs`). Ignored when {@link watchPollMs} is 0.
+   * (`bench/notify-rotation-probe.mjs`). Never more often than {@link watchPollMs}; ignored when that
+   * is 0.
    */
   watchQuietPollMs?: number;
   /**
@@ -160,7 +160,8 @@ export interface ImapDriverOptions extends ImapAccountOptions {
    * neither wait for one another nor select one another out; a dropped or stalled session fails only
    * the call on it. Sessions beyond the first are opened when calls are waiting and closed once idle
    * for {@link ImapDriverOptions.extraSessionIdleMs}. Servers limit connections per user (Dovecot: 10
-   * per IP by default): one the server refuses leaves the driver with the sessions it has. From 1 to 64.
+   * per IP by default): one the server refuses leaves the driver with the sessions it has for a minute
+   * (for good if it refused the login). From 1 to 64.
    */
   maxSessions?: number;
   /**
@@ -914,26 +915,22 @@ export class ImapDriver implements Driver {
       if (event.vanished && event.uid !== undefined && event.path === selected)
         vanished.add(String(event.uid));
     };
-    const complaints = complaintsOf(client);
-    let unusable = 0;
     client.on('expunge', onExpunge);
     try {
       const query = { uid: true, flags: true, size: true, internalDate: dates };
       for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
-        if (!this.#take(path, msg, listed, problems)) unusable++;
+        this.#take(path, msg, listed, problems);
       }
     } finally {
       client.off('expunge', onExpunge);
     }
-    // A changed message whose FETCH line imapflow could not parse is skipped (imapflow complains in its
-    // log, and goes on), and the marker would move past its change for good. When that may have
-    // happened (a complaint, or a row without a UID), SEARCH MODSEQ names every message changed since,
-    // to find any left out; otherwise the answer is whole, and the round trip is spared.
-    if (unusable > 0 || complaintsOf(client) !== complaints) {
-      const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
-      const missing = (changedUids || []).filter((uid) => !listed.has(uid));
-      if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
-    }
+    // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
+    // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
+    // Always: imapflow drops some lines without a word in any log (an untagged line whose number is not
+    // a number finds no handler), so nothing short of asking tells a whole answer from one with a gap.
+    const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
+    const missing = (changedUids || []).filter((uid) => !listed.has(uid));
+    if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
     const changed = [...listed.values()];
     for (const m of changed) vanished.delete(m.id);
     return { changed, vanished: [...vanished], ...(problems.length ? { problems } : {}) };
@@ -941,22 +938,20 @@ export class ImapDriver implements Driver {
 
   /**
    * Adds one FETCH answer to a listing: the first answer for a UID only (a server that repeats one
-   * does not make two messages of it), and a problem for keywords no store can hold. False for an
-   * answer without a usable UID, which names no message, or without FLAGS (imapflow dropped an item it
-   * could not read, or the row was the server's unsolicited word on something else): listing it with
-   * no flags would clear them on the other side.
+   * does not make two messages of it), and a problem for keywords no store can hold. An answer
+   * without a usable UID names no message; one without FLAGS (imapflow dropped an item it could not
+   * read, or the row was the server's unsolicited word on something else) is left out, for the
+   * checks after the FETCH to find: listed with no flags, it would clear them on the other side.
    */
   #take(
     path: FolderPath,
     msg: { uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string },
     listed: Map<number, ListedMessage>,
     problems: MessageProblem[],
-  ): boolean {
-    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0) return false;
-    if (listed.has(msg.uid)) return true;
-    if (!msg.flags) return false;
+  ): void {
+    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0 || listed.has(msg.uid) || !msg.flags) return;
     listed.set(msg.uid, listedOf(msg));
-    const dropped = msg.flags ? unstorableKeywords(msg.flags) : [];
+    const dropped = unstorableKeywords(msg.flags);
     if (dropped.length > 0) {
       problems.push({
         id: String(msg.uid),
@@ -964,7 +959,6 @@ export class ImapDriver implements Driver {
         message: `Message UID ${msg.uid} in ${displayFolder(path)} has ${dropped.length === 1 ? 'a keyword' : `${dropped.length} keywords`} no IMAP store can hold (${summarize(dropped)}); the message is synced without ${dropped.length === 1 ? 'it' : 'them'}.`,
       });
     }
-    return true;
   }
 
   /**

@@ -24,6 +24,9 @@ export const EXTRA_SESSION_CLOSE_MS = 60_000;
  */
 export const SESSION_CAP_RETRY_MS = 60_000;
 
+/** Codes of a session's refusal that waiting does not mend: the pool is then capped for good. */
+const REFUSED_FOR_GOOD = new Set(['AUTH_FAILED', 'CERT_PIN_MISMATCH', 'INSECURE_TRANSPORT']);
+
 /** One session of the pool and what the pool knows of it. */
 interface Member {
   readonly session: Session;
@@ -57,7 +60,7 @@ export interface Lease {
  * session, no call's commands queue behind another folder's, and a session that drops or stalls
  * takes only its own call with it. A session that cannot be opened (the server's limit of
  * connections per user, most likely) caps the pool at the sessions it has, for
- * {@link SESSION_CAP_RETRY_MS}.
+ * {@link SESSION_CAP_RETRY_MS}; a refused login caps it for good.
  */
 export class SessionPool {
   readonly #members: Member[];
@@ -70,6 +73,8 @@ export class SessionPool {
   #max: number;
   /** When a session could not be opened (`performance.now()`), capping {@link #max}. */
   #cappedAt = 0;
+  /** Set when a session was refused for a reason that does not pass (see {@link REFUSED_FOR_GOOD}). */
+  #cappedForGood = false;
   /** Dispatches the calls waiting when the cap ends, so they need not wait for a release. */
   #capEnds: NodeJS.Timeout | undefined;
   #opening = 0;
@@ -209,7 +214,8 @@ export class SessionPool {
     const wanted = new Set(this.#waiting.map((w) => w.folder));
     const unwanted = (m: Member) => !wanted.has(selectedOf(m.session));
     const now = performance.now();
-    if (this.#max < this.#limit && now - this.#cappedAt >= SESSION_CAP_RETRY_MS) this.#max = this.#limit;
+    if (this.#max < this.#limit && !this.#cappedForGood && now - this.#cappedAt >= SESSION_CAP_RETRY_MS)
+      this.#max = this.#limit;
     const pick =
       free.find((m) => selectedOf(m.session) === undefined) ??
       free.find((m) => unwanted(m) && now - m.releasedAt >= this.#idleMs);
@@ -224,17 +230,23 @@ export class SessionPool {
     let session: Session;
     try {
       session = await this.#open();
-    } catch {
+    } catch (err) {
       this.#opening--;
       if (this.#interrupted) {
         waiter.reject(interruptedError());
         return;
       }
       this.#max = Math.max(1, this.#members.length + this.#opening);
-      this.#cappedAt = performance.now();
-      clearTimeout(this.#capEnds);
-      this.#capEnds = setTimeout(() => this.#dispatch(), SESSION_CAP_RETRY_MS);
-      this.#capEnds.unref();
+      if (REFUSED_FOR_GOOD.has((err as { code?: unknown }).code as string)) {
+        // A refused login or certificate does not get better, and servers lock accounts after
+        // repeated failures: the pool stays as it is (the sessions it has are logged in).
+        this.#cappedForGood = true;
+      } else if (!this.#closed) {
+        this.#cappedAt = performance.now();
+        clearTimeout(this.#capEnds);
+        this.#capEnds = setTimeout(() => this.#dispatch(), SESSION_CAP_RETRY_MS);
+        this.#capEnds.unref();
+      }
       this.#waiting.unshift(waiter);
       this.#dispatch();
       return;

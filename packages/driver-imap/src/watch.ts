@@ -449,9 +449,12 @@ class WatchLink {
     const stopped = this.#stop.signal;
     const { pollMs } = this.#deps;
     const activeMs = this.#deps.activeMs ?? DEFAULT_WATCH_ACTIVE_MS;
-    // Poll 0 asks for no NOOP at all: the refresh alone, active or not.
+    // Poll 0 asks for no NOOP at all: the refresh alone, active or not. A quiet account is never
+    // polled more often than an active one (a slow watch-poll is a wish for less traffic).
     const quiet =
-      pollMs > 0 ? Math.min(this.#deps.quietPollMs ?? QUIET_POLL_MS, IDLE_REFRESH_MS) : IDLE_REFRESH_MS;
+      pollMs > 0
+        ? Math.min(Math.max(this.#deps.quietPollMs ?? QUIET_POLL_MS, pollMs), IDLE_REFRESH_MS)
+        : IDLE_REFRESH_MS;
     const fast = pollMs > 0 ? Math.min(pollMs, quiet) : quiet;
     relaxQuietTimeout(client, IDLE_REFRESH_MS + this.#deps.timeoutMs);
     while (!stopped.aborted && client.usable) {

@@ -52,35 +52,42 @@ async function changedFolder() {
   return { driver, since: first.marker, ids };
 }
 
-describe('a delta listing (FETCH CHANGEDSINCE) checks its answer only when it may have lost a row', () => {
-  it('sends no SEARCH when imapflow read every row', async () => {
+describe('a delta listing (FETCH CHANGEDSINCE) finds a changed message whose row it could not take, by SEARCH MODSEQ', () => {
+  /** The delta of `changedFolder` with the flagged message's CHANGEDSINCE row (UID, then FLAGS) rewritten. */
+  async function deltaWith(rewrite: (row: string) => string) {
     const { driver, since, ids } = await changedFolder();
-    proxy.record(true);
-    const delta = deltaOf(await driver.listMessages(['Check'], { since }));
-    expect(delta.changed.map((m) => ({ id: m.id, flags: m.flags }))).toEqual([
-      { id: ids[1], flags: ['\\Flagged'] },
-      { id: ids[3], flags: ['\\Seen'] },
-    ]);
-    expect(proxy.commands()).toContain('UID FETCH');
-    expect(proxy.commands()).not.toContain('UID SEARCH');
-  });
-
-  it('finds a changed message whose row imapflow could not parse, by SEARCH MODSEQ, and reports it', async () => {
-    const { driver, since, ids } = await changedFolder();
-    // The flagged message's row of the CHANGEDSINCE answer (UID, then FLAGS) gets a flag list imapflow
-    // skips whole; the NOOP's word on the same change (UID, MODSEQ, FLAGS) goes through.
-    proxy.rewriteServer((lines) =>
-      lines.replace(new RegExp(`(\\* \\d+ FETCH \\(UID ${ids[1]} FLAGS \\([^)]*)\\)`), '$1 a(b)'),
-    );
+    const row = new RegExp(`\\* \\d+ FETCH \\(UID ${ids[1]} FLAGS \\([^)]*\\)[^\\r]*`);
+    proxy.rewriteServer((lines) => lines.replace(row, rewrite));
     proxy.record(true);
     const delta = deltaOf(await driver.listMessages(['Check'], { since }));
     expect(proxy.commands()).toContain('UID SEARCH');
+    return { delta, ids };
+  }
+
+  /** The message is listed, with the flags SEARCH finds, and reported. */
+  function expectRecovered(delta: Awaited<ReturnType<typeof deltaWith>>['delta'], ids: string[]) {
     const byId = new Map(delta.changed.map((m) => [m.id, m]));
     expect([...byId.keys()].sort()).toEqual([ids[1], ids[3]].sort());
-    // Its flags come from SEARCH, one flag at a time.
     expect(byId.get(ids[1]!)?.flags).toEqual(['\\Flagged']);
+    expect(byId.get(ids[3]!)?.flags).toEqual(['\\Seen']);
     expect(delta.problems?.map((p) => ({ id: p.id, code: p.code }))).toEqual([
       { id: ids[1], code: 'FLAGS_UNREADABLE' },
     ]);
+  }
+
+  it('a flag list imapflow cannot parse (the line is skipped, with an error in its log only)', async () => {
+    // The NOOP's word on the same change (UID, MODSEQ, FLAGS) goes through untouched.
+    const { delta, ids } = await deltaWith((row) => row.replace(/(FLAGS \([^)]*)\)/, '$1 a(b)'));
+    expectRecovered(delta, ids);
+  });
+
+  it('a row whose message number is not a number (imapflow drops it without a word in any log)', async () => {
+    const { delta, ids } = await deltaWith((row) => row.replace(/^\* (\d+) /, '* $1x '));
+    expectRecovered(delta, ids);
+  });
+
+  it('a row without FLAGS: not listed as a message without flags', async () => {
+    const { delta, ids } = await deltaWith((row) => row.replace(/FLAGS \([^)]*\) /, ''));
+    expectRecovered(delta, ids);
   });
 });

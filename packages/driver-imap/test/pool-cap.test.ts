@@ -62,4 +62,33 @@ describe('a pool whose server would not open a session', () => {
     leaseC.release();
     await pool.close();
   });
+
+  it('stays at the sessions it has for good when the server refused the login', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    let attempts = 0;
+    const pool = new SessionPool(
+      fakeSession(),
+      async () => {
+        attempts++;
+        throw Object.assign(new Error('the server refused the login'), { code: 'AUTH_FAILED' });
+      },
+      { max: 3 },
+    );
+    const a = await pool.acquire('A');
+    const b = pool.acquire('B');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts).toBe(1);
+    a.release();
+    const leaseB = await b;
+    // Ten minutes later two folders at once still share the one session, and no login was tried again.
+    await vi.advanceTimersByTimeAsync(10 * SESSION_CAP_RETRY_MS);
+    const c = pool.acquire('C');
+    leaseB.release();
+    const leaseC = await c;
+    expect(leaseC.session).toBe(leaseB.session);
+    expect(attempts).toBe(1);
+    expect(pool.size).toBe(1);
+    leaseC.release();
+    await pool.close();
+  });
 });

@@ -62,6 +62,18 @@ describe('the NOOP poll of an active and of a quiet account', () => {
     await watch.unwatch();
   });
 
+  it('never polls a quiet account more often than an active one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const client = new IdleClient();
+    const watch = watchOn(client, { pollMs: 10_000, activeMs: 10_000, account: 'slow@test' });
+    await watch.watch({ folders: [['INBOX']] });
+    await vi.advanceTimersByTimeAsync(20_000);
+    const quiet = await noopsIn(client, 60_000);
+    expect(quiet).toBeGreaterThanOrEqual(5);
+    expect(quiet).toBeLessThanOrEqual(7);
+    await watch.unwatch();
+  });
+
   it('refuses a quiet poll of 0 or less, or not a number', async () => {
     for (const quietPollMs of [0, -5, Number.NaN]) {
       const watch = watchOn(new IdleClient(), { pollMs: 500, quietPollMs, account: 'bad@test' });
