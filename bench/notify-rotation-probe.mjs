@@ -7,8 +7,10 @@
 // another folder every --every seconds for --minutes. For each APPEND: the time until the watcher's
 // `* STATUS` for it (or none within 40 s), and whether the log file has been replaced since the
 // watch began (its inode changed; Dovecot rotates it once it is 8 KB and 5 minutes old).
+// --renotify: once the log has been replaced, the watcher ends IDLE, sends NOTIFY SET again (Dovecot
+// then watches the file now there) and idles again, once per replacement.
 //
-//   node bench/notify-rotation-probe.mjs [--minutes 8] [--every 2]
+//   node bench/notify-rotation-probe.mjs [--minutes 8] [--every 2] [--renotify]
 // Needs the built fixture: pnpm turbo run build --filter @twinbox/test-dovecot
 import { statSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -18,7 +20,11 @@ import { parseArgs } from 'node:util';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '8' }, every: { type: 'string', default: '2' } },
+  options: {
+    minutes: { type: 'string', default: '8' },
+    every: { type: 'string', default: '2' },
+    renotify: { type: 'boolean', default: false },
+  },
 });
 
 /** A line-oriented raw IMAP client: every line received is timestamped. */
@@ -92,18 +98,32 @@ try {
   };
   const watcher = await login();
   await watcher.command('EXAMINE INBOX');
-  await watcher.command(
-    'NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge FlagChange MailboxName))',
-  );
-  const cont = watcher.until(/^\+/);
-  watcher.send('i1 IDLE');
-  await cont;
+  const NOTIFY =
+    'NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge FlagChange MailboxName))';
+  await watcher.command(NOTIFY);
+  const idle = async () => {
+    const cont = watcher.until(/^\+/);
+    watcher.send('i1 IDLE');
+    await cont;
+  };
+  await idle();
   const watchedInode = inode();
+  let notifiedInode = watchedInode;
+  let renotified = 0;
   const began = performance.now();
   const end = began + Number(values.minutes) * 60_000;
   let n = 0;
   const rows = [];
   while (performance.now() < end) {
+    if (values.renotify && inode() !== notifiedInode) {
+      const done = watcher.until(/^i1 OK/);
+      watcher.send('DONE');
+      await done;
+      await watcher.command(NOTIFY);
+      await idle();
+      notifiedInode = inode();
+      renotified++;
+    }
     const body = `Subject: probe ${++n}\r\nMessage-ID: <rot.${n}.${Date.now()}@bench>\r\n\r\nbody\r\n`;
     const seen = watcher.until(/^\* STATUS "?Other"? /, 40_000);
     const appended = await writer.command(`APPEND Other {${Buffer.byteLength(body)}+}\r\n${body}`);
@@ -121,7 +141,8 @@ try {
   const before = rows.filter((r) => !r.rotated);
   const after = rows.filter((r) => r.rotated);
   console.log(
-    `before the log rotated: ${late(before)} of ${before.length} over 2 s; after: ${late(after)} of ${after.length} over 2 s`,
+    `before the log rotated: ${late(before)} of ${before.length} over 2 s; after: ${late(after)} of ${after.length} over 2 s` +
+      (values.renotify ? `; NOTIFY SET sent again ${renotified} times` : ''),
   );
   writer.close();
   watcher.close();
