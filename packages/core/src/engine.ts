@@ -1083,13 +1083,10 @@ class FolderRun {
     const sourceSizes = new Set(sources.map((s) => s.size).filter((n) => n !== undefined));
     if (sourceSizes.size === 0) return [];
     const plausible = (m: ListedMessage) => m.size === undefined || sourceSizes.has(m.size);
-    const targetKeys = [
-      ...new Set(
-        candidates.targets
-          .filter((t) => changesOf(byKey.get(t.key)!, mover).added.some((m) => m.id === t.id && plausible(m)))
-          .map((t) => t.key),
-      ),
-    ];
+    // The candidates are every new message of their folders: a folder is a target if one is plausible.
+    const targetKeys = [...new Set(candidates.targets.map((t) => t.key))].filter((key) =>
+      changesOf(byKey.get(key)!, mover).added.some(plausible),
+    );
     if (targetKeys.length === 0) return [];
     // The plausible new messages of the target folders are described on both sides, into the folders'
     // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
@@ -1101,12 +1098,7 @@ class FolderRun {
           setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true, only));
         }),
       );
-    // Settled, not raced: a failure must not leave calls running on folders the caller goes on to use.
-    const described = await Promise.allSettled([
-      describeTargets(mover, targetKeys, plausible),
-      describeTargets(other, targetKeys),
-    ]);
-    for (const result of described) if (result.status === 'rejected') throw result.reason;
+    await allOrThrow([describeTargets(mover, targetKeys, plausible), describeTargets(other, targetKeys)]);
     const targets: MoveTarget[] = targetKeys.flatMap((key) =>
       changesOf(byKey.get(key)!, mover)
         .added.filter(plausible)
