@@ -12,73 +12,19 @@
 //
 //   node bench/imap-noop-probe.mjs [--runs 5]
 // Needs the built fixture: pnpm turbo run build --filter @twinbox/test-dovecot
-import { connect } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { rawImap } from './lib/raw-imap.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const RUNS = Number(values.runs);
-
-/** A line-oriented raw IMAP client: every line received is timestamped and kept. */
-async function raw(port) {
-  const socket = connect(port, '127.0.0.1');
-  const lines = [];
-  const waiters = [];
-  let buffer = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk) => {
-    buffer += chunk;
-    for (let at = buffer.indexOf('\r\n'); at >= 0; at = buffer.indexOf('\r\n')) {
-      const line = { text: buffer.slice(0, at), t: performance.now() };
-      buffer = buffer.slice(at + 2);
-      lines.push(line);
-      for (const w of [...waiters])
-        if (w.test(line.text)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-    }
-  });
-  let tag = 0;
-  const client = {
-    lines,
-    /** The first line from now on matching `re`. */
-    until(re, ms = 5000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms`)), ms);
-        waiters.push({
-          test: (s) => re.test(s),
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-      });
-    },
-    send(text) {
-      socket.write(`${text}\r\n`);
-    },
-    async command(text) {
-      const t = `a${++tag}`;
-      const done = client.until(new RegExp(`^${t} (OK|NO|BAD)`));
-      client.send(`${t} ${text}`);
-      const line = await done;
-      if (!line.text.startsWith(`${t} OK`)) throw new Error(`${text}: ${line.text}`);
-      return line;
-    },
-    close: () => socket.destroy(),
-  };
-  await client.until(/^\* OK/);
-  return client;
-}
 
 const server = await startDovecot();
 const results = [];
 try {
   const { user, password } = await server.addUser();
   const login = async () => {
-    const c = await raw(server.info.port);
+    const c = await rawImap(server.info.port);
     await c.command(`LOGIN ${user} ${password}`);
     return c;
   };

@@ -13,11 +13,11 @@
 //   node bench/notify-rotation-probe.mjs [--minutes 8] [--every 2] [--renotify]
 // Needs the built fixture: pnpm turbo run build --filter @twinbox/test-dovecot
 import { statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startDovecot } from '../tooling/dovecot/dist/index.js';
+import { rawImap } from './lib/raw-imap.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -27,62 +27,11 @@ const { values } = parseArgs({
   },
 });
 
-/** A line-oriented raw IMAP client: every line received is timestamped. */
-async function raw(port) {
-  const socket = connect(port, '127.0.0.1');
-  const waiters = [];
-  let buffer = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk) => {
-    buffer += chunk;
-    for (let at = buffer.indexOf('\r\n'); at >= 0; at = buffer.indexOf('\r\n')) {
-      const line = { text: buffer.slice(0, at), t: performance.now() };
-      buffer = buffer.slice(at + 2);
-      for (const w of [...waiters])
-        if (w.test(line.text)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-    }
-  });
-  let tag = 0;
-  const client = {
-    until(re, ms = 5000) {
-      return new Promise((resolve) => {
-        const w = {
-          test: (s) => re.test(s),
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(w), 1);
-          resolve(undefined);
-        }, ms);
-        waiters.push(w);
-      });
-    },
-    send: (text) => socket.write(`${text}\r\n`),
-    async command(text) {
-      const t = `a${++tag}`;
-      const done = client.until(new RegExp(`^${t} (OK|NO|BAD)`), 20_000);
-      client.send(`${t} ${text}`);
-      const line = await done;
-      if (!line?.text.startsWith(`${t} OK`)) throw new Error(`${text}: ${line?.text}`);
-      return line;
-    },
-    close: () => socket.destroy(),
-  };
-  await client.until(/^\* OK/);
-  return client;
-}
-
 const server = await startDovecot();
 try {
   const { user, password } = await server.addUser();
   const login = async () => {
-    const c = await raw(server.info.port);
+    const c = await rawImap(server.info.port);
     await c.command(`LOGIN ${user} ${password}`);
     return c;
   };
@@ -125,7 +74,7 @@ try {
       renotified++;
     }
     const body = `Subject: probe ${++n}\r\nMessage-ID: <rot.${n}.${Date.now()}@bench>\r\n\r\nbody\r\n`;
-    const seen = watcher.until(/^\* STATUS "?Other"? /, 40_000);
+    const seen = watcher.until(/^\* STATUS "?Other"? /, 40_000).catch(() => undefined);
     const appended = await writer.command(`APPEND Other {${Buffer.byteLength(body)}+}\r\n${body}`);
     const line = await seen;
     const row = {
