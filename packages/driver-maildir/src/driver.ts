@@ -636,14 +636,14 @@ export class MaildirDriver implements Driver {
     try {
       let stamp: Awaited<ReturnType<typeof folderStamp>>;
       if (since && settled === undefined && !since.value.includes(UNRELIABLE)) {
-        stamp = await folderStamp(dir);
+        stamp = await folderStamp(dir, Date.now(), !this.#readOnly);
         if (!stamp) throw this.#missing(path, dir);
         if (stamp.value === since.value) {
           if (!this.#entries.has(dir)) this.#proven.set(dir, stamp.value);
           return { kind: 'unchanged', marker: since };
         }
       }
-      const scan = await scanFolder(dir, stamp);
+      const scan = await scanFolder(dir, stamp, !this.#readOnly);
       if (!scan) throw this.#missing(path, dir);
       const keywords = await this.#keywordMap(dir, true);
       const keywordText = keywords.serialize();
@@ -1201,7 +1201,7 @@ export class MaildirDriver implements Driver {
 
   async #scan(dir: string): Promise<Scan> {
     this.#ownWritesOnly.delete(dir);
-    const scan = await scanFolder(dir);
+    const scan = await scanFolder(dir, undefined, !this.#readOnly);
     if (!scan) throw new FolderError(`The folder at ${dir} no longer exists.`, { code: 'FOLDER_MISSING' });
     this.#entries.set(dir, scan.entries);
     return scan;

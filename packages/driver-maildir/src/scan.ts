@@ -1,6 +1,7 @@
 import { readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uniqueOf } from './filename.js';
+import { freshStampsProven } from './fresh-stamps.js';
 
 export type Subdir = 'new' | 'cur';
 
@@ -59,6 +60,7 @@ export const UNRELIABLE = '!';
 
 interface DirStamp {
   value: string;
+  dev: bigint;
   mtimeMs: number;
   /** The mtime has a sub-second part: the file system keeps one (ext4 with 128-byte inodes does not). */
   subSecond: boolean;
@@ -70,6 +72,7 @@ async function dirStamp(dir: string): Promise<DirStamp | undefined> {
     // Inode and birth time tell a directory made again apart from the old one (inodes are reused).
     return {
       value: `${s.ino}.${s.birthtimeNs}.${s.mtimeNs}`,
+      dev: s.dev,
       mtimeMs: Number(s.mtimeMs),
       subSecond: s.mtimeNs % 1_000_000_000n !== 0n,
     };
@@ -84,12 +87,15 @@ async function dirStamp(dir: string): Promise<DirStamp | undefined> {
  * rename, delivery or removal by any program changes one of them; identity catches a folder deleted
  * and made again).
  * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS} and
- * {@link FINE_MTIME_WINDOW_MS}).
+ * {@link FINE_MTIME_WINDOW_MS}); never on a file system where every change after a look at a
+ * directory moves its mtime ({@link freshStampsProven}; `canProbe`: whether measuring that, by a file
+ * made and removed in `tmp/`, is allowed).
  * Undefined when `cur/` does not exist: the directory is not a Maildir.
  */
 export async function folderStamp(
   dir: string,
   now = Date.now(),
+  canProbe = false,
 ): Promise<{ value: string; recent: boolean } | undefined> {
   const [n, c, fine] = await Promise.all([
     dirStamp(join(dir, 'new')),
@@ -100,7 +106,12 @@ export async function folderStamp(
   const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0);
   // A whole-second mtime may come from a file system that keeps no more: the wide window then.
   const window = fine && c.subSecond && (n?.subSecond ?? true) ? FINE_MTIME_WINDOW_MS : MTIME_WINDOW_MS;
-  return { value: `${n?.value ?? '-'}/${c.value}`, recent: now - newest < window };
+  const value = `${n?.value ?? '-'}/${c.value}`;
+  const proven =
+    window === FINE_MTIME_WINDOW_MS &&
+    (n === undefined || n.dev === c.dev) &&
+    freshStampsProven(dir, c.dev, canProbe);
+  return { value, recent: !proven && now - newest < window };
 }
 
 async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
@@ -146,14 +157,15 @@ export interface Scan {
 export async function scanFolder(
   dir: string,
   first?: { value: string; recent: boolean },
+  canProbe = false,
 ): Promise<Scan | undefined> {
   let previous: Entries | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     // The caller's stamp, taken just before, serves as the first pass's: two stats fewer.
-    const before = attempt === 0 && first ? first : await folderStamp(dir);
+    const before = attempt === 0 && first ? first : await folderStamp(dir, Date.now(), canProbe);
     if (!before) return undefined;
     const entries = await pass(dir);
-    const after = await folderStamp(dir);
+    const after = await folderStamp(dir, Date.now(), canProbe);
     if (!after) return undefined;
     if (before.value === after.value && !after.recent) return { entries, stamp: after.value };
     if (before.value === after.value && previous)

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, statfs, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, statfs, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshStampsProven, probeFreshStamps } from '../src/fresh-stamps.js';
 import { FINE_MTIME_WINDOW_MS, folderStamp, MTIME_WINDOW_MS, scanFolder, UNRELIABLE } from '../src/scan.js';
 
 let dir = '';
@@ -50,5 +51,27 @@ describe('a folder stamp', () => {
     await changedAt(Date.now());
     const scan = await scanFolder(dir);
     expect(scan?.stamp).toContain(UNRELIABLE);
+  });
+});
+
+describe('the measure of fresh stamps', () => {
+  it('answers no where it cannot make its file (no tmp/), and no for a read-only driver with nothing on record', async () => {
+    await rm(join(dir, 'tmp'), { recursive: true });
+    expect(probeFreshStamps(dir)).toBe(false);
+    expect(freshStampsProven(dir, 1n, false)).toBe(false);
+  });
+
+  it('leaves tmp/ as it found it, and its answer holds: every change after a look moves the mtime', async () => {
+    const answer = probeFreshStamps(dir);
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    if (!answer) return;
+    // Where it says yes, a change made at once after a look never leaves the folder's stamp as it was.
+    for (let i = 0; i < 200; i++) {
+      const before = await folderStamp(dir, Date.now(), true);
+      await writeFile(join(dir, 'new', `m${i}`), '');
+      const after = await folderStamp(dir, Date.now(), true);
+      expect(after?.value).not.toBe(before?.value);
+      expect(after?.recent).toBe(false);
+    }
   });
 });
