@@ -27,6 +27,7 @@
 //
 //   node bench/compare.mjs [--multipliers 1,5] [--x10] [--repeat 3] [--scenarios first,noop,...]
 //     [--tools twinbox,mbsync,plain,interimap,offlineimap] [--workers auto|threads|inline] [--bin path/to/bin.js]
+//     [--concurrency N]
 //     [--limit N] [--dir /tmp] [--out results.json] [--timeout 1800]
 //   node bench/compare.mjs --from x1.json,x5.json     (one table from earlier runs)
 
@@ -51,6 +52,7 @@ const { values } = parseArgs({
     tools: { type: 'string', default: 'twinbox,mbsync,plain,interimap,offlineimap' },
     // None by default: the config's default (auto since the build that has it; threads before).
     workers: { type: 'string' },
+    concurrency: { type: 'string' },
     bin: { type: 'string' },
     limit: { type: 'string' },
     dir: { type: 'string' },
@@ -81,7 +83,11 @@ const scenarios = values.scenarios.split(',');
 for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
 const twinboxBin = values.bin ?? new URL('../apps/cli/dist/bin.js', import.meta.url).pathname;
 const timeoutMs = Number(values.timeout) * 1000;
-const catalogue = allTools({ twinboxBin, workers: values.workers });
+// --concurrency N writes `concurrency = N` into every Twinbox config (as bench/daemon.mjs does).
+const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16))
+  throw new Error(`--concurrency takes a whole number from 1 to 16, not ${values.concurrency}.`);
+const catalogue = allTools({ twinboxBin, workers: values.workers, concurrency });
 const chosen = [];
 const notes = [];
 for (const name of values.tools.split(',')) {

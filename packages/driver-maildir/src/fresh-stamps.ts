@@ -1,72 +1,116 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** The file-system calls the measure makes, apart so that a test can stand in for a file system. */
+export interface ProbeFs {
+  /** The directory's mtime in nanoseconds. */
+  mtimeNs(dir: string): bigint;
+  create(file: string): void;
+  link(from: string, to: string): void;
+  rename(from: string, to: string): void;
+  unlink(file: string): void;
+}
+
+const realFs: ProbeFs = {
+  mtimeNs: (dir) => statSync(dir, { bigint: true }).mtimeNs,
+  create: (file) => closeSync(openSync(file, 'wx', 0o600)),
+  link: linkSync,
+  rename: renameSync,
+  unlink: unlinkSync,
+};
+
+/** Rounds of the measure: each makes five changes (see {@link probeFreshStamps}). */
+const ROUNDS = 8;
 
 /**
  * Whether a directory's mtime moves at every change that follows a look at it, on the file system of
  * a Maildir folder: then a stamp proves the folder unchanged since it was taken however fresh it is,
  * and our own writes a moment ago no longer cost the next listing a read of the whole folder.
  *
- * Linux 6.13 and later give such a change a fine-grained time ("multigrain" timestamps: ext4, XFS,
- * Btrfs, tmpfs), where older kernels stamp every change within a clock tick (1–10 ms) alike, which
- * is what the freshness window guards against. The kernel version alone does not say which file
- * systems do it, so it is measured: in the folder's `tmp/` (which readers never list), a file is made
- * and removed 32 times, the directory looked at between each. Every change must show a new, later
- * mtime, and at least one of them less than half a millisecond after the one before, which a
- * tick-grained clock (ticks of a millisecond or more) cannot give. Synchronous calls, so the 32
- * changes come within a fraction of a tick where ticks are coarse. Anything odd (no `tmp/`, an
- * error, a clock that went back) answers no: the window stays.
+ * Linux 6.13 and later give such a change a fine-grained time ("multigrain" timestamps), where older
+ * kernels stamp every change within a clock tick (1–10 ms) alike, which is what the freshness window
+ * guards against. Which file systems and which of their operations do it is not something the kernel
+ * version says (tmpfs on 6.18 leaves the mtime as it was after an unlink), so it is measured: in the
+ * folder's `tmp/` (which readers never list), each round makes a file, links it under a second name,
+ * renames that, and removes both, the directory looked at after each change: every operation a
+ * Maildir writer makes. Every change must show a new, later mtime, and at least one less than half a
+ * millisecond after the one before, which a tick-grained clock (ticks of a millisecond or more)
+ * cannot give. Synchronous calls, so the 40 changes come within a fraction of a tick where ticks are
+ * coarse. Any error or odd answer (a clock that went back) is a no.
  */
-export function probeFreshStamps(folderDir: string): boolean {
+export function probeFreshStamps(folderDir: string, fs: ProbeFs = realFs): boolean {
   const tmp = join(folderDir, 'tmp');
-  const file = join(tmp, `.twinbox-stamp-probe.${process.pid}.${randomBytes(6).toString('hex')}`);
-  let made = false;
+  const base = join(tmp, `.twinbox-stamp-probe.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const [a, b, c] = [`${base}.a`, `${base}.b`, `${base}.c`];
+  const steps: (() => void)[] = [
+    () => fs.create(a),
+    () => fs.link(a, b),
+    () => fs.rename(b, c),
+    () => fs.unlink(a),
+    () => fs.unlink(c),
+  ];
   try {
-    let previous = statSync(tmp, { bigint: true }).mtimeNs;
-    let closest = BigInt(Number.MAX_SAFE_INTEGER);
-    for (let i = 0; i < 32; i++) {
-      if (made) unlinkSync(file);
-      else closeSync(openSync(file, 'wx', 0o600));
-      made = !made;
-      const now = statSync(tmp, { bigint: true }).mtimeNs;
-      if (now <= previous) return false;
-      if (now - previous < closest) closest = now - previous;
-      previous = now;
+    let previous = fs.mtimeNs(tmp);
+    let closest: bigint | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const step of steps) {
+        step();
+        const now = fs.mtimeNs(tmp);
+        if (now <= previous) return false;
+        if (closest === undefined || now - previous < closest) closest = now - previous;
+        previous = now;
+      }
     }
-    return closest < 500_000n;
+    return closest !== undefined && closest < 500_000n;
   } catch {
     return false;
   } finally {
-    if (made) {
+    for (const file of [a, b, c]) {
       try {
-        unlinkSync(file);
+        fs.unlink(file);
       } catch {
-        // Left in tmp/: the clean-up of debris removes it in 36 hours.
+        // Not there (the usual case), or left in tmp/: the clean-up of debris removes it in 36 hours.
       }
     }
   }
 }
 
-/** Answers by device (one file system), measured once per process. */
-const byDevice = new Map<bigint, boolean>();
+/** How long a measure stands: a device number may name another file system after a remount. */
+const MEASURE_TTL_MS = 10 * 60_000;
+
+/** Measured answers by file system (device number and type), with when they were measured. */
+const measured = new Map<string, { fresh: boolean; at: number }>();
 let override: boolean | undefined;
 
 /**
- * {@link probeFreshStamps}'s answer for the file system of `folderDir` (device `dev`), measured the
- * first time a folder on it asks. `canProbe` false (a read-only driver writes nothing, not even in
- * `tmp/`) answers no unless a measure is on record.
+ * {@link probeFreshStamps}'s answer for the file system `fs` (`device:type`, of the folder's `new/`
+ * and `cur/`) that the folder `folderDir` is on, measured the first time a folder on it asks and again
+ * after {@link MEASURE_TTL_MS}. The measure is made in the folder's `tmp/`, which must be on that file
+ * system too (else no). `canProbe` false (a read-only driver writes nothing, not even in `tmp/`)
+ * answers no unless a measure is on record.
  */
-export function freshStampsProven(folderDir: string, dev: bigint, canProbe: boolean): boolean {
+export function freshStampsProven(
+  folderDir: string,
+  fs: string,
+  canProbe: boolean,
+  now = Date.now(),
+): boolean {
   if (override !== undefined) return override;
-  let proven = byDevice.get(dev);
-  if (proven === undefined) {
-    if (!canProbe) return false;
-    proven = probeFreshStamps(folderDir);
-    // Bounded: file systems come and go with mounts, rarely.
-    if (byDevice.size >= 256) byDevice.clear();
-    byDevice.set(dev, proven);
+  const known = measured.get(fs);
+  if (known && now - known.at < MEASURE_TTL_MS) return known.fresh;
+  if (!canProbe) return false;
+  try {
+    if (!fs.startsWith(`${statSync(join(folderDir, 'tmp'), { bigint: true }).dev}:`)) return false;
+  } catch {
+    // No tmp/ in this folder: nothing measured, so nothing recorded for the file system.
+    return false;
   }
-  return proven;
+  const fresh = probeFreshStamps(folderDir);
+  // Bounded: file systems come and go with mounts, rarely.
+  if (measured.size >= 256) measured.clear();
+  measured.set(fs, { fresh, at: now });
+  return fresh;
 }
 
 /**
@@ -75,5 +119,5 @@ export function freshStampsProven(folderDir: string, dev: bigint, canProbe: bool
  */
 export function overrideFreshStamps(value: boolean | undefined): void {
   override = value;
-  byDevice.clear();
+  measured.clear();
 }

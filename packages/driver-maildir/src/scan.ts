@@ -26,7 +26,8 @@ export const MTIME_WINDOW_MS = 2000;
  * to the jiffy at worst (1–10 ms; Linux 6.13 and later give a fine-grained time to a change that
  * follows a stat): a folder last changed longer ago than this is proven by its stamp. The 2 s window
  * would make a folder our own writes changed a second ago cost two directory reads per listing, and
- * a marker that proves nothing, so the next listing reads it again.
+ * a marker that proves nothing, so the next listing reads it again. Where a measure shows that every
+ * change after a look moves the mtime (fresh-stamps.ts), no window at all.
  */
 export const FINE_MTIME_WINDOW_MS = 250;
 
@@ -37,22 +38,27 @@ export const FINE_MTIME_WINDOW_MS = 250;
  */
 const FINE_FILE_SYSTEMS = new Set([0xef53, 0x01021994, 0x58465342, 0x9123683e, 0xf2f52010, 0x2fc12fc1]);
 
-/** Whether a folder directory is on a {@link FINE_FILE_SYSTEMS} one, by directory (a statfs each, once). */
-const fineFs = new Map<string, boolean>();
+/** How long a file system's type is taken as known for a directory: a remount may change it. */
+const FS_TYPE_TTL_MS = 10 * 60_000;
 
-async function onFineFs(dir: string): Promise<boolean> {
-  let fine = fineFs.get(dir);
-  if (fine === undefined) {
-    try {
-      fine = FINE_FILE_SYSTEMS.has((await statfs(dir)).type);
-    } catch {
-      fine = false;
-    }
-    // Bounded: a daemon lists the same folders again and again, but folders come and go over months.
-    if (fineFs.size >= 10_000) fineFs.clear();
-    fineFs.set(dir, fine);
+/** The statfs type of the file system a directory is on, by directory, with when it was read. */
+const fsTypes = new Map<string, { type: number; at: number }>();
+
+async function fsTypeOf(dir: string): Promise<number | undefined> {
+  const now = Date.now();
+  const known = fsTypes.get(dir);
+  if (known && now - known.at < FS_TYPE_TTL_MS) return known.type;
+  let type: number;
+  try {
+    type = (await statfs(dir)).type;
+  } catch {
+    // Not there (yet): asked again next time.
+    return undefined;
   }
-  return fine;
+  // Bounded: a daemon lists the same folders again and again, but folders come and go over months.
+  if (fsTypes.size >= 10_000) fsTypes.clear();
+  fsTypes.set(dir, { type, at: now });
+  return type;
 }
 
 /** Appended to a marker value that must never match: taken while the folder was changing. */
@@ -97,12 +103,13 @@ export async function folderStamp(
   now = Date.now(),
   canProbe = false,
 ): Promise<{ value: string; recent: boolean } | undefined> {
-  const [n, c, fine] = await Promise.all([
+  const [n, c, type] = await Promise.all([
     dirStamp(join(dir, 'new')),
     dirStamp(join(dir, 'cur')),
-    onFineFs(dir),
+    fsTypeOf(join(dir, 'cur')),
   ]);
   if (!c) return undefined;
+  const fine = type !== undefined && FINE_FILE_SYSTEMS.has(type);
   const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0);
   // A whole-second mtime may come from a file system that keeps no more: the wide window then.
   const window = fine && c.subSecond && (n?.subSecond ?? true) ? FINE_MTIME_WINDOW_MS : MTIME_WINDOW_MS;
@@ -110,7 +117,7 @@ export async function folderStamp(
   const proven =
     window === FINE_MTIME_WINDOW_MS &&
     (n === undefined || n.dev === c.dev) &&
-    freshStampsProven(dir, c.dev, canProbe);
+    freshStampsProven(dir, `${c.dev}:${type}`, canProbe);
   return { value, recent: !proven && now - newest < window };
 }
 
