@@ -276,12 +276,15 @@ export const configSchema = z
         '"threads": each side and the state in a worker thread; "inline": all in one thread; "auto" (the default): threads for the first sync of a pair (no state yet, every message to copy), inline for the syncs after it.',
       ),
     // 4 against 1: the daemon's no-op and server batch, and the CLI's, all faster (bench/README.md,
-    // daemon.mjs's "Latest results"). One IMAP session runs one command at a time, so more mostly queue.
+    // daemon.mjs's "Latest results"). 8 against 4: twinboxd's sync of a server batch 108 ms against
+    // 124-136 (bench/daemon.mjs --concurrency), a first sync's peak RSS unchanged (213 MB against 208,
+    // compare.mjs --concurrency): folders beyond the IMAP connections wait for one there, while the
+    // Maildir and the state work for them meanwhile.
     concurrency: z
       .int()
       .min(1)
       .max(16)
-      .default(4)
+      .default(8)
       .describe('Folders synced at once per pair (1: one after another).'),
     daemon: z
       .strictObject({

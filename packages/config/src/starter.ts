@@ -11,7 +11,7 @@ export function starterConfig(): string {
 # thread), or "auto": threads for a pair's first sync, inline for the (smaller) syncs after it.
 workers = "auto"
 # Folders synced at once per pair (1: one after another).
-concurrency = 4
+concurrency = 8
 
 [state]
 # dir = "~/.local/state/twinbox"   # one SQLite file per pair; default $XDG_STATE_HOME/twinbox

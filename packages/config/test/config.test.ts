@@ -49,7 +49,7 @@ describe('parseConfig', () => {
   it('accepts a minimal config and fills in the defaults', () => {
     const config = parseConfig(good, '/home/u/.config/twinbox/config.toml');
     expect(config.workers).toBe('auto');
-    expect(config.concurrency).toBe(4);
+    expect(config.concurrency).toBe(8);
     expect(config.accounts.remote).toMatchObject({
       type: 'imap',
       tls: 'implicit',
