@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { newUniqueName } from './unique.js';
 
 /** The file-system calls the measure makes, apart so that a test can stand in for a file system. */
 export interface ProbeFs {
@@ -41,7 +41,8 @@ const ROUNDS = 8;
  */
 export function probeFreshStamps(folderDir: string, fs: ProbeFs = realFs): boolean {
   const tmp = join(folderDir, 'tmp');
-  const base = join(tmp, `.twinbox-stamp-probe.${process.pid}.${randomBytes(6).toString('hex')}`);
+  // A Maildir unique name, as a delivery's file in tmp/ has: never another writer's.
+  const base = join(tmp, `.twinbox-stamp-probe.${newUniqueName()}`);
   const [a, b, c] = [`${base}.a`, `${base}.b`, `${base}.c`];
   const steps: (() => void)[] = [
     () => fs.create(a),
@@ -90,13 +91,9 @@ let override: boolean | undefined;
  * system too (else no). `canProbe` false (a read-only driver writes nothing, not even in `tmp/`)
  * answers no unless a measure is on record.
  */
-export function freshStampsProven(
-  folderDir: string,
-  fs: string,
-  canProbe: boolean,
-  now = Date.now(),
-): boolean {
+export function freshStampsProven(folderDir: string, fs: string, canProbe: boolean): boolean {
   if (override !== undefined) return override;
+  const now = Date.now();
   const known = measured.get(fs);
   if (known && now - known.at < MEASURE_TTL_MS) return known.fresh;
   if (!canProbe) return false;

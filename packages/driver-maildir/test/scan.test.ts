@@ -108,54 +108,26 @@ function fakeFs(step: (op: string) => bigint): ProbeFs {
 describe('the measure of fresh stamps', () => {
   // Nothing on record from another test: each measures for itself.
   beforeEach(() => overrideFreshStamps(undefined));
+  /** The measure's answer on a stand-in file system (see {@link fakeFs}). */
+  const probe = (step: (op: string) => bigint) => probeFreshStamps(dir, fakeFs(step));
 
   it('says yes where every change moves the mtime, finer than a clock tick', () => {
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs(() => 20_000n),
-      ),
-    ).toBe(true);
+    expect(probe(() => 20_000n)).toBe(true);
   });
 
   it('says no where one kind of change leaves the mtime as it was (tmpfs unlink on Linux 6.18)', () => {
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs((op) => (op === 'unlink' ? 0n : 20_000n)),
-      ),
-    ).toBe(false);
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs((op) => (op === 'rename' ? 0n : 20_000n)),
-      ),
-    ).toBe(false);
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs((op) => (op === 'link' ? 0n : 20_000n)),
-      ),
-    ).toBe(false);
+    expect(probe((op) => (op === 'unlink' ? 0n : 20_000n))).toBe(false);
+    expect(probe((op) => (op === 'rename' ? 0n : 20_000n))).toBe(false);
+    expect(probe((op) => (op === 'link' ? 0n : 20_000n))).toBe(false);
   });
 
   it('says no where every change moves the mtime by a whole tick: a slow machine on a tick-grained clock', () => {
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs(() => 1_000_000n),
-      ),
-    ).toBe(false);
+    expect(probe(() => 1_000_000n)).toBe(false);
   });
 
   it('says no where the mtime goes back (a clock stepped back), or a call fails', () => {
-    expect(
-      probeFreshStamps(
-        dir,
-        fakeFs((op) => (op === 'rename' ? -5_000n : 20_000n)),
-      ),
-    ).toBe(false);
-    const failing = {
+    expect(probe((op) => (op === 'rename' ? -5_000n : 20_000n))).toBe(false);
+    const failing: ProbeFs = {
       ...fakeFs(() => 20_000n),
       link: () => {
         throw new Error('EPERM');
@@ -164,7 +136,7 @@ describe('the measure of fresh stamps', () => {
     expect(probeFreshStamps(dir, failing)).toBe(false);
   });
 
-  it('answers no where it cannot measure (no tmp/, a read-only driver), and measures once tmp/ is there', async () => {
+  it('answers no where it cannot measure (no tmp/), and measures once tmp/ is there', async () => {
     await rm(join(dir, 'tmp'), { recursive: true });
     expect(probeFreshStamps(dir)).toBe(false);
     const stamp = await folderStamp(dir, Date.now(), true);
