@@ -119,7 +119,7 @@ export const imapAccountSchema = z
       .max(64)
       .default(4)
       .describe(
-        "IMAP connections a sync may open to this server at once: folders synced at the same time (the pair's concurrency) each work on a connection of their own, so they neither wait for nor disturb one another. Connections beyond the first close a minute after they fall idle. Servers limit connections per user (Dovecot: 10 per IP), counting twinboxd's watch-connections too. Default 4.",
+        "IMAP connections a sync may open to this server at once: up to this many of the folders synced at the same time (the pair's concurrency, default 8) each work on a connection of their own, so they neither wait for nor disturb one another; the others wait for a free one, while the other side and the state already work for them. Connections beyond the first close a minute after they fall idle. Servers limit connections per user (Dovecot: 10 per IP), counting twinboxd's watch-connections too. Default 4.",
       ),
     'watch-connections': z
       .int()
