@@ -5,8 +5,8 @@ import { fixture } from './helpers.js';
 
 type Counter = ReturnType<typeof createCounter>;
 
-// 6 MB of young generation is V8's 2 MB semi-spaces: a new space of 4 MB at most. Left alone, a
-// thread that churns through short-lived objects grows it to V8's maximum (64 MB on Node 24).
+// 6 MB of young generation is V8's 2 MB semi-spaces: a new space of 4 MB as a rule (V8 reports up to
+// 6.5 at times). Left alone, a thread that churns through short-lived objects grows it to 32 MB here.
 const limits = { maxYoungGenerationSizeMb: 6 };
 
 describe('resourceLimits', () => {
@@ -17,8 +17,10 @@ describe('resourceLimits', () => {
     });
     const free = await startComponent<Counter>(fixture('counter'), { args: { start: 0 } });
     try {
-      expect(await limited.api.youngGenerationMb()).toBeLessThanOrEqual(4);
-      expect(await free.api.youngGenerationMb()).toBeGreaterThan(4);
+      // The bounded new space reads 4 MB as a rule, but V8 reports it up to 6.5 MB at times (4.75 on a
+      // loaded CI machine): the bound is what matters, far below the 32 MB an unbounded thread reaches.
+      expect(await limited.api.youngGenerationMb()).toBeLessThanOrEqual(8);
+      expect(await free.api.youngGenerationMb()).toBeGreaterThanOrEqual(16);
     } finally {
       await Promise.all([limited.close(), free.close()]);
     }
@@ -42,7 +44,7 @@ describe('resourceLimits', () => {
       );
       expect(pool.hosts).toHaveLength(2);
       for (const handle of [onHost, ...inPool])
-        expect(await handle.api.youngGenerationMb()).toBeLessThanOrEqual(4);
+        expect(await handle.api.youngGenerationMb()).toBeLessThanOrEqual(8);
     } finally {
       await Promise.all([host.close(), pool.close()]);
     }
