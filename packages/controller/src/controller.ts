@@ -127,6 +127,13 @@ export class Controller implements SideController {
       orphaned: [],
       marker: listing.marker,
     };
+    if (
+      listing.kind === 'unchanged' &&
+      marker &&
+      marker.value !== EPOCH_ONLY &&
+      sameMarker(marker, listing.marker)
+    )
+      changes.current = true;
     if (marker === null && !options.dryRun) {
       const pinned = { epoch: listing.marker.epoch, value: EPOCH_ONLY };
       await this.#state.recordMarker(key, this.side, pinned);

@@ -631,3 +631,64 @@ describe("the driver's marker after its writes", () => {
     expect((await state.loadMarker(folderKey(INBOX), 'right'))?.value ?? '').toBe('');
   });
 });
+
+describe('a folder listed just as the state has it', () => {
+  /** Controllers whose commits are counted by side; the folder's other calls are their own. */
+  function counted(world: World) {
+    const { state, drivers } = world.parts();
+    const commits = { left: 0, right: 0 };
+    const side = (s: 'left' | 'right') => {
+      const controller = new Controller({ side: s, state, driver: drivers[s] });
+      return overriding(controller, {
+        commit: (key: string, marker: { epoch: string; value: string }) => {
+          commits[s]++;
+          return controller.commit(key, marker);
+        },
+      });
+    };
+    return { state, commits, left: side('left'), right: side('right') };
+  }
+
+  it('is not committed again: a sync with nothing changed makes no commit call', async () => {
+    const world = new World();
+    world.add('left', INBOX, ['\\Seen']);
+    world.add('right', INBOX, []);
+    const first = counted(world);
+    await sync(first.left, first.right);
+    expect(first.commits).toEqual({ left: 1, right: 1 });
+    // The memory driver gives no marker after its writes: the next listing of each side sees the copy
+    // this sync wrote there as a change, and commits once more.
+    const settle = counted(world);
+    await sync(settle.left, settle.right);
+    expect(settle.commits).toEqual({ left: 1, right: 1 });
+    const markers = {
+      left: await settle.state.loadMarker(folderKey(INBOX), 'left'),
+      right: await settle.state.loadMarker(folderKey(INBOX), 'right'),
+    };
+
+    const idle = counted(world);
+    const report = await sync(idle.left, idle.right);
+    expect(report.totals).toMatchObject({ copied: 0, flagged: 0, deleted: 0, errors: 0 });
+    expect(idle.commits).toEqual({ left: 0, right: 0 });
+    expect(await idle.state.loadMarker(folderKey(INBOX), 'left')).toEqual(markers.left);
+    expect(await idle.state.loadMarker(folderKey(INBOX), 'right')).toEqual(markers.right);
+  });
+
+  it('is committed on a side written to, and on the side that changed', async () => {
+    const world = new World();
+    world.add('left', INBOX, []);
+    for (let i = 0; i < 2; i++) {
+      const settle = counted(world);
+      await sync(settle.left, settle.right);
+    }
+
+    // New mail on the left only: the right lists its folder unchanged, but receives a copy.
+    world.add('left', INBOX, ['\\Flagged']);
+    const second = counted(world);
+    const report = await sync(second.left, second.right);
+    expect(report.totals).toMatchObject({ copied: 1, errors: 0 });
+    // Without the write the right would not be committed (the test above): the count tells them apart.
+    expect(second.commits).toEqual({ left: 1, right: 1 });
+    expect(tokens(world, 'left')).toEqual(tokens(world, 'right'));
+  });
+});

@@ -458,6 +458,8 @@ interface FolderJob {
   hold: Set<Side>;
   /** The moves made into this folder, by the side that made them. */
   moves: Record<Side, MoveAction[]>;
+  /** Sides on which a move wrote in this folder (into it or out of it), so their marker is committed. */
+  movedOn: Set<Side>;
 }
 
 const samePair = (a: { left: string; right: string }, b: { left: string; right: string }) =>
@@ -744,6 +746,7 @@ class FolderRun {
       rc,
       hold: new Set(),
       moves: { left: [], right: [] },
+      movedOn: new Set(),
     };
   }
 
@@ -775,9 +778,14 @@ class FolderRun {
     const held = folder.tooLarge + folder.tooOld > 0;
     const record = this.recordOf({ key, left: lp, right: rp });
     if (held && heldBefore !== limits) await left.recordFolderPair({ ...record, heldBack: limits });
+    // A side that listed the folder just as the state has it and was not written to in it has nothing
+    // to commit (its controller would find the same marker and write nothing): no round trip for it.
+    const idle = isEmptyFolderPlan(plan);
+    const commits = (side: Side, changes: SideChanges) =>
+      !hold.has(side) && !(idle && changes.current === true && !job.movedOn.has(side));
     await Promise.all([
-      hold.has('left') ? undefined : left.commit(key, lc.marker),
-      hold.has('right') ? undefined : right.commit(key, rc.marker),
+      commits('left', lc) ? left.commit(key, lc.marker) : undefined,
+      commits('right', rc) ? right.commit(key, rc.marker) : undefined,
     ]);
     // Only a full listing of both sides proves that nothing is held back any more.
     if (!held && heldBefore !== undefined && lc.listed !== undefined && rc.listed !== undefined) {
@@ -1179,6 +1187,8 @@ class FolderRun {
         // Planned, not made: the other side's id stands in for the one the move would give.
         outcomes = actions.map((a) => ({ ok: true, id: a.pair[other], newId: a.pair[other] }));
       } else {
+        from.movedOn.add(other);
+        to.movedOn.add(other);
         try {
           outcomes = await this.sides[other].applyMoves!(
             from.folder.key,

@@ -69,6 +69,12 @@ export interface SideChanges {
   problems?: MessageProblem[];
   /** The marker to record once the folder's sync has completed. */
   marker: FolderMarker;
+  /**
+   * Set when the store answered "unchanged" against the very marker the state holds for the folder, so
+   * recording `marker` again would write nothing: the engine then skips this side's `commit` for a
+   * folder in which it wrote nothing on this side, a round trip to a side in a worker saved.
+   */
+  current?: boolean;
 }
 
 /** Whether a side changed anything since the last sync: added, removed, flagged or orphaned messages. */

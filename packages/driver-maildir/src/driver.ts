@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import {
-  lstat,
   mkdir,
   open,
   readdir,
@@ -131,8 +130,11 @@ const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\seen': 'S',
   '\\deleted': 'T',
 };
-/** How many renames or removals of one batch are in flight at once. */
-const RENAMES_AT_ONCE = 16;
+/**
+ * How many renames or removals of one batch are made before the thread's event loop gets a turn. They
+ * are synchronous (see {@link setFlags}); the turn keeps a huge batch from holding the thread for long.
+ */
+const RENAMES_PER_TURN = 256;
 /** Directories made 0700 and files 0600: mail is for its owner only. */
 const DIR_MODE = 0o700;
 
@@ -883,26 +885,33 @@ export class MaildirDriver implements Driver {
       updates.flatMap((u) => u.add),
     );
     const touched = new Set<string>();
-    // Renames of distinct files, so several at once: each waits on the disk, not on the one before.
-    const outcomes = await mapLimit(updates, RENAMES_AT_ONCE, async (update): Promise<FlagOutcome> => {
+    // Synchronous renames, one after the other: a rename lands in the page cache in microseconds, and
+    // an asynchronous one is a round trip through libuv's thread pool that costs about three times its
+    // CPU (200 renames here: 3.5 ms of CPU synchronously, 10-16 ms through the pool). Durability comes
+    // from the directories' fsync below, which stays asynchronous.
+    const outcomes: FlagOutcome[] = [];
+    for (const [i, update] of updates.entries()) {
+      if (i > 0 && i % RENAMES_PER_TURN === 0) await yieldTurn();
       const refused = normalizeFlags(update.add).find((f) => full.has(f.toLowerCase()));
-      if (refused)
-        return { id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) };
+      if (refused) {
+        outcomes.push({ id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) });
+        continue;
+      }
       try {
         await this.#withEntry(dir, update.id, async (entry) => {
           const name = renamedForFlags(entry.name, update, (k) => keywords.letterOf(k));
           if (name === entry.name) return;
-          await rename(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
+          renameSync(join(dir, entry.sub, entry.name), join(dir, 'cur', name));
           touched.add(join(dir, 'cur'));
           if (entry.sub === 'new') touched.add(join(dir, 'new'));
           this.#ownEntries(dir)?.set(update.id, { sub: 'cur', name });
         });
-        return { id: update.id, ok: true };
+        outcomes.push({ id: update.id, ok: true });
       } catch (err) {
         const gone = err instanceof MessageError && err.code === 'MESSAGE_GONE';
-        return { id: update.id, ok: false, gone, message: (err as Error).message };
+        outcomes.push({ id: update.id, ok: false, gone, message: (err as Error).message });
       }
-    });
+    }
     await this.#syncDirs(touched);
     return outcomes;
   }
@@ -913,21 +922,21 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
     const touched = new Set<string>();
-    // Every removal is tried and settled before an error is thrown, so none is left running behind it.
-    const failures = await mapLimit(ids, RENAMES_AT_ONCE, async (id): Promise<unknown> => {
+    // Every removal is tried before an error is thrown. Synchronous, as the renames of setFlags are.
+    const failures: unknown[] = [];
+    for (const [i, id] of ids.entries()) {
+      if (i > 0 && i % RENAMES_PER_TURN === 0) await yieldTurn();
       try {
         await this.#withEntry(dir, id, async (entry) => {
-          await unlink(join(dir, entry.sub, entry.name));
+          unlinkSync(join(dir, entry.sub, entry.name));
           touched.add(join(dir, entry.sub));
           this.#ownEntries(dir)?.delete(id);
         });
-        return undefined;
       } catch (err) {
-        return err instanceof MessageError && err.code === 'MESSAGE_GONE' ? undefined : err;
+        if (!(err instanceof MessageError && err.code === 'MESSAGE_GONE')) failures.push(err);
       }
-    });
-    const failed = failures.find((err) => err !== undefined);
-    if (failed !== undefined) throw this.#folderError(path, dir, 'delete messages in', failed);
+    }
+    if (failures.length > 0) throw this.#folderError(path, dir, 'delete messages in', failures[0]);
     await this.#syncDirs(touched);
   }
 
@@ -1401,8 +1410,10 @@ async function exists(path: string): Promise<boolean> {
  * `follow` as `isMaildir` does for `cur/`; a folder directory itself is known to be no symlink.
  */
 async function statBig(path: string, follow = false): Promise<BigIntStats | undefined> {
+  // Synchronous, as every stat of a folder's directories: an asynchronous stat costs about ten times
+  // the CPU, in its round trip through libuv's thread pool, and a sync stats every folder.
   try {
-    return await (follow ? stat(path, { bigint: true }) : lstat(path, { bigint: true }));
+    return (follow ? statSync : lstatSync)(path, { bigint: true, throwIfNoEntry: false });
   } catch {
     return undefined;
   }
@@ -1418,10 +1429,15 @@ async function folderStats(
 
 async function isMaildir(dir: string): Promise<boolean> {
   try {
-    return (await stat(join(dir, 'cur'))).isDirectory();
+    return statSync(join(dir, 'cur'), { throwIfNoEntry: false })?.isDirectory() === true;
   } catch {
     return false;
   }
+}
+
+/** Lets the thread's event loop run (messages, timers) in the middle of a long synchronous batch. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function hasSubfolders(dir: string): Promise<boolean> {

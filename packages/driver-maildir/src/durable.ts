@@ -1,15 +1,17 @@
 import { closeSync, fsync, futimesSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-/** Makes a directory's entries (creations, renames, removals) durable. */
+/**
+ * Makes a directory's entries (creations, renames, removals) durable. Only the fsync waits on the disk
+ * and goes through libuv's thread pool; the open and close are synchronous (see {@link deliverBatch}).
+ */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

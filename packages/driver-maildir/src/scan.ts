@@ -1,4 +1,5 @@
-import { readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { statfsSync, statSync } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uniqueOf } from './filename.js';
 import { freshStampsProven } from './fresh-stamps.js';
@@ -50,7 +51,7 @@ async function fsTypeOf(dir: string): Promise<number | undefined> {
   if (known && now - known.at < FS_TYPE_TTL_MS) return known.type;
   let type: number;
   try {
-    type = (await statfs(dir)).type;
+    type = statfsSync(dir).type;
   } catch {
     // Not there (yet): asked again next time.
     return undefined;
@@ -74,7 +75,8 @@ interface DirStamp {
 
 async function dirStamp(dir: string): Promise<DirStamp | undefined> {
   try {
-    const s = await stat(dir, { bigint: true });
+    // Synchronous: see statBig in driver.ts.
+    const s = statSync(dir, { bigint: true });
     // Inode and birth time tell a directory made again apart from the old one (inodes are reused).
     return {
       value: `${s.ino}.${s.birthtimeNs}.${s.mtimeNs}`,
