@@ -32,11 +32,35 @@ function batch(count: number, size = 0, tag = 'm'): (MessageContent & { messageI
 }
 
 /** How many messages of `folder` carry this Message-ID, as another session sees it. */
+/**
+ * How many messages of `folder` carry `messageId`, by another client. A refusal says which command and
+ * what the server said (imapflow's own error says only "Command failed"). A folder deleted and made
+ * again by another session may still be refused for a moment while Dovecot closes the old one, under
+ * load: the SELECT is tried again for up to 2 s before that counts as a failure.
+ */
 async function countById(client: ImapFlow, folder: string, messageId: string): Promise<number> {
-  const lock = await client.getMailboxLock(folder);
+  const refused = (what: string, err: unknown) =>
+    new Error(
+      `${what} ${folder} refused: ${(err as { responseText?: string }).responseText ?? (err as Error).message}`,
+    );
+  let lock: Awaited<ReturnType<ImapFlow['getMailboxLock']>> | undefined;
+  for (const started = Date.now(); !lock; ) {
+    try {
+      lock = await client.getMailboxLock(folder);
+    } catch (err) {
+      if (Date.now() - started > 2000) throw refused('SELECT', err);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   try {
-    await client.noop();
-    const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
+    await client.noop().catch((err: unknown) => {
+      throw refused('NOOP on', err);
+    });
+    const found = await client
+      .search({ header: { 'message-id': messageId } }, { uid: true })
+      .catch((err: unknown) => {
+        throw refused('SEARCH in', err);
+      });
     return found ? found.length : 0;
   } finally {
     lock.release();

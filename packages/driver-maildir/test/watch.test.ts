@@ -173,14 +173,18 @@ describe.each(LAYOUTS)(
         }
       })();
       // Spread out (2 ms apart, ~0.5 s in all), as a batch from a real MDA would be.
+      const started = performance.now();
       await deliver(dir(['Lists', 'a']), 200, 'burst', 2);
+      const spread = performance.now() - started;
       // Every event of the burst reported: the last notice comes within the settle time.
       await new Promise((r) => setTimeout(r, 600));
       stop.abort();
       await collecting;
       expect((await readdir(join(dir(['Lists', 'a']), 'new'))).length).toBe(200);
       expect(notices.length).toBeGreaterThan(0);
-      expect(notices.length).toBeLessThanOrEqual(10);
+      // A few: one per gathering window (250 ms) the burst spans, and a loaded machine stretches the
+      // burst (3 s once in CI, 12 notices), so the bound grows with it. One notice per delivery is 200.
+      expect(notices.length).toBeLessThanOrEqual(Math.max(10, Math.ceil(spread / 250) + 2));
       for (const notice of notices) expect(notice).toEqual({ folders: [['Lists', 'a']], all: false });
     });
 
