@@ -269,6 +269,11 @@ export class SqliteState implements StateBackend {
       recordPair: db.prepare<[number, string, string, string]>(
         'INSERT OR REPLACE INTO message_pair (folder_pair, left_id, right_id, flags) VALUES (?, ?, ?, ?)',
       ),
+      // The same pair with new flags (a flag change recorded): only the row's own page changes, where
+      // REPLACE deletes and inserts it again, in the right-id index too, twice the pages to write.
+      updateFlags: db.prepare<[string, number, string, string]>(
+        'UPDATE message_pair SET flags = ? WHERE folder_pair = ? AND left_id = ? AND right_id = ?',
+      ),
       findLeft: db.prepare<[number, string], PairRow>(
         'SELECT left_id, right_id, flags FROM message_pair WHERE folder_pair = ? AND left_id = ?',
       ),
@@ -294,7 +299,11 @@ export class SqliteState implements StateBackend {
     this.#savepoint = db.transaction((work: () => void) => work());
     this.#record = db.transaction((key: string, pairs: readonly MessagePair[]) => {
       const id = this.#folderId(key, true)!;
-      for (const pair of pairs) stmts.recordPair.run(id, pair.left, pair.right, joinFlags(pair.flags));
+      for (const pair of pairs) {
+        const flags = joinFlags(pair.flags);
+        if (stmts.updateFlags.run(flags, id, pair.left, pair.right).changes === 0)
+          stmts.recordPair.run(id, pair.left, pair.right, flags);
+      }
     });
     this.#forget = db.transaction((id: number, side: Side, ids: readonly string[]) => {
       const stmt = side === 'left' ? stmts.forgetLeft : stmts.forgetRight;
