@@ -610,6 +610,35 @@ describe("the driver's marker after its writes", () => {
     expect((await state.loadMarker(folderKey(INBOX), 'left'))?.value).not.toContain('and our writes');
   });
 
+  it('is recorded for a side that listed its folder unchanged and was then written to', async () => {
+    const world = new World();
+    const { state, drivers } = world.parts();
+    // As a real driver does: the marker after our writes is the store's state once they are made.
+    const right = overriding<Driver>(drivers.right, {
+      markerAfterWrites: async (path: readonly string[], marker: { epoch: string; value: string }) => ({
+        epoch: marker.epoch,
+        value: String(world.stores.right.modseq(path)),
+      }),
+    });
+    const run = () =>
+      sync(
+        new Controller({ side: 'left', state, driver: drivers.left }),
+        new Controller({ side: 'right', state, driver: right }),
+      );
+    world.add('left', INBOX, ['\\Seen']);
+    await run();
+    expect((await run()).totals).toMatchObject({ copied: 0, errors: 0 });
+    // The right lists INBOX as the state has it, then receives a copy: its marker moves to after it.
+    world.add('left', INBOX, ['\\Flagged']);
+    expect((await run()).totals).toMatchObject({ copied: 1, errors: 0 });
+    expect((await state.loadMarker(folderKey(INBOX), 'right'))?.value).toBe(
+      String(world.stores.right.modseq(INBOX)),
+    );
+    // So the next sync finds it unchanged, and has nothing to do.
+    expect((await run()).totals).toMatchObject({ copied: 0, flagged: 0, errors: 0 });
+    expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
+  });
+
   it('is not asked for a folder whose writes failed, whose marker then stays unrecorded', async () => {
     const world = new World();
     world.add('left', INBOX, ['\\Seen']);

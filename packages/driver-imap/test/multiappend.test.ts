@@ -31,9 +31,8 @@ function batch(count: number, size = 0, tag = 'm'): (MessageContent & { messageI
   });
 }
 
-/** How many messages of `folder` carry this Message-ID, as another session sees it. */
 /**
- * How many messages of `folder` carry `messageId`, by another client. A refusal says which command and
+ * How many messages of `folder` carry `messageId`, as another session sees it. A refusal says which command and
  * what the server said (imapflow's own error says only "Command failed"). A folder deleted and made
  * again by another session may still be refused for a moment while Dovecot closes the old one, under
  * load: the SELECT is tried again for up to 2 s before that counts as a failure.

@@ -1138,7 +1138,7 @@ export class MaildirDriver implements Driver {
     let entries = this.#entries.get(dir);
     let fresh = false;
     if (!entries) {
-      // One read for all the writes that start at once (a batch runs 16), not one each.
+      // One read for all the calls that start at once (a description or a read runs 16), not one each.
       const loading = this.#loading.get(dir);
       if (loading) {
         // Begun before this call: not fresh for it, so a file missing there is looked for again.
