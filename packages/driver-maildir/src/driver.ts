@@ -13,6 +13,8 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
+// Lets the thread's event loop run (messages, timers) in the middle of a long synchronous batch.
+import { setImmediate } from 'node:timers/promises';
 import {
   type ChangeNotice,
   type Driver,
@@ -891,7 +893,7 @@ export class MaildirDriver implements Driver {
     // from the directories' fsync below, which stays asynchronous.
     const outcomes: FlagOutcome[] = [];
     for (const [i, update] of updates.entries()) {
-      if (i > 0 && i % RENAMES_PER_TURN === 0) await yieldTurn();
+      if (i > 0 && i % RENAMES_PER_TURN === 0) await setImmediate();
       const refused = normalizeFlags(update.add).find((f) => full.has(f.toLowerCase()));
       if (refused) {
         outcomes.push({ id: update.id, ok: false, gone: false, message: this.#keywordLimit(path, refused) });
@@ -925,7 +927,7 @@ export class MaildirDriver implements Driver {
     // Every removal is tried before an error is thrown. Synchronous, as the renames of setFlags are.
     const failures: unknown[] = [];
     for (const [i, id] of ids.entries()) {
-      if (i > 0 && i % RENAMES_PER_TURN === 0) await yieldTurn();
+      if (i > 0 && i % RENAMES_PER_TURN === 0) await setImmediate();
       try {
         await this.#withEntry(dir, id, async (entry) => {
           unlinkSync(join(dir, entry.sub, entry.name));
@@ -1433,11 +1435,6 @@ async function isMaildir(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Lets the thread's event loop run (messages, timers) in the middle of a long synchronous batch. */
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function hasSubfolders(dir: string): Promise<boolean> {
