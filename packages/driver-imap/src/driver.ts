@@ -41,6 +41,7 @@ import {
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
 import { type FetchedRow, fetchBodies } from './fetch-bodies.js';
+import { type FetchRow, item, uidFetch } from './fetch-rows.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import {
   appendChunks,
@@ -864,10 +865,11 @@ export class ImapDriver implements Driver {
         const exists = (mailbox || { exists: 0 }).exists;
         if (exists === 0) return { kind: 'full', marker, messages: [] };
         // One FETCH for the whole folder, streamed: no round trip per message.
-        const query = { uid: true, flags: true, size: true, internalDate: request.dates === true };
         const listed = new Map<number, ListedMessage>();
         const problems: MessageProblem[] = [];
-        for await (const msg of this.#client.fetch('1:*', query)) this.#take(path, msg, listed, problems);
+        await uidFetch(this.#client, '1:*', listingItems(request.dates === true), undefined, (row) =>
+          this.#take(path, row, listed, problems),
+        );
         // imapflow skips a FETCH line it cannot parse (a malformed flag list), without a word: the
         // message would be missing, and a missing message reads as deleted. A server can also answer
         // for UIDs it does not have. So the count is checked against EXISTS, and on a mismatch SEARCH
@@ -917,10 +919,10 @@ export class ImapDriver implements Driver {
     };
     client.on('expunge', onExpunge);
     try {
-      const query = { uid: true, flags: true, size: true, internalDate: dates };
-      for await (const msg of client.fetch('1:*', query, { uid: true, changedSince: since })) {
-        this.#take(path, msg, listed, problems);
-      }
+      const modifiers = [item('CHANGEDSINCE'), item(since.toString()), item('VANISHED')];
+      await uidFetch(client, '1:*', listingItems(dates), modifiers, (row) =>
+        this.#take(path, row, listed, problems),
+      );
     } finally {
       client.off('expunge', onExpunge);
     }
@@ -945,12 +947,12 @@ export class ImapDriver implements Driver {
    */
   #take(
     path: FolderPath,
-    msg: { uid: number; flags?: Set<string>; size?: number; internalDate?: Date | string },
+    msg: FetchRow,
     listed: Map<number, ListedMessage>,
     problems: MessageProblem[],
   ): void {
-    if (!Number.isSafeInteger(msg.uid) || msg.uid <= 0 || listed.has(msg.uid) || !msg.flags) return;
-    listed.set(msg.uid, listedOf(msg));
+    if (msg.uid === undefined || listed.has(msg.uid) || !msg.flags) return;
+    listed.set(msg.uid, listedOf(msg.uid, msg));
     const dropped = unstorableKeywords(msg.flags);
     if (dropped.length > 0) {
       problems.push({
@@ -985,7 +987,7 @@ export class ImapDriver implements Driver {
       { uid: true },
     )) {
       if (asked.has(msg.uid) && !found.has(msg.uid))
-        found.set(msg.uid, listedOf({ ...msg, flags: new Set() }));
+        found.set(msg.uid, listedOf(msg.uid, { ...msg, flags: new Set() }));
     }
     const flags = new Map<number, string[]>(uids.map((uid) => [uid, []]));
     const searchFlag = async (flag: string, query: Record<string, unknown>) => {
@@ -1946,20 +1948,27 @@ function contentOf(msg: FetchedRow): MessageContent {
 }
 
 /** A listed message from a FETCH of UID, FLAGS, RFC822.SIZE and, when asked, INTERNALDATE. */
-function listedOf(msg: {
-  uid: number;
-  flags?: Set<string>;
-  size?: number;
-  internalDate?: Date | string;
-}): ListedMessage {
+function listedOf(
+  uid: number,
+  msg: {
+    flags?: Set<string>;
+    size?: number;
+    internalDate?: Date | string;
+  },
+): ListedMessage {
   const listed: ListedMessage = {
-    id: String(msg.uid),
+    id: String(uid),
     flags: normalizeFlags(msg.flags ?? []),
     size: msg.size ?? 0,
   };
   const date = msOf(msg.internalDate);
   if (date !== undefined) listed.date = date;
   return listed;
+}
+
+/** What a listing asks of every message (fetch-rows.ts reads the answer). */
+function listingItems(dates: boolean): unknown[] {
+  return [item('UID'), item('FLAGS'), item('RFC822.SIZE'), ...(dates ? [item('INTERNALDATE')] : [])];
 }
 
 /** An INTERNALDATE as ms since the epoch; undefined for none, or for one the server garbled. */

@@ -144,7 +144,7 @@ describe('round trips', () => {
     const listing = fullOf(await driver.listMessages(['Many'], {}));
     expect(listing.messages).toHaveLength(300);
     // STATUS for the marker, SELECT (imapflow LISTs the folder first), and one FETCH for all messages.
-    expect(proxy.commands().filter((c) => c !== 'LIST')).toEqual(['STATUS', 'SELECT', 'FETCH']);
+    expect(proxy.commands().filter((c) => c !== 'LIST')).toEqual(['STATUS', 'SELECT', 'UID FETCH']);
 
     proxy.record(true);
     const described = await driver.describeMessages(['Many'], ids);

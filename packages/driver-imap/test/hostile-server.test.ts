@@ -221,33 +221,36 @@ describe('a server that stops answering (issue 15, item 3)', () => {
   );
 
   it.each([
-    ['LIST', (d: ImapDriver) => d.listFolders()],
-    ['STATUS', (d: ImapDriver) => d.listMessages(['Work'], {})],
-    ['SELECT', (d: ImapDriver) => d.listMessages(['Work'], {})],
-    ['FETCH', (d: ImapDriver) => d.listMessages(['Work'], {})],
-    ['UID FETCH', (d: ImapDriver) => d.readMessages(['Work'], ['1'])],
-    ['APPEND', (d: ImapDriver) => d.appendMessages(['Work'], [{ body: mail(9), flags: [] }])],
-  ] as const)('at %s: fails within the timeout, naming account, folder and command', async (stage, call) => {
-    const server = await serve();
-    server.add('Work', mail(1));
-    const driver = await connect(server, { timeoutMs });
-    if (stage === 'UID FETCH') await driver.listMessages(['Work'], {});
-    server.script = (cmd) => (cmd.name === stage ? { stall: true } : undefined);
-    const started = Date.now();
-    const result = await (call(driver) as Promise<unknown>).catch((err: unknown) => err);
-    expect(Date.now() - started).toBeLessThan(timeoutMs * 3);
-    if (stage === 'APPEND') {
-      // A batch write reports its messages rather than throwing: this one is not confirmed.
-      expect(result).toMatchObject([{ ok: false, code: 'SERVER_STALLED' }]);
-      expect((result as { message: string }[])[0]?.message).toMatch(/APPEND .*Work/);
-      return;
-    }
-    expect(result).toMatchObject({ name: 'StoreError', code: 'SERVER_STALLED' });
-    const message = (result as Error).message;
-    expect(message).toContain('account user');
-    expect(message).toContain(stage.replace('UID ', ''));
-    if (stage !== 'LIST') expect(message).toContain('Work');
-  });
+    ['LIST', 'LIST', (d: ImapDriver) => d.listFolders()],
+    ['STATUS', 'STATUS', (d: ImapDriver) => d.listMessages(['Work'], {})],
+    ['SELECT', 'SELECT', (d: ImapDriver) => d.listMessages(['Work'], {})],
+    ['UID FETCH (the listing)', 'UID FETCH', (d: ImapDriver) => d.listMessages(['Work'], {})],
+    ['UID FETCH (a body)', 'UID FETCH', (d: ImapDriver) => d.readMessages(['Work'], ['1'])],
+    ['APPEND', 'APPEND', (d: ImapDriver) => d.appendMessages(['Work'], [{ body: mail(9), flags: [] }])],
+  ] as const)(
+    'at %s: fails within the timeout, naming account, folder and command',
+    async (label, stage, call) => {
+      const server = await serve();
+      server.add('Work', mail(1));
+      const driver = await connect(server, { timeoutMs });
+      if (label === 'UID FETCH (a body)') await driver.listMessages(['Work'], {});
+      server.script = (cmd) => (cmd.name === stage ? { stall: true } : undefined);
+      const started = Date.now();
+      const result = await (call(driver) as Promise<unknown>).catch((err: unknown) => err);
+      expect(Date.now() - started).toBeLessThan(timeoutMs * 3);
+      if (stage === 'APPEND') {
+        // A batch write reports its messages rather than throwing: this one is not confirmed.
+        expect(result).toMatchObject([{ ok: false, code: 'SERVER_STALLED' }]);
+        expect((result as { message: string }[])[0]?.message).toMatch(/APPEND .*Work/);
+        return;
+      }
+      expect(result).toMatchObject({ name: 'StoreError', code: 'SERVER_STALLED' });
+      const message = (result as Error).message;
+      expect(message).toContain('account user');
+      expect(message).toContain(stage.replace('UID ', ''));
+      if (stage !== 'LIST') expect(message).toContain('Work');
+    },
+  );
 
   it('interrupt() ends a call waiting on a silent server at once, and refuses every later one', async () => {
     const server = await serve();
@@ -305,7 +308,7 @@ describe('odd answers from the server', () => {
     const server = await serve();
     for (let i = 1; i <= 3; i++) server.add('INBOX', mail(i));
     server.script = (cmd, answer) => {
-      if (cmd.name !== 'FETCH' || /BODY/.test(cmd.args)) return undefined;
+      if (cmd.name !== 'UID FETCH' || /BODY/.test(cmd.args)) return undefined;
       const parts = fetchLines(answer());
       const tagged = parts.pop()!;
       const phantom = Buffer.from('* 4 FETCH (UID 77 FLAGS (\\Seen) RFC822.SIZE 100)\r\n');
