@@ -1243,7 +1243,20 @@ export class ImapDriver implements Driver {
     this.#appendCursors.delete(name);
     let start: { epoch: string; uidNext: number };
     if (known) start = known;
-    else {
+    else if (!this.#client.mailbox || this.#client.mailbox.path !== name) {
+      // Selected for the batch, its SELECT answering UIDVALIDITY and UIDNEXT as a STATUS would: the
+      // pool then lends the folder's next batches this session, where the append cursor holds and no
+      // STATUS is asked. Left unselected, each batch went to whichever session was free, and its STATUS
+      // of a folder another session had just appended to made Dovecot read the folder's directory
+      // again, all of it, batch after batch (an IMAP→IMAP first sync of 30,000 messages: 2× the
+      // server CPU of a client appending on one session).
+      start = await this.#run(path, () =>
+        this.#withFolder(path, name, async () => {
+          const mailbox = this.#client.mailbox || undefined;
+          return { epoch: String(mailbox?.uidValidity), uidNext: Number(mailbox?.uidNext ?? 1) };
+        }),
+      );
+    } else {
       const status = await this.#run(path, () => this.#status(path, name));
       start = { epoch: String(status.uidValidity), uidNext: status.uidNext ?? 1 };
     }

@@ -195,13 +195,14 @@ describe('ImapDriver.renameFolder when the connection drops (FaultProxy)', () =>
   });
 
   async function prepared() {
-    const driver = await driverFor({
-      ...(await plainAccount(proxy.port)),
-      reconnect: { initialDelayMs: 20 },
-    });
-    await driver.createFolder(['Cut']);
-    await appendBig(driver, ['Cut'], ['x']);
-    // Nothing selected: the next bytes up are the RENAME, and the next ones down its answer.
+    const account = await plainAccount(proxy.port);
+    // Filled by a driver of its own: appending selects the folder, and the driver under test must have
+    // nothing selected, so that the next bytes up are the RENAME and the next ones down its answer.
+    const filler = await driverFor({ ...account, port: dovecot().port });
+    await filler.createFolder(['Cut']);
+    await appendBig(filler, ['Cut'], ['x']);
+    await filler.close();
+    const driver = await driverFor({ ...account, reconnect: { initialDelayMs: 20 } });
     await driver.listFolders();
     return driver;
   }
