@@ -1250,16 +1250,19 @@ export class ImapDriver implements Driver {
       // of a folder another session had just appended to made Dovecot read the folder's directory
       // again, all of it, batch after batch (an IMAP→IMAP first sync of 30,000 messages: 2× the
       // server CPU of a client appending on one session).
-      start = await this.#run(path, () =>
+      const before = this.#client.mailbox || undefined;
+      const selected = await this.#run(path, () =>
         this.#withFolder(path, name, async () => {
+          // Only a SELECT sent now says what UIDNEXT is: imapflow sends none for a folder it has
+          // selected already under the name it normalizes ours to (a namespace prefix), and its
+          // mailbox object then holds the UIDNEXT of an older SELECT. A SELECT makes a new one.
           const mailbox = this.#client.mailbox || undefined;
-          return { epoch: String(mailbox?.uidValidity), uidNext: Number(mailbox?.uidNext ?? 1) };
+          if (!mailbox || mailbox === before || mailbox.uidValidity === undefined) return undefined;
+          return { epoch: String(mailbox.uidValidity), uidNext: Number(mailbox.uidNext ?? 1) };
         }),
       );
-    } else {
-      const status = await this.#run(path, () => this.#status(path, name));
-      start = { epoch: String(status.uidValidity), uidNext: status.uidNext ?? 1 };
-    }
+      start = selected ?? (await this.#statusStart(path, name));
+    } else start = await this.#statusStart(path, name);
     const epoch = start.epoch;
     const listed = this.#epochs.get(name);
     // Ids are returned: a batch for a folder whose epoch moved since its listing must not start.
@@ -1332,6 +1335,12 @@ export class ImapDriver implements Driver {
     const mailbox = client.mailbox;
     if (!mailbox || mailbox.path !== name || String(mailbox.uidValidity) !== cursor.epoch) return undefined;
     return cursor;
+  }
+
+  /** Where an append batch starts, from STATUS (after a NOOP when the folder is selected here). */
+  async #statusStart(path: FolderPath, name: string): Promise<{ epoch: string; uidNext: number }> {
+    const status = await this.#run(path, () => this.#status(path, name));
+    return { epoch: String(status.uidValidity), uidNext: status.uidNext ?? 1 };
   }
 
   /** Keeps the cursor after a batch every message of which the server confirmed by APPENDUID. */
