@@ -42,6 +42,7 @@ import {
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
 import { type FetchedRow, fetchBodies } from './fetch-bodies.js';
 import { type FetchRow, item, uidFetch } from './fetch-rows.js';
+import type { Attribute } from './imapflow-internals.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import {
   appendChunks,
@@ -1989,7 +1990,7 @@ function listedOf(
 }
 
 /** What a listing asks of every message (fetch-rows.ts reads the answer). */
-function listingItems(dates: boolean): unknown[] {
+function listingItems(dates: boolean): Attribute[] {
   return [item('UID'), item('FLAGS'), item('RFC822.SIZE'), ...(dates ? [item('INTERNALDATE')] : [])];
 }
 

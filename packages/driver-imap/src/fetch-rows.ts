@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { type Attribute, execOf, type Untagged } from './imapflow-internals.js';
 
 /**
  * `UID FETCH set (items) [(modifiers)]` through imapflow's internal `exec`, each answer row read in one
@@ -14,12 +15,6 @@ import type { ImapFlow } from 'imapflow';
  * and tokenizes the answer and keeps the session's state (an untagged EXPUNGE or VANISHED meanwhile
  * updates it and is emitted as usual); only this command's FETCH rows come here.
  */
-
-/** imapflow's parsed form of a token of a server's answer (internal: `untagged.attributes`). */
-type Attribute = { type?: string; value?: unknown; section?: unknown } | Attribute[] | null | undefined;
-type Untagged = { attributes?: Attribute[] };
-type ExecOptions = { untagged?: Record<string, (untagged: Untagged) => unknown> };
-type Exec = (command: string, attributes: unknown[], options?: ExecOptions) => Promise<{ next(): void }>;
 
 /** What one `* n FETCH (…)` said, as far as the driver reads it; absent when not sent or unusable. */
 export interface FetchRow {
@@ -46,12 +41,12 @@ export const wholeBody = { type: 'ATOM', value: 'BODY.PEEK', section: [] };
 export async function uidFetch(
   client: ImapFlow,
   uids: string,
-  items: readonly unknown[],
-  modifiers: readonly unknown[] | undefined,
+  items: readonly Attribute[],
+  modifiers: readonly Attribute[] | undefined,
   take: (row: FetchRow) => void,
 ): Promise<void> {
-  const exec = (client as unknown as { exec: Exec }).exec.bind(client);
-  const attributes: unknown[] = [{ type: 'SEQUENCE', value: uids }, [...items]];
+  const exec = execOf(client);
+  const attributes: Attribute[] = [{ type: 'SEQUENCE', value: uids }, [...items]];
   if (modifiers?.length) attributes.push([...modifiers]);
   for (let attempt = 1; ; attempt++) {
     try {

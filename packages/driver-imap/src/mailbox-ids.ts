@@ -1,14 +1,8 @@
 import type { ImapFlow, ListResponse, StatusQuery } from 'imapflow';
+import type { Attribute, Exec, Untagged } from './imapflow-internals.js';
 
 /** RFC 8474 `objectid`: 1 to 255 of letters, digits, `_` and `-`. */
 const OBJECTID = /^[A-Za-z0-9_-]{1,255}$/;
-
-/** imapflow's parsed form of a token in a server's answer (internal: `untagged.attributes`). */
-type Attribute = { type?: string; value?: unknown } | Attribute[] | null | undefined;
-
-type Untagged = { attributes?: Attribute[] };
-type ExecOptions = { untagged?: Record<string, ((untagged: Untagged) => unknown) | undefined> };
-type Exec = (command: string, attributes: Attribute[], options?: ExecOptions) => Promise<unknown>;
 
 /** What a LIST with MAILBOXID gives: imapflow's listing, and the folders' ids by name as listed. */
 export interface ListedWithIds {

@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import type { Attribute, Exec, TaggedAnswer } from './imapflow-internals.js';
 
 /**
  * MULTIAPPEND (RFC 3502): several messages stored by one APPEND command, as one transaction.
@@ -109,13 +110,6 @@ export function imapDateTime(ms: number): string {
   const two = (n: number) => String(n).padStart(2, '0');
   return `${two(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }
-
-type Attribute = { type: string; value: unknown; isLiteral8?: boolean } | Attribute[];
-interface TaggedAnswer {
-  response?: { attributes?: { section?: { value?: unknown }[] }[] };
-  next(): void;
-}
-type Exec = (command: string, attributes: Attribute[]) => Promise<TaggedAnswer>;
 
 /** The parts of imapflow 2.10's connection the LITERAL+ writer below takes over for one command. */
 interface Internals {

@@ -8,6 +8,7 @@ import {
 } from '@twinbox/core';
 import type { ImapFlow } from 'imapflow';
 import { serverAnswered } from './errors.js';
+import { execOf, untaggedHandlersOf } from './imapflow-internals.js';
 import { pathOfListedName } from './names.js';
 
 /**
@@ -256,9 +257,6 @@ export function folderOfStatus(attributes: unknown, delimiter: string, utf8: boo
   return typeof path === 'string' ? 'all' : path;
 }
 
-/** imapflow's internal per-connection table of handlers for unsolicited responses. */
-type UntaggedHandlers = Record<string, ((untagged: { attributes?: unknown }) => void) | null>;
-
 /** What a watch connection does once logged in, and where the changes it sees go. */
 type Setup = (client: ImapFlow, queue: NoticeQueue) => Promise<void>;
 
@@ -270,7 +268,7 @@ type Setup = (client: ImapFlow, queue: NoticeQueue) => Promise<void>;
  */
 function notifySetup(deps: WatchDeps): Setup {
   return async (client, queue) => {
-    const handlers = (client as unknown as { untaggedHandlers: UntaggedHandlers }).untaggedHandlers;
+    const handlers = untaggedHandlersOf(client);
     handlers.STATUS = (untagged) => {
       const path = folderOfStatus(untagged.attributes, deps.delimiter, deps.utf8Names(client));
       if (path === 'all') queue.changedAll();
@@ -280,7 +278,7 @@ function notifySetup(deps: WatchDeps): Setup {
     listenSelected(client, queue, ['INBOX']);
     await client.mailboxOpen('INBOX', { readOnly: true });
     const atoms = (...values: string[]) => values.map((value) => ({ type: 'ATOM', value }));
-    const exec = (client as unknown as { exec: ImapExec }).exec.bind(client);
+    const exec = execOf(client);
     const response = await exec('NOTIFY', [
       ...atoms('SET'),
       [...atoms('selected'), atoms('MessageNew', 'MessageExpunge', 'FlagChange')],
@@ -289,8 +287,6 @@ function notifySetup(deps: WatchDeps): Setup {
     response.next();
   };
 }
-
-type ImapExec = (command: string, attributes: unknown[]) => Promise<{ next(): void }>;
 
 /**
  * The folder an IDLE connection watches. Mutable, because a rename through the driver moves it
