@@ -33,9 +33,18 @@
 // A Markdown table on stdout, progress on stderr, every run in a JSON file (--out).
 //
 //   node bench/daemon.mjs [--limit N] [--repeat 10] [--runs 10] [--scenarios noop,server-batch,push,imap-push]
-//     [--workers threads|inline] [--concurrency N] [--dir /tmp] [--out results.json] [--cpu-prof dir]
+//     [--workers threads|inline] [--concurrency N] [--warm 1] [--ab-connections N] [--dir /tmp] [--out results.json]
+//     [--cpu-prof dir]
 // --concurrency N writes `concurrency = N` (folders synced at once) into every Twinbox config; without
 // it the config's default applies.
+// --warm N runs each tool N times before the timed repetitions of noop and server-batch, untimed (for
+// server-batch each on a batch of its own): 1 by default. A twinboxd just started still pays V8's
+// compiling in its first syncs (in most runs its sync of the batch fell from 100-140 ms in the first
+// two to 60-80 ms from the fourth or fifth on: bench/README.md, session 15); a daemon that has been
+// running has paid it.
+// --ab-connections N adds to server-batch a second twinboxd on a user of its own whose account has
+// `connections = N` (IMAP sessions a sync may use; the default is 4), interleaved with the first: the
+// two differ in that setting only, and share the run's load.
 // --cpu-prof writes a V8 CPU profile of each twinboxd thread into dir (open it in Chrome's DevTools).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,6 +70,8 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: SCENARIOS.join(',') },
     workers: { type: 'string', default: 'threads' },
     concurrency: { type: 'string' },
+    warm: { type: 'string', default: '1' },
+    'ab-connections': { type: 'string' },
     dir: { type: 'string' },
     out: { type: 'string' },
     'cpu-prof': { type: 'string' },
@@ -71,6 +82,9 @@ for (const s of scenarios)
   if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS})`);
 const repeat = Math.max(1, Number(values.repeat));
 const latencyRuns = Math.max(1, Number(values.runs));
+const warm = Number(values.warm);
+if (!(Number.isInteger(warm) && warm >= 0))
+  throw new Error(`--warm takes a whole number, not ${values.warm}.`);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const twinboxBin = join(root, 'apps/cli/dist/bin.js');
 const twinboxdBin = join(root, 'apps/daemon/dist/bin.js');
@@ -80,6 +94,13 @@ for (const bin of [twinboxBin, twinboxdBin])
 const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
 if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16))
   throw new Error(`--concurrency takes a whole number from 1 to 16, not ${values.concurrency}.`);
+const abConnections = values['ab-connections'] === undefined ? undefined : Number(values['ab-connections']);
+if (
+  abConnections !== undefined &&
+  !(Number.isInteger(abConnections) && abConnections >= 1 && abConnections <= 16)
+)
+  throw new Error(`--ab-connections takes a whole number from 1 to 16, not ${values['ab-connections']}.`);
+const abTool = `twinbox via twinboxd, connections = ${abConnections}`;
 const catalogue = tools({ twinboxBin, workers: values.workers, fullPass: 86_400, concurrency });
 for (const name of ['mbsync', 'interimap'])
   if (!catalogue[name].version)
@@ -169,7 +190,15 @@ async function main(fx) {
   // Users copied from the seed before anyone logs in to them; IMAP targets and the bare watcher's
   // user start empty.
   const users = {};
-  for (const name of ['push', 'batch', 'nodaemon', 'mbsync', 'tb-a', 'ii-a']) {
+  for (const name of [
+    'push',
+    'batch',
+    'nodaemon',
+    'mbsync',
+    'tb-a',
+    'ii-a',
+    ...(abConnections ? ['batch-ab'] : []),
+  ]) {
     users[name] = await newUser(fx.info, name);
     resetFromSeed(fx.info, name);
   }
@@ -284,9 +313,16 @@ async function main(fx) {
     return run;
   }
 
-  /** Each tool once, untimed (Node's compile cache, the daemon's first request), then interleaved. */
+  /**
+   * Each tool --warm times, untimed (Node's compile cache, the daemon's first requests and V8's
+   * compiling in it), each on a change of its own, then the repetitions interleaved.
+   */
   async function interleave(scenario, list, prepare) {
-    for (const t of list) await timed(t, 'warm-up', 0);
+    for (let w = 0; w < warm; w++)
+      for (const t of list) {
+        await prepare(t, `warm-up ${w}`);
+        await timed(t, 'warm-up', w);
+      }
     for (let rep = 0; rep < repeat; rep++)
       for (let i = 0; i < list.length; i++) {
         const t = list[(i + rep) % list.length];
@@ -337,6 +373,16 @@ async function main(fx) {
         noopTools[1],
         noopTools[2],
       ];
+      let daemonAb;
+      if (abConnections) {
+        const ab = setup('twinbox', 'maildir', 'batch-ab', {
+          far: users['batch-ab'],
+          push: false,
+          connections: abConnections,
+        });
+        daemonAb = await startDaemon(`batch, connections = ${abConnections}`, ab);
+        batchTools.push({ tool: abTool, setup: ab, command: ab.command, daemon: daemonAb });
+      }
       await interleave('server-batch', batchTools, async (t, rep) => {
         const counts = await serverBatch(account(t.setup.far), `server ${rep}`);
         return { expected: snapshot(serverMaildir(t.setup.far)), batch: counts };
@@ -345,6 +391,7 @@ async function main(fx) {
         `twinboxd (batch) resident memory after the batch runs: ${rssMb(daemonB.pid).toFixed(0)} MB`,
       );
       await stopDaemon(daemonB, 'batch');
+      if (daemonAb) await stopDaemon(daemonAb, `batch, connections = ${abConnections}`);
     }
   }
 
@@ -480,7 +527,7 @@ function report() {
   const timedRuns = runs.filter((r) => r.scenario !== 'warm-up');
   if (timedRuns.length) {
     lines.push(
-      `Sync on request, ${repeat} repetitions interleaved: wall ms from the command's start to its end, a new process each time.`,
+      `Sync on request, ${repeat} repetitions interleaved, after ${warm} untimed per tool: wall ms from the command's start to its end, a new process each time.`,
       '',
       "| scenario | tool | correct | wall ms, median [min–max] | of which twinboxd's sync, ms | CPU ms of the command, user + sys | CPU ms of twinboxd | server CPU ms | peak RSS MB of the command | Twinbox / mbsync, wall |",
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -488,7 +535,7 @@ function report() {
     for (const scenario of ['noop', 'server-batch']) {
       const of = (tool) => timedRuns.filter((r) => r.scenario === scenario && r.tool === tool);
       const mb = of('mbsync').filter((r) => r.ok);
-      for (const tool of ['twinbox via twinboxd', 'twinbox --no-daemon', 'mbsync']) {
+      for (const tool of ['twinbox via twinboxd', abTool, 'twinbox --no-daemon', 'mbsync']) {
         const all = of(tool);
         if (!all.length) continue;
         const good = all.filter((r) => r.ok);

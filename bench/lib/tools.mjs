@@ -63,7 +63,8 @@ ${extra}`;
  * which forgets the tool's local state (for a first sync). Absent when the tool cannot do that kind.
  * For twinboxd (daemon.mjs): `fullPass` sets the daemon's seconds between full passes, and `push:
  * false` to Twinbox's `maildir` gives its server account no watch connection (`watch-connections =
- * 0`: the daemon then syncs it only when asked or on a full pass). `concurrency`, when given, is
+ * 0`: the daemon then syncs it only when asked or on a full pass), and `connections: N` writes the
+ * account's `connections` (IMAP sessions a sync may use; else the config's default). `concurrency`, when given, is
  * written into Twinbox's config (folders synced at once); otherwise the config's default applies; so is
  * `workers` (threads, inline, auto).
  */
@@ -82,11 +83,11 @@ export function tools({ twinboxBin, workers, fullPass, concurrency }) {
         ]
           .filter(Boolean)
           .join(' @ ') || undefined,
-      maildir({ dir, port, caFile, far, maildir, push = true }) {
+      maildir({ dir, port, caFile, far, maildir, push = true, connections }) {
         const cfg = join(dir, 'twinbox.toml');
         writeFileSync(
           cfg,
-          `${workersLine}${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, push ? '' : 'watch-connections = 0\n')}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
+          `${workersLine}${folders}${daemon}[state]\ndir = "${join(dir, 'state')}"\n${imapAccount('far', port, caFile, far, `${push ? '' : 'watch-connections = 0\n'}${connections === undefined ? '' : `connections = ${connections}\n`}`)}[accounts.near]\ntype = "maildir"\npath = "${maildir}"\n[pairs.mail]\nleft = "far"\nright = "near"\n`,
         );
         return {
           command: [process.execPath, [twinboxBin, '-q', '-c', cfg, 'sync']],
