@@ -41,7 +41,7 @@ import {
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
 import { type FetchedRow, fetchBodies } from './fetch-bodies.js';
-import { type FetchRow, item, type UntaggedTally, uidFetch } from './fetch-rows.js';
+import { type FetchRow, item, uidFetch } from './fetch-rows.js';
 import type { Attribute } from './imapflow-internals.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import {
@@ -918,34 +918,22 @@ export class ImapDriver implements Driver {
       if (event.vanished && event.uid !== undefined && event.path === selected)
         vanished.add(String(event.uid));
     };
-    const tally: UntaggedTally = { lines: 0, untagged: 0, vanished: 0 };
     client.on('expunge', onExpunge);
     try {
       const modifiers = [item('CHANGEDSINCE'), item(since.toString()), item('VANISHED')];
-      await uidFetch(
-        client,
-        '1:*',
-        listingItems(dates),
-        modifiers,
-        (row) => this.#take(path, row, listed, problems),
-        tally,
+      await uidFetch(client, '1:*', listingItems(dates), modifiers, (row) =>
+        this.#take(path, row, listed, problems),
       );
     } finally {
       client.off('expunge', onExpunge);
     }
-    // A changed message whose FETCH line imapflow could not parse, or that had no handler (a message
-    // number that is not a number), is skipped without a word in any log, and the marker would move
-    // past its change for good. So the answer's untagged lines were counted as they came, before
-    // imapflow read them: when every one but VANISHED became a message listed here, the answer was read
-    // whole. Anything else (a line dropped, a row without a UID or FLAGS, a UID twice, a word on
-    // something else, mail arriving meanwhile, or a count that saw not even the completion) and SEARCH
-    // MODSEQ names every message changed since, to find any left out.
-    const whole = tally.lines > tally.untagged && tally.untagged - tally.vanished === listed.size;
-    if (!whole) {
-      const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
-      const missing = (changedUids || []).filter((uid) => !listed.has(uid));
-      if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
-    }
+    // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
+    // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
+    // Always: imapflow drops some lines without a word in any log (an untagged line whose number is not
+    // a number finds no handler), so nothing short of asking tells a whole answer from one with a gap.
+    const changedUids = await client.search({ modseq: since + 1n }, { uid: true });
+    const missing = (changedUids || []).filter((uid) => !listed.has(uid));
+    if (missing.length > 0) await this.#recover(path, missing, dates, listed, problems);
     const changed = [...listed.values()];
     for (const m of changed) vanished.delete(m.id);
     return { changed, vanished: [...vanished], ...(problems.length ? { problems } : {}) };

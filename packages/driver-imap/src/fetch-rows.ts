@@ -1,11 +1,5 @@
 import type { ImapFlow } from 'imapflow';
-import {
-  type Attribute,
-  type ExecOptions,
-  execOf,
-  type Untagged,
-  watchRawLines,
-} from './imapflow-internals.js';
+import { type Attribute, execOf, type Untagged } from './imapflow-internals.js';
 
 /**
  * `UID FETCH set (items) [(modifiers)]` through imapflow's internal `exec`, each answer row read in one
@@ -40,23 +34,9 @@ export const item = (value: string) => ({ type: 'ATOM', value });
 export const wholeBody = { type: 'ATOM', value: 'BODY.PEEK', section: [] };
 
 /**
- * What the server sent while a FETCH ran, counted as it came in and before imapflow parsed it: every
- * line (the tagged completion too), the untagged ones, and among those the `VANISHED` ones. A caller
- * that knows how many of the others became rows it could use can tell an answer it read whole from one
- * with a line imapflow dropped. `lines` above `untagged` shows the count is live: the completion was
- * seen, so a hook that stopped working (imapflow's internals changed) never reads as "nothing dropped".
- */
-export interface UntaggedTally {
-  lines: number;
-  untagged: number;
-  vanished: number;
-}
-
-/**
  * Sends `UID FETCH uids (items) [(modifiers)]` on the selected folder and calls `take` with each row,
  * in the order the server sends them. Resolves when the server answered OK; rejects with imapflow's
- * error when it answered NO or BAD, or when the connection failed. With `tally`, counts the untagged
- * lines of the answer into it (of every attempt, when a throttled one is sent again).
+ * error when it answered NO or BAD, or when the connection failed.
  */
 export async function uidFetch(
   client: ImapFlow,
@@ -64,23 +44,20 @@ export async function uidFetch(
   items: readonly Attribute[],
   modifiers: readonly Attribute[] | undefined,
   take: (row: FetchRow) => void,
-  tally?: UntaggedTally,
 ): Promise<void> {
   const exec = execOf(client);
   const attributes: Attribute[] = [{ type: 'SEQUENCE', value: uids }, [...items]];
   if (modifiers?.length) attributes.push([...modifiers]);
   for (let attempt = 1; ; attempt++) {
-    const options: ExecOptions = {
-      untagged: {
-        FETCH: (untagged) => {
-          const row = rowOf(untagged);
-          if (row) take(row);
-        },
-      },
-    };
-    const unwatch = tally ? watchRawLines(client, options, (line) => count(tally, line)) : undefined;
     try {
-      const answer = await exec('UID FETCH', attributes, options);
+      const answer = await exec('UID FETCH', attributes, {
+        untagged: {
+          FETCH: (untagged) => {
+            const row = rowOf(untagged);
+            if (row) take(row);
+          },
+        },
+      });
       answer.next();
       return;
     } catch (err) {
@@ -96,24 +73,8 @@ export async function uidFetch(
       const backoff = Math.min(1000 * 2 ** (attempt - 1), 30_000);
       const delay = Math.max(throttleReset ?? 0, backoff) - (throttleWaited ?? 0);
       if (await throttleWait(client, delay)) throw err;
-    } finally {
-      unwatch?.();
     }
   }
-}
-
-const VANISHED = Buffer.from('* VANISHED ');
-
-function count(tally: UntaggedTally, line: Buffer): void {
-  tally.lines++;
-  if (line[0] !== 0x2a || line[1] !== 0x20) return;
-  tally.untagged++;
-  const head = line.subarray(0, VANISHED.length);
-  if (
-    head.length === VANISHED.length &&
-    head.toString('latin1').toUpperCase() === VANISHED.toString('latin1')
-  )
-    tally.vanished++;
 }
 
 /** How often a throttled FETCH is sent in all. */

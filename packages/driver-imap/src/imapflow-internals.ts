@@ -37,40 +37,6 @@ export interface TaggedAnswer {
 /** imapflow's `exec`: queues the command and resolves with the tagged OK (rejects on NO, BAD, a drop). */
 export type Exec = (command: string, attributes: Attribute[], options?: ExecOptions) => Promise<TaggedAnswer>;
 
-/** A line the server sent, framed by imapflow (its literals apart), before imapflow parses it. */
-export interface RawResponse {
-  payload?: Buffer;
-}
-
-/**
- * Calls `see` with every line the server sends while the command queued with `options` is on the wire,
- * before imapflow parses the line (or skips it: a line it cannot parse, or an untagged answer with no
- * handler, goes nowhere else, without a word). Returns the undo, to be called once the command ended.
- * imapflow queues one command at a time, and hands the request the very `options` object `exec` was
- * given, which is how the command's lines are told from other commands'.
- */
-export function watchRawLines(
-  client: ImapFlow,
-  options: ExecOptions,
-  see: (line: Buffer) => void,
-): () => void {
-  const internal = client as unknown as {
-    handleResponse(data: RawResponse): Promise<boolean>;
-    currentRequest?: { options?: unknown; sent?: boolean } | false | null;
-  };
-  const own = Object.hasOwn(internal, 'handleResponse');
-  const previous = internal.handleResponse;
-  internal.handleResponse = function (this: unknown, data: RawResponse) {
-    const current = internal.currentRequest;
-    if (current && current.options === options && current.sent && data?.payload) see(data.payload);
-    return previous.call(this, data);
-  };
-  return () => {
-    if (own) internal.handleResponse = previous;
-    else delete (internal as { handleResponse?: unknown }).handleResponse;
-  };
-}
-
 /** `client.exec`, bound to the client. */
 export function execOf(client: ImapFlow): Exec {
   const internal = client as unknown as { exec: Exec };

@@ -1,6 +1,5 @@
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FetchRow, item, type UntaggedTally, uidFetch } from '../src/fetch-rows.js';
 import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
 import { deltaOf, fullOf, mail } from './helpers.js';
 import { CuttingProxy } from './proxy.js';
@@ -90,55 +89,5 @@ describe('a delta listing (FETCH CHANGEDSINCE) finds a changed message whose row
   it('a row without FLAGS: not listed as a message without flags', async () => {
     const { delta, ids } = await deltaWith((row) => row.replace(/FLAGS \([^)]*\) /, ''));
     expectRecovered(delta, ids);
-  });
-});
-
-describe('a delta listing read whole asks no SEARCH: the lines of its answer are counted before imapflow reads them', () => {
-  it('sends the FETCH alone when every untagged line of the answer became a listed message', async () => {
-    const { driver, since, ids } = await changedFolder();
-    proxy.record(true);
-    const delta = deltaOf(await driver.listMessages(['Check'], { since }));
-    expect(proxy.commands()).toContain('UID FETCH');
-    expect(proxy.commands()).not.toContain('UID SEARCH');
-    const byId = new Map(delta.changed.map((m) => [m.id, m]));
-    expect([...byId.keys()].sort()).toEqual([ids[1], ids[3]].sort());
-    expect(byId.get(ids[1]!)?.flags).toEqual(['\\Flagged']);
-    expect(delta.problems).toBeUndefined();
-  });
-
-  it('asks SEARCH when the answer holds a line that is no row, and lists the same', async () => {
-    const { driver, since, ids } = await changedFolder();
-    const row = new RegExp(`\\* \\d+ FETCH \\(UID ${ids[1]} FLAGS`);
-    proxy.rewriteServer((lines) =>
-      lines.replace(row, (found) => `* OK a word on something else\r\n${found}`),
-    );
-    proxy.record(true);
-    const delta = deltaOf(await driver.listMessages(['Check'], { since }));
-    expect(proxy.commands()).toContain('UID SEARCH');
-    expect(delta.changed.map((m) => m.id).sort()).toEqual([ids[1], ids[3]].sort());
-    expect(delta.problems).toBeUndefined();
-  });
-});
-
-describe("the count of a FETCH answer's lines (fetch-rows.ts)", () => {
-  it('sees every line imapflow is handed for the command, its completion included: the hook on imapflow is live', async () => {
-    const { user, password } = await newUser();
-    const client = await openImap({ host: '127.0.0.1', port: dovecot().port, tls: 'none', user, password });
-    try {
-      await client.mailboxCreate('Count');
-      for (const t of ['a', 'b', 'c']) await client.append('Count', Buffer.from(mail(t).body), []);
-      await client.mailboxOpen('Count');
-      const rows: FetchRow[] = [];
-      const tally: UntaggedTally = { lines: 0, untagged: 0, vanished: 0 };
-      await uidFetch(client, '1:*', [item('UID'), item('FLAGS')], undefined, (row) => rows.push(row), tally);
-      expect(rows.map((r) => r.uid)).toEqual([1, 2, 3]);
-      expect(tally).toEqual({ lines: 4, untagged: 3, vanished: 0 });
-      // Lines of the commands after it are not this one's.
-      await client.noop();
-      await uidFetch(client, '2', [item('UID')], undefined, () => {});
-      expect(tally.lines).toBe(4);
-    } finally {
-      await client.logout();
-    }
   });
 });
