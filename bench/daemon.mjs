@@ -55,7 +55,7 @@ import { parseArgs } from 'node:util';
 import { connectImap, serverBatch } from './lib/batch.mjs';
 import { homeOf, newUser, resetFromSeed, startFixture } from './lib/fixture.mjs';
 import { bareWatcher, maildirArrival, probeMessage, serverArrival, uidNextOf } from './lib/latency.mjs';
-import { dovecotGroup, groupCpu, measure } from './lib/measure.mjs';
+import { dovecotGroup, groupCpu, measure, threadCpu } from './lib/measure.mjs';
 import { machineInfo, median } from './lib/report.mjs';
 import { killResidents, pairStatus, requestSync, rssMb, startResident, waitIdle } from './lib/resident.mjs';
 import { compareSnapshots, snapshot } from './lib/snapshot.mjs';
@@ -261,15 +261,23 @@ async function main(fx) {
   async function timed(t, scenario, rep, expected, batch) {
     if (t.daemon) await waitIdle(t.setup.config);
     const daemonBefore = t.daemon ? groupCpu(t.daemon.pid) : undefined;
+    const threadsBefore = t.daemon ? threadCpu(t.daemon.pid) : undefined;
     const load = loadavg()[0];
     const [command, args] = t.command;
     const sentAt = Date.now();
     const m = await measure(command, args, { env: t.setup.env, serverGroup, timeoutMs: 600_000 });
     let daemonCpu;
     let daemonSyncMs;
+    let daemonThreads;
     if (t.daemon) {
       const [pair] = await waitIdle(t.setup.config);
       daemonCpu = groupCpu(t.daemon.pid) - daemonBefore;
+      // By kind of thread, in ms: where the daemon's CPU went (V8Worker is V8's compiling and GC).
+      daemonThreads = Object.fromEntries(
+        Object.entries(threadCpu(t.daemon.pid))
+          .map(([name, s]) => [name, Math.round((s - (threadsBefore[name] ?? 0)) * 1000)])
+          .filter(([, ms]) => ms > 0),
+      );
       // The daemon's own account of the sync it ran for this request: its log line when the sync
       // changed something (a sync that follows, for its own writes coming back, changes nothing and
       // logs nothing), else the last sync of its status, which then is this one.
@@ -293,7 +301,7 @@ async function main(fx) {
       sys: m.sys,
       rssMb: m.rssMb,
       serverCpu: m.server,
-      ...(daemonCpu !== undefined ? { daemonCpu, daemonSyncMs } : {}),
+      ...(daemonCpu !== undefined ? { daemonCpu, daemonSyncMs, daemonThreads } : {}),
       load,
       ...(batch ? { batch } : {}),
       verify: { server, local },
@@ -302,7 +310,11 @@ async function main(fx) {
     log(
       `${scenario} rep ${rep + 1} ${t.tool.padEnd(20)} ${run.ms.toFixed(0).padStart(5)} ms` +
         (daemonCpu !== undefined
-          ? ` (twinboxd: its sync ${daemonSyncMs.toFixed(0)} ms, CPU ${(daemonCpu * 1000).toFixed(0)} ms)`
+          ? ` (twinboxd: its sync ${daemonSyncMs.toFixed(0)} ms, CPU ${(daemonCpu * 1000).toFixed(0)} ms: ${Object.entries(
+              daemonThreads,
+            )
+              .map(([name, ms]) => `${name} ${ms}`)
+              .join(', ')})`
           : '') +
         (ok
           ? ''

@@ -65,6 +65,34 @@ export function processCpu(pid) {
   return f ? (Number(f[11]) + Number(f[12])) / HZ : Number.NaN;
 }
 
+/**
+ * CPU seconds (user + system) each kind of thread of one process has used so far, by its name
+ * (/proc/<pid>/task/<tid>/comm): Node's `MainThread`, worker threads (`WorkerThread` unless named),
+ * V8's background threads (`V8Worker`: concurrent compiling and GC), libuv's pool (`libuv-worker`).
+ * Numbered names are summed under one. Threads gone since are not counted: compare two readings of
+ * threads that live through both.
+ */
+export function threadCpu(pid) {
+  const out = {};
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '');
+      const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / HZ;
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** The process group of the Dovecot fixture started with `configFile` (its master's group). */
 export function dovecotGroup(configFile) {
   for (const [pid] of processes()) {
