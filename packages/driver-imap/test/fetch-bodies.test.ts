@@ -1,14 +1,10 @@
 import { isReadFailure, type MessageContent } from '@twinbox/core';
 import { FakeImapServer } from '@twinbox/test-fake-imap';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ImapDriver } from '../src/index.js';
+import { closedAfterEach } from './fake-servers.js';
 
-const servers: FakeImapServer[] = [];
-const drivers: ImapDriver[] = [];
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.close().catch(() => {});
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, drivers } = closedAfterEach();
 
 const body = (i: number) => `Message-ID: <b${i}@fetch.test>\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`;
 const literal = (text: string) => `{${Buffer.byteLength(text)}}\r\n${text}`;

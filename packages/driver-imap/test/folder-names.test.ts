@@ -1,19 +1,15 @@
 import { type FolderInfo, isRefusedFolder, type ListedFolder, type RefusedFolder } from '@twinbox/core';
 import { FakeImapServer } from '@twinbox/test-fake-imap';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ImapDriver } from '../src/index.js';
+import { closedAfterEach } from './fake-servers.js';
 
 /**
  * Folder names from the server that do not map exactly (issue 15, item 4): each is refused by its name
  * as the server sent it, never read some other way and never left out, and nothing is written for it.
  */
 
-const servers: FakeImapServer[] = [];
-const drivers: ImapDriver[] = [];
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.close().catch(() => {});
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, drivers } = closedAfterEach();
 
 async function serverWith(names: string[]) {
   const server = await FakeImapServer.start({

@@ -1,15 +1,11 @@
 import { isReadFailure, type MessageContent } from '@twinbox/core';
 import { type CommandInfo, type FakeImapOptions, FakeImapServer, type Script } from '@twinbox/test-fake-imap';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ImapDriver } from '../src/index.js';
+import { closedAfterEach } from './fake-servers.js';
 import { fullOf } from './helpers.js';
 
-const servers: FakeImapServer[] = [];
-const drivers: ImapDriver[] = [];
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.close().catch(() => {});
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, drivers } = closedAfterEach();
 
 async function serve(options: FakeImapOptions = {}) {
   const server = await FakeImapServer.start(options);

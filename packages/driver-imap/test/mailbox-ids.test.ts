@@ -1,8 +1,9 @@
 import { type FolderInfo, isRefusedFolder, type ListedFolder } from '@twinbox/core';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { type FakeFolder, FakeImapServer, type Script } from '@twinbox/test-fake-imap';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImapDriver } from '../src/index.js';
+import { closedAfterEach } from './fake-servers.js';
 import { fullOf } from './helpers.js';
 import { CuttingProxy } from './proxy.js';
 
@@ -15,12 +16,7 @@ const WORK = 'F2212ea87-6097-4256-9d51-71338625';
 const INBOX = 'Fa0b1c2d3-0000-4000-8000-000000000001';
 const CHILD = 'F_child-2';
 
-const servers: FakeImapServer[] = [];
-const drivers: ImapDriver[] = [];
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.close().catch(() => {});
-  for (const s of servers.splice(0)) await s.stop();
-});
+const { servers, drivers } = closedAfterEach();
 
 const folder = (name: string, mailboxId?: string, attributes?: string[]): FakeFolder => ({
   name,
