@@ -1,5 +1,5 @@
 import type { ImapFlow } from 'imapflow';
-import { item, uidFetch, wholeBody } from './fetch-rows.js';
+import { type FetchRow, item, uidFetch, wholeBody } from './fetch-rows.js';
 
 /**
  * `UID FETCH set (UID [FLAGS] INTERNALDATE BODY.PEEK[])`, each answer row read by fetch-rows.ts rather
@@ -8,16 +8,8 @@ import { item, uidFetch, wholeBody } from './fetch-rows.js';
  * fetch-rows.ts).
  */
 
-/** One message of the answer. */
-export interface FetchedRow {
-  uid: number;
-  /** The message's bytes (a literal, or a quoted string some servers send for a small one). */
-  source: Buffer;
-  /** Absent when not asked for, or when the server sent none. */
-  flags?: Set<string>;
-  /** A Date, or the text as sent when it is not a date `Date` reads. */
-  internalDate?: Date | string;
-}
+/** One message of the answer: a row with its UID and its bytes; flags only when asked for and sent. */
+export type FetchedRow = FetchRow & { uid: number; source: Buffer };
 
 /**
  * Fetches the bodies of `uids` (a UID set) of the selected folder, calling `take` with each row that
@@ -33,10 +25,6 @@ export async function fetchBodies(
 ): Promise<void> {
   const items = [item('UID'), ...(withFlags ? [item('FLAGS')] : []), item('INTERNALDATE'), wholeBody];
   await uidFetch(client, uids, items, undefined, (row) => {
-    if (row.uid === undefined || row.source === undefined) return;
-    const fetched: FetchedRow = { uid: row.uid, source: row.source };
-    if (row.flags) fetched.flags = row.flags;
-    if (row.internalDate !== undefined) fetched.internalDate = row.internalDate;
-    take(fetched);
+    if (row.uid !== undefined && row.source !== undefined) take(row as FetchedRow);
   });
 }
