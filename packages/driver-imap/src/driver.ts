@@ -56,6 +56,7 @@ import { SessionPool } from './pool.js';
 import { interruptedError, type ReconnectOptions, Session } from './session.js';
 import { isUid, uidSet } from './uids.js';
 import { DEFAULT_WATCH_POLL_MS, ImapWatch } from './watch.js';
+import { vouches, WriteLog } from './write-log.js';
 
 /** Marker value of a server without CONDSTORE: it never proves a folder unchanged, so every listing is full. */
 const NO_MODSEQ = 'nomodseq';
@@ -65,6 +66,9 @@ const NO_MODSEQ = 'nomodseq';
  * folder fails alone (the server drops us whenever we touch it), and the other folders go on.
  */
 const RETRIES_AFTER_DROP = 2;
+
+/** Longest UID set markerAfterWrites puts in a SEARCH (characters). */
+const MAX_SEARCH_SET = 16_384;
 
 /**
  * Reconnections in a row without one more message read whole, before a batch read gives up on the
@@ -262,6 +266,8 @@ export class ImapDriver implements Driver {
   readonly #appendCursors = new Map<string, AppendCursor>();
   /** See {@link ImapDriverOptions.readOnly}. */
   readonly #readOnly: boolean;
+  /** What was written to each folder since its last listing, for {@link markerAfterWrites}. */
+  readonly #writes = new WriteLog();
 
   readonly #watch: ImapWatch;
 
@@ -601,6 +607,7 @@ export class ImapDriver implements Driver {
     await this.#on(undefined, () => this.#deleteFolder(path, name));
     this.#epochs.delete(name);
     this.#appendCursors.delete(name);
+    this.#writes.forget((n) => n === name);
   }
 
   /** {@link deleteFolder} on the call's session. */
@@ -743,6 +750,7 @@ export class ImapDriver implements Driver {
    * listing is checked against the epoch they belong to.
    */
   #forgetNames(fromName: string, toName: string, done: boolean): void {
+    this.#writes.forget((name) => this.#within(name, fromName) || this.#within(name, toName));
     for (const name of [...this.#appendCursors.keys()]) {
       if (this.#within(name, fromName) || this.#within(name, toName)) this.#appendCursors.delete(name);
     }
@@ -821,10 +829,13 @@ export class ImapDriver implements Driver {
       if (since !== undefined && since === BigInt(marker.value)) {
         this.#listedStatus.delete(name);
         this.#epochs.set(name, marker.epoch);
+        this.#writes.listed(name, marker);
         return { kind: 'unchanged', marker };
       }
     }
-    return this.#on(name, () => this.#listMessages(path, request));
+    const listing = await this.#on(name, () => this.#listMessages(path, request));
+    if (name !== undefined) this.#writes.listed(name, listing.marker);
+    return listing;
   }
 
   /** {@link listMessages} on the call's session. */
@@ -910,23 +921,15 @@ export class ImapDriver implements Driver {
     dates: boolean,
   ): Promise<{ changed: ListedMessage[]; vanished: string[]; problems?: MessageProblem[] }> {
     const client = this.#client;
-    const selected = client.mailbox ? client.mailbox.path : undefined;
     const listed = new Map<number, ListedMessage>();
     const problems: MessageProblem[] = [];
-    const vanished = new Set<string>();
-    const onExpunge = (event: { path: string; uid?: number; vanished: boolean }) => {
-      if (event.vanished && event.uid !== undefined && event.path === selected)
-        vanished.add(String(event.uid));
-    };
-    client.on('expunge', onExpunge);
-    try {
-      const modifiers = [item('CHANGEDSINCE'), item(since.toString()), item('VANISHED')];
-      await uidFetch(client, '1:*', listingItems(dates), modifiers, (row) =>
-        this.#take(path, row, listed, problems),
-      );
-    } finally {
-      client.off('expunge', onExpunge);
-    }
+    const vanished = new Set(
+      [
+        ...(await this.#fetchChangedSince(since, listingItems(dates), (row) =>
+          this.#take(path, row, listed, problems),
+        )),
+      ].map(String),
+    );
     // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
     // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
     // Always: imapflow drops some lines without a word in any log (an untagged line whose number is not
@@ -937,6 +940,32 @@ export class ImapDriver implements Driver {
     const changed = [...listed.values()];
     for (const m of changed) vanished.delete(m.id);
     return { changed, vanished: [...vanished], ...(problems.length ? { problems } : {}) };
+  }
+
+  /**
+   * `UID FETCH 1:* (items) (CHANGEDSINCE since VANISHED)` on the selected folder: each row to `take`, in
+   * the order sent, and the UIDs of the `VANISHED (EARLIER)` answer (imapflow hands them out as
+   * `expunge` events) returned.
+   */
+  async #fetchChangedSince(
+    since: bigint,
+    items: Attribute[],
+    take: (row: FetchRow) => void,
+  ): Promise<Set<number>> {
+    const client = this.#client;
+    const selected = client.mailbox ? client.mailbox.path : undefined;
+    const vanished = new Set<number>();
+    const onExpunge = (event: { path: string; uid?: number; vanished: boolean }) => {
+      if (event.vanished && event.uid !== undefined && event.path === selected) vanished.add(event.uid);
+    };
+    client.on('expunge', onExpunge);
+    try {
+      const modifiers = [item('CHANGEDSINCE'), item(since.toString()), item('VANISHED')];
+      await uidFetch(client, '1:*', items, modifiers, take);
+    } finally {
+      client.off('expunge', onExpunge);
+    }
+    return vanished;
   }
 
   /**
@@ -1048,6 +1077,59 @@ export class ImapDriver implements Driver {
       return await body();
     } finally {
       lock.release();
+    }
+  }
+
+  /**
+   * See {@link Driver.markerAfterWrites}. The folder's HIGHESTMODSEQ now, when everything that changed
+   * since the listing's is this driver's own appends and removals (see {@link WriteLog}): STATUS gives
+   * the HIGHESTMODSEQ, then a FETCH CHANGEDSINCE the listing's shows what changed up to at least that
+   * one, and SEARCH MODSEQ that nothing else did. Costs three commands and a row per message appended,
+   * where the next sync would otherwise list every one of them and compare it with its pair. Any
+   * doubt, and any error on the way, answers `marker`: the next sync lists the writes again, as it
+   * did before.
+   */
+  async markerAfterWrites(path: FolderPath, marker: FolderMarker): Promise<FolderMarker> {
+    const name = this.#key(path);
+    const writes = name === undefined ? undefined : this.#writes.writesSince(name, marker);
+    if (name === undefined || writes === undefined) return marker;
+    // The SEARCH below names the appended UIDs: past a length servers take in one command line
+    // (Dovecot: 64 KiB), the check is not worth it.
+    if (uidSet([...writes.appended.keys()]).length > MAX_SEARCH_SET) return marker;
+    try {
+      return await this.#on(name, () =>
+        this.#run(path, async () => {
+          // Read before the check: a change made while it runs is either seen by it or left for the
+          // next listing.
+          const now = markerOf(await this.#status(path, name));
+          if (now.epoch !== marker.epoch || !/^\d{1,20}$/.test(now.value)) return marker;
+          if (BigInt(now.value) <= writes.modseq) return marker;
+          return this.#withFolder(path, name, async () => {
+            const client = this.#client;
+            if (!client.enabled.has('QRESYNC') || !client.mailbox || client.mailbox.noModseq) return marker;
+            const rows: FetchRow[] = [];
+            const vanished = await this.#fetchChangedSince(
+              writes.modseq,
+              [item('UID'), item('FLAGS')],
+              (row) => rows.push(row),
+            );
+            if (!vouches(writes, rows, vanished)) return marker;
+            // imapflow drops a FETCH line it cannot parse without a word: another client's change
+            // whose row was lost would pass the check above. SEARCH names any changed message that
+            // is not one of the appended ones.
+            const appended = [...writes.appended.keys()];
+            const others = await client.search(
+              appended.length > 0
+                ? { modseq: writes.modseq + 1n, not: { uid: uidSet(appended) } }
+                : { modseq: writes.modseq + 1n },
+              { uid: true },
+            );
+            return others && others.length === 0 ? now : marker;
+          });
+        }),
+      );
+    } catch {
+      return marker;
     }
   }
 
@@ -1231,7 +1313,28 @@ export class ImapDriver implements Driver {
    * content next time if it was stored after all; the commands after it go on.
    */
   async appendMessages(path: FolderPath, messages: readonly MessageContent[]): Promise<WriteOutcome[]> {
-    return this.#on(this.#key(path), () => this.#appendMessages(path, messages));
+    const name = this.#key(path);
+    const outcomes = await this.#logged(name, () => this.#appendMessages(path, messages));
+    if (name === undefined) return outcomes;
+    // A message not confirmed may have been stored all the same, under a UID the log cannot name.
+    if (outcomes.some((o) => !o.ok)) this.#writes.unsure(name);
+    for (const [i, o] of outcomes.entries()) {
+      if (o.ok) this.#writes.appended(name, Number(o.id), appendFlags(messages[i]!));
+    }
+    return outcomes;
+  }
+
+  /**
+   * Runs a write to the folder `name` on a session for it; a write that fails leaves the folder
+   * `unsure` in the write log, since what the server kept of it is not known.
+   */
+  async #logged<T>(name: string | undefined, op: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#on(name, op);
+    } catch (err) {
+      if (name !== undefined) this.#writes.unsure(name);
+      throw err;
+    }
   }
 
   /** {@link appendMessages} on the call's session. */
@@ -1547,7 +1650,10 @@ export class ImapDriver implements Driver {
   }
 
   async setFlags(path: FolderPath, updates: readonly FlagUpdate[]): Promise<FlagOutcome[]> {
-    return this.#on(this.#key(path), () => this.#setFlags(path, updates));
+    const name = this.#key(path);
+    // A flag delta leaves the rest of a message's flags as they were, which the log does not know.
+    if (name !== undefined && updates.length > 0) this.#writes.unsure(name);
+    return this.#on(name, () => this.#setFlags(path, updates));
   }
 
   /** {@link setFlags} on the call's session. */
@@ -1613,7 +1719,9 @@ export class ImapDriver implements Driver {
   }
 
   async deleteMessages(path: FolderPath, ids: readonly string[]): Promise<void> {
-    return this.#on(this.#key(path), () => this.#deleteMessages(path, ids));
+    const name = this.#key(path);
+    await this.#logged(name, () => this.#deleteMessages(path, ids));
+    if (name !== undefined) this.#writes.removed(name, ids.filter(isUid).map(Number));
   }
 
   /** {@link deleteMessages} on the call's session. */
@@ -1652,7 +1760,18 @@ export class ImapDriver implements Driver {
    * `CONNECTION_LOST` {@link FolderError}, and the messages may be in either folder, or in both.
    */
   async moveMessages(from: FolderPath, to: FolderPath, ids: readonly string[]): Promise<MoveOutcome[]> {
-    return this.#on(this.#key(from), () => this.#moveMessages(from, to, ids));
+    const fromName = this.#key(from);
+    const toName = this.#key(to);
+    // The moved messages arrive with flags the log does not know.
+    if (toName !== undefined) this.#writes.unsure(toName);
+    const outcomes = await this.#logged(fromName, () => this.#moveMessages(from, to, ids));
+    if (fromName !== undefined) {
+      this.#writes.removed(
+        fromName,
+        outcomes.flatMap((o) => (o.ok ? [Number(o.id)] : [])),
+      );
+    }
+    return outcomes;
   }
 
   /** {@link moveMessages} on the call's session. */

@@ -91,3 +91,30 @@ describe('a delta listing (FETCH CHANGEDSINCE) finds a changed message whose row
     expectRecovered(delta, ids);
   });
 });
+
+describe('markerAfterWrites does not vouch for a folder whose changed row it could not take', () => {
+  it('another client re-flagged a message and imapflow dropped its row: SEARCH MODSEQ finds it', async () => {
+    const { user, password } = await newUser();
+    const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };
+    const driver = await ImapDriver.connect(account);
+    open.push(driver);
+    await driver.createFolder(['Vouch']);
+    const [a] = await driver.appendMessages(['Vouch'], [{ body: mail('a').body, flags: [] }]);
+    const first = fullOf(await driver.listMessages(['Vouch'], {}));
+    const [c] = await driver.appendMessages(['Vouch'], [{ body: mail('c').body, flags: [] }]);
+    expect(a?.ok && c?.ok).toBe(true);
+    const other = await openImap({ ...account, port: dovecot().port });
+    try {
+      await other.mailboxOpen('Vouch');
+      await other.messageFlagsAdd(a!.ok ? a!.id : '', ['\\Flagged'], { uid: true });
+    } finally {
+      await other.logout();
+    }
+    // The check's FETCH row for a (UID, then FLAGS) gets a message number that is not a number.
+    const row = new RegExp(`\\* (\\d+) (FETCH \\(UID ${a!.ok ? a!.id : ''} FLAGS )`);
+    proxy.rewriteServer((lines) => lines.replace(row, '* $1x $2'));
+    proxy.record(true);
+    expect(await driver.markerAfterWrites(['Vouch'], first.marker)).toEqual(first.marker);
+    expect(proxy.commands()).toContain('UID SEARCH');
+  });
+});
