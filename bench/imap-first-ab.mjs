@@ -3,10 +3,12 @@
 // interimap with --interimap) once, the order rotated each round, so that all see the same load on a
 // shared machine. Per run: wall, the tool's user and system CPU, Dovecot's CPU (lib/measure.mjs); a
 // run is counted only if it exits 0 and the second user then holds as many messages as the seed.
+// With --noop each first sync is followed by the same command again, nothing changed (compare.mjs's
+// imap-noop), timed and checked the same way, in a table of its own.
 //
 //   node bench/imap-first-ab.mjs --bin /tmp/base/apps/cli/dist/bin.js --bin apps/cli/dist/bin.js --rounds 5 --interimap
 //
-// Options: --bin (repeatable; default this checkout's build; `path@N` runs it with `connections = N`), --rounds 5, --multiplier 1, --interimap,
+// Options: --bin (repeatable; default this checkout's build; `path@N` runs it with `connections = N`), --rounds 5, --multiplier 1, --interimap, --noop,
 // --workers (written into Twinbox's config; by default none), --connections N (Twinbox's, per account).
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     multiplier: { type: 'string', default: '1' },
     interimap: { type: 'boolean', default: false },
+    noop: { type: 'boolean', default: false },
     workers: { type: 'string' },
     connections: { type: 'string' },
   },
@@ -66,6 +69,7 @@ try {
     e.far = await newUser(fx.info, `ab${i}s`);
     e.near = await newUser(fx.info, `ab${i}d`);
     e.runs = [];
+    e.noops = [];
   }
   const loads = [];
   for (let round = 0; round < Number(values.rounds); round++) {
@@ -88,31 +92,40 @@ try {
           writeFileSync(run.config, cfg);
         }
       } else run = tools({ twinboxBin: bins[0].path }).interimap.imap(args);
-      loads.push(loadavg()[0]);
-      const m = await measure(run.command[0], run.command[1], { env: run.env, serverGroup: group });
-      const got = countMessages(homeOf(fx.info, e.near.user));
-      const ok = m.exitCode === 0 && got === expected;
-      console.error(
-        `round ${round + 1} ${e.name}: ${ok ? 'ok' : `WRONG (exit ${m.exitCode}, ${got}/${expected})`} wall ${m.wall.toFixed(2)} user ${m.user.toFixed(2)} sys ${m.sys.toFixed(2)} server ${m.server.toFixed(2)}`,
-      );
-      if (ok) e.runs.push(m);
-      else if (m.output) console.error(m.output);
+      for (const [what, runs] of [['first', e.runs], ...(values.noop ? [['noop', e.noops]] : [])]) {
+        loads.push(loadavg()[0]);
+        const m = await measure(run.command[0], run.command[1], { env: run.env, serverGroup: group });
+        const got = countMessages(homeOf(fx.info, e.near.user));
+        const ok = m.exitCode === 0 && got === expected;
+        console.error(
+          `round ${round + 1} ${e.name} ${what}: ${ok ? 'ok' : `WRONG (exit ${m.exitCode}, ${got}/${expected})`} wall ${m.wall.toFixed(2)} user ${m.user.toFixed(2)} sys ${m.sys.toFixed(2)} server ${m.server.toFixed(2)}`,
+        );
+        if (ok) runs.push(m);
+        else if (m.output) console.error(m.output);
+      }
     }
   }
   const med = (a) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) / 2)];
   console.log(
     `1-minute load average before each run: ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}\n`,
   );
-  console.log(
-    '| tool | build | correct | wall s, median [min–max] | user s | sys s | server CPU s, median [min–max] |',
-  );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const e of entrants) {
-    const w = e.runs.map((r) => r.wall);
-    const s = e.runs.map((r) => r.server);
+  for (const [title, key] of [
+    ['first sync', 'runs'],
+    ...(values.noop ? [['no-op after it', 'noops']] : []),
+  ]) {
+    console.log(`\n${title}\n`);
     console.log(
-      `| ${e.name} | ${e.label ?? ''} | ${e.runs.length}/${values.rounds} | ${med(w).toFixed(2)} [${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}] | ${med(e.runs.map((r) => r.user)).toFixed(2)} | ${med(e.runs.map((r) => r.sys)).toFixed(2)} | ${med(s).toFixed(2)} [${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)}] |`,
+      '| tool | build | correct | wall s, median [min–max] | user s | sys s | server CPU s, median [min–max] |',
     );
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const e of entrants) {
+      const runs = e[key];
+      const w = runs.map((r) => r.wall);
+      const s = runs.map((r) => r.server);
+      console.log(
+        `| ${e.name} | ${e.label ?? ''} | ${runs.length}/${values.rounds} | ${med(w).toFixed(2)} [${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}] | ${med(runs.map((r) => r.user)).toFixed(2)} | ${med(runs.map((r) => r.sys)).toFixed(2)} | ${med(s).toFixed(2)} [${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)}] |`,
+      );
+    }
   }
 } finally {
   await fx.server.stop();
