@@ -104,6 +104,44 @@ export default function pino() {
   },
 };
 
+/**
+ * imapflow imports, at its start, what two features Twinbox never uses need: `download()` (mailsplit,
+ * a second copy of libmime as CommonJS that builds iconv's GBK tables when it loads, libqp, libbase64)
+ * and connecting through a SOCKS or HTTP proxy (socks, ip-address; Twinbox has no proxy setting).
+ * Loading them cost every thread that opens an IMAP account some milliseconds. In these bundles the two
+ * modules are stand-ins that fail loudly if a later use of imapflow ever reached them.
+ */
+const imapflowUnused = {
+  name: 'imapflow-unused',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(download|proxy-connection)\.js$/ }, (args) =>
+      /[/\\]imapflow[/\\]/.test(args.importer)
+        ? { path: args.path, namespace: 'imapflow-unused' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'imapflow-unused' }, (args) => ({
+      contents: args.path.includes('download')
+        ? `const unused = () => { throw new Error("imapflow's download() is not part of Twinbox's bundle"); };
+export const downloadMessage = unused;
+export const downloadMessageParts = unused;
+`
+        : `export function proxyConnection() {
+  throw new Error('Twinbox does not connect through a proxy');
+}
+// Called on every socket: removes the handler proxyConnection sets on the sockets it makes, which here
+// is none.
+export function detachEarlyErrorHandler(socket) {
+  if (socket && socket._earlyErrorHandler) {
+    socket.removeListener('error', socket._earlyErrorHandler);
+    socket._earlyErrorHandler = null;
+  }
+}
+`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** The modules quick.mjs imports only when it needs them: entries of the program's build. */
 const QUICK_APART = ['tty-reporter', 'failure'];
 
@@ -117,7 +155,7 @@ for (const file of await readdir(dist)) {
 const main = await build({
   ...common,
   absWorkingDir: root,
-  plugins: [noPino],
+  plugins: [noPino, imapflowUnused],
   entryPoints: {
     twinbox: join(dist, 'program.js'),
     'state-worker': '@twinbox/state-sqlite/component',
@@ -135,7 +173,7 @@ const main = await build({
 const side = await build({
   ...common,
   absWorkingDir: root,
-  plugins: [noPino],
+  plugins: [noPino, imapflowUnused],
   entryPoints: { 'side-worker': join(configDist, 'side-component.js') },
   splitting: true,
   outdir: dist,
