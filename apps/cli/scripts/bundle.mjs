@@ -142,6 +142,28 @@ export function detachEarlyErrorHandler(socket) {
   },
 };
 
+/**
+ * commander requires node:child_process when it loads, for subcommands that are programs of their own,
+ * which Twinbox has none of; that module and what it pulls in cost every command line a few
+ * milliseconds. Here commander gets it on first use instead.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[/\\]commander[/\\]/.test(args.importer)
+        ? { path: args.path, namespace: 'lazy-child-process' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: `let loaded;
+module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require('node:child_process'))[key] });
+`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** The modules quick.mjs imports only when it needs them: entries of the program's build. */
 const QUICK_APART = ['tty-reporter', 'failure'];
 
@@ -155,7 +177,7 @@ for (const file of await readdir(dist)) {
 const main = await build({
   ...common,
   absWorkingDir: root,
-  plugins: [noPino, imapflowUnused],
+  plugins: [noPino, imapflowUnused, lazyChildProcess],
   entryPoints: {
     twinbox: join(dist, 'program.js'),
     'state-worker': '@twinbox/state-sqlite/component',

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { StoreError } from '@twinbox/core';
 import { AUTH_ERROR_CODES } from './auth-codes.js';
 
@@ -172,11 +171,14 @@ const PASSWORD_COMMAND: SecretCommand = {
  * hold the output: a command that printed the secret and then failed must not put it on the screen or
  * in a log.
  */
-function runSecretCommand(
+async function runSecretCommand(
   user: string,
   command: string,
   { key, noun, code }: SecretCommand,
 ): Promise<string> {
+  // Loaded only here: node:child_process and what it pulls in cost every thread that opens an IMAP
+  // account a few milliseconds, and most accounts have no command.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile('/bin/sh', ['-c', command], { timeout: 60_000, maxBuffer: 64 * 1024 }, (err, stdout) => {
       if (err) {
