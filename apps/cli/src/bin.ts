@@ -10,6 +10,15 @@ import { setFlagsFromString } from 'node:v8';
 // and a shebang cannot pass `--max-semi-space-size` portably.
 setFlagsFromString('--min-semi-space-size=8');
 
+// A reader that stops early (`twinbox --help | head -1`) closes the pipe: what is still written goes
+// nowhere, as with other command-line tools, instead of ending the process with an unhandled EPIPE and
+// a stack trace, possibly in the middle of a sync that is safe to finish.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 // V8's code cache on disk: a run after the first skips compiling the modules it loads, which is most
 // of a no-op sync's start-up. Enabled before anything else is imported, hence the dynamic import.
 module.enableCompileCache?.();
