@@ -1,4 +1,4 @@
-import { type FolderMarker, normalizeFlags } from '@twinbox/core';
+import { type FolderMarker, normalizeFlags, unstorableKeywords } from '@twinbox/core';
 
 /**
  * What the driver wrote to each folder since that folder's last listing, by the folder's name on the
@@ -18,6 +18,8 @@ export interface FolderWrites {
   /** The listing's marker: HIGHESTMODSEQ as a number, under UIDVALIDITY `epoch`. */
   epoch: string;
   modseq: bigint;
+  /** Messages in the folder by the STATUS that marker came from; undefined when it did not say. */
+  messages: number | undefined;
   /** UID of each message appended and confirmed (APPENDUID), to the flags it was appended with. */
   appended: Map<number, string>;
   /** UIDs this driver expunged or moved out. */
@@ -38,7 +40,7 @@ export class WriteLog {
    * A listing of `name` gave `marker`: writes are logged against it from now on. A marker that is no
    * HIGHESTMODSEQ (a server without CONDSTORE) logs nothing; such a folder is listed in full anyway.
    */
-  listed(name: string, marker: FolderMarker): void {
+  listed(name: string, marker: FolderMarker, messages: number | undefined): void {
     if (!/^\d{1,20}$/.test(marker.value)) {
       this.#folders.delete(name);
       return;
@@ -46,6 +48,7 @@ export class WriteLog {
     this.#folders.set(name, {
       epoch: marker.epoch,
       modseq: BigInt(marker.value),
+      messages,
       appended: new Map(),
       removed: new Set(),
       unsure: false,
@@ -53,7 +56,11 @@ export class WriteLog {
   }
 
   appended(name: string, uid: number, flags: Iterable<string>): void {
-    this.#folders.get(name)?.appended.set(uid, flagsKey(flags));
+    const folder = this.#folders.get(name);
+    if (!folder) return;
+    // Two messages confirmed under one UID: one of them is not where the log says.
+    if (folder.appended.has(uid)) folder.unsure = true;
+    folder.appended.set(uid, flagsKey(flags));
   }
 
   removed(name: string, uids: Iterable<number>): void {
@@ -89,7 +96,8 @@ export class WriteLog {
  * HIGHESTMODSEQ, shows exactly the driver's own writes: every row one of the messages it appended,
  * with the flags it appended it with, every appended message among the rows, and every vanished UID
  * one it removed. Any other row is another client's change (or one the driver cannot name), and an
- * appended message missing from the rows means the answer is not whole.
+ * appended message missing from the rows means the answer is not whole. (A VANISHED line imapflow
+ * could not read is not seen here: the caller compares the folder's counts for that.)
  */
 export function vouches(
   writes: FolderWrites,
@@ -99,6 +107,9 @@ export function vouches(
   const seen = new Set<number>();
   for (const row of rows) {
     if (row.uid === undefined || row.flags === undefined) return false;
+    // A keyword no store can hold, which the comparison below would not see, is left for the next
+    // listing to report.
+    if (unstorableKeywords(row.flags).length > 0) return false;
     const expected = writes.appended.get(row.uid);
     if (expected === undefined || flagsKey(row.flags) !== expected) return false;
     seen.add(row.uid);

@@ -92,7 +92,55 @@ describe('a delta listing (FETCH CHANGEDSINCE) finds a changed message whose row
   });
 });
 
+/** A user of the fixture reached through the proxy, a driver on it, and a folder `name` holding a and b, listed. */
+async function listedThroughProxy(name: string) {
+  const { user, password } = await newUser();
+  const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };
+  const driver = await ImapDriver.connect(account);
+  open.push(driver);
+  await driver.createFolder([name]);
+  const ids = (
+    await driver.appendMessages(
+      [name],
+      ['a', 'b'].map((t) => ({ body: mail(t).body, flags: [] })),
+    )
+  ).map((o) => (o.ok ? o.id : ''));
+  const first = fullOf(await driver.listMessages([name], {}));
+  return { account, driver, ids, marker: first.marker };
+}
+
 describe('markerAfterWrites does not vouch for a folder whose changed row it could not take', () => {
+  it('another client expunged a message and imapflow could not read the VANISHED line: the counts disagree', async () => {
+    const { account, driver, ids, marker } = await listedThroughProxy('Gone');
+    const [c] = await driver.appendMessages(['Gone'], [{ body: mail('c').body, flags: [] }]);
+    expect(c?.ok).toBe(true);
+    const other = await openImap({ ...account, port: dovecot().port });
+    try {
+      await other.mailboxOpen('Gone');
+      await other.messageDelete(ids[1]!, { uid: true });
+    } finally {
+      await other.logout();
+    }
+    // A trailing letter makes imapflow's range parser skip the whole UID set, without a word.
+    proxy.rewriteServer((lines) => lines.replace(/(\* VANISHED (?:\(EARLIER\) )?)([\d:,]+)/g, '$1$2x'));
+    proxy.record(true);
+    expect(await driver.markerAfterWrites(['Gone'], marker)).toEqual(marker);
+    expect(proxy.commands()).toContain('UID FETCH');
+  });
+
+  it('asks the server nothing for a folder whose flags it changed, or that took messages by a move', async () => {
+    const { driver, ids, marker } = await listedThroughProxy('Flagged');
+    await driver.appendMessages(['Flagged'], [{ body: mail('c').body, flags: [] }]);
+    await driver.setFlags(['Flagged'], [{ id: ids[0]!, add: ['\\Seen'], remove: [] }]);
+    await driver.createFolder(['Into']);
+    const into = fullOf(await driver.listMessages(['Into'], {}));
+    await driver.moveMessages(['Flagged'], ['Into'], [ids[1]!]);
+    proxy.record(true);
+    expect(await driver.markerAfterWrites(['Flagged'], marker)).toEqual(marker);
+    expect(await driver.markerAfterWrites(['Into'], into.marker)).toEqual(into.marker);
+    expect(proxy.commands()).toEqual([]);
+  });
+
   it('another client re-flagged a message and imapflow dropped its row: SEARCH MODSEQ finds it', async () => {
     const { user, password } = await newUser();
     const account: ImapAccountOptions = { host: '127.0.0.1', port: proxy.port, tls: 'none', user, password };

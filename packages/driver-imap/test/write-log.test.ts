@@ -5,7 +5,7 @@ const marker = { epoch: '7', value: '100' };
 
 function logged() {
   const log = new WriteLog();
-  log.listed('F', marker);
+  log.listed('F', marker, 10);
   log.appended('F', 11, ['\\Seen']);
   log.appended('F', 12, []);
   log.removed('F', [3]);
@@ -31,6 +31,7 @@ describe('WriteLog and vouches', () => {
     ['a row without a UID', [...ours, { flags: new Set<string>() }], []],
     ['a row without FLAGS', [...ours, { uid: 11 }], []],
     ['a UID vanished that it did not remove', ours, [4]],
+    ['a row with a keyword no store can hold', [ours[0]!, { uid: 12, flags: new Set(['a(b']) }], []],
   ])('does not vouch for %s', (_, rows, vanished) => {
     expect(vouches(logged().writesSince('F', marker)!, rows, vanished)).toBe(false);
   });
@@ -42,20 +43,23 @@ describe('WriteLog and vouches', () => {
     unsure.unsure('F');
     expect(unsure.writesSince('F', marker)).toBeUndefined();
     const quiet = new WriteLog();
-    quiet.listed('F', marker);
+    quiet.listed('F', marker, 10);
     expect(quiet.writesSince('F', marker)).toBeUndefined();
+    const twice = logged();
+    twice.appended('F', 12, []);
+    expect(twice.writesSince('F', marker)).toBeUndefined();
     const gone = logged();
     gone.forget((name) => name === 'F');
     expect(gone.writesSince('F', marker)).toBeUndefined();
     // Listed again: what was logged against the older listing no longer counts.
     const relisted = logged();
-    relisted.listed('F', { epoch: '7', value: '105' });
+    relisted.listed('F', { epoch: '7', value: '105' }, 12);
     expect(relisted.writesSince('F', { epoch: '7', value: '105' })).toBeUndefined();
   });
 
   it('logs nothing for a marker without a HIGHESTMODSEQ', () => {
     const log = new WriteLog();
-    log.listed('F', { epoch: '7', value: 'nomodseq' });
+    log.listed('F', { epoch: '7', value: 'nomodseq' }, 10);
     log.appended('F', 11, []);
     expect(log.writesSince('F', { epoch: '7', value: 'nomodseq' })).toBeUndefined();
   });
