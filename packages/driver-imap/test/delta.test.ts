@@ -1,21 +1,8 @@
 import { normalizeFlags } from '@twinbox/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ImapDriver } from '../src/index.js';
-import { appendAll, connectDriver, deltaOf, freshAccount, fullOf, mail, otherClient } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { accountsClosedAfterEach, appendAll, deltaOf, fullOf, mail } from './helpers.js';
 
-const open: { close(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-});
-
-async function setup() {
-  const account = await freshAccount();
-  const driver: ImapDriver = await connectDriver(account);
-  open.push(driver);
-  const other = await otherClient(account);
-  open.push({ close: () => other.logout() });
-  return { driver, other };
-}
+const { setup } = accountsClosedAfterEach();
 
 describe('QRESYNC delta listings against Dovecot', () => {
   it('lists exactly the messages added or re-flagged and the UIDs expunged by another client', async () => {

@@ -1,22 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dovecot } from '@twinbox/test-dovecot/inject';
-import { afterEach, describe, expect, it } from 'vitest';
-import { appendAll, connectDriver, freshAccount, fullOf, mail, otherClient } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { accountsClosedAfterEach, appendAll, fullOf, mail } from './helpers.js';
 
-const open: { close(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-});
-
-async function setup() {
-  const account = await freshAccount();
-  const driver = await connectDriver(account);
-  open.push(driver);
-  const other = await otherClient(account);
-  open.push({ close: () => other.logout().catch(() => other.close()) });
-  return { account, driver, other };
-}
+const { setup } = accountsClosedAfterEach();
 
 describe('a UIDVALIDITY change by another client', () => {
   it('rejects every call with old ids as EPOCH_CHANGED, and the next listing reports the new epoch', async () => {

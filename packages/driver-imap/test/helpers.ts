@@ -1,6 +1,7 @@
 import type { Listing } from '@twinbox/core';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import type { ImapFlow } from 'imapflow';
+import { afterEach } from 'vitest';
 import { type ImapAccountOptions, ImapDriver, type ImapDriverOptions, openImap } from '../src/index.js';
 
 /** A fresh user on the shared fixture, over IMAPS with the fixture's CA. */
@@ -50,4 +51,27 @@ export async function appendAll(driver: ImapDriver, folder: string[], tags: stri
     if (!o.ok) throw new Error(`append failed: ${o.code} ${o.message}`);
     return o.id;
   });
+}
+
+/**
+ * For a test file, called at its top level: `setup()` opens a fresh account with a driver and another
+ * program's session on it, and `keep()` takes anything else to close; all are closed after each test.
+ */
+export function accountsClosedAfterEach() {
+  const open: { close(): Promise<unknown> }[] = [];
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c.close();
+  });
+  const keep = <T extends { close(): Promise<unknown> }>(closable: T): T => {
+    open.push(closable);
+    return closable;
+  };
+  const setup = async () => {
+    const account = await freshAccount();
+    const driver = keep(await connectDriver(account));
+    const other = await otherClient(account);
+    keep({ close: () => other.logout().catch(() => other.close()) });
+    return { account, driver, other };
+  };
+  return { setup, keep };
 }

@@ -1,22 +1,10 @@
 import type { FolderMarker } from '@twinbox/core';
 import type { ImapFlow } from 'imapflow';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ImapDriver } from '../src/index.js';
-import { appendAll, connectDriver, deltaOf, freshAccount, fullOf, mail, otherClient } from './helpers.js';
+import { accountsClosedAfterEach, appendAll, connectDriver, deltaOf, fullOf, mail } from './helpers.js';
 
-const open: { close(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-});
-
-async function setup() {
-  const account = await freshAccount();
-  const driver: ImapDriver = await connectDriver(account);
-  open.push(driver);
-  const other = await otherClient(account);
-  open.push({ close: () => other.logout() });
-  return { account, driver, other };
-}
+const { setup, keep } = accountsClosedAfterEach();
 
 /** `folder` holding messages a and b, listed: the listing's marker and the two UIDs. */
 async function listedFolder(driver: ImapDriver, folder: string) {
@@ -57,7 +45,7 @@ describe('ImapDriver markerAfterWrites against Dovecot', () => {
       marker: settled,
     });
     const later = await connectDriver(account);
-    open.push(later);
+    keep(later);
     expect(await later.listMessages(['Own'], { since: settled })).toEqual({
       kind: 'unchanged',
       marker: settled,
