@@ -20,7 +20,7 @@ export interface FolderWrites {
   modseq: bigint;
   /** Messages in the folder by the STATUS that marker came from; undefined when it did not say. */
   messages: number | undefined;
-  /** UID of each message appended and confirmed (APPENDUID), to the flags it was appended with. */
+  /** UID of each message appended and confirmed (by APPENDUID, or found after), to its appended flags. */
   appended: Map<number, string>;
   /** UIDs this driver expunged or moved out. */
   removed: Set<number>;
