@@ -41,8 +41,8 @@ import {
 } from './connection.js';
 import { connectionError, folderError, isConnectionLoss, serverAnswered, serverText } from './errors.js';
 import { type FetchedRow, fetchBodies } from './fetch-bodies.js';
-import { type FetchRow, item, uidFetch } from './fetch-rows.js';
-import type { Attribute } from './imapflow-internals.js';
+import { type FetchRow, item, readableVanished, uidFetch } from './fetch-rows.js';
+import { type Attribute, type Untagged, untaggedHandlersOf } from './imapflow-internals.js';
 import { idKey, listWithMailboxIds } from './mailbox-ids.js';
 import {
   appendChunks,
@@ -870,11 +870,10 @@ export class ImapDriver implements Driver {
           mailbox &&
           !mailbox.noModseq
         ) {
-          return {
-            kind: 'delta',
-            marker,
-            ...(await this.#changedSince(path, since, request.dates === true)),
-          };
+          const delta = await this.#changedSince(path, since, request.dates === true);
+          // Otherwise a VANISHED line could not be read, and an expunge would go unlisted: the folder
+          // is listed whole instead.
+          if (delta) return { kind: 'delta', marker, ...delta };
         }
         const exists = (mailbox || { exists: 0 }).exists;
         if (exists === 0) return { kind: 'full', marker, messages: [] };
@@ -921,17 +920,15 @@ export class ImapDriver implements Driver {
     path: FolderPath,
     since: bigint,
     dates: boolean,
-  ): Promise<{ changed: ListedMessage[]; vanished: string[]; problems?: MessageProblem[] }> {
+  ): Promise<{ changed: ListedMessage[]; vanished: string[]; problems?: MessageProblem[] } | undefined> {
     const client = this.#client;
     const listed = new Map<number, ListedMessage>();
     const problems: MessageProblem[] = [];
-    const vanished = new Set(
-      [
-        ...(await this.#fetchChangedSince(since, listingItems(dates), (row) =>
-          this.#take(path, row, listed, problems),
-        )),
-      ].map(String),
+    const answer = await this.#fetchChangedSince(since, listingItems(dates), (row) =>
+      this.#take(path, row, listed, problems),
     );
+    if (answer.unreadable) return undefined;
+    const vanished = new Set([...answer.vanished].map(String));
     // A changed message whose FETCH line imapflow could not parse would be skipped, and the marker moves
     // past its change for good: SEARCH MODSEQ names every message changed since, to find any left out.
     // Always: imapflow drops some lines without a word in any log (an untagged line whose number is not
@@ -947,27 +944,36 @@ export class ImapDriver implements Driver {
   /**
    * `UID FETCH 1:* (items) (CHANGEDSINCE since VANISHED)` on the selected folder: each row to `take`, in
    * the order sent, and the UIDs of the `VANISHED (EARLIER)` answer (imapflow hands them out as
-   * `expunge` events) returned.
+   * `expunge` events) returned. `unreadable` when a VANISHED line was not one imapflow reads whole
+   * (it skips such a set without a word): the vanished UIDs are then not all known.
    */
   async #fetchChangedSince(
     since: bigint,
     items: Attribute[],
     take: (row: FetchRow) => void,
-  ): Promise<Set<number>> {
+  ): Promise<{ vanished: Set<number>; unreadable: boolean }> {
     const client = this.#client;
     const selected = client.mailbox ? client.mailbox.path : undefined;
     const vanished = new Set<number>();
+    let unreadable = false;
     const onExpunge = (event: { path: string; uid?: number; vanished: boolean }) => {
       if (event.vanished && event.uid !== undefined && event.path === selected) vanished.add(event.uid);
+    };
+    // imapflow's own handler still reads each line (the session's state, the `expunge` events); this
+    // one only looks at it first.
+    const imapflowVanished = untaggedHandlersOf(client).VANISHED;
+    const onVanished = async (untagged: Untagged) => {
+      if (!imapflowVanished || !readableVanished(untagged)) unreadable = true;
+      await imapflowVanished?.(untagged);
     };
     client.on('expunge', onExpunge);
     try {
       const modifiers = [item('CHANGEDSINCE'), item(since.toString()), item('VANISHED')];
-      await uidFetch(client, '1:*', items, modifiers, take);
+      await uidFetch(client, '1:*', items, modifiers, take, onVanished);
     } finally {
       client.off('expunge', onExpunge);
     }
-    return vanished;
+    return { vanished, unreadable };
   }
 
   /**
@@ -1112,12 +1118,12 @@ export class ImapDriver implements Driver {
             const client = this.#client;
             if (!client.enabled.has('QRESYNC') || !client.mailbox || client.mailbox.noModseq) return marker;
             const rows: FetchRow[] = [];
-            const vanished = await this.#fetchChangedSince(
+            const { vanished, unreadable } = await this.#fetchChangedSince(
               writes.modseq,
               [item('UID'), item('FLAGS')],
               (row) => rows.push(row),
             );
-            if (!vouches(writes, rows, vanished)) return marker;
+            if (unreadable || !vouches(writes, rows, vanished)) return marker;
             // An expunge shows only in the VANISHED line, which imapflow skips without a word when it
             // cannot read its UID set: the counts, each from one STATUS, must then disagree.
             if (

@@ -34,6 +34,27 @@ export const item = (value: string) => ({ type: 'ATOM', value });
 export const wholeBody = { type: 'ATOM', value: 'BODY.PEEK', section: [] };
 
 /**
+ * True when a VANISHED answer is one imapflow reads whole: an optional `(EARLIER)` and a UID set of
+ * numbers and ranges. imapflow skips whatever else it is given (a set with a letter in it, no set at
+ * all) without a word, and the UIDs of such a line would never be reported as expunged.
+ */
+export function readableVanished(untagged: Untagged): boolean {
+  const attributes = untagged.attributes ?? [];
+  const [first, second] = attributes;
+  const set = Array.isArray(first) ? second : first;
+  if (attributes.length !== (Array.isArray(first) ? 2 : 1)) return false;
+  if (Array.isArray(first) && !(first.length === 1 && atomText(first[0])?.toUpperCase() === 'EARLIER'))
+    return false;
+  const text = atomText(set);
+  return text !== undefined && /^[1-9]\d*(:[1-9]\d*)?(,[1-9]\d*(:[1-9]\d*)?)*$/.test(text);
+}
+
+function atomText(attribute: Attribute): string | undefined {
+  if (!attribute || Array.isArray(attribute)) return undefined;
+  return typeof attribute.value === 'string' ? attribute.value : undefined;
+}
+
+/**
  * Sends `UID FETCH uids (items) [(modifiers)]` on the selected folder and calls `take` with each row,
  * in the order the server sends them. Resolves when the server answered OK; rejects with imapflow's
  * error when it answered NO or BAD, or when the connection failed.
@@ -44,6 +65,7 @@ export async function uidFetch(
   items: readonly Attribute[],
   modifiers: readonly Attribute[] | undefined,
   take: (row: FetchRow) => void,
+  vanished?: (untagged: Untagged) => unknown,
 ): Promise<void> {
   const exec = execOf(client);
   const attributes: Attribute[] = [{ type: 'SEQUENCE', value: uids }, [...items]];
@@ -56,6 +78,9 @@ export async function uidFetch(
             const row = rowOf(untagged);
             if (row) take(row);
           },
+          // Given, it sees each VANISHED line that comes while the command runs, in place of imapflow's
+          // own handler, which it must then call itself.
+          ...(vanished ? { VANISHED: vanished } : {}),
         },
       });
       answer.next();

@@ -109,6 +109,25 @@ async function listedThroughProxy(name: string) {
   return { account, driver, ids, marker: first.marker };
 }
 
+describe('a delta listing whose VANISHED line imapflow cannot read', () => {
+  it('lists the folder whole, so the expunge is not lost', async () => {
+    const { account, driver, ids, marker } = await listedThroughProxy('Unread');
+    const other = await openImap({ ...account, port: dovecot().port });
+    try {
+      await other.mailboxOpen('Unread');
+      await other.messageDelete(ids[1]!, { uid: true });
+    } finally {
+      await other.logout();
+    }
+    // A trailing letter makes imapflow's range parser skip the whole UID set, without a word.
+    proxy.rewriteServer((lines) => lines.replace(/(\* VANISHED (?:\(EARLIER\) )?)([\d:,]+)/g, '$1$2x'));
+    proxy.record(true);
+    const listing = fullOf(await driver.listMessages(['Unread'], { since: marker }));
+    expect(proxy.commands()).toContain('UID FETCH');
+    expect(listing.messages.map((m) => m.id)).toEqual([ids[0]]);
+  });
+});
+
 describe('markerAfterWrites does not vouch for a folder whose changed row it could not take', () => {
   it('another client expunged a message and imapflow could not read the VANISHED line: the counts disagree', async () => {
     const { account, driver, ids, marker } = await listedThroughProxy('Gone');
