@@ -109,19 +109,27 @@ async function listedThroughProxy(name: string) {
   return { account, driver, ids, marker: first.marker };
 }
 
+/**
+ * Another client expunges `uid` from `folder`; from then on every VANISHED set the server sends through
+ * the proxy gets a trailing letter, which makes imapflow's range parser skip it without a word, and
+ * the proxy records the commands sent.
+ */
+async function expungedUnreadably(account: ImapAccountOptions, folder: string, uid: string) {
+  const other = await openImap({ ...account, port: dovecot().port });
+  try {
+    await other.mailboxOpen(folder);
+    await other.messageDelete(uid, { uid: true });
+  } finally {
+    await other.logout();
+  }
+  proxy.rewriteServer((lines) => lines.replace(/(\* VANISHED (?:\(EARLIER\) )?)([\d:,]+)/g, '$1$2x'));
+  proxy.record(true);
+}
+
 describe('a delta listing whose VANISHED line imapflow cannot read', () => {
   it('lists the folder whole, so the expunge is not lost', async () => {
     const { account, driver, ids, marker } = await listedThroughProxy('Unread');
-    const other = await openImap({ ...account, port: dovecot().port });
-    try {
-      await other.mailboxOpen('Unread');
-      await other.messageDelete(ids[1]!, { uid: true });
-    } finally {
-      await other.logout();
-    }
-    // A trailing letter makes imapflow's range parser skip the whole UID set, without a word.
-    proxy.rewriteServer((lines) => lines.replace(/(\* VANISHED (?:\(EARLIER\) )?)([\d:,]+)/g, '$1$2x'));
-    proxy.record(true);
+    await expungedUnreadably(account, 'Unread', ids[1]!);
     const listing = fullOf(await driver.listMessages(['Unread'], { since: marker }));
     expect(proxy.commands()).toContain('UID FETCH');
     expect(listing.messages.map((m) => m.id)).toEqual([ids[0]]);
@@ -129,20 +137,11 @@ describe('a delta listing whose VANISHED line imapflow cannot read', () => {
 });
 
 describe('markerAfterWrites does not vouch for a folder whose changed row it could not take', () => {
-  it('another client expunged a message and imapflow could not read the VANISHED line: the counts disagree', async () => {
+  it('another client expunged a message and imapflow could not read the VANISHED line', async () => {
     const { account, driver, ids, marker } = await listedThroughProxy('Gone');
     const [c] = await driver.appendMessages(['Gone'], [{ body: mail('c').body, flags: [] }]);
     expect(c?.ok).toBe(true);
-    const other = await openImap({ ...account, port: dovecot().port });
-    try {
-      await other.mailboxOpen('Gone');
-      await other.messageDelete(ids[1]!, { uid: true });
-    } finally {
-      await other.logout();
-    }
-    // A trailing letter makes imapflow's range parser skip the whole UID set, without a word.
-    proxy.rewriteServer((lines) => lines.replace(/(\* VANISHED (?:\(EARLIER\) )?)([\d:,]+)/g, '$1$2x'));
-    proxy.record(true);
+    await expungedUnreadably(account, 'Gone', ids[1]!);
     expect(await driver.markerAfterWrites(['Gone'], marker)).toEqual(marker);
     expect(proxy.commands()).toContain('UID FETCH');
   });
