@@ -1104,7 +1104,8 @@ export class ImapDriver implements Driver {
     if (name === undefined || writes === undefined) return marker;
     // The SEARCH below names the appended UIDs: past a length servers take in one command line
     // (Dovecot: 64 KiB), the check is not worth it.
-    if (uidSet([...writes.appended.keys()]).length > MAX_SEARCH_SET) return marker;
+    const appended = writes.appended.size > 0 ? uidSet(writes.appended.keys()) : undefined;
+    if (appended !== undefined && appended.length > MAX_SEARCH_SET) return marker;
     try {
       return await this.#on(name, () =>
         this.#run(path, async () => {
@@ -1134,10 +1135,9 @@ export class ImapDriver implements Driver {
             // imapflow drops a FETCH line it cannot parse without a word: another client's change
             // whose row was lost would pass the check above. SEARCH names any changed message that
             // is not one of the appended ones.
-            const appended = [...writes.appended.keys()];
             const others = await client.search(
-              appended.length > 0
-                ? { modseq: writes.modseq + 1n, not: { uid: uidSet(appended) } }
+              appended !== undefined
+                ? { modseq: writes.modseq + 1n, not: { uid: appended } }
                 : { modseq: writes.modseq + 1n },
               { uid: true },
             );
