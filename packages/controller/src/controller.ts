@@ -55,7 +55,9 @@ function sameMarker(a: FolderMarker | null | undefined, b: FolderMarker): boolea
  * failure (so the folder's marker is not committed): the next sync lists it as new on this side while
  * its source is still unpaired on the other, and pairs the two by content. We chose this repair over
  * undoing the write, because an undo can itself fail and deleting mail is the one thing a sync tool
- * must never get wrong; pairing by content is the same mechanism a first sync relies on.
+ * must never get wrong; pairing by content is the same mechanism a first sync relies on. The one
+ * message a controller deletes unasked is a copy it appended in this very sync, when another program
+ * put the same bytes beside it meanwhile (see `#absorbTwins`): the message stays, once.
  *
  * `watch`, `nextChange` and `unwatch` are always there, whatever the driver: they pass through to the
  * driver's when it has them (paths are the driver's, as for every other call), and otherwise `watch`
@@ -71,6 +73,8 @@ export class Controller implements SideController {
   readonly #recorded = new Map<string, FolderMarker | null>();
   /** Where each folder was last listed, for the driver's {@link Driver.markerAfterWrites} at commit. */
   readonly #listedAt = new Map<string, FolderPath>();
+  /** The copies appended to each folder since its listing, for {@link #absorbTwins} at commit. */
+  readonly #appended = new Map<string, AppendedCopy[]>();
 
   constructor(options: ControllerOptions) {
     this.side = options.side;
@@ -117,6 +121,7 @@ export class Controller implements SideController {
     allPairs?.catch(() => {});
     const listing = await this.#driver.listMessages(path, options.dates ? { since, dates: true } : { since });
     this.#listedAt.set(key, path);
+    this.#appended.delete(key);
     const pairs = await this.#pairsFor(key, listing, marker, allPairs);
     const changes: SideChanges = {
       side: this.side,
@@ -317,11 +322,14 @@ export class Controller implements SideController {
     );
     const outcomes: ActionOutcome[] = [];
     const record: MessagePair[] = [];
+    const appended = this.#appended.get(key) ?? [];
+    this.#appended.set(key, appended);
     items.forEach((item, i) => {
       const r = results[i];
       const from = item.action.from;
       if (r?.ok) {
         outcomes.push({ ok: true, id: from, newId: r.id });
+        appended.push({ id: r.id, from, size: item.content.body.length, flags: item.action.flags });
         record.push(
           this.side === 'left'
             ? { left: r.id, right: from, flags: item.action.flags }
@@ -450,14 +458,105 @@ export class Controller implements SideController {
     }
   }
 
+  /**
+   * Another program may put the very message we are copying into this folder while we sync (a second
+   * sync tool working on the same stores, a delivery to both): this side listed the folder before it
+   * came, the other side listed its twin after, and we appended our copy beside it. Left there, the
+   * arrival would be new at the next sync and be copied back: one message twice on both sides. So what
+   * arrived since the listing is listed, and an unpaired arrival with the bytes of one of our copies
+   * takes over that copy's pair while our copy is deleted: the same bytes stay, once.
+   *
+   * The copy is deleted before the state is told: a crash in between leaves the pair naming a deleted
+   * copy, which the next sync propagates as a deletion while it copies the arrival over as new, so
+   * the message still ends up once on each side. Costs a listing since the listing's marker, only when
+   * the driver could not vouch for the folder, and reads bodies only of arrivals of a copy's size.
+   */
+  async #absorbTwins(
+    key: string,
+    path: FolderPath,
+    marker: FolderMarker,
+    appended: AppendedCopy[],
+  ): Promise<void> {
+    const listing = await this.#driver.listMessages(path, { since: marker });
+    if (listing.kind === 'unchanged' || listing.marker.epoch !== marker.epoch) return;
+    const ours = new Set(appended.map((a) => a.id));
+    const sizes = new Set(appended.map((a) => a.size));
+    const arrivals = (listing.kind === 'full' ? listing.messages : listing.changed).filter(
+      (m) => !ours.has(m.id) && (m.size === undefined || sizes.has(m.size)),
+    );
+    if (arrivals.length === 0) return;
+    const ids = arrivals.map((m) => m.id);
+    const known = this.#state.findPairs
+      ? await this.#state.findPairs(key, this.side, ids)
+      : await this.#state.loadPairs(key);
+    const paired = new Set(known.map((p) => p[this.side]));
+    const digests = new Map<string, string | null>();
+    const digestOf = async (id: string) => {
+      if (!digests.has(id)) {
+        const content = await this.#readOne(path, id);
+        digests.set(id, content ? digest(content.body) : null);
+      }
+      return digests.get(id);
+    };
+    const taken = new Set<string>();
+    const forget: string[] = [];
+    const record: MessagePair[] = [];
+    for (const m of arrivals) {
+      if (paired.has(m.id)) continue;
+      const content = await this.#readOne(path, m.id);
+      if (!content) continue;
+      const bytes = digest(content.body);
+      for (const a of appended) {
+        if (taken.has(a.id) || a.size !== content.body.length || (await digestOf(a.id)) !== bytes) continue;
+        taken.add(a.id);
+        forget.push(a.id);
+        record.push(
+          this.side === 'left'
+            ? { left: m.id, right: a.from, flags: a.flags }
+            : { left: a.from, right: m.id, flags: a.flags },
+        );
+        break;
+      }
+    }
+    if (forget.length === 0) return;
+    await this.#driver.deleteMessages(path, forget);
+    try {
+      await this.applyState(key, forget, record);
+    } catch (err) {
+      throw new FolderError(
+        `In ${displayFolder(path)} (${this.side}), another program's copy of a message this sync also copied there took its place, ` +
+          `but the state could not record it (${(err as Error).message}); the next sync finds the copy gone and the other one new, and keeps the message once on each side.`,
+        { code: 'STATE_WRITE_FAILED' },
+      );
+    }
+  }
+
   async commit(key: string, marker: FolderMarker): Promise<void> {
     const path = this.#listedAt.get(key);
+    const appended = this.#appended.get(key);
+    this.#appended.delete(key);
     const settled =
       path && this.#driver.markerAfterWrites ? await this.#driver.markerAfterWrites(path, marker) : marker;
+    // The driver vouches that nothing but our writes happened since the listing, or it gives the
+    // listing's own marker back: then another program's message may sit beside one of our copies.
+    if (path && appended?.length && sameMarker(settled, marker))
+      await this.#absorbTwins(key, path, marker, appended);
     if (sameMarker(this.#recorded.get(key), settled)) return;
     await this.#state.recordMarker(key, this.side, settled);
     this.#recorded.set(key, settled);
   }
+}
+
+/** A copy {@link Controller.applyCopies} appended: its id here, its source's id, its size and base flags. */
+interface AppendedCopy {
+  id: string;
+  from: string;
+  size: number;
+  flags: MessagePair['flags'];
+}
+
+function digest(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 function codeOf(err: unknown): string {

@@ -196,7 +196,10 @@ export interface Driver extends Partial<ChangeWatch> {
    * a later listing since it, in any process, answers `unchanged` only if the folder still holds exactly
    * that, and shows every other change made since the listing, whenever it was made. A driver that
    * cannot vouch for that (it did not make that listing, or saw another program's change meanwhile)
-   * returns `marker`.
+   * returns `marker`. Where it appended messages since the listing, it must look before it vouches:
+   * a message another program stored there since the listing, before this call, makes it return
+   * `marker`, since that message may be the twin of one of the copies (the controller then lists the
+   * folder since `marker` to find it, and keeps the message once).
    */
   markerAfterWrites?(path: FolderPath, marker: FolderMarker): Promise<FolderMarker>;
 

@@ -64,6 +64,7 @@ import {
   type Entries,
   type Entry,
   folderStamp,
+  pass,
   type Scan,
   scanFolder,
   UNRELIABLE,
@@ -123,6 +124,16 @@ function filesDigest(entries: Entries, keywords: string): string {
   names.sort();
   return createHash('sha256').update(keywords).update('\0').update(names.join('\0')).digest('base64url');
 }
+/** Whether two reads of a folder found the same files under the same names. */
+function sameFiles(a: Entries, b: Entries): boolean {
+  if (a.size !== b.size) return false;
+  for (const [id, entry] of a) {
+    const other = b.get(id);
+    if (other?.name !== entry.name || other.sub !== entry.sub) return false;
+  }
+  return true;
+}
+
 /** Standard info letters, by IMAP flag (lower case). `P` (passed) is `$Forwarded`, as mutt and mbsync read it. */
 const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\draft': 'D',
@@ -192,6 +203,8 @@ export class MaildirDriver implements Driver {
    * the folder from here until its next listing.
    */
   readonly #ownWritesOnly = new Set<string>();
+  /** Folders this driver appended to since their last listing: {@link markerAfterWrites} looks at them. */
+  readonly #appendedSince = new Set<string>();
   /**
    * The stamp an `unchanged` listing proved, by folder, until a write first needs the folder's files:
    * read then, at that stamp still, they are the files that listing stood for.
@@ -661,6 +674,7 @@ export class MaildirDriver implements Driver {
       this.#listed.set(dir, { marker: value, entries: scan.entries, keywords: keywordText });
       this.#entries.set(dir, scan.entries);
       this.#ownWritesOnly.add(dir);
+      this.#appendedSince.delete(dir);
       const flagsOfName = flagParser(keywords);
       const listedOf = (id: string, entry: Entry): ListedMessage => {
         const flags = flagsOfName(entry.name);
@@ -718,6 +732,11 @@ export class MaildirDriver implements Driver {
     // Letters our writes added to the keyword file (rare) are left to a full listing.
     const keywords = this.#keywords.get(dir)?.serialize();
     if (keywords !== listed.keywords) return marker;
+    // Where we appended, the folder is looked at, once: another program's message that came since the
+    // listing may be a twin of one of our copies, which the controller finds only if told (see
+    // Driver.markerAfterWrites). Flag changes and deletions need no look: what they could miss, the
+    // next listing, comparing the digest, sees.
+    if (this.#appendedSince.delete(dir) && !sameFiles(await pass(dir), entries)) return marker;
     const value = `${SETTLED}${filesDigest(entries, keywords)}`;
     // In this process, the next listing answers a delta against these files, as against a listing's.
     this.#listed.set(dir, { marker: value, entries, keywords });
@@ -856,6 +875,7 @@ export class MaildirDriver implements Driver {
       index.push(i);
     }
     const delivered = await deliverBatch(join(dir, 'tmp'), deliveries, this.#fsync);
+    this.#appendedSince.add(dir);
     const entries = this.#ownEntries(dir);
     for (const [k, outcome] of delivered.entries()) {
       const d = deliveries[k]!;
@@ -1125,6 +1145,7 @@ export class MaildirDriver implements Driver {
     this.#entries.clear();
     this.#listed.clear();
     this.#ownWritesOnly.clear();
+    this.#appendedSince.clear();
     this.#proven.clear();
     this.#keywords.clear();
   }

@@ -142,7 +142,7 @@ async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
 }
 
 /** One pass: `new/` first, then `cur/`, so a message moved from one to the other in between is seen. */
-async function pass(dir: string): Promise<Entries> {
+export async function pass(dir: string): Promise<Entries> {
   const entries: Entries = new Map();
   await readSub(dir, 'new', entries);
   await readSub(dir, 'cur', entries);

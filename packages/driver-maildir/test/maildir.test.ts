@@ -557,6 +557,22 @@ describe('MaildirDriver markerAfterWrites', () => {
     expect(full(there).get(b)?.flags).toEqual(['\\Deleted', '\\Seen']);
   });
 
+  it("gives the listing's marker back when another program delivered a message since the listing and it appended", async () => {
+    const driver = await MaildirDriver.open({ root });
+    await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    // Another program delivers into new/ after our listing, then we append: the controller must be told,
+    // since what came may be a twin of our copy.
+    await writeFile(join(root, 'new', '1700000000.M1P1.elsewhere'), 'Subject: x\n\nx\n');
+    await appendOne(driver, ['INBOX'], 'b');
+    expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
+    // Listed again, the folder is vouched for after our next append, which nothing came beside.
+    const again = await driver.listMessages(['INBOX'], { since: listing.marker });
+    await appendOne(driver, ['INBOX'], 'c');
+    expect(await driver.markerAfterWrites(['INBOX'], again.marker)).not.toEqual(again.marker);
+  });
+
   it('lists in full after the keywords changed meaning, even with the same files', async () => {
     const driver = await MaildirDriver.open({ root });
     const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
