@@ -64,7 +64,7 @@ import {
   type Entries,
   type Entry,
   folderStamp,
-  pass,
+  matchFolder,
   type Scan,
   scanFolder,
   UNRELIABLE,
@@ -124,16 +124,6 @@ function filesDigest(entries: Entries, keywords: string): string {
   names.sort();
   return createHash('sha256').update(keywords).update('\0').update(names.join('\0')).digest('base64url');
 }
-/** Whether two reads of a folder found the same files under the same names. */
-function sameFiles(a: Entries, b: Entries): boolean {
-  if (a.size !== b.size) return false;
-  for (const [id, entry] of a) {
-    const other = b.get(id);
-    if (other?.name !== entry.name || other.sub !== entry.sub) return false;
-  }
-  return true;
-}
-
 /** Standard info letters, by IMAP flag (lower case). `P` (passed) is `$Forwarded`, as mutt and mbsync read it. */
 const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\draft': 'D',
@@ -736,7 +726,16 @@ export class MaildirDriver implements Driver {
     // listing may be a twin of one of our copies, which the controller finds only if told (see
     // Driver.markerAfterWrites). Flag changes and deletions need no look: what they could miss, the
     // next listing, comparing the digest, sees.
-    if (this.#appendedSince.delete(dir) && !sameFiles(await pass(dir), entries)) return marker;
+    if (this.#appendedSince.delete(dir)) {
+      const match = await matchFolder(dir, entries, !this.#readOnly);
+      if (!match) return marker;
+      if (match.stamp !== null) {
+        // The look proved the files by the folder's stamp: the next listing, here or in another
+        // process, costs two stats while the folder stays as it is, rather than a read of it.
+        this.#listed.set(dir, { marker: match.stamp, entries, keywords });
+        return { epoch: EPOCH, value: match.stamp };
+      }
+    }
     const value = `${SETTLED}${filesDigest(entries, keywords)}`;
     // In this process, the next listing answers a delta against these files, as against a listing's.
     this.#listed.set(dir, { marker: value, entries, keywords });

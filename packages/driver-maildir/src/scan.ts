@@ -142,11 +142,46 @@ async function readSub(dir: string, sub: Subdir, into: Entries): Promise<void> {
 }
 
 /** One pass: `new/` first, then `cur/`, so a message moved from one to the other in between is seen. */
-export async function pass(dir: string): Promise<Entries> {
+async function pass(dir: string): Promise<Entries> {
   const entries: Entries = new Map();
   await readSub(dir, 'new', entries);
   await readSub(dir, 'cur', entries);
   return entries;
+}
+
+/**
+ * Whether a folder holds exactly `entries`: the same files under the same names in the same
+ * directories (read as names only, without a map of what is there: this runs after every sync that
+ * delivered into the folder). When it does, `stamp` is the folder's stamp if it proves that (equal
+ * before and after the read, and not {@link folderStamp recent}), else `null`. `false` when the folder
+ * holds anything else, a name the listing would skip included: the caller then looks closer.
+ */
+export async function matchFolder(
+  dir: string,
+  entries: Entries,
+  canProbe = false,
+): Promise<{ stamp: string | null } | false> {
+  const before = await folderStamp(dir, Date.now(), canProbe);
+  if (!before) return false;
+  let count = 0;
+  for (const sub of ['new', 'cur'] as const) {
+    let names: string[];
+    try {
+      names = await readdir(join(dir, sub));
+    } catch (err) {
+      if (sub === 'new' && (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      const entry = entries.get(uniqueOf(name));
+      if (entry?.name !== name || entry.sub !== sub) return false;
+      count++;
+    }
+  }
+  if (count !== entries.size) return false;
+  const after = await folderStamp(dir, Date.now(), canProbe);
+  return { stamp: after && after.value === before.value && !after.recent ? after.value : null };
 }
 
 export interface Scan {

@@ -516,7 +516,11 @@ describe('MaildirDriver markerAfterWrites', () => {
   }
 
   it('lets the next listing in another process answer unchanged after its own writes', async () => {
+    // Where a stamp cannot prove the folder right after our writes, the marker names its files.
+    overrideFreshStamps(false);
+    onTestFinished(() => overrideFreshStamps(undefined));
     const { marker } = await syncedFolder();
+    expect(marker.value.startsWith('files:')).toBe(true);
     await age(root);
     const later = await MaildirDriver.open({ root });
     const next = await later.listMessages(['INBOX'], { since: marker });
@@ -525,6 +529,19 @@ describe('MaildirDriver markerAfterWrites', () => {
     const again = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: next.marker });
     expect(again.kind).toBe('unchanged');
     expect(again.marker).toEqual(next.marker);
+  });
+
+  it('gives the stamp itself after an append where every change after a look moves the mtime, so the next listing reads nothing', async () => {
+    overrideFreshStamps(true);
+    onTestFinished(() => overrideFreshStamps(undefined));
+    const { marker } = await syncedFolder();
+    expect(marker.value.startsWith('files:')).toBe(false);
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(next).toEqual({ kind: 'unchanged', marker });
+    // Any change after it shows.
+    await appendOne(await MaildirDriver.open({ root }), ['INBOX'], 'e');
+    const later = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(later.kind).toBe('full');
   });
 
   it("shows another program's change made before the marker was given, though our writes came after", async () => {
