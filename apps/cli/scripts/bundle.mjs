@@ -143,6 +143,46 @@ export function detachEarlyErrorHandler(socket) {
 };
 
 /**
+ * imapflow imports libmime, whose charset module builds iconv-lite's GBK tables and four more codecs
+ * when it loads, and a decoder for Japanese charsets (encoding-japanese): some 8 ms of every thread that
+ * opens an IMAP account, for the decoding of envelopes and body structures (libmime.decodeWords) that
+ * Twinbox never fetches, and for download(), which is not in these bundles (see imapflowUnused). Here
+ * imapflow gets libmime on its first use instead, and the Japanese decoder, which only download() uses,
+ * is a stand-in that fails loudly.
+ */
+const imapflowLazyText = {
+  name: 'imapflow-lazy-text',
+  setup(b) {
+    b.onResolve({ filter: /^libmime$/ }, (args) =>
+      /[/\\]imapflow[/\\]/.test(args.importer)
+        ? { path: 'libmime', namespace: 'lazy-libmime', pluginData: { resolveDir: dirname(args.importer) } }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-libmime' }, (args) => ({
+      // require(), not import: esbuild then evaluates the bundled libmime when it is first called for.
+      contents: `let loaded;
+const libmime = () => (loaded ??= require('libmime').default);
+export default new Proxy({}, { get: (_, key) => libmime()[key] });
+`,
+      resolveDir: args.pluginData.resolveDir,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^\.\/jp-decoder\.js$/ }, (args) =>
+      /[/\\]imapflow[/\\]/.test(args.importer) ? { path: args.path, namespace: 'imapflow-jp' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'imapflow-jp' }, () => ({
+      contents: `export class JPDecoder {
+  constructor() {
+    throw new Error("imapflow's Japanese charset decoder (download()) is not part of Twinbox's bundle");
+  }
+}
+`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * commander requires node:child_process when it loads, for subcommands that are programs of their own,
  * which Twinbox has none of; that module and what it pulls in cost every command line a few
  * milliseconds. Here commander gets it on first use instead.
@@ -177,7 +217,7 @@ for (const file of await readdir(dist)) {
 const main = await build({
   ...common,
   absWorkingDir: root,
-  plugins: [noPino, imapflowUnused, lazyChildProcess],
+  plugins: [noPino, imapflowUnused, imapflowLazyText, lazyChildProcess],
   entryPoints: {
     twinbox: join(dist, 'program.js'),
     'state-worker': '@twinbox/state-sqlite/component',
@@ -195,7 +235,7 @@ const main = await build({
 const side = await build({
   ...common,
   absWorkingDir: root,
-  plugins: [noPino, imapflowUnused],
+  plugins: [noPino, imapflowUnused, imapflowLazyText],
   entryPoints: { 'side-worker': join(configDist, 'side-component.js') },
   splitting: true,
   outdir: dist,
