@@ -73,8 +73,11 @@ export class Controller implements SideController {
   readonly #recorded = new Map<string, FolderMarker | null>();
   /** Where each folder was last listed, for the driver's {@link Driver.markerAfterWrites} at commit. */
   readonly #listedAt = new Map<string, FolderPath>();
-  /** The copies appended to each folder since its listing, for {@link #absorbTwins} at commit. */
-  readonly #appended = new Map<string, AppendedCopy[]>();
+  /**
+   * The copies appended to each folder since its listing, for {@link #absorbTwins} at commit: ids and
+   * sizes only (a first sync appends thousands; their pairs are in the state).
+   */
+  readonly #appended = new Map<string, AppendedCopies>();
 
   constructor(options: ControllerOptions) {
     this.side = options.side;
@@ -322,14 +325,15 @@ export class Controller implements SideController {
     );
     const outcomes: ActionOutcome[] = [];
     const record: MessagePair[] = [];
-    const appended = this.#appended.get(key) ?? [];
+    const appended = this.#appended.get(key) ?? { ids: [], sizes: [] };
     this.#appended.set(key, appended);
     items.forEach((item, i) => {
       const r = results[i];
       const from = item.action.from;
       if (r?.ok) {
         outcomes.push({ ok: true, id: from, newId: r.id });
-        appended.push({ id: r.id, from, size: item.content.body.length, flags: item.action.flags });
+        appended.ids.push(r.id);
+        appended.sizes.push(item.content.body.length);
         record.push(
           this.side === 'left'
             ? { left: r.id, right: from, flags: item.action.flags }
@@ -475,21 +479,20 @@ export class Controller implements SideController {
     key: string,
     path: FolderPath,
     marker: FolderMarker,
-    appended: AppendedCopy[],
+    appended: AppendedCopies,
   ): Promise<void> {
     const listing = await this.#driver.listMessages(path, { since: marker });
     if (listing.kind === 'unchanged' || listing.marker.epoch !== marker.epoch) return;
-    const ours = new Set(appended.map((a) => a.id));
-    const sizes = new Set(appended.map((a) => a.size));
+    const ours = new Set(appended.ids);
+    const sizes = new Set(appended.sizes);
     const arrivals = (listing.kind === 'full' ? listing.messages : listing.changed).filter(
       (m) => !ours.has(m.id) && (m.size === undefined || sizes.has(m.size)),
     );
     if (arrivals.length === 0) return;
     const ids = arrivals.map((m) => m.id);
-    const known = this.#state.findPairs
-      ? await this.#state.findPairs(key, this.side, ids)
-      : await this.#state.loadPairs(key);
-    const paired = new Set(known.map((p) => p[this.side]));
+    const pairsOf = (of: string[]) =>
+      this.#state.findPairs ? this.#state.findPairs(key, this.side, of) : this.#state.loadPairs(key);
+    const paired = new Set((await pairsOf(ids)).map((p) => p[this.side]));
     const digests = new Map<string, string | null>();
     const digestOf = async (id: string) => {
       if (!digests.has(id)) {
@@ -498,25 +501,29 @@ export class Controller implements SideController {
       }
       return digests.get(id);
     };
-    const taken = new Set<string>();
-    const forget: string[] = [];
-    const record: MessagePair[] = [];
+    // Our copy's id to the arrival that is its twin.
+    const twins = new Map<string, string>();
     for (const m of arrivals) {
       if (paired.has(m.id)) continue;
       const content = await this.#readOne(path, m.id);
       if (!content) continue;
       const bytes = digest(content.body);
-      for (const a of appended) {
-        if (taken.has(a.id) || a.size !== content.body.length || (await digestOf(a.id)) !== bytes) continue;
-        taken.add(a.id);
-        forget.push(a.id);
-        record.push(
-          this.side === 'left'
-            ? { left: m.id, right: a.from, flags: a.flags }
-            : { left: a.from, right: m.id, flags: a.flags },
-        );
+      for (const [i, id] of appended.ids.entries()) {
+        if (twins.has(id) || appended.sizes[i] !== content.body.length) continue;
+        if ((await digestOf(id)) !== bytes) continue;
+        twins.set(id, m.id);
         break;
       }
+    }
+    if (twins.size === 0) return;
+    // Each twin takes over its copy's pair: the other side's message and the flags recorded with it.
+    const forget: string[] = [];
+    const record: MessagePair[] = [];
+    for (const pair of await pairsOf([...twins.keys()])) {
+      const twin = twins.get(pair[this.side]);
+      if (twin === undefined) continue;
+      forget.push(pair[this.side]);
+      record.push({ ...pair, [this.side]: twin });
     }
     if (forget.length === 0) return;
     await this.#driver.deleteMessages(path, forget);
@@ -539,7 +546,7 @@ export class Controller implements SideController {
       path && this.#driver.markerAfterWrites ? await this.#driver.markerAfterWrites(path, marker) : marker;
     // The driver vouches that nothing but our writes happened since the listing, or it gives the
     // listing's own marker back: then another program's message may sit beside one of our copies.
-    if (path && appended?.length && sameMarker(settled, marker))
+    if (path && appended?.ids.length && sameMarker(settled, marker))
       await this.#absorbTwins(key, path, marker, appended);
     if (sameMarker(this.#recorded.get(key), settled)) return;
     await this.#state.recordMarker(key, this.side, settled);
@@ -547,12 +554,10 @@ export class Controller implements SideController {
   }
 }
 
-/** A copy {@link Controller.applyCopies} appended: its id here, its source's id, its size and base flags. */
-interface AppendedCopy {
-  id: string;
-  from: string;
-  size: number;
-  flags: MessagePair['flags'];
+/** The copies {@link Controller.applyCopies} appended to a folder: their ids here and sizes, by index. */
+interface AppendedCopies {
+  ids: string[];
+  sizes: number[];
 }
 
 function digest(body: Uint8Array): string {
