@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SideController, sync } from '@twinbox/core';
@@ -48,7 +48,6 @@ async function inbox(account: string): Promise<string[]> {
 async function deliver(account: string, name: string, text: string) {
   await mkdir(join(dir, account, 'tmp'), { recursive: true });
   await writeFile(join(dir, account, 'tmp', name), text);
-  const { rename } = await import('node:fs/promises');
   await mkdir(join(dir, account, 'new'), { recursive: true });
   await rename(join(dir, account, 'tmp', name), join(dir, account, 'new', name));
 }
@@ -97,12 +96,18 @@ describe('a message another program stores on both Maildirs between the two list
     await deliver('one', '1700000000.M1P1.elsewhere', first);
     for (const account of ['one', 'two']) await mkdir(join(dir, account, 'cur'), { recursive: true });
     expect((await syncOnce()).totals).toMatchObject({ copied: 1, errors: 0 });
+    // The user reads the first message on the left: its inbox is listed by reading its files, so its
+    // driver vouches for it after the copy only by looking again (markerAfterWrites).
+    await rename(
+      join(dir, 'one', 'new', '1700000000.M1P1.elsewhere'),
+      join(dir, 'one', 'cur', '1700000000.M1P1.elsewhere:2,S'),
+    );
     const report = await syncOnce(async () => {
       await deliver('one', '1700000001.M2P2.elsewhere', twin);
       await deliver('two', '1700000001.M2P2.elsewhere', twin);
     });
     // The right listed the twin as new and copied it to the left, which had it by then.
-    expect(report.totals).toMatchObject({ copied: 1, errors: 0 });
+    expect(report.totals).toMatchObject({ copied: 1, flagged: 1, errors: 0 });
     expect(await inbox('one')).toEqual([first, twin].sort());
     for (let i = 0; i < 2; i++) {
       const next = await syncOnce();

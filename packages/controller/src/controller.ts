@@ -472,8 +472,11 @@ export class Controller implements SideController {
    *
    * The copy is deleted before the state is told: a crash in between leaves the pair naming a deleted
    * copy, which the next sync propagates as a deletion while it copies the arrival over as new, so
-   * the message still ends up once on each side. Costs a listing since the listing's marker, only when
-   * the driver could not vouch for the folder, and reads bodies only of arrivals of a copy's size.
+   * the message still ends up once on each side (under a policy that propagates no deletions, the
+   * other side then keeps its message beside the arrival's copy: twice, never lost). The other order
+   * would leave our copy unpaired beside its twin, twice here and then on both sides, under any
+   * policy. Costs a listing since the listing's marker, only when the driver could not vouch for the
+   * folder, and reads bodies only of arrivals of a copy's size.
    */
   async #absorbTwins(
     key: string,
@@ -517,22 +520,24 @@ export class Controller implements SideController {
     }
     if (twins.size === 0) return;
     // Each twin takes over its copy's pair: the other side's message and the flags recorded with it.
-    const forget: string[] = [];
+    const copies: string[] = [];
     const record: MessagePair[] = [];
     for (const pair of await pairsOf([...twins.keys()])) {
       const twin = twins.get(pair[this.side]);
       if (twin === undefined) continue;
-      forget.push(pair[this.side]);
+      copies.push(pair[this.side]);
       record.push({ ...pair, [this.side]: twin });
     }
-    if (forget.length === 0) return;
-    await this.#driver.deleteMessages(path, forget);
+    if (record.length === 0) return;
+    await this.#driver.deleteMessages(path, copies);
     try {
-      await this.applyState(key, forget, record);
+      // One write, which replaces each copy's pair (it shares the other side's id): forgetting first,
+      // then recording, would leave the other side's message unpaired if the second write failed.
+      await this.#state.recordPairs(key, record);
     } catch (err) {
       throw new FolderError(
         `In ${displayFolder(path)} (${this.side}), another program's copy of a message this sync also copied there took its place, ` +
-          `but the state could not record it (${(err as Error).message}); the next sync finds the copy gone and the other one new, and keeps the message once on each side.`,
+          `but the state could not record it (${(err as Error).message}); the next sync finds the copy gone, deletes the message on the other side and copies the other program's copy there.`,
         { code: 'STATE_WRITE_FAILED' },
       );
     }

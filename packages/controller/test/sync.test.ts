@@ -212,10 +212,19 @@ describe('the engine with two controllers over in-memory stores', () => {
     world.stores.left.createFolder(['F']);
     const first = world.add('left', ['F']);
     await world.sync();
-    const { report, token } = await twinArrivesBetweenListings(
-      world,
-      failingState(world.state, ['forgetPairs']),
-    );
+    // The sync's first pair write records the copy; its second, the twin taking the copy's place, fails.
+    let writes = 0;
+    const state = new Proxy(world.state, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        if (prop === 'recordPairs' && ++writes === 2)
+          return async () => Promise.reject(new Error('disk full'));
+        return value.bind(target);
+      },
+    });
+    const { report, token } = await twinArrivesBetweenListings(world, state);
+    expect(writes).toBeGreaterThanOrEqual(2);
     expect(report.totals.errors).toBeGreaterThan(0);
     expect(tokens(world, 'left', ['F'])).toEqual([first, token].sort());
     const next = await world.sync();

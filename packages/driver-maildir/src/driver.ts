@@ -729,7 +729,9 @@ export class MaildirDriver implements Driver {
     if (this.#appendedSince.delete(dir)) {
       const match = await matchFolder(dir, entries, !this.#readOnly);
       if (!match) return marker;
-      if (match.stamp !== null) {
+      // A stamp says nothing of `dovecot-keywords`, whose letters give some flags their meaning: with
+      // keywords in use, the digest marker, which covers them, stays.
+      if (match.stamp !== null && keywords === '') {
         // The look proved the files by the folder's stamp: the next listing, here or in another
         // process, costs two stats while the folder stays as it is, rather than a read of it.
         this.#listed.set(dir, { marker: match.stamp, entries, keywords });

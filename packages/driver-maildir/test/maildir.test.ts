@@ -590,6 +590,22 @@ describe('MaildirDriver markerAfterWrites', () => {
     expect(await driver.markerAfterWrites(['INBOX'], again.marker)).not.toEqual(again.marker);
   });
 
+  it('keeps the digest marker, which covers the keywords, where keywords are in use, whatever the stamps prove', async () => {
+    overrideFreshStamps(true);
+    onTestFinished(() => overrideFreshStamps(undefined));
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    const listing = await driver.listMessages(['INBOX'], {});
+    // Both new/ and cur/ written to now, so both have sub-second mtimes the stamp could prove.
+    await appendOne(driver, ['INBOX'], 'b');
+    await appendOne(driver, ['INBOX'], 'c', ['\\Seen']);
+    const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
+    expect(marker.value.startsWith('files:')).toBe(true);
+    await writeFile(join(root, 'dovecot-keywords'), '0 Home\n');
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(full(next).get(a)?.flags).toEqual(['Home']);
+  });
+
   it('lists in full after the keywords changed meaning, even with the same files', async () => {
     const driver = await MaildirDriver.open({ root });
     const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
