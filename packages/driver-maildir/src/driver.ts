@@ -1,17 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type BigIntStats, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import {
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 // Lets the thread's event loop run (messages, timers) in the middle of a long synchronous batch.
 import { setImmediate } from 'node:timers/promises';
@@ -59,6 +48,7 @@ import { type BirthStat, devicesWithBirthTimes, folderIdOf } from './folder-id.j
 import { type KeywordMap, readKeywords, writeKeywords } from './keywords.js';
 import { FolderLayout, type FolderNameEncoding, MAX_NAME_BYTES, type MaildirLayoutName } from './layout.js';
 import { mapLimit } from './limit.js';
+import { FileReader } from './read-file.js';
 import {
   cleanTmp,
   type Entries,
@@ -195,6 +185,7 @@ export class MaildirDriver implements Driver {
   readonly #ownWritesOnly = new Set<string>();
   /** Folders this driver appended to since their last listing: {@link markerAfterWrites} looks at them. */
   readonly #appendedSince = new Set<string>();
+  readonly #reader = new FileReader();
   /**
    * The stamp an `unchanged` listing proved, by folder, until a write first needs the folder's files:
    * read then, at that stamp still, they are the files that listing stood for.
@@ -793,7 +784,7 @@ export class MaildirDriver implements Driver {
         return await this.#withEntry(dir, id, async (entry) => {
           const parsed = parseMaildirName(entry.name);
           const { crlf } = sizesFromName(parsed.unique);
-          const { head, size } = await readHead(join(dir, entry.sub, entry.name), crlf === undefined);
+          const { head, size } = await this.#readHead(join(dir, entry.sub, entry.name), crlf === undefined);
           return {
             id,
             flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
@@ -809,28 +800,34 @@ export class MaildirDriver implements Driver {
     return described.filter((m): m is ListedMessage => m !== undefined);
   }
 
+  /** A message file's head (its whole body when its size is wanted and its name does not say it). */
+  async #readHead(file: string, wantSize: boolean): Promise<{ head: Uint8Array; size: number }> {
+    if (wantSize) {
+      const data = toBytes((await this.#reader.read(file)).data);
+      return { head: data, size: data.length + countBareLf(data) };
+    }
+    return { head: toBytes(await this.#reader.head(file)), size: 0 };
+  }
+
   async readMessage(path: FolderPath, id: string): Promise<MessageContent> {
     const dir = this.#layout.dirOf(path);
     const keywords = await this.#keywordMap(dir, false);
     return this.#withEntry(dir, id, async (entry) => {
-      const handle = await open(join(dir, entry.sub, entry.name), 'r');
-      try {
-        const info = await handle.stat();
-        const data = await handle.readFile();
-        const parsed = parseMaildirName(entry.name);
-        return {
-          // `W` decides, as in the listing's size: both see the same name, so they always agree.
-          body: fromDisk(toBytes(data), sizeField(parsed.unique, ',W=')),
-          flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
-          internalDate: Math.floor(info.mtimeMs),
-        };
-      } finally {
-        await handle.close();
-      }
+      const { data, mtimeMs } = await this.#reader.read(join(dir, entry.sub, entry.name));
+      const parsed = parseMaildirName(entry.name);
+      return {
+        // `W` decides, as in the listing's size: both see the same name, so they always agree.
+        body: fromDisk(toBytes(data), sizeField(parsed.unique, ',W=')),
+        flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
+        internalDate: Math.floor(mtimeMs),
+      };
     });
   }
 
-  /** Reads several files at once; the disk serves them in parallel. Null for a message that vanished. */
+  /**
+   * Reads several files at once where the disk serves them in parallel (see FileReader). Null for a
+   * message that vanished.
+   */
   async readMessages(path: FolderPath, ids: readonly string[]): Promise<(MessageContent | null)[]> {
     return mapLimit(ids, 16, async (id) => {
       try {
@@ -1470,20 +1467,6 @@ async function hasSubfolders(dir: string): Promise<boolean> {
  * The header block of a message file (up to the first empty line) and, when `wantSize`, its size with
  * CRLF line endings, which needs the whole file. Without `wantSize` only the head is read.
  */
-async function readHead(file: string, wantSize: boolean): Promise<{ head: Uint8Array; size: number }> {
-  const handle = await open(file, 'r');
-  try {
-    if (wantSize) {
-      const data = toBytes(await handle.readFile());
-      return { head: data, size: data.length + countBareLf(data) };
-    }
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    const { bytesRead } = await handle.read(chunk, 0, chunk.length, 0);
-    return { head: toBytes(chunk.subarray(0, bytesRead)), size: 0 };
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Gives listed messages their arrival time: the file's mtime, as Dovecot and mbsync (CopyArrivalDate)
