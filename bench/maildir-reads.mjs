@@ -27,7 +27,10 @@ mkdirSync(cur);
 const files = [];
 // Sizes like the SpamAssassin corpus's: most a few KB, some tens.
 let seed = 1;
-const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+const random = () => {
+  seed = (seed * 48271) % 2147483647;
+  return seed / 2147483647;
+};
 for (let i = 0; i < Number(values.files); i++) {
   const file = join(cur, `1700000000.M${i}P1.bench:2,S`);
   writeFileSync(file, Buffer.alloc(Math.floor(1500 + random() ** 3 * 40_000), 'x'));
