@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPair, parseConfig, statePath } from '../src/index.js';
+import { openPair, statePath } from '../src/index.js';
+import { twoMaildirs } from './two-maildirs.js';
 
 // A side that answers the id of the thread it runs in: 0 is this, the main thread.
 const SIDE = new URL('./fixtures/where-side.mjs', import.meta.url);
@@ -17,21 +18,7 @@ afterEach(async () => {
 });
 
 function loaded(workers?: string) {
-  const file = join(dir, 'config.toml');
-  const text = `${workers ? `workers = "${workers}"\n` : ''}
-[state]
-dir = "${join(dir, 'state')}"
-[accounts.one]
-type = "maildir"
-path = "${join(dir, 'one')}"
-[accounts.two]
-type = "maildir"
-path = "${join(dir, 'two')}"
-[pairs.p]
-left = "one"
-right = "two"
-`;
-  return { file, config: parseConfig(text, file) };
+  return twoMaildirs(dir, workers);
 }
 
 /** The thread ids both sides of the pair run in when opened with these settings. */

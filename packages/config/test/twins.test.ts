@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SideController, sync } from '@twinbox/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openPair, parseConfig } from '../src/index.js';
+import { openPair } from '../src/index.js';
+import { twoMaildirs } from './two-maildirs.js';
 
 // Another program stores the same message in both Maildirs of a pair while it syncs, after one side
 // listed the inbox and before the other did: the real drivers, not the in-memory ones of the
@@ -16,24 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function loaded() {
-  const file = join(dir, 'config.toml');
-  const text = `
-[state]
-dir = "${join(dir, 'state')}"
-[accounts.one]
-type = "maildir"
-path = "${join(dir, 'one')}"
-[accounts.two]
-type = "maildir"
-path = "${join(dir, 'two')}"
-[pairs.p]
-left = "one"
-right = "two"
-`;
-  return parseConfig(text, file);
-}
 
 /** The inbox's messages of one Maildir, as their bytes, sorted. */
 async function inbox(account: string): Promise<string[]> {
@@ -64,7 +47,7 @@ function withChanges(side: SideController, changes: SideController['changes']): 
 }
 
 async function syncOnce(between?: () => Promise<void>) {
-  const pair = await openPair({ file: join(dir, 'config.toml'), config: loaded() }, 'p', { mode: 'inline' });
+  const pair = await openPair(twoMaildirs(dir), 'p', { mode: 'inline' });
   try {
     if (!between) return await sync(pair.left, pair.right, pair.syncOptions);
     let leftListed = () => {};
