@@ -698,6 +698,31 @@ describe("the driver's marker after its writes", () => {
     expect((await state.loadMarker(folderKey(INBOX), 'left'))?.value).not.toContain('and our writes');
   });
 
+  it('vouching for the folder spares it the second listing that looks for twins of the copies; not vouching does not', async () => {
+    for (const vouches of [true, false]) {
+      const world = new World();
+      world.add('left', INBOX, ['\\Seen']);
+      world.add('left', INBOX, []);
+      const { state, drivers } = world.parts();
+      let listings = 0;
+      const right = overriding<Driver>(drivers.right, {
+        listMessages: (...args: Parameters<Driver['listMessages']>) => {
+          listings++;
+          return drivers.right.listMessages(...args);
+        },
+        markerAfterWrites: async (_path: readonly string[], marker: { epoch: string; value: string }) =>
+          vouches ? { epoch: marker.epoch, value: `${marker.value} and our writes` } : marker,
+      });
+      const report = await sync(
+        new Controller({ side: 'left', state, driver: drivers.left }),
+        new Controller({ side: 'right', state, driver: right }),
+      );
+      expect(report.totals).toMatchObject({ copied: 2, errors: 0 });
+      expect(listings, vouches ? 'vouched' : 'not vouched').toBe(vouches ? 1 : 2);
+      expect(tokens(world, 'right')).toEqual(tokens(world, 'left'));
+    }
+  });
+
   it('is recorded for a side that listed its folder unchanged and was then written to', async () => {
     const world = new World();
     const { state, drivers } = world.parts();
