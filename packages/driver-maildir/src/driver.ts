@@ -718,7 +718,8 @@ export class MaildirDriver implements Driver {
     // Driver.markerAfterWrites). Flag changes and deletions need no look: what they could miss, the
     // next listing, comparing the digest, sees.
     if (this.#appendedSince.delete(dir)) {
-      const match = await matchFolder(dir, entries, !this.#readOnly);
+      // A look that fails vouches for nothing; the controller's own listing then says what is wrong.
+      const match = await matchFolder(dir, entries, !this.#readOnly).catch(() => false as const);
       if (!match) return marker;
       // A stamp says nothing of `dovecot-keywords`, whose letters give some flags their meaning: with
       // keywords in use, the digest marker, which covers them, stays.

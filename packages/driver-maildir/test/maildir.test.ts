@@ -590,6 +590,18 @@ describe('MaildirDriver markerAfterWrites', () => {
     expect(await driver.markerAfterWrites(['INBOX'], again.marker)).not.toEqual(again.marker);
   });
 
+  it("gives the listing's marker back, rather than failing, when the look after an append cannot read the folder", async () => {
+    const driver = await MaildirDriver.open({ root });
+    await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    await appendOne(driver, ['INBOX'], 'b');
+    // new/ is no directory any more: its read fails (ENOTDIR), as any unreadable folder's would.
+    await rm(join(root, 'new'), { recursive: true });
+    await writeFile(join(root, 'new'), 'not a directory');
+    expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
+  });
+
   it('keeps the digest marker, which covers the keywords, where keywords are in use, whatever the stamps prove', async () => {
     overrideFreshStamps(true);
     onTestFinished(() => overrideFreshStamps(undefined));
