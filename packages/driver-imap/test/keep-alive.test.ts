@@ -12,15 +12,21 @@ async function logins(user: string): Promise<number> {
     .length;
 }
 
+/**
+ * The socket's quiet timeout in these tests. The keep-alive NOOP comes every second at it: two seconds
+ * of slack for a loaded machine (at 2 s, one second was not always enough on a CI run).
+ */
+const QUIET_MS = 3000;
+
 describe('the sync session of a driver kept open between calls', () => {
   it('stays logged in past the quiet timeout: the next call needs no new login', async () => {
     const account = await freshAccount();
-    const driver = await ImapDriver.connect({ ...account, timeoutMs: 2000 });
+    const driver = await ImapDriver.connect({ ...account, timeoutMs: QUIET_MS });
     try {
       await driver.listFolders();
       const before = await logins(account.user);
       // Twice the quiet timeout with no call: without the keep-alive the socket timer ends the session.
-      await sleep(4500);
+      await sleep(2 * QUIET_MS + 500);
       await driver.listMessages(['INBOX'], {});
       expect(await logins(account.user)).toBe(before);
     } finally {
@@ -32,7 +38,7 @@ describe('the sync session of a driver kept open between calls', () => {
     const account = await freshAccount();
     const driver = await ImapDriver.connect({
       ...account,
-      timeoutMs: 2000,
+      timeoutMs: QUIET_MS,
       reconnect: { keepAliveForMs: 2500 },
     });
     try {
@@ -55,11 +61,15 @@ describe('the sync session of a driver kept open between calls', () => {
 
   it('without the keep-alive, the same wait costs a new login (so the test above can fail)', async () => {
     const account = await freshAccount();
-    const driver = await ImapDriver.connect({ ...account, timeoutMs: 2000, reconnect: { keepAliveMs: 0 } });
+    const driver = await ImapDriver.connect({
+      ...account,
+      timeoutMs: QUIET_MS,
+      reconnect: { keepAliveMs: 0 },
+    });
     try {
       await driver.listFolders();
       const before = await logins(account.user);
-      await sleep(4500);
+      await sleep(2 * QUIET_MS + 500);
       const started = Date.now();
       await driver.listMessages(['INBOX'], {});
       expect(await logins(account.user)).toBe(before + 1);
