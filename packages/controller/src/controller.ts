@@ -200,7 +200,7 @@ export class Controller implements SideController {
     const out: Record<string, string> = {};
     for (const id of ids) {
       const content = await this.#readOne(path, id);
-      if (content) out[id] = createHash('sha256').update(content.body).digest('hex');
+      if (content) out[id] = digest(content.body);
     }
     return out;
   }
@@ -537,7 +537,7 @@ export class Controller implements SideController {
     } catch (err) {
       throw new FolderError(
         `In ${displayFolder(path)} (${this.side}), another program's copy of a message this sync also copied there took its place, ` +
-          `but the state could not record it (${(err as Error).message}); the next sync finds the copy gone, deletes the message on the other side and copies the other program's copy there.`,
+          `but the state could not record it (${(err as Error).message}); the next sync finds the copy gone and the other program's copy new: where deletions propagate, the message ends up once on each side; otherwise the other side keeps it twice (nothing is lost).`,
         { code: 'STATE_WRITE_FAILED' },
       );
     }
