@@ -150,10 +150,11 @@ function toBytes(data: Buffer): Uint8Array {
  *   `new/` and `cur/` by other programs. Messages in `new/` without info are unseen.
  * - Flags live in the `:2,` info (D F P R S T), keywords as Dovecot's letters (`dovecot-keywords`).
  *   Info letters this driver does not know are kept when it renames a file.
- * - The marker is the inode and mtime of `new/` and `cur/`: an unchanged folder costs two `stat`s,
- *   a changed one a read of its directory entries, never of file contents. Since a marker this driver
- *   gave, a changed folder is answered as a `delta` against the files that listing saw, whoever
- *   changed them: its own writes cost a lookup each, not a listing of the whole folder.
+ * - The marker is the inode and mtime of `new/`, `cur/` and `dovecot-keywords`: an unchanged folder
+ *   costs three `stat`s, a changed one a read of its directory entries, never of file contents.
+ *   Since a marker this driver gave, a changed folder is answered as a `delta` against the files that
+ *   listing saw, whoever changed them: its own writes cost a lookup each, not a listing of the whole
+ *   folder.
  * - Writes go through `tmp/`, are fsynced in batches, and are reported only once durable.
  * - Messages are kept with LF line endings on disk and handed out with CRLF; a body that does not
  *   fit that (CR CR LF, a bare LF) still comes back byte for byte (see `eol.ts`).
@@ -710,9 +711,10 @@ export class MaildirDriver implements Driver {
     if (marker.epoch !== EPOCH || !listed || listed.marker !== marker.value || !entries) return marker;
     // Nothing written since the listing: its own marker says it all.
     if (entries === listed.entries || !this.#ownWritesOnly.has(dir)) return marker;
-    // Letters our writes added to the keyword file (rare) are left to a full listing.
+    // Letters our writes added to the keyword file (every folder of a first sync with keywords) leave
+    // what the listing's letters mean as it was; any other change of the file is left to a listing.
     const keywords = this.#keywords.get(dir)?.serialize();
-    if (keywords !== listed.keywords) return marker;
+    if (keywords === undefined || !extendsKeywords(keywords, listed.keywords)) return marker;
     // Where we appended, the folder is looked at, once: another program's message that came since the
     // listing may be a twin of one of our copies, which the controller finds only if told (see
     // Driver.markerAfterWrites). Flag changes and deletions need no look: what they could miss, the
@@ -721,11 +723,18 @@ export class MaildirDriver implements Driver {
       // A look that fails vouches for nothing; the controller's own listing then says what is wrong.
       const match = await matchFolder(dir, entries, !this.#readOnly).catch(() => false as const);
       if (!match) return marker;
-      // A stamp says nothing of `dovecot-keywords`, whose letters give some flags their meaning: with
-      // keywords in use, the digest marker, which covers them, stays.
-      if (match.stamp !== null && keywords === '') {
+      // The stamp covers `dovecot-keywords` as it is now; the files' letters mean what the listing read
+      // only if the file still says what it said then (read after the stamp: a rewrite since shows as
+      // another stamp at the next listing).
+      if (
+        match.stamp !== null &&
+        (await readKeywords(dir).then(
+          (k) => k.serialize() === keywords,
+          () => false,
+        ))
+      ) {
         // The look proved the files by the folder's stamp: the next listing, here or in another
-        // process, costs two stats while the folder stays as it is, rather than a read of it.
+        // process, costs three stats while the folder stays as it is, rather than a read of it.
         this.#listed.set(dir, { marker: match.stamp, entries, keywords });
         return { epoch: EPOCH, value: match.stamp };
       }
@@ -1355,6 +1364,17 @@ function withKeywordLetters(name: string, translate: (letter: string) => string 
  * Whether two files hold the same bytes (sizes first: a differing size needs no read). False when one
  * of them is gone: the caller's rename then finds out which.
  */
+/**
+ * Whether the keyword file's text `now` keeps every letter of `before` for the same keyword (both as
+ * {@link KeywordMap.serialize} writes them: one `<index> <keyword>` line per letter), so a file name
+ * read under `before` means the same under `now`.
+ */
+function extendsKeywords(now: string, before: string): boolean {
+  if (now === before) return true;
+  const lines = new Set(now.split('\n'));
+  return before.split('\n').every((line) => lines.has(line));
+}
+
 async function sameBytes(a: string, b: string): Promise<boolean> {
   try {
     const [sa, sb] = await Promise.all([stat(a), stat(b)]);

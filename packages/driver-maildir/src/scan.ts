@@ -3,6 +3,7 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { uniqueOf } from './filename.js';
 import { freshStampsProven } from './fresh-stamps.js';
+import { KEYWORDS_FILE } from './keywords.js';
 
 export type Subdir = 'new' | 'cur';
 
@@ -91,9 +92,24 @@ async function dirStamp(dir: string): Promise<DirStamp | undefined> {
 }
 
 /**
+ * The keyword file's identity, size and nanosecond mtime (`-` when there is none): its letters give
+ * some flags their meaning, and Dovecot rewrites it (a new file renamed over it) without touching
+ * `new/` or `cur/`.
+ */
+function keywordsStamp(dir: string): { value: string; mtimeMs: number } {
+  try {
+    const s = statSync(join(dir, KEYWORDS_FILE), { bigint: true });
+    return { value: `${s.ino}.${s.size}.${s.mtimeNs}`, mtimeMs: Number(s.mtimeMs) };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { value: '-', mtimeMs: 0 };
+    throw err;
+  }
+}
+
+/**
  * A folder's change stamp: identity (inode, birth time) and nanosecond mtime of `new/` and `cur/` (a
  * rename, delivery or removal by any program changes one of them; identity catches a folder deleted
- * and made again).
+ * and made again), and of `dovecot-keywords` (a rewrite that changes what a letter means).
  * `recent` says the stamp is too fresh to prove anything (see {@link MTIME_WINDOW_MS} and
  * {@link FINE_MTIME_WINDOW_MS}); never on a file system where every change after a look at a
  * directory moves its mtime ({@link freshStampsProven}; `canProbe`: whether measuring that, by a file
@@ -111,11 +127,12 @@ export async function folderStamp(
     fsTypeOf(join(dir, 'cur')),
   ]);
   if (!c) return undefined;
+  const k = keywordsStamp(dir);
   const fine = type !== undefined && FINE_FILE_SYSTEMS.has(type);
-  const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0);
+  const newest = Math.max(c.mtimeMs, n?.mtimeMs ?? 0, k.mtimeMs);
   // A whole-second mtime may come from a file system that keeps no more: the wide window then.
   const window = fine && c.subSecond && (n?.subSecond ?? true) ? FINE_MTIME_WINDOW_MS : MTIME_WINDOW_MS;
-  const value = `${n?.value ?? '-'}/${c.value}`;
+  const value = `${n?.value ?? '-'}/${c.value}/${k.value}`;
   const proven =
     window === FINE_MTIME_WINDOW_MS &&
     (n === undefined || n.dev === c.dev) &&

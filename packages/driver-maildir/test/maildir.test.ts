@@ -5,6 +5,7 @@ import { errorScope, type FolderPath, type Listing } from '@twinbox/core';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { overrideFreshStamps, probeFreshStamps } from '../src/fresh-stamps.js';
 import { MaildirDriver } from '../src/index.js';
+import { age } from './age.js';
 import { foldersOf, refusedOf } from './folders.js';
 
 const enc = new TextEncoder();
@@ -36,12 +37,6 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 /** Sets a folder's `new/` and `cur/` mtimes to one fixed time long ago, as if the last change were then. */
-async function age(dir: string) {
-  const past = 1_700_000_000;
-  await utimes(join(dir, 'new'), past, past);
-  await utimes(join(dir, 'cur'), past, past);
-}
-
 describe('MaildirDriver layouts', () => {
   it('writes Maildir++: the inbox at the root, subfolders as dot directories with maildirfolder', async () => {
     const driver = await MaildirDriver.open({ root });
@@ -353,7 +348,7 @@ describe('MaildirDriver messages', () => {
     expect(full(await driver.listMessages(['INBOX'], {})).size).toBe(0);
   });
 
-  it('answers unchanged from two stats when new/ and cur/ did not change, and lists again after any rename', async () => {
+  it('answers unchanged from three stats when new/, cur/ and the keyword file did not change, and lists again after any rename', async () => {
     const driver = await MaildirDriver.open({ root });
     const id = await appendOne(driver, ['INBOX'], 'x');
     await age(root);
@@ -602,7 +597,7 @@ describe('MaildirDriver markerAfterWrites', () => {
     expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
   });
 
-  it('keeps the digest marker, which covers the keywords, where keywords are in use, whatever the stamps prove', async () => {
+  it('vouches by the stamp, which covers the keyword file, where keywords are in use', async () => {
     overrideFreshStamps(true);
     onTestFinished(() => overrideFreshStamps(undefined));
     const driver = await MaildirDriver.open({ root });
@@ -612,8 +607,80 @@ describe('MaildirDriver markerAfterWrites', () => {
     await appendOne(driver, ['INBOX'], 'b');
     await appendOne(driver, ['INBOX'], 'c', ['\\Seen']);
     const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
-    expect(marker.value.startsWith('files:')).toBe(true);
-    await writeFile(join(root, 'dovecot-keywords'), '0 Home\n');
+    expect(marker.value.startsWith('files:')).toBe(false);
+    expect(marker).not.toEqual(listing.marker);
+    // Another process trusts it: three stats, no read of the folder.
+    expect((await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker })).kind).toBe(
+      'unchanged',
+    );
+    // Dovecot rewrites the keyword file as a new file renamed over the old one; nothing else changes.
+    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
+    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+    expect(full(next).get(a)?.flags).toEqual(['Home']);
+  });
+
+  it('sees a rewrite of the keyword file after a listing that proved the folder unchanged', async () => {
+    overrideFreshStamps(true);
+    onTestFinished(() => overrideFreshStamps(undefined));
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    const { marker } = await driver.listMessages(['INBOX'], {});
+    expect((await driver.listMessages(['INBOX'], { since: marker })).kind).toBe('unchanged');
+    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
+    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    const here = await driver.listMessages(['INBOX'], { since: marker });
+    if (here.kind !== 'full') throw new Error(`expected a full listing, got ${here.kind}`);
+    expect(full(here).get(a)?.flags).toEqual(['Home']);
+  });
+
+  for (const proven of [true, false]) {
+    it(`vouches for appends that added keywords, as a first sync's do (stamps ${proven ? '' : 'not '}proven)`, async () => {
+      overrideFreshStamps(proven);
+      onTestFinished(() => overrideFreshStamps(undefined));
+      const driver = await MaildirDriver.open({ root });
+      await appendOne(driver, ['INBOX'], 'a', ['Work']);
+      await age(root);
+      const listing = await driver.listMessages(['INBOX'], {});
+      await appendOne(driver, ['INBOX'], 'b', ['Urgent', '\\Seen']);
+      await appendOne(driver, ['INBOX'], 'c', ['Work']);
+      expect(await readFile(join(root, 'dovecot-keywords'), 'utf8')).toBe('0 Work\n1 Urgent\n');
+      const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
+      expect(marker).not.toEqual(listing.marker);
+      const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
+      expect(next.kind).toBe('unchanged');
+    });
+  }
+
+  it('does not vouch when another program gave a letter another keyword before our writes added one', async () => {
+    overrideFreshStamps(true);
+    onTestFinished(() => overrideFreshStamps(undefined));
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    await age(root);
+    const listing = await driver.listMessages(['INBOX'], {});
+    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
+    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    // Our append needs a new letter: the file is read again, and Urgent added to what it says now.
+    await appendOne(driver, ['INBOX'], 'b', ['Urgent']);
+    expect(await readFile(join(root, 'dovecot-keywords'), 'utf8')).toBe('0 Home\n1 Urgent\n');
+    expect(await driver.markerAfterWrites(['INBOX'], listing.marker)).toEqual(listing.marker);
+    const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], {
+      since: listing.marker,
+    });
+    expect(full(next).get(a)?.flags).toEqual(['Home']);
+  });
+
+  it('does not vouch by the stamp when the keyword file changed between the listing and the writes', async () => {
+    overrideFreshStamps(true);
+    onTestFinished(() => overrideFreshStamps(undefined));
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
+    const listing = await driver.listMessages(['INBOX'], {});
+    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
+    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    await appendOne(driver, ['INBOX'], 'b');
+    const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
     const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
     expect(full(next).get(a)?.flags).toEqual(['Home']);
   });

@@ -1,9 +1,10 @@
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FolderPath, Listing } from '@twinbox/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MaildirDriver } from '../src/index.js';
+import { age } from './age.js';
 
 const enc = new TextEncoder();
 const mail = (tag: string) =>
@@ -32,12 +33,6 @@ async function files(dir: string): Promise<string[]> {
 }
 
 /** Sets a folder's `new/` and `cur/` mtimes long ago, so its marker proves "unchanged" when it is. */
-async function age(dir: string) {
-  const past = 1_700_000_000;
-  await utimes(join(dir, 'new'), past, past);
-  await utimes(join(dir, 'cur'), past, past);
-}
-
 function messages(listing: Listing) {
   if (listing.kind !== 'full') throw new Error(`expected a full listing, got ${listing.kind}`);
   return listing.messages;

@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { type FolderPath, folderKey, type Listing } from '@twinbox/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MaildirDriver, type MaildirLayoutName } from '../src/index.js';
+import { age } from './age.js';
 import { foldersOf, refusedOf } from './folders.js';
 
 const enc = new TextEncoder();
@@ -34,12 +35,6 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 /** Sets a folder's `new/` and `cur/` mtimes long ago, so its marker proves "unchanged" when it is. */
-async function age(dir: string) {
-  const past = 1_700_000_000;
-  await utimes(join(dir, 'new'), past, past);
-  await utimes(join(dir, 'cur'), past, past);
-}
-
 function full(listing: Listing) {
   if (listing.kind !== 'full') throw new Error(`expected a full listing, got ${listing.kind}`);
   return listing;
