@@ -1,5 +1,6 @@
 import {
   type ChangeNotice,
+  type DescribeRequest,
   type Driver,
   displayFolder,
   errorScope,
@@ -163,8 +164,8 @@ export class RenamedDriver implements Driver {
   listMessages(path: FolderPath, request: ListRequest) {
     return this.#inner.listMessages(this.#renames.toRight(path), request);
   }
-  describeMessages(path: FolderPath, ids: readonly string[]) {
-    return this.#inner.describeMessages(this.#renames.toRight(path), ids);
+  describeMessages(path: FolderPath, ids: readonly string[], request?: DescribeRequest) {
+    return this.#inner.describeMessages(this.#renames.toRight(path), ids, request);
   }
   readMessage(path: FolderPath, id: string) {
     return this.#inner.readMessage(this.#renames.toRight(path), id);

@@ -5,6 +5,7 @@ import {
   type ChangesOptions,
   type CopyItem,
   type DeleteAction,
+  type DescribeRequest,
   type Driver,
   type DriverCapabilities,
   displayFolder,
@@ -192,8 +193,8 @@ export class Controller implements SideController {
     return this.#state.loadPairs(key);
   }
 
-  describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
-    return this.#driver.describeMessages(path, ids);
+  describe(path: FolderPath, ids: readonly string[], request?: DescribeRequest): Promise<ListedMessage[]> {
+    return this.#driver.describeMessages(path, ids, request);
   }
 
   async hashes(path: FolderPath, ids: readonly string[]): Promise<Record<string, string>> {

@@ -298,6 +298,45 @@ describe('a message moved between folders on one side', () => {
     expect(dry.plans).toEqual([]);
   });
 
+  it('asks for the Message-IDs of the messages that left a folder only where one of their size arrived elsewhere', async () => {
+    const world = new World();
+    world.stores.left.createFolder(ARCHIVE);
+    const a = world.add('left', INBOX, ['\\Seen']);
+    const b = world.add('left', INBOX, [], `${a}-longer`);
+    await world.sync();
+    move(world, 'left', INBOX, ARCHIVE, a);
+    world.removeToken('left', INBOX, b);
+    const c = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+    const requests: unknown[] = [];
+    const recording = (side: Side, store: MemoryStore): Driver => {
+      const inner = new MemoryDriver(store);
+      if (side === 'left') return inner;
+      return new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'describeMessages')
+            return async (...args: Parameters<MemoryDriver['describeMessages']>) => {
+              requests.push(args[2]);
+              const out = await target.describeMessages(...args);
+              // Both halves described, only the one that can have moved with its Message-ID.
+              expect(out.map((m) => m.messageId === undefined).sort()).toEqual([false, true]);
+              return out;
+            };
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    };
+    const { left, right } = sides(world, recording);
+    const report = await sync(left, right);
+    expect(report.totals).toMatchObject({ moved: 1, copied: 1, deleted: 1, errors: 0 });
+    const sizes = world.stores.left.messages(ARCHIVE).map((m) => m.body.length);
+    expect(requests).toHaveLength(1);
+    expect(new Set((requests[0] as { sizes: number[] }).sizes)).toEqual(new Set(sizes));
+    expect(where(world, 'right', a)).toEqual({ [folderKey(ARCHIVE)]: ['\\Seen'] });
+    expect(where(world, 'right', c)).toEqual({ [folderKey(ARCHIVE)]: [] });
+    await settled(world);
+  });
+
   it('describes a new message for move detection only when a message that left another folder has its size', async () => {
     const { world, a } = await synced();
     const gone = world.stores.left.messages(INBOX).find((m) => tokenOf(m.body) === a)!;

@@ -1,4 +1,5 @@
 import type {
+  DescribeRequest,
   Driver,
   DriverCapabilities,
   FolderMarker,
@@ -75,8 +76,11 @@ export interface SideController extends Partial<ChangeWatch> {
    * time (see {@link ListRequest.dates}).
    */
   changes(key: string, path: FolderPath, options?: ChangesOptions): Promise<SideChanges>;
-  /** Size, Message-ID and flags of the given messages; vanished ones are left out. */
-  describe(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
+  /**
+   * Size, Message-ID and flags of the given messages; vanished ones are left out. `request` as for
+   * {@link Driver.describeMessages}: which Message-IDs are not needed.
+   */
+  describe(path: FolderPath, ids: readonly string[], request?: DescribeRequest): Promise<ListedMessage[]>;
   /** Hashes of the bodies (CRLF) of the given messages, by id; vanished ones are left out. */
   hashes(path: FolderPath, ids: readonly string[]): Promise<Record<string, string>>;
   /**

@@ -33,6 +33,20 @@ export interface ListRequest {
 }
 
 /**
+ * What {@link Driver.describeMessages} may leave out. Without it, every message is described whole.
+ */
+export interface DescribeRequest {
+  /**
+   * Only messages of these sizes (CRLF) need their Message-ID: a driver that knows a message's size
+   * without reading it may describe any other by its flags and size alone, `messageId` left out, from
+   * what it knows (without looking whether the message is still there). Move detection passes the
+   * sizes a moved message could have, since a move keeps the size: the messages that left a folder
+   * are then read only where one of that size arrived elsewhere.
+   */
+  sizes?: readonly number[] | undefined;
+}
+
+/**
  * Something wrong with one listed message that the user must hear about, though the message is still
  * listed and synced: flags the store gave in a form that could not be read as given, or keywords no
  * store can hold. The engine reports each as a message error of the folder (the sync exits non-zero).
@@ -167,8 +181,13 @@ export interface Driver extends Partial<ChangeWatch> {
   /**
    * Size and Message-ID of the given messages, for pairing them by content. Ids that no longer exist are
    * left out of the answer. Size is of the message with CRLF line endings, whatever the store keeps.
+   * `request` may say which Message-IDs are not needed ({@link DescribeRequest}); a driver may ignore it.
    */
-  describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]>;
+  describeMessages(
+    path: FolderPath,
+    ids: readonly string[],
+    request?: DescribeRequest,
+  ): Promise<ListedMessage[]>;
   /** Reads one whole message; rejects with a `MESSAGE_GONE` {@link MessageError} if it vanished. */
   readMessage(path: FolderPath, id: string): Promise<MessageContent>;
   /**

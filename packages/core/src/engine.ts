@@ -1068,6 +1068,14 @@ class FolderRun {
     if (candidates.sources.length === 0) return [];
     if (!(await this.movesSupported(other))) return [];
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
+    // A move keeps a message's size: where the mover's listings gave every new message's size, the
+    // halves whose size none of them has need no Message-ID (a Maildir then reads no file for them).
+    const arrived = [...new Set(candidates.targets.map((t) => t.key))].flatMap(
+      (key) => changesOf(byKey.get(key)!, mover).added,
+    );
+    const request = arrived.every((m) => m.size !== undefined)
+      ? { sizes: [...new Set(arrived.map((m) => m.size!))] }
+      : undefined;
     // The other side describes its halves of the pairs that left a folder on the mover's side.
     const sources = (
       await allOrThrow(
@@ -1075,7 +1083,7 @@ class FolderRun {
           const job = byKey.get(key)!;
           const ids = list.map((c) => c.pair[other]);
           const described = new Map(
-            (await this.sides[other].describe(pathOf(job, other), ids)).map((m) => [m.id, m]),
+            (await this.sides[other].describe(pathOf(job, other), ids, request)).map((m) => [m.id, m]),
           );
           return list.flatMap((c): MoveSource[] => {
             const d = described.get(c.pair[other]);

@@ -5,6 +5,7 @@
 export type { ActionOutcome, ChangesOptions, CopyItem, SideController } from './controller.js';
 export { describePlan } from './describe-plan.js';
 export {
+  type DescribeRequest,
   type Driver,
   type DriverCapabilities,
   type FlagOutcome,

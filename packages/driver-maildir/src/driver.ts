@@ -6,6 +6,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import {
   type ChangeNotice,
+  type DescribeRequest,
   type Driver,
   type DriverCapabilities,
   displayFolder,
@@ -786,21 +787,28 @@ export class MaildirDriver implements Driver {
     return count;
   }
 
-  async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+  /**
+   * See {@link Driver.describeMessages}. A file is read (its head, or all of it when its name gives no
+   * size) only for a Message-ID the request wants: a size outside `request.sizes` that the name gives
+   * is enough.
+   */
+  async describeMessages(
+    path: FolderPath,
+    ids: readonly string[],
+    request?: DescribeRequest,
+  ): Promise<ListedMessage[]> {
     const dir = this.#layout.dirOf(path);
     const keywords = await this.#keywordMap(dir, false);
+    const sizes = request?.sizes ? new Set(request.sizes) : undefined;
     const described = await mapLimit(ids, 16, async (id): Promise<ListedMessage | undefined> => {
       try {
         return await this.#withEntry(dir, id, async (entry) => {
           const parsed = parseMaildirName(entry.name);
           const { crlf } = sizesFromName(parsed.unique);
+          const flags = flagsOf(parsed.flags, parsed.keywordLetters, keywords);
+          if (sizes && crlf !== undefined && !sizes.has(crlf)) return { id, flags, size: crlf };
           const { head, size } = await this.#readHead(join(dir, entry.sub, entry.name), crlf === undefined);
-          return {
-            id,
-            flags: flagsOf(parsed.flags, parsed.keywordLetters, keywords),
-            size: crlf ?? size,
-            messageId: messageIdFromHeaders(head),
-          };
+          return { id, flags, size: crlf ?? size, messageId: messageIdFromHeaders(head) };
         });
       } catch (err) {
         if (err instanceof MessageError && err.code === 'MESSAGE_GONE') return undefined;

@@ -260,6 +260,10 @@ describe('MaildirDriver messages', () => {
       messageId: '<old@x>',
       size: 'Message-ID: <old@x>\nSubject: b\n\nb\n'.length + 4,
     });
+    // A name without a size is read whatever size the request names: there is no other way to know it.
+    expect(await driver.describeMessages(['INBOX'], ['1700000001.old.host'], { sizes: [1] })).toMatchObject([
+      { messageId: '<old@x>' },
+    ]);
     await driver.setFlags(['INBOX'], [{ id: '1700000001.old.host', add: ['\\Flagged'], remove: ['\\Seen'] }]);
     expect(await readdir(join(root, 'cur'))).toContain('1700000001.old.host:2,FXa');
   });
@@ -346,6 +350,18 @@ describe('MaildirDriver messages', () => {
     ]);
     await driver.deleteMessages(['INBOX'], [a, b]);
     expect(full(await driver.listMessages(['INBOX'], {})).size).toBe(0);
+  });
+
+  it('reads no file to describe a message whose size, given by its name, the request does not name', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
+    const [whole] = await driver.describeMessages(['INBOX'], [a]);
+    expect(whole?.messageId).toBe('<a@test>');
+    const size = whole!.size!;
+    expect(await driver.describeMessages(['INBOX'], [a], { sizes: [size + 1] })).toEqual([
+      { id: a, flags: ['\\Seen'], size },
+    ]);
+    expect(await driver.describeMessages(['INBOX'], [a], { sizes: [size] })).toEqual([whole]);
   });
 
   it('answers unchanged from three stats when new/, cur/ and the keyword file did not change, and lists again after any rename', async () => {

@@ -222,6 +222,24 @@ export function describeDriverConformance(name: string, setup: () => Promise<Dri
         );
       });
 
+      it('describes whole every message whose size the request names, and the size of every other', async () => {
+        const wanted = mail('wanted');
+        const other = mail('another message, of another size');
+        const [a, b] = await append({ body: wanted, flags: [] }, { body: other, flags: ['\\Seen'] });
+        const described = await driver().describeMessages(box, [a!, b!], { sizes: [wanted.length, 1] });
+        expect(described).toHaveLength(2);
+        expect(described.find((m) => m.id === a)).toEqual({
+          id: a!,
+          flags: [],
+          size: wanted.length,
+          messageId: messageIdOf(wanted),
+        });
+        // The other may come with its Message-ID or without one: never with a wrong one.
+        const rest = described.find((m) => m.id === b);
+        expect(rest).toMatchObject({ id: b!, flags: ['\\Seen'], size: other.length });
+        expect([undefined, messageIdOf(other)]).toContain(rest!.messageId);
+      });
+
       it('applies flag deltas without touching other flags or other messages', async () => {
         const [a, b] = await append(
           {

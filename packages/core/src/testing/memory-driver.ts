@@ -1,4 +1,5 @@
 import type {
+  DescribeRequest,
   Driver,
   DriverCapabilities,
   FlagOutcome,
@@ -423,13 +424,22 @@ export class MemoryDriver implements Driver {
     });
   }
 
-  describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+  /** Leaves out the Message-ID of a message whose size `request.sizes` does not hold, as a Maildir does. */
+  describeMessages(
+    path: FolderPath,
+    ids: readonly string[],
+    request?: DescribeRequest,
+  ): Promise<ListedMessage[]> {
     return this.#run('describeMessages', path, () => {
       const byId = indexById(this.#sameEpoch(path));
+      const sizes = request?.sizes ? new Set(request.sizes) : undefined;
       const out: ListedMessage[] = [];
       for (const id of new Set(ids)) {
         const m = byId.get(id);
-        if (m) out.push({ ...this.#listed(m), messageId: parseMessageId(m.body) });
+        if (!m) continue;
+        const listed = this.#listed(m);
+        if (sizes && listed.size !== undefined && !sizes.has(listed.size)) out.push(listed);
+        else out.push({ ...listed, messageId: parseMessageId(m.body) });
       }
       return out;
     });
