@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connectControl, controlSocketPath } from '@twinbox/config/control';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
   cleanup,
   eventually,
@@ -17,13 +17,16 @@ import {
 
 afterEach(cleanup);
 
-/** A port on loopback where nothing listens (bound, then released). */
+/**
+ * A port on loopback whose "server" drops every connection at once, held until the test ends: a port
+ * merely bound and released was once handed by the kernel to the daemon's own metrics listener, whose
+ * silence the IMAP account then waited out for 20 s per attempt (the greeting timeout).
+ */
 async function deadPort(): Promise<number> {
-  const server = createServer();
+  const server = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as { port: number }).port;
 }
 
 async function scrape(url: string): Promise<string> {
