@@ -1369,10 +1369,6 @@ function withKeywordLetters(name: string, translate: (letter: string) => string 
 }
 
 /**
- * Whether two files hold the same bytes (sizes first: a differing size needs no read). False when one
- * of them is gone: the caller's rename then finds out which.
- */
-/**
  * Whether the keyword file's text `now` keeps every letter of `before` for the same keyword (both as
  * {@link KeywordMap.serialize} writes them: one `<index> <keyword>` line per letter), so a file name
  * read under `before` means the same under `now`.
@@ -1383,6 +1379,10 @@ function extendsKeywords(now: string, before: string): boolean {
   return before.split('\n').every((line) => lines.has(line));
 }
 
+/**
+ * Whether two files hold the same bytes (sizes first: a differing size needs no read). False when one
+ * of them is gone: the caller's rename then finds out which.
+ */
 async function sameBytes(a: string, b: string): Promise<boolean> {
   try {
     const [sa, sb] = await Promise.all([stat(a), stat(b)]);

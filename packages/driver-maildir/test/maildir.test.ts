@@ -26,6 +26,12 @@ async function appendOne(driver: MaildirDriver, path: FolderPath, tag: string, f
   return outcome.id;
 }
 
+/** Replaces the inbox's keyword file as Dovecot does: a new file renamed over the old one. */
+async function rewriteKeywords(text: string) {
+  await writeFile(join(root, 'tmp', 'keywords.new'), text);
+  await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+}
+
 function full(listing: Listing) {
   if (listing.kind !== 'full') throw new Error(`expected a full listing, got ${listing.kind}`);
   return new Map(listing.messages.map((m) => [m.id, m]));
@@ -629,9 +635,8 @@ describe('MaildirDriver markerAfterWrites', () => {
     expect((await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker })).kind).toBe(
       'unchanged',
     );
-    // Dovecot rewrites the keyword file as a new file renamed over the old one; nothing else changes.
-    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
-    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    // Dovecot rewrites the keyword file; nothing else changes.
+    await rewriteKeywords('0 Home\n');
     const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
     expect(full(next).get(a)?.flags).toEqual(['Home']);
   });
@@ -643,8 +648,7 @@ describe('MaildirDriver markerAfterWrites', () => {
     const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
     const { marker } = await driver.listMessages(['INBOX'], {});
     expect((await driver.listMessages(['INBOX'], { since: marker })).kind).toBe('unchanged');
-    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
-    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    await rewriteKeywords('0 Home\n');
     const here = await driver.listMessages(['INBOX'], { since: marker });
     if (here.kind !== 'full') throw new Error(`expected a full listing, got ${here.kind}`);
     expect(full(here).get(a)?.flags).toEqual(['Home']);
@@ -675,8 +679,7 @@ describe('MaildirDriver markerAfterWrites', () => {
     const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
     await age(root);
     const listing = await driver.listMessages(['INBOX'], {});
-    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
-    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    await rewriteKeywords('0 Home\n');
     // Our append needs a new letter: the file is read again, and Urgent added to what it says now.
     await appendOne(driver, ['INBOX'], 'b', ['Urgent']);
     expect(await readFile(join(root, 'dovecot-keywords'), 'utf8')).toBe('0 Home\n1 Urgent\n');
@@ -693,8 +696,7 @@ describe('MaildirDriver markerAfterWrites', () => {
     const driver = await MaildirDriver.open({ root });
     const a = await appendOne(driver, ['INBOX'], 'a', ['Work']);
     const listing = await driver.listMessages(['INBOX'], {});
-    await writeFile(join(root, 'tmp', 'keywords.new'), '0 Home\n');
-    await rename(join(root, 'tmp', 'keywords.new'), join(root, 'dovecot-keywords'));
+    await rewriteKeywords('0 Home\n');
     await appendOne(driver, ['INBOX'], 'b');
     const marker = await driver.markerAfterWrites(['INBOX'], listing.marker);
     const next = await (await MaildirDriver.open({ root })).listMessages(['INBOX'], { since: marker });
