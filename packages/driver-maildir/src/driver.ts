@@ -724,9 +724,9 @@ export class MaildirDriver implements Driver {
       // A look that fails vouches for nothing; the controller's own listing then says what is wrong.
       const match = await matchFolder(dir, entries, !this.#readOnly).catch(() => false as const);
       if (!match) return marker;
-      // The stamp covers `dovecot-keywords` as it is now; the files' letters mean what the listing read
-      // only if the file still says what it said then (read after the stamp: a rewrite since shows as
-      // another stamp at the next listing).
+      // The stamp covers `dovecot-keywords` as it is now; the files' letters mean what this driver
+      // takes them to mean only if the file still says what it last read or wrote there (read after
+      // the stamp: a rewrite since shows as another stamp at the next listing).
       if (
         match.stamp !== null &&
         (await readKeywords(dir).then(
