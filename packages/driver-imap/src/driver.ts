@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type ChangeNotice,
+  type DescribeRequest,
   type Driver,
   type DriverCapabilities,
   displayFolder,
@@ -1173,28 +1174,44 @@ export class ImapDriver implements Driver {
     return status.messages;
   }
 
-  async describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
-    return this.#on(this.#key(path), () => this.#describeMessages(path, ids));
+  async describeMessages(
+    path: FolderPath,
+    ids: readonly string[],
+    request?: DescribeRequest,
+  ): Promise<ListedMessage[]> {
+    return this.#on(this.#key(path), () => this.#describeMessages(path, ids, request));
   }
 
-  /** {@link describeMessages} on the call's session. */
-  async #describeMessages(path: FolderPath, ids: readonly string[]): Promise<ListedMessage[]> {
+  /**
+   * {@link describeMessages} on the call's session. Without `request.sizes`, one FETCH of flags, size
+   * and the Message-ID header for all of them. With it, the FETCH leaves the header out, and a second
+   * asks for it only where the size is one the request names: the header is a literal per message for
+   * imapflow to parse and, unless Dovecot has it cached, a message file to open on the server (300
+   * messages of a 21,791-message folder: 58-71 ms with the header, 19-39 ms without, warm).
+   */
+  async #describeMessages(
+    path: FolderPath,
+    ids: readonly string[],
+    request: DescribeRequest | undefined,
+  ): Promise<ListedMessage[]> {
     const wanted = [...new Set(ids)].filter(isUid);
     if (wanted.length === 0) return [];
     const name = this.#name(path);
+    const sizes = request?.sizes ? new Set(request.sizes) : undefined;
+    const header = sizes ? {} : { headers: ['message-id'] };
     return this.#run(path, () =>
       this.#withFolder(path, name, async () => {
         const out = new Map<number, ListedMessage>();
         const asked = new Set(wanted);
-        // One FETCH for all of them, with only the Message-ID header: no bodies, no round trip each.
-        const query = { uid: true, flags: true, size: true, headers: ['message-id'] };
+        // One FETCH for all of them, with at most the Message-ID header: no bodies, no round trip each.
+        const query = { uid: true, flags: true, size: true, ...header };
         const describe = (msg: { uid: number; flags?: Set<string>; size?: number; headers?: Buffer }) => {
           if (!asked.has(String(msg.uid)) || out.has(msg.uid)) return;
           out.set(msg.uid, {
             id: String(msg.uid),
             flags: normalizeFlags(msg.flags ?? []),
             size: msg.size ?? 0,
-            messageId: messageIdFromHeaders(msg.headers),
+            ...(sizes ? {} : { messageId: messageIdFromHeaders(msg.headers) }),
           });
         };
         for await (const msg of this.#client.fetch(uidSet(wanted), query, { uid: true })) describe(msg);
@@ -1202,12 +1219,24 @@ export class ImapDriver implements Driver {
         // would count as vanished. Without FLAGS it parses; its flags come from the listing's recovery.
         const missing = wanted.filter((uid) => !out.has(Number(uid)));
         if (missing.length > 0) {
-          const again = { uid: true, size: true, headers: ['message-id'] };
+          const again = { uid: true, size: true, ...header };
           for await (const msg of this.#client.fetch(uidSet(missing), again, { uid: true })) describe(msg);
           const recovered = new Map<number, ListedMessage>();
           const unread = missing.map(Number).filter((uid) => out.has(uid));
           await this.#recover(path, unread, false, recovered, []);
           for (const [uid, m] of recovered) out.get(uid)!.flags = m.flags;
+        }
+        if (sizes) {
+          const needed = [...out.values()]
+            .filter((m) => m.size !== undefined && sizes.has(m.size))
+            .map((m) => m.id);
+          if (needed.length > 0) {
+            const ask = { uid: true, headers: ['message-id'] };
+            for await (const msg of this.#client.fetch(uidSet(needed), ask, { uid: true })) {
+              const described = out.get(msg.uid);
+              if (described) described.messageId = messageIdFromHeaders(msg.headers);
+            }
+          }
         }
         return [...out.values()];
       }),

@@ -104,6 +104,34 @@ describe('flag lists the client cannot take (issue 15, item 1)', () => {
     expect(Buffer.from(single.body).equals(mail(7))).toBe(true);
   });
 
+  it('describes by size: the header only for the sizes asked, every flag list still read', async () => {
+    const { server } = await hostileFolder();
+    const fetched: string[] = [];
+    server.script = (cmd: CommandInfo) => {
+      if (cmd.name === 'UID FETCH') fetched.push(cmd.args);
+      return undefined;
+    };
+    const driver = await connect(server);
+    const ids = Array.from({ length: 12 }, (_, i) => String(i + 1));
+    // Messages 10 to 12 are one byte longer than 1 to 9 (a two-digit number in their Message-ID).
+    const described = await driver.describeMessages(['INBOX'], ids, { sizes: [mail(10).length] });
+    const byId = new Map(described.map((m) => [m.id, m]));
+    expect([...byId.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(ids);
+    for (const id of ids) {
+      expect(byId.get(id)?.size, `message ${id}`).toBe(mail(Number(id)).length);
+      expect(byId.get(id)?.messageId, `message ${id}`).toBe(
+        Number(id) >= 10 ? `<m${id}@hostile.test>` : undefined,
+      );
+    }
+    // Lines imapflow skips (6, 7 and 12) still get their flags and sizes, and 12 its Message-ID.
+    expect(byId.get('6')?.flags).toEqual(['\\Flagged', '\\Seen']);
+    expect(byId.get('12')?.flags).toEqual(['$label1']);
+    // No header was asked for where no size matched.
+    const withHeader = fetched.filter((args) => /HEADER/i.test(args));
+    expect(withHeader).toHaveLength(1);
+    expect(withHeader[0]).toMatch(/^10:12 /);
+  });
+
   it('fails on the old code: a message imapflow cannot parse was missing from the listing', async () => {
     // The proof that the fixture bites: imapflow itself leaves these lines out of a plain FETCH.
     const { server } = await hostileFolder();
