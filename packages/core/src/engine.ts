@@ -1070,9 +1070,8 @@ class FolderRun {
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
     // A move keeps a message's size: where the mover's listings gave every new message's size, the
     // halves whose size none of them has need no Message-ID (a Maildir then reads no file for them).
-    const arrived = [...new Set(candidates.targets.map((t) => t.key))].flatMap(
-      (key) => changesOf(byKey.get(key)!, mover).added,
-    );
+    const arrivalKeys = [...new Set(candidates.targets.map((t) => t.key))];
+    const arrived = arrivalKeys.flatMap((key) => changesOf(byKey.get(key)!, mover).added);
     const request = arrived.every((m) => m.size !== undefined)
       ? { sizes: [...new Set(arrived.map((m) => m.size!))] }
       : undefined;
@@ -1100,9 +1099,7 @@ class FolderRun {
     if (sourceSizes.size === 0) return [];
     const plausible = (m: ListedMessage) => m.size === undefined || sourceSizes.has(m.size);
     // The candidates are every new message of their folders: a folder is a target if one is plausible.
-    const targetKeys = [...new Set(candidates.targets.map((t) => t.key))].filter((key) =>
-      changesOf(byKey.get(key)!, mover).added.some(plausible),
-    );
+    const targetKeys = arrivalKeys.filter((key) => changesOf(byKey.get(key)!, mover).added.some(plausible));
     if (targetKeys.length === 0) return [];
     // The plausible new messages of the target folders are described on both sides, into the folders'
     // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
