@@ -1,4 +1,4 @@
-import { type Driver, folderKey, type Side, sync } from '@twinbox/core';
+import { type Driver, folderKey, type ListedMessage, type Side, sync } from '@twinbox/core';
 import { type FaultPoint, MemoryDriver, type MemoryStore } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { allTokens, CrashSwitch, failingState, sides, snapshot, tokenOf, World } from './harness.js';
@@ -332,6 +332,57 @@ describe('a message moved between folders on one side', () => {
     const sizes = world.stores.left.messages(ARCHIVE).map((m) => m.body.length);
     expect(requests).toHaveLength(1);
     expect(new Set((requests[0] as { sizes: number[] }).sizes)).toEqual(new Set(sizes));
+    expect(where(world, 'right', a)).toEqual({ [folderKey(ARCHIVE)]: ['\\Seen'] });
+    expect(where(world, 'right', c)).toEqual({ [folderKey(ARCHIVE)]: [] });
+    await settled(world);
+  });
+
+  it('describes new messages listed without a size first, then the messages that left by their sizes', async () => {
+    const world = new World();
+    world.stores.left.createFolder(ARCHIVE);
+    const a = world.add('left', INBOX, ['\\Seen']);
+    const b = world.add('left', INBOX, [], `${a}-longer`);
+    await world.sync();
+    move(world, 'left', INBOX, ARCHIVE, a);
+    world.removeToken('left', INBOX, b);
+    const c = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+    const calls: { side: Side; request: unknown; described: (string | null | undefined)[] }[] = [];
+    // The left side lists its messages without sizes, as a Maildir lists files named without one.
+    const unsized = (listing: Awaited<ReturnType<MemoryDriver['listMessages']>>) => {
+      const strip = (list: ListedMessage[]) => list.map(({ size: _, ...m }) => m);
+      if (listing.kind === 'full') return { ...listing, messages: strip(listing.messages) };
+      if (listing.kind === 'delta') return { ...listing, changed: strip(listing.changed) };
+      return listing;
+    };
+    const recording = (side: Side, store: MemoryStore): Driver => {
+      const inner = new MemoryDriver(store);
+      return new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'listMessages' && side === 'left')
+            return async (...args: Parameters<MemoryDriver['listMessages']>) =>
+              unsized(await target.listMessages(...args));
+          if (prop === 'describeMessages')
+            return async (...args: Parameters<MemoryDriver['describeMessages']>) => {
+              const out = await target.describeMessages(...args);
+              calls.push({ side, request: args[2], described: out.map((m) => m.messageId) });
+              return out;
+            };
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    };
+    const { left, right } = sides(world, recording);
+    const report = await sync(left, right);
+    expect(report.totals).toMatchObject({ moved: 1, copied: 1, deleted: 1, errors: 0 });
+    // The new messages first (both, whole), then the halves that left, asked for by those sizes: only
+    // the one of a size that arrived comes with its Message-ID.
+    expect(calls.map((call) => call.side)).toEqual(['left', 'right']);
+    expect(calls[0]!.described.every((id) => typeof id === 'string')).toBe(true);
+    expect(calls[0]!.described).toHaveLength(2);
+    const sizes = world.stores.left.messages(ARCHIVE).map((m) => m.body.length);
+    expect(new Set((calls[1]!.request as { sizes: number[] }).sizes)).toEqual(new Set(sizes));
+    expect(calls[1]!.described.map((id) => id === undefined).sort()).toEqual([false, true]);
     expect(where(world, 'right', a)).toEqual({ [folderKey(ARCHIVE)]: ['\\Seen'] });
     expect(where(world, 'right', c)).toEqual({ [folderKey(ARCHIVE)]: [] });
     await settled(world);

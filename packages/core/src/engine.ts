@@ -1068,9 +1068,28 @@ class FolderRun {
     if (candidates.sources.length === 0) return [];
     if (!(await this.movesSupported(other))) return [];
     const byKey = new Map(jobs.map((j) => [j.folder.key, j]));
-    // A move keeps a message's size: where the mover's listings gave every new message's size, the
-    // halves whose size none of them has need no Message-ID (a Maildir then reads no file for them).
+    // The plausible new messages of the target folders are described on both sides, into the folders'
+    // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
+    // side's as the rivals a candidate must not be moved beside.
+    const describeTargets = (side: Side, keys: readonly string[], only?: (m: ListedMessage) => boolean) =>
+      allOrThrow(
+        keys.map(async (key) => {
+          const job = byKey.get(key)!;
+          setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true, only));
+        }),
+      );
     const arrivalKeys = [...new Set(candidates.targets.map((t) => t.key))];
+    // A new message whose listing gave no size (a Maildir file named without one, as most mail clients
+    // write them) is a plausible target whatever the sources' sizes, so it is described whatever they
+    // are: first, so that every new message has its size before the sources are described.
+    const sizeless = (m: ListedMessage) => m.size === undefined;
+    await describeTargets(
+      mover,
+      arrivalKeys.filter((key) => changesOf(byKey.get(key)!, mover).added.some(sizeless)),
+      sizeless,
+    );
+    // A move keeps a message's size: the halves whose size no new message has need no Message-ID (a
+    // Maildir then reads no file for them, an IMAP server sends no header).
     const arrived = arrivalKeys.flatMap((key) => changesOf(byKey.get(key)!, mover).added);
     const request = arrived.every((m) => m.size !== undefined)
       ? { sizes: [...new Set(arrived.map((m) => m.size!))] }
@@ -1091,26 +1110,16 @@ class FolderRun {
         }),
       )
     ).flat();
-    // A move keeps a message's size, and a fingerprint holds it: a new message whose listing gave a
-    // size no source has cannot be one, and is not described for it (on a server batch, where mail
-    // arrives and other mail is expunged, that is usually every new message). One whose listing gave
-    // no size is described.
+    // A move keeps a message's size, and a fingerprint holds it: a new message whose size no source has
+    // cannot be one, and is not described for it (on a server batch, where mail arrives and other mail
+    // is expunged, that is usually every new message). Every new message has its size by now, from its
+    // listing or its description above; one that still has none (a driver that gave none) is described.
     const sourceSizes = new Set(sources.map((s) => s.size).filter((n) => n !== undefined));
     if (sourceSizes.size === 0) return [];
     const plausible = (m: ListedMessage) => m.size === undefined || sourceSizes.has(m.size);
     // The candidates are every new message of their folders: a folder is a target if one is plausible.
     const targetKeys = arrivalKeys.filter((key) => changesOf(byKey.get(key)!, mover).added.some(plausible));
     if (targetKeys.length === 0) return [];
-    // The plausible new messages of the target folders are described on both sides, into the folders'
-    // own change sets (their merge needs the same descriptions): the mover's as candidates, the other
-    // side's as the rivals a candidate must not be moved beside.
-    const describeTargets = (side: Side, keys: readonly string[], only?: (m: ListedMessage) => boolean) =>
-      allOrThrow(
-        keys.map(async (key) => {
-          const job = byKey.get(key)!;
-          setChanges(job, await this.fingerprint(changesOf(job, side), pathOf(job, side), true, only));
-        }),
-      );
     await allOrThrow([describeTargets(mover, targetKeys, plausible), describeTargets(other, targetKeys)]);
     const targets: MoveTarget[] = targetKeys.flatMap((key) =>
       changesOf(byKey.get(key)!, mover)
