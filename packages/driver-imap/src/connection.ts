@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import * as tls from 'node:tls';
+import { checkServerIdentity, type PeerCertificate, type SecureContext } from 'node:tls';
 import { StoreError } from '@twinbox/core';
 import { ImapFlow } from 'imapflow';
 import { type CredentialSources, credentialSource, type ImapAuth, resolveAuth } from './auth.js';
@@ -138,6 +139,29 @@ export async function openImap(options: ImapAccountOptions): Promise<ImapFlow> {
   }
 }
 
+/** One context per set of extra CAs, made once: see {@link trustedContext}. */
+const contexts = new Map<string, SecureContext>();
+
+/**
+ * A TLS context that trusts `ca` in addition to the CAs Node trusts by default. Why not `ca` itself:
+ * Node's `ca` option replaces the default CAs, where this account's `ca` (and mbsync's CertificateFile,
+ * which the importer maps to it) adds to them. Made once per CA text: parsing the ~140 default
+ * certificates costs milliseconds, and each of an account's connections would otherwise parse them.
+ */
+export function trustedContext(ca: string | readonly string[]): SecureContext {
+  const extra = typeof ca === 'string' ? [ca] : [...ca];
+  const key = extra.join('\n');
+  let context = contexts.get(key);
+  if (!context) {
+    // The default list: Node's bundled CAs, those of NODE_EXTRA_CA_CERTS, and the system's when Node
+    // was told to use them (Node 22.15 and later; before, the bundled ones).
+    const defaults = tls.getCACertificates?.('default') ?? tls.rootCertificates;
+    context = tls.createSecureContext({ ca: [...defaults, ...extra] });
+    contexts.set(key, context);
+  }
+  return context;
+}
+
 async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: string | undefined) {
   const tls = options.tls ?? 'implicit';
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -148,7 +172,7 @@ async function connectOnce(options: ImapAccountOptions, auth: ImapAuth, pin: str
     doSTARTTLS: tls === 'starttls' ? true : tls === 'none' ? false : undefined,
     tls: {
       rejectUnauthorized: true,
-      ...(options.ca ? { ca: Array.isArray(options.ca) ? options.ca : [options.ca] } : {}),
+      ...(options.ca ? { secureContext: trustedContext(options.ca) } : {}),
       ...(pin ? { checkServerIdentity: pinnedIdentity(pin) } : {}),
     },
     auth,

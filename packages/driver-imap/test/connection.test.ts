@@ -1,3 +1,4 @@
+import * as tls from 'node:tls';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
 import { describe, expect, it } from 'vitest';
 import { checkTransportSecurity, InsecureTransportError, listFolders, openImap } from '../src/index.js';
@@ -40,6 +41,26 @@ describe('openImap against the Dovecot fixture', () => {
     await expect(openImap({ host: 'localhost', port: info.tlsPort, user, password })).rejects.toThrow(
       /self[- ]signed|certificate/i,
     );
+  });
+
+  it('trusts a given CA in addition to the default ones, not instead of them', async () => {
+    const info = dovecot();
+    const { user, password } = await newUser();
+    // The fixture's CA stands in for the system's; the account names another CA (its own private one).
+    const other = tls.rootCertificates[0]!;
+    const account = { host: 'localhost', port: info.tlsPort, tls: 'implicit' as const, user, password };
+    // The control: trusting only the other CA, the fixture's certificate is refused (its text made
+    // different by a newline: a context is made once per CA text, and this one predates the defaults).
+    await expect(openImap({ ...account, ca: [`${other}\n`] })).rejects.toThrow(/certificate/i);
+    const defaults = tls.getCACertificates('default');
+    tls.setDefaultCACertificates([info.ca]);
+    try {
+      const client = await openImap({ ...account, ca: other });
+      expect(client.secureConnection).toBe(true);
+      await client.logout();
+    } finally {
+      tls.setDefaultCACertificates(defaults);
+    }
   });
 
   it('lists folders in UTF-8 with the delimiter and special use', async () => {
