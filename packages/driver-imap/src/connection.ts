@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import * as tls from 'node:tls';
+import * as nodeTls from 'node:tls';
 import { checkServerIdentity, type PeerCertificate, type SecureContext } from 'node:tls';
 import { StoreError } from '@twinbox/core';
 import { ImapFlow } from 'imapflow';
@@ -155,8 +155,8 @@ export function trustedContext(ca: string | readonly string[]): SecureContext {
   if (!context) {
     // The default list: Node's bundled CAs, those of NODE_EXTRA_CA_CERTS, and the system's when Node
     // was told to use them (Node 22.15 and later; before, the bundled ones).
-    const defaults = tls.getCACertificates?.('default') ?? tls.rootCertificates;
-    context = tls.createSecureContext({ ca: [...defaults, ...extra] });
+    const defaults = nodeTls.getCACertificates?.('default') ?? nodeTls.rootCertificates;
+    context = nodeTls.createSecureContext({ ca: [...defaults, ...extra] });
     contexts.set(key, context);
   }
   return context;

@@ -1186,8 +1186,8 @@ export class ImapDriver implements Driver {
    * {@link describeMessages} on the call's session. Without `request.sizes`, one FETCH of flags, size
    * and the Message-ID header for all of them. With it, the FETCH leaves the header out, and a second
    * asks for it only where the size is one the request names: the header is a literal per message for
-   * imapflow to parse and, unless Dovecot has it cached, a message file to open on the server (300
-   * messages of a 21,791-message folder: 58-71 ms with the header, 19-39 ms without, warm).
+   * imapflow to parse and, unless Dovecot has it cached, a message file to open on the server
+   * (`node bench/describe-sizes.mjs --store imap`: 300 of 20,000 messages, 25.9 ms against 14.1).
    */
   async #describeMessages(
     path: FolderPath,
