@@ -1,4 +1,12 @@
-import { type Driver, folderKey, type ListedMessage, type Side, sync } from '@twinbox/core';
+import {
+  type DescribeRequest,
+  type Driver,
+  folderKey,
+  type ListedMessage,
+  type Listing,
+  type Side,
+  sync,
+} from '@twinbox/core';
 import { type FaultPoint, MemoryDriver, type MemoryStore } from '@twinbox/core/testing';
 import { describe, expect, it } from 'vitest';
 import { allTokens, CrashSwitch, failingState, sides, snapshot, tokenOf, World } from './harness.js';
@@ -50,6 +58,48 @@ function limited(store: MemoryStore, mode: 'no-move' | 'no-new-id'): Driver {
 }
 
 /** Two messages synced into the INBOX of both sides, and an Archive folder on both. */
+/**
+ * A memory driver on `store` that hands each `describeMessages` call's request and answer to `seen`,
+ * and passes each listing through `listed` when given.
+ */
+function watched(
+  store: MemoryStore,
+  seen: (request: DescribeRequest | undefined, out: ListedMessage[]) => void,
+  listed?: (listing: Listing) => Listing,
+): Driver {
+  return new Proxy(new MemoryDriver(store), {
+    get(target, prop) {
+      if (prop === 'describeMessages')
+        return async (...args: Parameters<MemoryDriver['describeMessages']>) => {
+          const out = await target.describeMessages(...args);
+          seen(args[2], out);
+          return out;
+        };
+      if (prop === 'listMessages' && listed)
+        return async (...args: Parameters<MemoryDriver['listMessages']>) =>
+          listed(await target.listMessages(...args));
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Synced, then on the left: `a` moved from INBOX to Archive, another message of INBOX (`a` and more
+ * text: of another size) deleted, and `c` (of a third size) new in Archive.
+ */
+async function movedAndDeleted() {
+  const world = new World();
+  world.stores.left.createFolder(ARCHIVE);
+  const a = world.add('left', INBOX, ['\\Seen']);
+  const b = world.add('left', INBOX, [], `${a}-longer`);
+  await world.sync();
+  move(world, 'left', INBOX, ARCHIVE, a);
+  world.removeToken('left', INBOX, b);
+  const c = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+  return { world, a, c };
+}
+
 async function synced() {
   const world = new World();
   world.stores.left.createFolder(ARCHIVE);
@@ -299,33 +349,16 @@ describe('a message moved between folders on one side', () => {
   });
 
   it('asks for the Message-IDs of the messages that left a folder only where one of their size arrived elsewhere', async () => {
-    const world = new World();
-    world.stores.left.createFolder(ARCHIVE);
-    const a = world.add('left', INBOX, ['\\Seen']);
-    const b = world.add('left', INBOX, [], `${a}-longer`);
-    await world.sync();
-    move(world, 'left', INBOX, ARCHIVE, a);
-    world.removeToken('left', INBOX, b);
-    const c = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+    const { world, a, c } = await movedAndDeleted();
     const requests: unknown[] = [];
-    const recording = (side: Side, store: MemoryStore): Driver => {
-      const inner = new MemoryDriver(store);
-      if (side === 'left') return inner;
-      return new Proxy(inner, {
-        get(target, prop) {
-          if (prop === 'describeMessages')
-            return async (...args: Parameters<MemoryDriver['describeMessages']>) => {
-              requests.push(args[2]);
-              const out = await target.describeMessages(...args);
-              // Both halves described, only the one that can have moved with its Message-ID.
-              expect(out.map((m) => m.messageId === undefined).sort()).toEqual([false, true]);
-              return out;
-            };
-          const value = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-    };
+    const recording = (side: Side, store: MemoryStore): Driver =>
+      side === 'left'
+        ? new MemoryDriver(store)
+        : watched(store, (request, out) => {
+            requests.push(request);
+            // Both halves described, only the one that can have moved with its Message-ID.
+            expect(out.map((m) => m.messageId === undefined).sort()).toEqual([false, true]);
+          });
     const { left, right } = sides(world, recording);
     const report = await sync(left, right);
     expect(report.totals).toMatchObject({ moved: 1, copied: 1, deleted: 1, errors: 0 });
@@ -338,40 +371,21 @@ describe('a message moved between folders on one side', () => {
   });
 
   it('describes new messages listed without a size first, then the messages that left by their sizes', async () => {
-    const world = new World();
-    world.stores.left.createFolder(ARCHIVE);
-    const a = world.add('left', INBOX, ['\\Seen']);
-    const b = world.add('left', INBOX, [], `${a}-longer`);
-    await world.sync();
-    move(world, 'left', INBOX, ARCHIVE, a);
-    world.removeToken('left', INBOX, b);
-    const c = world.add('left', ARCHIVE, [], `${a}-of-another-size`);
+    const { world, a, c } = await movedAndDeleted();
     const calls: { side: Side; request: unknown; described: (string | null | undefined)[] }[] = [];
     // The left side lists its messages without sizes, as a Maildir lists files named without one.
-    const unsized = (listing: Awaited<ReturnType<MemoryDriver['listMessages']>>) => {
+    const unsized = (listing: Listing): Listing => {
       const strip = (list: ListedMessage[]) => list.map(({ size: _, ...m }) => m);
       if (listing.kind === 'full') return { ...listing, messages: strip(listing.messages) };
       if (listing.kind === 'delta') return { ...listing, changed: strip(listing.changed) };
       return listing;
     };
-    const recording = (side: Side, store: MemoryStore): Driver => {
-      const inner = new MemoryDriver(store);
-      return new Proxy(inner, {
-        get(target, prop) {
-          if (prop === 'listMessages' && side === 'left')
-            return async (...args: Parameters<MemoryDriver['listMessages']>) =>
-              unsized(await target.listMessages(...args));
-          if (prop === 'describeMessages')
-            return async (...args: Parameters<MemoryDriver['describeMessages']>) => {
-              const out = await target.describeMessages(...args);
-              calls.push({ side, request: args[2], described: out.map((m) => m.messageId) });
-              return out;
-            };
-          const value = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-    };
+    const recording = (side: Side, store: MemoryStore): Driver =>
+      watched(
+        store,
+        (request, out) => calls.push({ side, request, described: out.map((m) => m.messageId) }),
+        side === 'left' ? unsized : undefined,
+      );
     const { left, right } = sides(world, recording);
     const report = await sync(left, right);
     expect(report.totals).toMatchObject({ moved: 1, copied: 1, deleted: 1, errors: 0 });
