@@ -148,7 +148,7 @@ const contexts = new Map<string, SecureContext>();
  * which the importer maps to it) adds to them. Made once per CA text: parsing the ~140 default
  * certificates costs milliseconds, and each of an account's connections would otherwise parse them.
  */
-export function trustedContext(ca: string | readonly string[]): SecureContext {
+function trustedContext(ca: string | readonly string[]): SecureContext {
   const extra = typeof ca === 'string' ? [ca] : [...ca];
   const key = extra.join('\n');
   let context = contexts.get(key);
