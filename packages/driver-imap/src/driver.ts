@@ -537,7 +537,11 @@ export class ImapDriver implements Driver {
         selectable: !box.flags.has('\\Noselect') && !box.flags.has('\\NonExistent'),
       };
       if (box.specialUse && box.specialUse !== '\\Inbox') folder.specialUse = box.specialUse;
-      if (folder.selectable && box.status?.uidValidity !== undefined) this.#keepStatus(path, box.status);
+      // UIDVALIDITY is never 0 (RFC 3501's nz-number), but Dovecot's LIST-STATUS answers 0 for an INBOX
+      // it has not made yet (a new account's, listed by one session while another opens it): kept, that
+      // 0 would be the folder's epoch and its SELECT would then see an epoch change. Not kept, the
+      // listing asks STATUS, which makes the INBOX.
+      if (folder.selectable && box.status?.uidValidity) this.#keepStatus(path, box.status);
       if (folder.selectable && box.status?.messages !== undefined) folder.messages = box.status.messages;
       // Not kept past this call: every listing asks again, so a renamed or recreated folder is never
       // given an id from before.

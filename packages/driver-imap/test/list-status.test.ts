@@ -1,7 +1,9 @@
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
+import { FakeImapServer } from '@twinbox/test-fake-imap';
 import type { ImapFlow } from 'imapflow';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ImapAccountOptions, ImapDriver, openImap } from '../src/index.js';
+import { closedAfterEach } from './fake-servers.js';
 import { appendAll, deltaOf, fullOf, mail } from './helpers.js';
 import { CuttingProxy } from './proxy.js';
 
@@ -152,5 +154,41 @@ describe('STATUS from the folder list (LIST-STATUS)', () => {
     const target = await driver.listMessages(['MoveTo'], { since: to.marker });
     expect(source.kind === 'delta' ? source.vanished : []).toEqual([id]);
     expect(target.kind === 'delta' ? target.changed.length : 0).toBe(1);
+  });
+});
+
+describe('a LIST-STATUS that answers UIDVALIDITY 0', () => {
+  const fakes = closedAfterEach();
+
+  // Dovecot does, for a new account's INBOX it has not made yet when another session opens it at the
+  // same time (seen in CI: "The UIDVALIDITY of INBOX changed (0 became 1796679006)").
+  it("is not taken as the folder's epoch: the listing asks STATUS and lists the folder", async () => {
+    const server = await FakeImapServer.start({
+      capabilities: ['IMAP4rev1', 'LITERAL+', 'UIDPLUS', 'NAMESPACE', 'ID', 'LIST-STATUS'],
+      folders: [
+        {
+          name: 'INBOX',
+          uidValidity: 42,
+          uidNext: 2,
+          messages: [{ uid: 1, flags: [], body: Buffer.from(mail('a').body) }],
+        },
+      ],
+      script: (command, answer) =>
+        command.name === 'LIST'
+          ? { send: answer().toString('latin1').replace('UIDVALIDITY 42', 'UIDVALIDITY 0'), after: 'done' }
+          : undefined,
+    });
+    fakes.servers.push(server);
+    const driver = await ImapDriver.connect({ ...server.account });
+    fakes.drivers.push(driver);
+
+    await driver.listFolders();
+    expect(server.log.filter((c) => c.name === 'LIST').map((c) => c.args)).toEqual([
+      expect.stringMatching(/RETURN \(STATUS \(/),
+    ]);
+    const listing = fullOf(await driver.listMessages(['INBOX'], {}));
+    expect(listing.marker.epoch).toBe('42');
+    expect(listing.messages.map((m) => m.id)).toEqual(['1']);
+    expect(server.log.map((c) => c.name)).toContain('STATUS');
   });
 });
