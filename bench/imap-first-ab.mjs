@@ -8,7 +8,8 @@
 //
 //   node bench/imap-first-ab.mjs --bin /tmp/base/apps/cli/dist/bin.js --bin apps/cli/dist/bin.js --rounds 5 --interimap
 //
-// Options: --bin (repeatable; default this checkout's build; `path@N` runs it with `connections = N`), --rounds 5, --multiplier 1, --interimap, --noop,
+// Options: --bin (repeatable; default this checkout's build; `path@N` runs it with `connections = N`,
+// `path%MODE` with `workers = MODE`, both as `path@N%MODE`), --rounds 5, --multiplier 1, --interimap, --noop,
 // --workers (written into Twinbox's config; by default none), --connections N (Twinbox's, per account).
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,10 +30,15 @@ const { values } = parseArgs({
     connections: { type: 'string' },
   },
 });
-// `path@N`: that build with `connections = N` on both accounts.
+// `path@N`: that build with `connections = N` on both accounts; `path%MODE`: with `workers = MODE`.
 const bins = (values.bin ?? ['apps/cli/dist/bin.js']).map((b) => {
-  const [path, connections] = b.split('@');
-  return { path: resolve(path), connections: connections ?? values.connections };
+  const [spec, workers] = b.split('%');
+  const [path, connections] = spec.split('@');
+  return {
+    path: resolve(path),
+    connections: connections ?? values.connections,
+    workers: workers ?? values.workers,
+  };
 });
 
 /** Messages in a user's Maildir (every folder's cur/ and new/). */
@@ -58,11 +64,12 @@ const fx = await startFixture({
 try {
   const group = dovecotGroup(fx.configFile);
   const expected = countMessages(homeOf(fx.info, 'seed'));
-  const entrants = bins.map(({ path, connections }, i) => ({
+  const entrants = bins.map(({ path, connections, workers }, i) => ({
     name: `twinbox ${i + 1}`,
     bin: path,
     connections,
-    label: `${path}${connections ? ` (connections = ${connections})` : ''}`,
+    workers,
+    label: `${path}${connections ? ` (connections = ${connections})` : ''}${workers ? ` (workers = ${workers})` : ''}`,
   }));
   if (values.interimap) entrants.push({ name: 'interimap' });
   for (const [i, e] of entrants.entries()) {
@@ -82,7 +89,7 @@ try {
       const args = { dir: d, port: fx.info.tlsPort, caFile: fx.caFile, far: e.far, near: e.near };
       let run;
       if (e.bin) {
-        run = tools({ twinboxBin: e.bin, workers: values.workers }).twinbox.imap(args);
+        run = tools({ twinboxBin: e.bin, workers: e.workers }).twinbox.imap(args);
         if (e.connections) {
           const { readFileSync, writeFileSync } = await import('node:fs');
           const cfg = readFileSync(run.config, 'utf8').replaceAll(
@@ -115,15 +122,15 @@ try {
   ]) {
     console.log(`\n${title}\n`);
     console.log(
-      '| tool | build | correct | wall s, median [min–max] | user s | sys s | server CPU s, median [min–max] |',
+      '| tool | build | correct | wall s, median [min–max] | user s | sys s | peak RSS MB | server CPU s, median [min–max] |',
     );
-    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const e of entrants) {
       const runs = e[key];
       const w = runs.map((r) => r.wall);
       const s = runs.map((r) => r.server);
       console.log(
-        `| ${e.name} | ${e.label ?? ''} | ${runs.length}/${values.rounds} | ${med(w).toFixed(2)} [${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}] | ${med(runs.map((r) => r.user)).toFixed(2)} | ${med(runs.map((r) => r.sys)).toFixed(2)} | ${med(s).toFixed(2)} [${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)}] |`,
+        `| ${e.name} | ${e.label ?? ''} | ${runs.length}/${values.rounds} | ${med(w).toFixed(2)} [${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)}] | ${med(runs.map((r) => r.user)).toFixed(2)} | ${med(runs.map((r) => r.sys)).toFixed(2)} | ${Math.max(...runs.map((r) => r.rssMb)).toFixed(0)} | ${med(s).toFixed(2)} [${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)}] |`,
       );
     }
   }
