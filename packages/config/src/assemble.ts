@@ -24,8 +24,9 @@ import { folderMatcher } from './folders.js';
 import type { LoadedConfig } from './load.js';
 import { installed, loadOptional, missingPackage, type OptionalPackage } from './optional.js';
 import { defaultStateDir } from './paths.js';
-import { type AccountConfig, type PairConfig, parseAge, parseSize, type TwinboxConfig } from './schema.js';
+import type { AccountConfig, PairConfig, TwinboxConfig } from './schema.js';
 import type { SideArgs } from './side-component.js';
+import { parseAge, parseSize } from './units.js';
 
 /**
  * The engine's view of a side component: its methods, with the bodies of copies moved into the side's

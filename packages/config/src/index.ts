@@ -16,19 +16,17 @@ export {
   syncPair,
   workerResourceLimits,
 } from './assemble.js';
+export { ConfigError, type ConfigProblem } from './config-text.js';
 export { FolderRenames, folderMatcher, RenamedDriver } from './folders.js';
 export { type LastSync, lastSyncFile, lastSyncOf, readLastSync, recordLastSync } from './last-sync.js';
-export { ConfigError, type ConfigProblem, type LoadedConfig, loadConfig, parseConfig } from './load.js';
+export { type LoadedConfig, loadConfig } from './load.js';
 export { defaultConfigPath, defaultStateDir, expandPath } from './paths.js';
-export {
-  type AccountConfig,
-  configJsonSchema,
-  configSchema,
-  type ImapAccountConfig,
-  type MaildirAccountConfig,
-  type PairConfig,
-  parseAge,
-  parseSize,
-  type TwinboxConfig,
+export type {
+  AccountConfig,
+  ImapAccountConfig,
+  MaildirAccountConfig,
+  PairConfig,
+  TwinboxConfig,
 } from './schema.js';
 export { starterConfig } from './starter.js';
+export { parseAge, parseSize } from './units.js';

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, starterConfig } from '../src/index.js';
+import { ConfigError, starterConfig } from '../src/index.js';
+import { parseConfig } from '../src/schema-entry.js';
 
 /**
  * Fuzz tests of the parser of a file the user wrote: whatever the text, the result

@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
-  configJsonSchema,
   FolderRenames,
   folderMatcher,
   openDriver,
   parseAge,
-  parseConfig,
   parseSize,
   policyOf,
   starterConfig,
 } from '../src/index.js';
+import { configJsonSchema, parseConfig } from '../src/schema-entry.js';
 
 const good = `
 [accounts.remote]

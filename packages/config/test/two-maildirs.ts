@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { type LoadedConfig, parseConfig } from '../src/index.js';
+import type { LoadedConfig } from '../src/index.js';
+import { parseConfig } from '../src/schema-entry.js';
 
 /** A config under `dir`: pair `p` between the Maildirs `one` and `two`, its state in `state`. */
 export function twoMaildirs(dir: string, workers?: string): LoadedConfig {

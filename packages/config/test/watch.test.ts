@@ -14,7 +14,8 @@ import { MemoryDriver, MemoryStore } from '@twinbox/core/testing';
 import { MaildirDriver } from '@twinbox/driver-maildir';
 import { startComponent, transfer } from '@twinbox/worker-runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FolderRenames, openPair, parseConfig, RenamedDriver } from '../src/index.js';
+import { FolderRenames, openPair, RenamedDriver } from '../src/index.js';
+import { parseConfig } from '../src/schema-entry.js';
 import type { SideArgs } from '../src/side-component.js';
 
 /** The built side component: a worker thread loads JavaScript, as `openPair` does in production. */

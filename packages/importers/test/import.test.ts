@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseConfig } from '@twinbox/config';
+import { parseConfig } from '@twinbox/config/schema';
 import { describe, expect, it } from 'vitest';
 import { type ImportNote, importMbsync, importOfflineImap } from '../src/index.js';
 import { syncMatrix } from '../src/mbsync.js';

@@ -35,7 +35,7 @@ Examples:
       ) => {
         const ctx = await contextOf(command);
         const { importMbsync, importOfflineImap } = await import('@twinbox/importers');
-        const { parseConfig } = await import('@twinbox/config');
+        const { parseConfig } = await import('@twinbox/config/schema');
         const convert =
           format === 'mbsync' ? importMbsync : format === 'offlineimap' ? importOfflineImap : undefined;
         if (!convert)
