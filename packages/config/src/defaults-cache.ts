@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { SCHEMA_ID } from './schema-id.js';
 
 // Why a cache: validating a config needs zod and the schema, whose loading and building are ~30 ms of
@@ -79,8 +79,9 @@ function sameData(a: unknown, b: unknown): boolean {
 export function defaultsFile(text: string): string | undefined {
   const off = process.env.TWINBOX_CONFIG_CACHE;
   if (off === '0') return undefined;
+  // A relative XDG_CACHE_HOME is to be ignored (the XDG base directory spec).
   let base = process.env.XDG_CACHE_HOME;
-  if (!base) {
+  if (!base || !isAbsolute(base)) {
     let home: string;
     try {
       home = homedir();
@@ -112,17 +113,41 @@ export async function cachedDefaults(text: string): Promise<Table | undefined> {
  */
 export async function keepDefaults(text: string, data: unknown, validated: unknown): Promise<void> {
   const file = defaultsFile(text);
-  const defaults = file ? defaultsAdded(data, validated) : undefined;
-  if (!file || !defaults) return;
-  // What was kept must give back exactly what zod gave, or it is not kept.
+  const added = file ? defaultsAdded(data, validated) : undefined;
+  if (!file || !added) return;
+  // What is read back must give exactly what zod gave (JSON drops a key whose value is undefined), or
+  // it is not kept.
+  const json = JSON.stringify({ schema: SCHEMA_ID, defaults: added });
+  const { defaults } = JSON.parse(json) as { defaults: Table };
   if (!sameData(withDefaults(data, defaults), validated)) return;
   try {
-    const dir = join(file, '..');
+    const dir = dirname(file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ schema: SCHEMA_ID, defaults }), { mode: 0o600 });
+    await writeFile(tmp, json, { mode: 0o600 });
     await rename(tmp, file);
+    await prune(dir);
   } catch {
     // A read-only or full home: the next load validates again.
   }
+}
+
+/** How many texts' defaults are kept: each edit of a config makes a new one. */
+const KEEP = 32;
+
+/** Removes all but the {@link KEEP} newest files of `dir`. */
+async function prune(dir: string): Promise<void> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+  if (names.length <= KEEP) return;
+  const dated = await Promise.all(
+    names.map(async (name) => {
+      try {
+        return { name, at: (await stat(join(dir, name))).mtimeMs };
+      } catch {
+        return { name, at: 0 };
+      }
+    }),
+  );
+  dated.sort((a, b) => b.at - a.at);
+  for (const { name } of dated.slice(KEEP)) await unlink(join(dir, name)).catch(() => {});
 }

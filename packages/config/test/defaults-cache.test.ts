@@ -147,3 +147,19 @@ describe('defaultsAdded and withDefaults', () => {
     expect(defaultsAdded({ l: [1] }, { l: [1, 2] })).toBeUndefined();
   });
 });
+
+describe('where the defaults are kept', () => {
+  it('not under a relative XDG_CACHE_HOME, and no more than 32 texts', async () => {
+    process.env.XDG_CACHE_HOME = 'relative/cache';
+    expect(defaultsFile(config)).not.toContain('relative/cache');
+    process.env.XDG_CACHE_HOME = cache;
+    const file = write(config);
+    for (let i = 0; i < 35; i++) {
+      writeFileSync(file, `${config}\n# edit ${i}\n`);
+      await loadConfig(file);
+    }
+    expect(kept()).toHaveLength(32);
+    // The newest is among them: the next load of that text takes it.
+    expect(kept()).toContain(defaultsFile(`${config}\n# edit 34\n`)!.split('/').pop());
+  });
+});
