@@ -39,17 +39,25 @@ export function defaultsAdded(input: unknown, output: unknown): Table | undefine
   return added;
 }
 
-/** `input` with `defaults` ({@link defaultsAdded}) added, as a new value; `input` is left as it is. */
+/**
+ * `input` with `defaults` ({@link defaultsAdded}) added, as a new value; `input` is left as it is.
+ * Undefined when a default would replace a value of `input` rather than add to it: defaults that do
+ * not belong to this text (a kept file edited by hand), which must not be used.
+ */
 export function withDefaults(input: unknown, defaults: Table): unknown {
-  if (!isTable(input)) return input;
+  if (!isTable(input)) return undefined;
   const out: Table = {};
   for (const [key, value] of Object.entries(input)) out[key] = copy(value);
   for (const [key, value] of Object.entries(defaults)) {
+    if (!Object.hasOwn(input, key)) {
+      out[key] = copy(value);
+      continue;
+    }
     const given = out[key];
-    out[key] =
-      Object.hasOwn(input, key) && isTable(given) && isTable(value)
-        ? withDefaults(given, value)
-        : copy(value);
+    if (!isTable(given) || !isTable(value)) return undefined;
+    const inner = withDefaults(given, value);
+    if (inner === undefined) return undefined;
+    out[key] = inner;
   }
   return out;
 }

@@ -37,9 +37,8 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const data = parseToml(text, path);
   const defaults = await cachedDefaults(text);
-  let config: TwinboxConfig;
-  if (defaults) config = withDefaults(data, defaults) as TwinboxConfig;
-  else {
+  let config = defaults && (withDefaults(data, defaults) as TwinboxConfig | undefined);
+  if (!config) {
     // Loaded only here: zod and the schema are most of what loading this package costs.
     const { validateConfig } = await import('./validate.js');
     config = validateConfig(data, text, path);

@@ -106,6 +106,14 @@ describe("the defaults kept for a config's text", () => {
     expect((await loadConfig(file)).config).toEqual(expected);
     writeFileSync(keptFile, '{ not json');
     expect((await loadConfig(file)).config).toEqual(expected);
+    // Defaults that would replace a value of the text (a file edited by hand) are not used either.
+    json.defaults.accounts.remote.tls = 'implicit';
+    json.defaults.accounts.remote.user = 'someone-else';
+    writeFileSync(keptFile, JSON.stringify(json));
+    expect((await loadConfig(file)).config).toEqual(expected);
+    json.defaults.accounts.remote = 5;
+    writeFileSync(keptFile, JSON.stringify(json));
+    expect((await loadConfig(file)).config).toEqual(expected);
   });
 
   it('nothing is kept for a config with problems, and its errors come as before', async () => {
@@ -138,6 +146,13 @@ describe('defaultsAdded and withDefaults', () => {
     expect(added).toEqual({ t: { d: true }, n: { deep: [3] } });
     expect(withDefaults(input, added)).toEqual(output);
     expect(input).toEqual({ a: 1, t: { x: 'y' }, list: [1, 2] });
+  });
+
+  it('withDefaults refuses defaults that would replace a value', () => {
+    expect(withDefaults({ a: 1 }, { a: 2 })).toBeUndefined();
+    expect(withDefaults({ t: { x: 1 } }, { t: 3 })).toBeUndefined();
+    expect(withDefaults({ t: { x: 1 } }, { t: { x: 2 } })).toBeUndefined();
+    expect(withDefaults({ t: { x: 1 } }, { t: { y: 2 } })).toEqual({ t: { x: 1, y: 2 } });
   });
 
   it('give up on an output that changed or dropped a value', () => {
