@@ -242,6 +242,35 @@ describe('SqliteState', () => {
     await state.close();
   });
 
+  it('finds pairs inside a turn with pending writes and outside one, leaving no transaction open', async () => {
+    const path = join(dir, 'p.sqlite');
+    const state = new SqliteState({ path });
+    const other = new Database(path, { readonly: true });
+    const stored = () => other.prepare('SELECT count(*) AS n FROM message_pair').get();
+    await state.recordPairs('INBOX', [{ left: '1', right: 'a', flags: [] }]);
+    // A lookup in the turn of a write sees it (the lookups nest in the group's transaction), and the
+    // group still commits as one.
+    const write = state.recordPairs('INBOX', [{ left: '2', right: 'b', flags: ['\\Seen'] }]);
+    const found = state.findPairs('INBOX', 'left', ['1', '2', '3']);
+    expect(stored()).toEqual({ n: 1 });
+    await write;
+    expect(await found).toEqual([
+      { left: '1', right: 'a', flags: [] },
+      { left: '2', right: 'b', flags: ['\\Seen'] },
+    ]);
+    expect(stored()).toEqual({ n: 2 });
+    // A lookup on its own ends its read transaction: another connection can write (a reader holding
+    // its snapshot would not stop that in WAL mode, but a transaction left open would take the next
+    // write of this state into it, uncommitted), and this state's next write commits by itself.
+    expect(await state.findPairs('INBOX', 'right', ['b', 'zz'])).toEqual([
+      { left: '2', right: 'b', flags: ['\\Seen'] },
+    ]);
+    await state.recordPairs('INBOX', [{ left: '3', right: 'c', flags: [] }]);
+    expect(stored()).toEqual({ n: 3 });
+    other.close();
+    await state.close();
+  });
+
   it('rejects every call of a group whose commit fails, reads included, and stores none of it', async () => {
     const path = join(dir, 'p.sqlite');
     const state = new SqliteState({ path });
