@@ -3,8 +3,10 @@
 //    (the marker of the last listing given as `since`). Target: unchanged under 20 ms.
 // 2. Writes the 6,046 corpus messages durably, in the engine's batches (50), next to one fsync per
 //    message on the same disk, and with fsync off.
+// 3. Removes --remove corpus messages from a folder (a ×10 server batch expunges ~300), durably.
 //
 //   node bench/maildir.mjs [--messages 60000] [--dir <on the disk to measure>] [--runs 5]
+//     [--remove 300] [--parts 1,2,3]
 import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,8 +21,11 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '60000' },
     dir: { type: 'string', default: tmpdir() },
     runs: { type: 'string', default: '5' },
+    remove: { type: 'string', default: '300' },
+    parts: { type: 'string', default: '1,2,3' },
   },
 });
+const parts = new Set(values.parts.split(',').map(Number));
 const N = Number(values.messages);
 const RUNS = Number(values.runs);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -45,6 +50,15 @@ console.log(
 const base = await mkdtemp(join(values.dir, 'twinbox-bench-maildir-'));
 try {
   // ---- 1. listing 60,000 -------------------------------------------------------------------------
+  if (parts.has(1)) await listing();
+  if (parts.has(2)) await writing();
+  if (parts.has(3)) await removing();
+  console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+} finally {
+  await rm(base, { recursive: true, force: true });
+}
+
+async function listing() {
   const root = join(base, 'list');
   const writer = await MaildirDriver.open({ root, fsync: false });
   await writer.createFolder(['Big']);
@@ -89,8 +103,10 @@ try {
   );
   console.log(`  full, warm:                 ${ms(median(warm))}`);
   console.log(`  unchanged (since marker):   ${ms(median(unchanged))}   target < 20 ms`);
+}
 
-  // ---- 2. durable writes of the corpus ------------------------------------------------------------
+// ---- 2. durable writes of the corpus ------------------------------------------------------------
+async function writing() {
   const messages = corpus.map((m) => ({ body: m.raw, flags: m.flags, internalDate: m.date?.getTime() }));
   const write = async (name, options, batch) => {
     const dir = join(base, name);
@@ -120,7 +136,33 @@ try {
   console.log(
     `  fsync off, batches of 50:                        ${ms(unsafe)}  (${(messages.length / (unsafe / 1000)).toFixed(0)} msg/s)`,
   );
-  console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
-} finally {
-  await rm(base, { recursive: true, force: true });
+}
+
+// ---- 3. durable removals --------------------------------------------------------------------------
+async function removing() {
+  const count = Number(values.remove);
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    const root = join(base, `remove-${r}`);
+    const driver = await MaildirDriver.open({ root });
+    const batch = corpus
+      .slice(0, count)
+      .map((m) => ({ body: m.raw, flags: m.flags, internalDate: m.date?.getTime() }));
+    const outcomes = await driver.appendMessages(['INBOX'], batch);
+    if (outcomes.some((o) => !o.ok)) throw new Error('a write failed');
+    // Written and flushed a while ago, as the messages a sync removes usually are.
+    await sleep(500);
+    const t = performance.now();
+    await driver.deleteMessages(
+      ['INBOX'],
+      outcomes.map((o) => o.id),
+    );
+    times.push(performance.now() - t);
+    const left = await driver.listMessages(['INBOX'], {});
+    if (left.kind !== 'full' || left.messages.length !== 0) throw new Error('a removal did not happen');
+    await rm(root, { recursive: true, force: true });
+  }
+  console.log(
+    `\nremoving ${count} corpus messages from a folder in ${values.dir} (median of ${RUNS}): ${ms(median(times))} [${ms(Math.min(...times))}–${ms(Math.max(...times))}]`,
+  );
 }

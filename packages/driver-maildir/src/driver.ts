@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type BigIntStats, lstatSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { type BigIntStats, lstatSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 // Lets the thread's event loop run (messages, timers) in the middle of a long synchronous batch.
@@ -125,10 +125,14 @@ const SYSTEM_LETTER: Readonly<Record<string, string>> = {
   '\\deleted': 'T',
 };
 /**
- * How many renames or removals of one batch are made before the thread's event loop gets a turn. They
+ * How many renames of one batch are made before the thread's event loop gets a turn. They
  * are synchronous (see {@link setFlags}); the turn keeps a huge batch from holding the thread for long.
  */
 const RENAMES_PER_TURN = 256;
+
+/** How many files {@link MaildirDriver.deleteMessages} removes at once (see there). */
+const UNLINKS_AT_ONCE = 8;
+
 /** Directories made 0700 and files 0600: mail is for its owner only. */
 const DIR_MODE = 0o700;
 
@@ -960,20 +964,23 @@ export class MaildirDriver implements Driver {
     const dir = this.#layout.dirOf(path);
     if (!(await isMaildir(dir))) throw this.#missing(path, dir);
     const touched = new Set<string>();
-    // Every removal is tried before an error is thrown. Synchronous, as the renames of setFlags are.
+    // Every removal is tried before an error is thrown. Unlike the renames of setFlags, several at once
+    // through libuv's pool: removing a file frees its blocks, which on a file system mounted with
+    // `discard` (SSDs, VMs) waits for the device, ~0.1 ms a message, and one after the other those
+    // waits held the thread. `bench/maildir.mjs --parts 3`: 300 removals 40 -> 17 ms on such a disk;
+    // on tmpfs, where a removal waits for nothing, 5.6 -> 7.1 ms.
     const failures: unknown[] = [];
-    for (const [i, id] of ids.entries()) {
-      if (i > 0 && i % RENAMES_PER_TURN === 0) await setImmediate();
+    await mapLimit(ids, UNLINKS_AT_ONCE, async (id) => {
       try {
         await this.#withEntry(dir, id, async (entry) => {
-          unlinkSync(join(dir, entry.sub, entry.name));
+          await unlink(join(dir, entry.sub, entry.name));
           touched.add(join(dir, entry.sub));
           this.#ownEntries(dir)?.delete(id);
         });
       } catch (err) {
         if (!(err instanceof MessageError && err.code === 'MESSAGE_GONE')) failures.push(err);
       }
-    }
+    });
     if (failures.length > 0) throw this.#folderError(path, dir, 'delete messages in', failures[0]);
     await this.#syncDirs(touched);
   }

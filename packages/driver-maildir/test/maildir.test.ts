@@ -358,6 +358,23 @@ describe('MaildirDriver messages', () => {
     expect(full(await driver.listMessages(['INBOX'], {})).size).toBe(0);
   });
 
+  it('removes every message it can before it says one could not be removed, and skips what is gone', async () => {
+    const driver = await MaildirDriver.open({ root });
+    const batch = Array.from({ length: 40 }, (_, i) => ({ body: mail(`m${i}`), flags: ['\\Seen'] }));
+    const ids = (await driver.appendMessages(['INBOX'], batch)).map((o) => (o.ok ? o.id : ''));
+    expect(full(await driver.listMessages(['INBOX'], {})).size).toBe(40);
+    const fileOf = async (id: string) => (await readdir(join(root, 'cur'))).find((n) => n.startsWith(id))!;
+    // One removed by another program meanwhile (nothing to do), one that cannot be removed: a
+    // directory under its name (unlink refuses a directory, even to root).
+    await rm(join(root, 'cur', await fileOf(ids[3]!)));
+    const stuck = await fileOf(ids[17]!);
+    await rm(join(root, 'cur', stuck));
+    await mkdir(join(root, 'cur', stuck));
+    await expect(driver.deleteMessages(['INBOX'], ids)).rejects.toMatchObject({ code: expect.any(String) });
+    // The other 38 went all the same, whatever order the removals ran in.
+    expect(await readdir(join(root, 'cur'))).toEqual([stuck]);
+  });
+
   it('reads no file to describe a message whose size, given by its name, the request does not name', async () => {
     const driver = await MaildirDriver.open({ root });
     const a = await appendOne(driver, ['INBOX'], 'a', ['\\Seen']);
