@@ -40,29 +40,26 @@ export function defaultsAdded(input: unknown, output: unknown): Table | undefine
 }
 
 /**
- * `input` with `defaults` ({@link defaultsAdded}) added, as a new value; `input` is left as it is.
- * Undefined when a default would replace a value of `input` rather than add to it: defaults that do
- * not belong to this text (a kept file edited by hand), which must not be used.
+ * `input` with `defaults` ({@link defaultsAdded}) added, as a new value: each table that gains a
+ * default is a new one, so `input` is left as it is, and the values that gain none are `input`'s and
+ * `defaults`' own (both fresh from parsing, used once). Undefined when a default would replace a value
+ * of `input` rather than add to it: defaults that do not belong to this text (a kept file edited by
+ * hand), which must not be used.
  */
 export function withDefaults(input: unknown, defaults: Table): unknown {
   if (!isTable(input)) return undefined;
-  const out: Table = {};
-  for (const [key, value] of Object.entries(input)) out[key] = copy(value);
+  const out: Table = { ...input };
   for (const [key, value] of Object.entries(defaults)) {
     if (!Object.hasOwn(input, key)) {
-      out[key] = copy(value);
+      out[key] = value;
       continue;
     }
-    const given = out[key];
-    if (!isTable(given) || !isTable(value)) return undefined;
-    const inner = withDefaults(given, value);
+    const inner = isTable(value) ? withDefaults(input[key], value) : undefined;
     if (inner === undefined) return undefined;
     out[key] = inner;
   }
   return out;
 }
-
-const copy = (value: unknown): unknown => (value === undefined ? undefined : structuredClone(value));
 
 function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
