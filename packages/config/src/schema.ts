@@ -353,6 +353,3 @@ export function configJsonSchema(): Record<string, unknown> {
     title: 'Twinbox configuration',
   };
 }
-
-// Where the code that reads them needs no zod (assemble.ts): see units.ts.
-export { parseAge, parseSize } from './units.js';
