@@ -6,6 +6,7 @@ import {
   type LoadedConfig,
   loadConfig,
   openPair,
+  recordLastSync,
   syncPair,
   workerResourceLimits,
 } from '@twinbox/config';
@@ -329,14 +330,17 @@ export async function runOnce(options: {
       if (signal.aborted) break;
       const started = Date.now();
       try {
-        const { report } = await syncPair(loaded, name, {
+        const { report, statePath } = await syncPair(loaded, name, {
           ...(options.inline ? { mode: 'inline' as const } : {}),
           signal,
         });
-        log.info(
-          { pair: name, totals: report.totals, aborted: report.aborted, ms: Date.now() - started },
-          'synced',
-        );
+        const ms = Date.now() - started;
+        log.info({ pair: name, totals: report.totals, aborted: report.aborted, ms }, 'synced');
+        // What `twinbox status` shows for the pair, as after a sync by the CLI or the resident daemon:
+        // a cron job or a systemd timer running `--once` is a way to run the pairs like any other.
+        await recordLastSync(statePath, report, ms / 1000).catch((err: unknown) => {
+          log.warn({ pair: name }, `cannot record the last sync: ${(err as Error).message}`);
+        });
         for (const f of report.folders)
           for (const e of f.errors) log.warn({ pair: name, folder: f.key, code: e.code }, e.message);
         if (report.totals.errors > 0) failures++;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dovecot, newUser } from '@twinbox/test-dovecot/inject';
@@ -65,6 +65,12 @@ describe.each(['threads', 'inline'] as const)('twinboxd, workers = %s', (mode) =
     expect(synced).toMatchObject({ pair: 'p', totals: { copied: 3, errors: 0 } });
     expect(JSON.stringify(lines)).not.toContain(s.env.PW);
     expect(await readdir(join(dir, 'Mail', 'cur'))).toHaveLength(3);
+    // Recorded beside the state for `twinbox status`, as a sync by the CLI records it.
+    const state = (await readdir(join(dir, 'state'))).find((n) => n.endsWith('.last.json'));
+    expect(state).toBeDefined();
+    const last = JSON.parse(await readFile(join(dir, 'state', state!), 'utf8'));
+    expect(last).toMatchObject({ aborted: false, totals: { copied: 3, errors: 0 } });
+    expect(Date.now() - Date.parse(last.finishedAt)).toBeLessThan(60_000);
   });
 
   it('resident: syncs at start, stops on SIGTERM while it waits, and exits 0', async () => {
