@@ -67,6 +67,21 @@ function fingerprint(loaded: LoadedConfig, name: string): string {
   });
 }
 
+/** The settings the daemon applies only at start (its slots and thread pools), by config key. */
+interface FixedSettings {
+  'daemon.pairs-at-once': number;
+  'daemon.side-threads': number;
+  workers: string;
+}
+
+function fixedSettings({ config }: LoadedConfig): FixedSettings {
+  return {
+    'daemon.pairs-at-once': config.daemon['pairs-at-once'],
+    'daemon.side-threads': config.daemon['side-threads'],
+    workers: config.workers,
+  };
+}
+
 const watchConnectionsOf = (loaded: LoadedConfig, account: string) => {
   const config = loaded.config.accounts[account]!;
   // A Maildir watch holds no connection; only a nonzero value matters for it.
@@ -90,6 +105,8 @@ export class Daemon implements ControlTarget {
   #slots: Slots | undefined;
   #configWatch: { close(): void } | undefined;
   #reloading: Promise<void> = Promise.resolve();
+  /** What the slots and pools were made with at start (see {@link fixedSettings}). */
+  #fixed: FixedSettings | undefined;
   #stopped = false;
 
   constructor(options: DaemonOptions) {
@@ -102,6 +119,7 @@ export class Daemon implements ControlTarget {
   async start(): Promise<void> {
     const loaded = await loadConfig(this.configFile);
     this.#loaded = loaded;
+    this.#fixed = fixedSettings(loaded);
     this.#slots = new Slots(loaded.config.daemon['pairs-at-once']);
     if (!this.#options.starters) {
       // Every pair's sides share a few threads, and every state one more, each serving many: a thread
@@ -188,6 +206,17 @@ export class Daemon implements ControlTarget {
         );
         return;
       }
+      // The slots and the thread pools are made once, at start: say so rather than let an edit of
+      // them look applied.
+      const fixed = fixedSettings(loaded);
+      const ignored = Object.keys(fixed).filter(
+        (k) => fixed[k as keyof FixedSettings] !== this.#fixed?.[k as keyof FixedSettings],
+      );
+      if (ignored.length > 0)
+        this.#options.log.warn(
+          { keys: ignored, running: this.#fixed },
+          `${ignored.join(' and ')} changed: twinboxd goes on with the values it started with until it restarts`,
+        );
       const names = new Set(Object.keys(loaded.config.pairs));
       const stopping: Promise<void>[] = [];
       const changed: string[] = [];

@@ -205,6 +205,16 @@ describe.each(['threads', 'inline'] as const)('twinboxd resident, workers = %s',
     expect(reloaded).toMatchObject({ added: ['q'], changed: [], removed: [] });
     await daemon.waitFor((l) => l.msg === 'synced' && l.pair === 'q');
     expect(await maildirIds(join(dir, 'N'))).toEqual(['one@twinbox.test']);
+    // What is set only at start is said to wait for a restart, and restarts no pair.
+    await writeFile(config, `${base}[pairs.q]\nleft = "m"\nright = "n"\n[daemon]\nside-threads = 3\n`);
+    const fixed = await daemon.waitFor((l) => l.level === 40 && Array.isArray(l.keys));
+    expect(fixed).toMatchObject({ keys: ['daemon.side-threads'], running: { 'daemon.side-threads': 2 } });
+    const after = (l: Record<string, unknown>) => daemon.lines.indexOf(l) > daemon.lines.indexOf(fixed);
+    expect(await daemon.waitFor((l) => l.msg === 'config reloaded' && after(l))).toMatchObject({
+      added: [],
+      changed: [],
+      removed: [],
+    });
     // A broken edit is logged and changes nothing.
     await writeFile(config, `${base}[pairs.q]\nleft = "m"\nright = "nowhere"\n`);
     await daemon.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('the config was not reloaded'));
