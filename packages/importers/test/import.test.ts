@@ -167,6 +167,8 @@ describe('importMbsync', () => {
     ])
       expect(note(result.notes, key, 'warning').message.length).toBeGreaterThan(10);
     expect(note(result.notes, 'Channel work: SyncState', 'info').message).toMatch(/own state/);
+    // A size limit exists, on the pair: the warning says where it goes.
+    expect(note(result.notes, 'IMAPStore work-remote: MaxSize', 'warning').message).toMatch(/max-size/);
   });
 
   it("translates Timeout into timeout, keeping a deadline where mbsync's 0 had none", () => {

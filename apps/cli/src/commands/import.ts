@@ -18,7 +18,7 @@ export function registerImport(program: Command): void {
     .addHelpText(
       'after',
       `
-What cannot be translated (Python lambdas, MaxSize, Flatten, …) is listed by name on stderr and at the
+What cannot be translated (Python lambdas, Flatten, MaxMessages, …) is listed by name on stderr and at the
 top of the config; nothing is dropped silently.
 
 Examples:
