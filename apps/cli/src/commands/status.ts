@@ -37,7 +37,7 @@ export function registerStatus(program: Command): void {
     .option('--offline', 'do not connect: show only what the last sync recorded')
     .addHelpText(
       'after',
-      "\nWhen twinboxd runs for the same config, each pair's live state comes from it: watching, polling, syncing or backing off, since when, its last sync and error, and how each side is watched (--no-daemon: what the last sync recorded and, unless --offline, a dry run here, which waits for the pairs the daemon holds).\n\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json",
+      "\nWhen twinboxd runs for the same config, each pair's live state comes from it: watching, polling, syncing or backing off, since when, its last sync and error, and how each side is watched (--no-daemon: what the last sync recorded and, unless --offline, a dry run here, which cannot open the pairs the daemon holds: their state is locked, exit 5).\n\nExamples:\n  twinbox status\n  twinbox status work --offline\n  twinbox status --json",
     )
     .action(async (pairs: string[], options: { offline?: boolean }, command: Command) => {
       const ctx = await contextOf(command);
