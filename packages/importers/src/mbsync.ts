@@ -44,7 +44,7 @@ const NOT_NEEDED: Readonly<Record<string, string>> = {
 /** Options whose behaviour Twinbox does not have; reported as warnings. */
 const NOT_SUPPORTED: Readonly<Record<string, string>> = {
   maxsize:
-    'not translated on a Store: set max-size on the pairs that use it (larger messages are then not copied; Twinbox writes no placeholder for them, as mbsync does).',
+    'not translated on a Store: set max-size on the pairs that use it (larger messages are then not copied; Twinbox writes no placeholder for them where mbsync does).',
   maxmessages: 'Twinbox keeps every message; it does not expire old ones from the near side.',
   trash:
     "Twinbox has no trash folder of its own: deleted messages are deleted (use your mail client's trash).",
